@@ -1,0 +1,71 @@
+"""The ``reprogrid`` command line: a thin layer over the package's public functions.
+
+Each subcommand lives in ``reprogrid/commands/<name>.py`` and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` (taking the parsed
+arguments, returning an exit code). Commands are discovered, so a stage adds its command
+without touching this file. A ``UserError`` becomes its message on stderr and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from typing import List, Optional
+
+from . import __version__
+from .errors import UserError
+
+DESCRIPTION = """\
+reprogrid turns a reproducibility study of deep-learning results into HTCondor work,
+runs it on the OSPool (or locally, with the schedd emulated) and reports how far the
+results move when only the hardware and software environment change.
+
+typical flow:
+  reprogrid demo                                 # scaled-down study, end to end, locally
+  reprogrid init --preset coakley2022 -o study.yaml
+  reprogrid validate study.yaml
+  reprogrid render study.yaml -o submit/mystudy   # DAG + submit files + job bundle
+  reprogrid dryrun submit/mystudy/study.dag       # run it here, schedd emulated
+  condor_submit_dag submit/mystudy/study.dag      # ...or on an OSG access point
+  reprogrid gather submit/mystudy && reprogrid report submit/mystudy
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reprogrid",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"reprogrid {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from . import commands
+
+    modules = []
+    for info in pkgutil.iter_modules(commands.__path__):
+        if not info.name.startswith("_"):
+            modules.append(importlib.import_module(f"{commands.__name__}.{info.name}"))
+    for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 50), m.__name__)):
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UserError as err:
+        print(f"reprogrid {args.command}: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"reprogrid {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
