@@ -1,0 +1,90 @@
+"""The per-run result record: column names, types and the schema version.
+
+Plain Python (no pyarrow) so the job side can use it in any container; gather builds the
+Arrow schema from ``COLUMNS``. Documented in docs/result-schema.md and docs/internals.md.
+A new column is a new schema version; readers keep accepting the older ones.
+"""
+
+SCHEMA_VERSION = 1
+
+# (name, type) with type one of: "int", "float", "str", "bool". Every column is nullable.
+COLUMNS = [
+    ("schema_version", "int"),
+    ("study_id", "str"),
+    ("study_name", "str"),
+    ("run_id", "str"),
+    ("workload", "str"),
+    ("software_env", "str"),
+    ("hardware_env", "str"),
+    ("repeat", "int"),
+    ("seed", "int"),
+    ("status", "str"),
+    ("error_type", "str"),
+    ("error_message", "str"),
+    ("epochs", "int"),
+    ("batch_size", "int"),
+    ("max_samples", "int"),
+    ("determinism", "bool"),
+    ("sample_data", "bool"),
+    ("data_sha256", "str"),
+    ("test_loss", "float"),
+    ("test_accuracy", "float"),
+    ("history_json", "str"),
+    ("fraud_tp", "int"),
+    ("fraud_fp", "int"),
+    ("fraud_tn", "int"),
+    ("fraud_fn", "int"),
+    ("predictions_sha256", "str"),
+    ("weights_sha256", "str"),
+    ("time_data_load_s", "float"),
+    ("time_train_s", "float"),
+    ("time_eval_s", "float"),
+    ("time_total_s", "float"),
+    ("started_at", "str"),
+    ("finished_at", "str"),
+    ("cpu_vendor", "str"),
+    ("cpu_model", "str"),
+    ("cpu_family", "int"),
+    ("cpu_model_number", "int"),
+    ("cpu_flags", "str"),
+    ("microarch", "str"),
+    ("has_avx2", "bool"),
+    ("has_avx512f", "bool"),
+    ("cpu_count", "int"),
+    ("gpu_count", "int"),
+    ("gpu_name", "str"),
+    ("gpu_uuid", "str"),
+    ("gpu_driver", "str"),
+    ("gpu_capability", "str"),
+    ("gpu_memory_mb", "int"),
+    ("python_version", "str"),
+    ("tensorflow_version", "str"),
+    ("tensorflow_compiler", "str"),
+    ("keras_version", "str"),
+    ("numpy_version", "str"),
+    ("cuda_version", "str"),
+    ("cudnn_version", "str"),
+    ("env_cuda_version", "str"),
+    ("env_cudnn_version", "str"),
+    ("nvidia_tensorflow_version", "str"),
+    ("os_name", "str"),
+    ("kernel", "str"),
+    ("container_image", "str"),
+    ("container_runtime", "str"),
+    ("condor_cluster_id", "int"),
+    ("condor_proc_id", "int"),
+    ("glidein_site", "str"),
+    ("glidein_resource", "str"),
+    ("machine_name", "str"),
+    ("tf_enable_onednn_opts", "str"),
+    ("tf_deterministic_ops", "str"),
+    ("omp_num_threads", "str"),
+    ("intra_op_threads", "int"),
+    ("inter_op_threads", "int"),
+    ("fingerprint_json", "str"),
+]
+
+COLUMN_NAMES = [name for name, _ in COLUMNS]
+COLUMN_TYPES = dict(COLUMNS)
+STATUS_OK = "ok"
+STATUS_FAILED = "failed"
