@@ -1,0 +1,82 @@
+"""The one adapter around HTCondor's offline submit parser.
+
+``condor_submit`` turns a submit description into job ClassAds; the v1 bindings of the
+24.x series expose exactly that offline as ``htcondor.Submit(text).jobs()`` (htcondor2
+raises NotImplementedError). Everything in reprogrid that needs a job ad (render's
+fidelity tests, the emulator, pool checks) goes through :func:`submit_to_job_ads`, so a
+future bindings change touches one file.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import List, Mapping, Optional, Union
+
+with warnings.catch_warnings():
+    # Without a condor_config the bindings warn once at import; offline parsing needs none.
+    warnings.simplefilter("ignore")
+    os.environ.setdefault("CONDOR_CONFIG", "/dev/null")
+    import classad
+    import htcondor
+
+from .errors import Problem, UserError
+
+#: QDate given to simulated jobs, so rendered ads are reproducible.
+FIXED_QDATE = 1_600_000_000
+
+
+def submit_to_job_ads(
+    submit_text: str,
+    *,
+    iwd: Union[str, "os.PathLike[str]"],
+    vars: Optional[Mapping[str, str]] = None,
+    count: int = 1,
+    cluster_id: int = 1,
+    source: str = "<submit description>",
+) -> List["classad.ClassAd"]:
+    """Job ClassAds that ``condor_submit`` would create for ``submit_text``.
+
+    ``vars`` are the DAG node's VARS, applied as submit macros exactly as DAGMan does.
+    ``iwd`` is the folder condor_submit runs in (an ``initialdir`` in the text wins);
+    it must exist. A description the parser rejects raises ``UserError`` naming
+    ``source``.
+    """
+    iwd = Path(iwd)
+    if not iwd.is_dir():
+        raise UserError(f"cannot build job ads for {source}", [Problem(str(iwd), "initial directory does not exist")])
+    try:
+        description = htcondor.Submit(submit_text)
+        if "initialdir" not in {k.lower() for k in description.keys()}:
+            description["initialdir"] = str(iwd.resolve())
+        itemdata = iter([dict(vars)]) if vars else None
+        ads = description.jobs(count=count, itemdata=itemdata, clusterid=cluster_id, qdate=FIXED_QDATE)
+        return list(ads)
+    except (RuntimeError, ValueError, htcondor.HTCondorException) as err:
+        raise UserError(
+            f"HTCondor cannot parse {source}",
+            [Problem(source, f"{err}; fix the submit description (see the condor_submit manual)")],
+        ) from err
+
+
+def parse_expression(text: str) -> "classad.ExprTree":
+    """Parse one ClassAd expression; raise ``ValueError`` when it is not exactly one."""
+    try:
+        return classad.ExprTree(text)
+    except Exception as err:  # the bindings raise a bare ClassAdParseError / SyntaxError
+        raise ValueError(f"not a valid ClassAd expression: {text!r}") from err
+
+
+def requirements_match(
+    requirements: "classad.ExprTree", machine: "classad.ClassAd", job: Optional["classad.ClassAd"] = None
+) -> bool:
+    """Whether ``requirements`` (as a job's Requirements) accept ``machine``.
+
+    Evaluated the way the negotiator does: the job ad is MY, the machine TARGET, and an
+    unqualified attribute is looked up in MY first, then in TARGET.
+    """
+    ad = classad.ClassAd()
+    if job is not None:
+        ad.update(job)
+    ad["Requirements"] = requirements
+    return bool(ad.matches(machine))
