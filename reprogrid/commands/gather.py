@@ -1,0 +1,52 @@
+"""``reprogrid gather``: per-run records of a submit folder -> one checked Parquet dataset."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+ORDER = 60
+
+EPILOG = """\
+Every run of manifest.json is classified as complete, failed (with its recorded error),
+missing, duplicate or corrupt; records not in the manifest are listed as unexpected.
+The dataset (hive-partitioned by workload) and _gather_report.json are replaced
+atomically; source files in results/ are only read. Gathering twice gives the same
+dataset. The DAG's FINAL node runs this command, so by default it exits 0 whenever it
+wrote a dataset, even a partial one; --strict exits 1 unless every run is complete.
+
+examples:
+  reprogrid gather submit/mystudy                  # -> submit/mystudy/dataset/
+  reprogrid gather submit/mystudy --strict         # exit 1 if anything is not complete
+  reprogrid gather submit/mystudy -o /tmp/ds --json   # the full report as JSON on stdout
+  python -c "import reprogrid.gather as g; print(g.load_dataset('submit/mystudy'))"
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "gather", help="collect per-run results into one Parquet dataset, checked against the manifest",
+        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("submit_dir", metavar="SUBMIT_DIR", help="submit folder written by `reprogrid render`")
+    parser.add_argument("-o", "--output", metavar="DIR", help="dataset folder (default: SUBMIT_DIR/dataset)")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when any run is failed, missing, duplicate or corrupt, or a record is unexpected")
+    parser.add_argument("--json", action="store_true", help="print the gather report as JSON instead of a summary")
+    parser.add_argument("--workers", type=int, default=None, metavar="N", help="reader threads (default: 2 x cores, at most 8)")
+    parser.add_argument("--progress", action="store_true", default=None, help="draw the progress bar even when stderr is not a terminal")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from ..gather import gather
+
+    result = gather(args.submit_dir, output=args.output, workers=args.workers, progress=args.progress)
+    if args.json:
+        json.dump(result.to_dict(), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print(result.summary())
+    if args.strict and not result.ok:
+        return 1
+    return 0

@@ -1,0 +1,611 @@
+"""Gather: per-run result records -> one Parquet dataset, checked against the manifest.
+
+``gather(submit_dir)`` reads ``manifest.json`` and every record under ``results/``
+(``<run_id>.parquet``, or the job side's ``<run_id>.json`` fallback), validates each one
+against the result schema (``reprogrid.job.schema``; older or newer schema versions are
+mapped by column name, missing columns become null) and classifies every run of the
+manifest as
+
+- ``complete``  one valid record with status ``ok``
+- ``failed``    one valid record with status ``failed`` (the recorded error is kept)
+- ``missing``   no record
+- ``duplicate`` more than one valid record (``.parquet`` and ``.json``, or several rows);
+                the ``.parquet`` (first row) is kept in the dataset, all files are listed
+- ``corrupt``   only unreadable records, or records whose run id, schema version or
+                workload / environments disagree with the manifest
+
+Records whose run id is not in the manifest are listed as ``unexpected``. Nothing is
+dropped silently: every file and every run appears in the gather report.
+
+The dataset (default ``<submit_dir>/dataset/``) is hive-partitioned by workload
+(``workload=<name>/part-0.parquet``), readable directly by pandas, pyarrow, DuckDB and
+polars; ``_gather_report.json`` inside it lists every run's class. It is built beside the
+destination and swapped in (``fsutil.atomic_directory``), so a reader never sees half a
+dataset; gathering twice gives the same bytes. Source files are only ever read.
+
+Reading is streaming: records are read in chunks by a thread pool, concatenated per
+chunk and appended to one Parquet writer per workload, so memory stays bounded by the
+chunk size whatever the number of runs.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
+
+from .errors import Problem, UserError
+from .fsutil import atomic_directory, write_text_atomic
+from .job.schema import COLUMN_NAMES, COLUMNS, SCHEMA_VERSION, STATUS_FAILED, STATUS_OK
+from .progress import Progress
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+REPORT_NAME = "_gather_report.json"
+REPORT_SCHEMA = "reprogrid.gather-report/1"
+DATASET_DIR = "dataset"
+PARTITION = "workload"
+CLASSES = ("complete", "failed", "missing", "duplicate", "corrupt")
+_CHUNK = 4096
+
+
+# --------------------------------------------------------------------------- schema
+
+@functools.lru_cache(maxsize=None)
+def arrow_schema():
+    """The result record as an Arrow schema (every column nullable)."""
+    import pyarrow as pa
+
+    types = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "bool": pa.bool_()}
+    return pa.schema([pa.field(name, types[kind]) for name, kind in COLUMNS])
+
+
+def conform(table):
+    """Return ``table`` with exactly the schema's columns, in order, cast by name.
+
+    Missing columns become nulls; columns the schema does not know are left out. Raises
+    ``ValueError`` naming the column when a value cannot be cast to its type.
+    """
+    import pyarrow as pa
+
+    schema = arrow_schema()
+    columns = []
+    names = set(table.column_names)
+    for fld in schema:
+        if fld.name in names:
+            col = table.column(fld.name)
+            if col.type != fld.type:
+                try:
+                    if pa.types.is_dictionary(col.type):
+                        col = col.cast(col.type.value_type)
+                    col = col.cast(fld.type)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as err:
+                    raise ValueError(f"column {fld.name!r}: cannot read {col.type} as {fld.type} ({err})") from None
+            columns.append(col)
+        else:
+            columns.append(pa.nulls(table.num_rows, fld.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+# --------------------------------------------------------------------------- results
+
+@dataclass
+class GatherResult:
+    """What a gather found and wrote. ``runs`` has one entry per manifest run."""
+
+    submit_dir: Path
+    dataset_dir: Path
+    report_path: Path
+    runs: List[Dict[str, Any]]
+    unexpected: List[Dict[str, Any]] = field(default_factory=list)
+    corrupt_files: List[Dict[str, Any]] = field(default_factory=list)
+    ignored_files: List[str] = field(default_factory=list)
+    extra_columns: Dict[str, int] = field(default_factory=dict)
+    rows_written: int = 0
+
+    @property
+    def counts(self) -> Dict[str, int]:
+        counts = {name: 0 for name in CLASSES}
+        for run in self.runs:
+            counts[run["class"]] += 1
+        counts["unexpected"] = len(self.unexpected)
+        return counts
+
+    @property
+    def ok(self) -> bool:
+        """True when every manifest run is complete and nothing unexpected was found."""
+        counts = self.counts
+        return counts["complete"] == len(self.runs) and not self.unexpected and not self.corrupt_files
+
+    def runs_in(self, cls: str) -> List[Dict[str, Any]]:
+        return [run for run in self.runs if run["class"] == cls]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "schema": REPORT_SCHEMA,
+            "result_schema_version": SCHEMA_VERSION,
+            "submit_dir": str(self.submit_dir),
+            "dataset_dir": str(self.dataset_dir),
+            "counts": self.counts,
+            "rows_written": self.rows_written,
+            "runs": self.runs,
+            "unexpected": self.unexpected,
+            "corrupt_files": self.corrupt_files,
+            "ignored_files": self.ignored_files,
+            "extra_columns": self.extra_columns,
+        }
+
+    def summary(self, limit: int = 10) -> str:
+        """A short human summary: counts, then up to ``limit`` runs of each problem class."""
+        counts = self.counts
+        total = len(self.runs)
+        lines = [
+            f"gathered {self.rows_written} record(s) for {total} run(s) into {self.dataset_dir}",
+            "  " + "  ".join(f"{name}={counts[name]}" for name in (*CLASSES, "unexpected")),
+        ]
+        for cls in ("failed", "missing", "duplicate", "corrupt"):
+            runs = self.runs_in(cls)
+            if runs:
+                lines.append(f"{cls} ({len(runs)}):")
+                for run in runs[:limit]:
+                    lines.append(f"  {run['run_id']}: {run.get('detail') or ''}".rstrip())
+                if len(runs) > limit:
+                    lines.append(f"  ... and {len(runs) - limit} more (see {self.report_path})")
+        if self.unexpected:
+            lines.append(f"unexpected records, not in the manifest ({len(self.unexpected)}):")
+            for item in self.unexpected[:limit]:
+                lines.append(f"  {', '.join(item['files'])}")
+        if self.corrupt_files:
+            lines.append(f"unreadable or invalid files ({len(self.corrupt_files)}):")
+            for item in self.corrupt_files[:limit]:
+                lines.append(f"  {item['file']}: {item['error']}")
+        if self.extra_columns:
+            lines.append("columns not in the result schema (left out): "
+                         + ", ".join(f"{k} ({v} files)" for k, v in sorted(self.extra_columns.items())))
+        lines.append(f"report: {self.report_path}")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- manifest
+
+def load_manifest(submit_dir: PathLike) -> Dict[str, Any]:
+    """Read and check ``<submit_dir>/manifest.json``; raise ``UserError`` naming the problem."""
+    path = Path(submit_dir) / "manifest.json"
+    if not path.is_file():
+        raise UserError.of(f"no manifest in {submit_dir}", [Problem(
+            str(path), "file not found: pass the submit folder written by `reprogrid render`")])
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UserError.of("unreadable manifest", [Problem(str(path), f"not valid JSON ({err}); re-render the study")]) from None
+    problems = []
+    runs = manifest.get("runs") if isinstance(manifest, dict) else None
+    if not isinstance(runs, list):
+        raise UserError.of("invalid manifest", [Problem(f"{path}: runs", "expected a list of runs; re-render the study")])
+    seen = set()
+    for i, run in enumerate(runs):
+        if not isinstance(run, dict) or not isinstance(run.get("run_id"), str) or not run["run_id"]:
+            problems.append(Problem(f"{path}: runs[{i}]", "each run needs a string run_id"))
+            continue
+        if run["run_id"] in seen:
+            problems.append(Problem(f"{path}: runs[{i}].run_id", f"{run['run_id']!r} appears twice"))
+        seen.add(run["run_id"])
+    if problems:
+        raise UserError.of("invalid manifest", problems)
+    return manifest
+
+
+# --------------------------------------------------------------------------- reading
+
+def _read_parquet(path: str):
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).read(use_threads=False)
+
+
+def _read_json(path: str):
+    import pyarrow as pa
+
+    with open(path, "r", encoding="utf-8") as handle:
+        record = json.load(handle)
+    if isinstance(record, list) and all(isinstance(r, dict) for r in record):
+        records = record
+    elif isinstance(record, dict):
+        records = [record]
+    else:
+        raise ValueError("expected a JSON object with the record's columns")
+    extra = sorted({k for r in records for k in r} - set(COLUMN_NAMES))
+    known = [{k: v for k, v in r.items() if k in COLUMN_NAMES} for r in records]
+    for r in known:  # a JSON bool must not pass as an int column, nor an int as a bool
+        for name, value in r.items():
+            kind = COLUMNS_BY_NAME[name]
+            if value is None:
+                continue
+            if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"column {name!r}: expected an integer, got {value!r}")
+            if kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"column {name!r}: expected a number, got {value!r}")
+            if kind == "bool" and not isinstance(value, bool):
+                raise ValueError(f"column {name!r}: expected true/false, got {value!r}")
+            if kind == "str" and not isinstance(value, str):
+                raise ValueError(f"column {name!r}: expected a string, got {value!r}")
+    table = pa.Table.from_pylist(known, schema=arrow_schema())
+    return table, extra
+
+
+COLUMNS_BY_NAME = dict(COLUMNS)
+
+
+def _read_one(item: Tuple[str, str]) -> Tuple[Any, Optional[str], List[str]]:
+    """Read one record file: (table, error, extra columns)."""
+    kind, path = item
+    try:
+        if kind == "parquet":
+            table = _read_parquet(path)
+            extra = [c for c in table.column_names if c not in COLUMNS_BY_NAME]
+            return table, None, extra
+        table, extra = _read_json(path)
+        return table, None, extra
+    except Exception as err:  # noqa: BLE001 - any unreadable file is reported, not raised
+        return None, f"{type(err).__name__}: {err}".strip(), []
+
+
+def _first(table, name: str) -> Any:
+    if name not in table.column_names or table.num_rows == 0:
+        return None
+    return table.column(name)[0].as_py()
+
+
+def _check_record(table, stem: str, expected: Dict[str, Any]) -> Optional[str]:
+    """Why this single file's record is not valid for run ``stem`` (None when it is)."""
+    if table.num_rows == 0:
+        return "the file holds no record"
+    if "run_id" not in table.column_names:
+        return "no run_id column: not a reprogrid result record"
+    run_ids = set(table.column("run_id").to_pylist()) if table.num_rows > 1 else {_first(table, "run_id")}
+    if run_ids != {stem}:
+        shown = ", ".join(repr(r) for r in sorted(run_ids, key=str))
+        return f"record's run_id {shown} does not match the file name {stem!r}"
+    version = _first(table, "schema_version")
+    if version is None:
+        return "no schema_version: not a reprogrid result record"
+    if isinstance(version, bool) or not isinstance(version, int):
+        try:
+            version = int(version)
+        except (TypeError, ValueError):
+            return f"schema_version {version!r} is not an integer"
+    if version < 1:
+        return f"schema_version {version} is not a known result schema"
+    for key in ("workload", "software_env", "hardware_env"):
+        want = expected.get(key)
+        got = _first(table, key)
+        if want is not None and got is not None and got != want:
+            return f"record says {key} {got!r}, the manifest says {want!r}"
+    return None
+
+
+def scan_results(results_dir: Path) -> Tuple[Dict[str, List[Tuple[str, str]]], List[str]]:
+    """Map run id -> [(kind, path)] for every record file; and the files that are not records."""
+    by_stem: Dict[str, List[Tuple[str, str]]] = {}
+    ignored: List[str] = []
+    if not results_dir.is_dir():
+        return by_stem, ignored
+    with os.scandir(results_dir) as entries:
+        for entry in entries:
+            name = entry.name
+            if name.startswith(".") or name.endswith(".tmp"):
+                continue  # a writer's temporary file, not a record
+            if not entry.is_file():
+                ignored.append(name)
+                continue
+            stem, dot, ext = name.rpartition(".")
+            if dot and ext in ("parquet", "json") and stem:
+                by_stem.setdefault(stem, []).append((ext, entry.path))
+            else:
+                ignored.append(name)
+    for files in by_stem.values():
+        files.sort(key=lambda f: (f[0] != "parquet", f[1]))  # .parquet first
+    ignored.sort()
+    return by_stem, ignored
+
+
+# --------------------------------------------------------------------------- writing
+
+class DatasetWriter:
+    """Append conformed tables to one Parquet file per workload under a hive layout."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.writers: Dict[Optional[str], Any] = {}
+        self.rows = 0
+        schema = arrow_schema()
+        self.file_schema = schema.remove(schema.get_field_index(PARTITION))
+
+    def write(self, table) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if table.num_rows == 0:
+            return
+        workloads = table.column(PARTITION)
+        values = workloads.unique().to_pylist()
+        for value in sorted(values, key=lambda v: (v is None, v or "")):
+            if value is None:
+                mask = pc.is_null(workloads)
+            else:
+                mask = pc.fill_null(pc.equal(workloads, pa.scalar(value, pa.string())), False)
+            part = table.filter(mask).drop_columns([PARTITION])
+            self._writer(value).write_table(part, row_group_size=max(part.num_rows, 1))
+            self.rows += part.num_rows
+
+    def _writer(self, workload: Optional[str]):
+        import pyarrow.parquet as pq
+
+        if workload not in self.writers:
+            segment = "__HIVE_DEFAULT_PARTITION__" if workload is None else urllib.parse.quote(workload, safe="")
+            folder = self.root / f"{PARTITION}={segment}"
+            folder.mkdir(parents=True, exist_ok=True)
+            self.writers[workload] = pq.ParquetWriter(str(folder / "part-0.parquet"), self.file_schema)
+        return self.writers[workload]
+
+    def close(self) -> None:
+        import pyarrow.parquet as pq
+
+        for writer in self.writers.values():
+            writer.close()
+        if not self.writers:  # keep the schema discoverable in an empty dataset
+            pq.write_table(arrow_schema().empty_table(), str(self.root / "part-0.parquet"))
+
+
+def write_dataset(tables: Iterable[Any], output: PathLike,
+                  report: Union[None, Dict[str, Any], Callable[[], Dict[str, Any]]] = None) -> int:
+    """Write result-schema tables as a hive-partitioned dataset at ``output``, atomically.
+
+    ``tables`` are conformed (see :func:`conform`) and streamed one at a time; ``report``
+    (a dict, or a function called after the last table) is stored as
+    ``_gather_report.json`` inside the dataset. Returns the rows written. Gather and the
+    importers both write through here, so they produce the same layout.
+    """
+    output = _checked_output(Path(output))
+    with atomic_directory(output) as tmp:
+        writer = DatasetWriter(tmp)
+        try:
+            for table in tables:
+                writer.write(conform(table))
+        finally:
+            writer.close()
+        if report is not None:
+            content = dict(report() if callable(report) else report, rows_written=writer.rows)
+            write_text_atomic(tmp / REPORT_NAME, json.dumps(content, indent=1) + "\n")
+    return writer.rows
+
+
+def _checked_output(output: Path) -> Path:
+    """Refuse to replace a folder that is not a dataset (it would be deleted by the swap)."""
+    if output.exists():
+        if not output.is_dir():
+            raise UserError.of("cannot write the dataset", [Problem(str(output), "exists and is not a folder; choose another output")])
+        names = [n for n in os.listdir(output)]
+        looks_like_dataset = REPORT_NAME in names or all(
+            n.startswith(f"{PARTITION}=") or n in ("part-0.parquet", "_source.json") or n.startswith(".") for n in names)
+        if names and not looks_like_dataset:
+            raise UserError.of("cannot write the dataset", [Problem(
+                str(output), "exists and is not a reprogrid dataset; choose an empty or new folder")])
+    return output
+
+
+# --------------------------------------------------------------------------- gather
+
+def gather(submit_dir: PathLike, *, output: Optional[PathLike] = None, workers: Optional[int] = None,
+           progress: Optional[bool] = None) -> GatherResult:
+    """Collect ``<submit_dir>/results`` into one dataset and classify every manifest run.
+
+    Tolerates partial results: missing, failed, duplicate and corrupt runs are listed in
+    the result (and in ``_gather_report.json``), never raised. Raises ``UserError`` only
+    for a missing/invalid manifest or an output folder that is not a dataset.
+    """
+    submit = Path(submit_dir)
+    if not submit.is_dir():
+        raise UserError.of("cannot gather", [Problem(str(submit), "not a folder: pass the submit folder written by `reprogrid render`")])
+    manifest = load_manifest(submit)
+    dataset_dir = Path(output) if output is not None else submit / DATASET_DIR
+    results_dir = submit / "results"
+    if dataset_dir.resolve() in (submit.resolve(), results_dir.resolve()):
+        raise UserError.of("cannot gather", [Problem(str(dataset_dir), "the dataset cannot replace the submit or results folder; choose another output")])
+    _checked_output(dataset_dir)
+
+    expected = {run["run_id"]: run for run in manifest["runs"]}
+    by_stem, ignored = scan_results(results_dir)
+    rel = lambda p: os.path.relpath(p, submit)  # noqa: E731
+
+    unexpected = [{"run_id": stem, "files": [rel(p) for _, p in by_stem[stem]]}
+                  for stem in sorted(set(by_stem) - set(expected))]
+    stems = sorted(set(by_stem) & set(expected))
+    runs: Dict[str, Dict[str, Any]] = {}
+    corrupt_files: List[Dict[str, Any]] = []
+    extra_columns: Dict[str, int] = {}
+    n_files = sum(len(by_stem[s]) for s in stems)
+    workers = workers or min(8, (os.cpu_count() or 2) * 2)
+
+    def tables() -> Iterable[Any]:
+        with ThreadPoolExecutor(max_workers=workers) as pool, \
+                Progress(n_files, "gather", force=progress) as bar:
+            for start in range(0, len(stems), _CHUNK):
+                chunk = stems[start:start + _CHUNK]
+                items = [item for stem in chunk for item in by_stem[stem]]
+                read = iter(pool.map(_read_one, items))
+                kept = []
+                for stem in chunk:
+                    valid = []
+                    problems = []
+                    for kind, path in by_stem[stem]:
+                        table, error, extra = next(read)
+                        for name in extra:
+                            extra_columns[name] = extra_columns.get(name, 0) + 1
+                        if error is None:
+                            error = _check_record(table, stem, expected[stem])
+                        if error is None:
+                            valid.append((rel(path), table))
+                        else:
+                            problems.append({"run_id": stem, "file": rel(path), "error": error})
+                    corrupt_files.extend(problems)
+                    runs[stem] = _classify(stem, valid, problems)
+                    if valid:
+                        kept.append((stem, valid[0][1].slice(0, 1)))
+                bar.update(len(items), **_progress_counts(runs))
+                if kept:
+                    yield _conform_chunk(kept, runs, corrupt_files)
+
+    report_runs = []
+    result = GatherResult(submit_dir=submit, dataset_dir=dataset_dir, report_path=dataset_dir / REPORT_NAME,
+                          runs=report_runs, unexpected=unexpected, corrupt_files=corrupt_files,
+                          ignored_files=ignored, extra_columns=extra_columns)
+
+    def report() -> Dict[str, Any]:
+        report_runs[:] = _ordered_runs(manifest["runs"], runs)
+        return result.to_dict()
+
+    # the report is built after the last table was read (write_dataset calls it last)
+    result.rows_written = write_dataset(tables(), dataset_dir, report)
+    report_runs[:] = _ordered_runs(manifest["runs"], runs)
+    return result
+
+
+def _progress_counts(runs: Dict[str, Dict[str, Any]]) -> Dict[str, int]:
+    counts: Dict[str, int] = {}
+    for run in runs.values():
+        counts[run["class"]] = counts.get(run["class"], 0) + 1
+    return counts
+
+
+def _classify(stem: str, valid: List[Tuple[str, Any]], problems: List[Dict[str, Any]]) -> Dict[str, Any]:
+    files = [path for path, _ in valid] + [p["file"] for p in problems]
+    if not valid:
+        return {"run_id": stem, "class": "corrupt", "files": files,
+                "detail": "; ".join(f"{p['file']}: {p['error']}" for p in problems)}
+    path, table = valid[0]
+    notes = [f"{p['file']} is invalid ({p['error']})" for p in problems]
+    if len(valid) > 1 or table.num_rows > 1:
+        n = sum(t.num_rows for _, t in valid)
+        return {"run_id": stem, "class": "duplicate", "files": files,
+                "detail": "; ".join([f"{n} records ({', '.join(p for p, _ in valid)}); kept the first row of {path}"] + notes)}
+    status = _first(table, "status")
+    if status == STATUS_OK:
+        return {"run_id": stem, "class": "complete", "files": files, "detail": "; ".join(notes) or None}
+    if status == STATUS_FAILED:
+        error = ": ".join(str(x) for x in (_first(table, "error_type"), _first(table, "error_message")) if x)
+        return {"run_id": stem, "class": "failed", "files": files,
+                "detail": "; ".join([error or "failed (no error recorded)"] + notes)}
+    return {"run_id": stem, "class": "corrupt", "files": files,
+            "detail": "; ".join([f"{path}: status {status!r} is neither 'ok' nor 'failed'"] + notes)}
+
+
+def _conform_chunk(kept: List[Tuple[str, Any]], runs: Dict[str, Dict[str, Any]], corrupt_files: List[Dict[str, Any]]):
+    """Concatenate a chunk's records and conform them; fall back to file by file on a type error."""
+    import pyarrow as pa
+
+    tables = [t for _, t in kept]
+    try:
+        return conform(pa.concat_tables(tables, promote_options="permissive"))
+    except (ValueError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        pass
+    good = []
+    for stem, table in kept:
+        try:
+            good.append(conform(table))
+        except ValueError as err:
+            files = runs[stem]["files"]
+            corrupt_files.append({"run_id": stem, "file": files[0], "error": str(err)})
+            runs[stem] = {"run_id": stem, "class": "corrupt", "files": files, "detail": f"{files[0]}: {err}"}
+    return pa.concat_tables(good) if good else arrow_schema().empty_table()
+
+
+def _ordered_runs(manifest_runs: List[Dict[str, Any]], runs: Dict[str, Dict[str, Any]]) -> List[Dict[str, Any]]:
+    out = []
+    for run in manifest_runs:
+        found = runs.get(run["run_id"])
+        if found is None:
+            found = {"run_id": run["run_id"], "class": "missing", "files": [],
+                     "detail": f"no {run.get('result_stem', 'results/' + run['run_id'])}.parquet or .json"}
+        entry = {"run_id": run["run_id"], "class": found["class"], "detail": found.get("detail"),
+                 "files": found["files"]}
+        for key in ("workload", "software_env", "hardware_env", "repeat"):
+            if key in run:
+                entry[key] = run[key]
+        out.append(entry)
+    return out
+
+
+# --------------------------------------------------------------------------- loading
+
+def find_dataset(path: PathLike) -> Path:
+    """The dataset folder (or file) for a submit folder, a dataset folder or a Parquet file."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    if (path / DATASET_DIR).is_dir() and (path / "manifest.json").exists():
+        return path / DATASET_DIR
+    if path.is_dir() and (path / "manifest.json").exists():
+        raise UserError.of("no dataset yet", [Problem(str(path), "this submit folder has not been gathered: run `reprogrid gather` first")])
+    if path.is_dir():
+        return path
+    raise UserError.of("no dataset", [Problem(str(path), "not found: pass a submit folder, a dataset folder or a .parquet file")])
+
+
+def load_table(path: PathLike):
+    """The dataset at ``path`` (see :func:`find_dataset`) as an Arrow table in the result schema."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    target = find_dataset(path)
+    partitioning = ds.partitioning(pa.schema([pa.field(PARTITION, pa.string())]), flavor="hive")
+    try:
+        if target.is_file():
+            table = ds.dataset(str(target), format="parquet").to_table()
+        else:
+            files = sorted(str(p) for p in target.rglob("*.parquet") if not any(
+                part.startswith((".", "_")) for part in p.relative_to(target).parts))
+            if not files:
+                raise UserError.of("no dataset", [Problem(str(target), "holds no .parquet files: run `reprogrid gather` or `reprogrid import` first")])
+            dataset = ds.dataset(files, format="parquet", partitioning=partitioning, partition_base_dir=str(target))
+            table = dataset.to_table()
+    except (pa.ArrowInvalid, OSError) as err:
+        raise UserError.of("unreadable dataset", [Problem(str(target), f"{err}")]) from None
+    if table.column_names.count(PARTITION) > 1:  # a root-level file that kept the column
+        idx = [i for i, n in enumerate(table.column_names) if n == PARTITION]
+        table = table.remove_column(idx[-1])
+    return conform(table)
+
+
+def load_dataset(path: PathLike):
+    """The dataset as a pandas DataFrame with the result schema's columns, in order.
+
+    ``path`` is a submit folder (its ``dataset/``), a dataset folder written by gather or
+    ``reprogrid import``, or one Parquet file. Integer columns are nullable (``Int64``).
+    """
+    import pandas as pd
+
+    table = load_table(path)
+    import pyarrow as pa
+
+    mapping = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+    return table.to_pandas(types_mapper=mapping.get)
+
+
+def read_report(path: PathLike) -> Optional[Dict[str, Any]]:
+    """The gather report stored with a dataset (None when there is none)."""
+    try:
+        target = find_dataset(path)
+    except UserError:
+        return None
+    report = (target if target.is_dir() else target.parent) / REPORT_NAME
+    if not report.is_file():
+        return None
+    try:
+        return json.loads(report.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
