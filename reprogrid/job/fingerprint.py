@@ -1,0 +1,418 @@
+"""The environment fingerprint: CPU, GPU, software stack, container, HTCondor slot, settings.
+
+Everything the analysis groups outcomes by. Every probe is guarded: a missing tool, file
+or library gives ``None`` (an absent GPU is ``gpu_count = 0``), never an exception, so a
+failed run still records where it failed. Parsers are pure functions over text.
+Standard library only, TensorFlow passed in when it imported.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
+from typing import Any, Dict, Iterable, List, Optional
+
+# x86-64 microarchitecture levels, exactly the instruction lists HTCondor's
+# sysapi (cpuflags_to_microarch_string) checks, highest level first.
+MICROARCH_LEVELS = [
+    ("x86_64-v4", ("avx512bw", "avx512cd", "avx512dq", "avx512f", "avx512vl")),
+    ("x86_64-v3", ("abm", "avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "movbe", "xsave")),
+    ("x86_64-v2", ("cx16", "lahf_lm", "popcnt", "sse4_1", "sse4_2", "ssse3")),
+]
+
+# Environment variables that change numerics or describe the image.
+ENV_VARS = [
+    "TF_ENABLE_ONEDNN_OPTS", "TF_DETERMINISTIC_OPS", "TF_CUDNN_DETERMINISTIC", "TF_USE_LEGACY_KERAS",
+    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "TF_XLA_FLAGS", "TF_GPU_ALLOCATOR",
+    "TF_FORCE_GPU_ALLOW_GROWTH", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_AUTO_MIXED_PRECISION",
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "KMP_AFFINITY", "KMP_BLOCKTIME",
+    "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "CUBLAS_WORKSPACE_CONFIG", "PYTHONHASHSEED",
+    "CUDA_VERSION", "CUDNN_VERSION", "NCCL_VERSION", "NVIDIA_TENSORFLOW_VERSION", "NVIDIA_BUILD_ID",
+    "TENSORFLOW_VERSION", "NVIDIA_DRIVER_CAPABILITIES",
+    "APPTAINER_CONTAINER", "APPTAINER_NAME", "APPTAINER_COMMAND",
+    "SINGULARITY_CONTAINER", "SINGULARITY_NAME", "SINGULARITY_COMMAND",
+    "OSG_SITE_NAME", "GLIDEIN_Site",
+]
+
+# HTCondor attributes kept from $_CONDOR_JOB_AD / $_CONDOR_MACHINE_AD (a whitelist: ads
+# can hold credentials-bearing environment strings that must not end up in a dataset).
+JOB_AD_ATTRS = [
+    "ClusterId", "ProcId", "GlobalJobId", "JobUniverse", "RequestCpus", "RequestMemory",
+    "RequestDisk", "RequestGpus", "ContainerImage", "DAGNodeName", "DAGManJobId",
+    "ReprogridStudy", "ReprogridRunId", "ReprogridCell", "ReprogridWorkload",
+]
+MACHINE_AD_ATTRS = [
+    "Machine", "Name", "GLIDEIN_Site", "GLIDEIN_ResourceName", "GLIDEIN_Gatekeeper", "Microarch",
+    "CpuFamily", "CpuModelNumber", "CpuModel", "OSGVO_CPU_MODEL", "OSG_OS_STRING", "OpSysAndVer",
+    "Arch", "Cpus", "Memory", "TotalCpus", "has_avx", "has_avx2", "has_avx512f", "has_avx512dq",
+    "has_avx512_vnni", "has_sse4_1", "has_sse4_2", "has_ssse3", "GPUs", "AvailableGPUs",
+    "GPUs_DeviceName", "GPUs_Capability", "GPUs_GlobalMemoryMb", "GPUs_DriverVersion",
+    "CUDADeviceName", "CUDACapability", "CUDADriverVersion", "CUDAGlobalMemoryMb", "CondorVersion",
+]
+
+
+# -- parsers (pure) -----------------------------------------------------------------
+
+def parse_cpuinfo(text: str) -> Dict[str, Any]:
+    """Vendor, model string, family/model numbers and flags of the first processor block."""
+    out = {"vendor": None, "model": None, "family": None, "model_number": None, "flags": []}  # type: Dict[str, Any]
+    for line in text.splitlines():
+        if not line.strip():
+            if out["model"] is not None or out["flags"]:
+                break
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key, value = key.strip().lower(), value.strip()
+        if key == "vendor_id":
+            out["vendor"] = value
+        elif key == "model name":
+            out["model"] = value
+        elif key == "cpu family":
+            out["family"] = _int_or_none(value)
+        elif key == "model":
+            out["model_number"] = _int_or_none(value)
+        elif key in ("flags", "features"):
+            out["flags"] = sorted(set(value.split()))
+    return out
+
+
+def microarch(flags: Iterable[str], machine: Optional[str] = None) -> Optional[str]:
+    """``x86_64-v1``..``x86_64-v4`` as HTCondor computes ``Microarch``; None off x86_64."""
+    machine = (machine or platform.machine()).lower()
+    if machine not in ("x86_64", "amd64"):
+        return None
+    present = set(flags)
+    for level, required in MICROARCH_LEVELS:
+        if present.issuperset(required):
+            return level
+    return "x86_64-v1"
+
+
+def parse_classad_value(text: str) -> Any:
+    """A ClassAd literal from an ``Attr = value`` line: string, int, real, bool or expression text."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        inner = text[1:-1]
+        out = []
+        i = 0
+        while i < len(inner):
+            if inner[i] == "\\" and i + 1 < len(inner):
+                nxt = inner[i + 1]
+                out.append({"n": "\n", "t": "\t"}.get(nxt, nxt))
+                i += 2
+            else:
+                out.append(inner[i])
+                i += 1
+        return "".join(out)
+    lowered = text.lower()
+    if lowered == "true":
+        return True
+    if lowered == "false":
+        return False
+    if lowered in ("undefined", "error"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def parse_classad_lines(text: str) -> Dict[str, Any]:
+    """An ad in the ``Attr = value`` line format of ``$_CONDOR_JOB_AD``; keys keep their case."""
+    ad = {}  # type: Dict[str, Any]
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or line.startswith("["):
+            continue
+        name, sep, value = line.partition("=")
+        name = name.strip()
+        if not sep or not name or " " in name:
+            continue
+        ad[name] = parse_classad_value(value)
+    return ad
+
+
+def pick(ad: Dict[str, Any], names: Iterable[str]) -> Dict[str, Any]:
+    """The attributes ``names`` from ``ad``, matched case-insensitively (as ClassAds are)."""
+    lowered = {key.lower(): value for key, value in ad.items()}
+    return {name: lowered[name.lower()] for name in names if name.lower() in lowered}
+
+
+def parse_nvidia_smi_csv(text: str, fields: List[str]) -> List[Dict[str, Any]]:
+    """Rows of ``nvidia-smi --query-gpu=... --format=csv,noheader,nounits``."""
+    gpus = []
+    for row in csv.reader(io.StringIO(text)):
+        if not row or not "".join(row).strip():
+            continue
+        values = [cell.strip() for cell in row]
+        gpu = dict(zip(fields, values))
+        if "memory.total" in gpu:
+            gpu["memory.total"] = _int_or_none(gpu["memory.total"])
+        gpus.append(gpu)
+    return gpus
+
+
+def parse_os_release(text: str) -> Dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            out[key.strip()] = value.strip().strip('"').strip("'")
+    return out
+
+
+# -- probes (I/O, each guarded) -------------------------------------------------------
+
+def _int_or_none(value: Any) -> Optional[int]:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _read(path: str) -> Optional[str]:
+    try:
+        with open(path, "r", encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def cpu_info() -> Dict[str, Any]:
+    text = _read("/proc/cpuinfo")
+    info = parse_cpuinfo(text) if text else {"vendor": None, "model": platform.processor() or None, "family": None, "model_number": None, "flags": []}
+    info["microarch"] = microarch(info["flags"])
+    info["has_avx2"] = "avx2" in info["flags"]
+    info["has_avx512f"] = "avx512f" in info["flags"]
+    try:
+        info["count"] = len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        info["count"] = os.cpu_count()
+    info["machine"] = platform.machine()
+    return info
+
+
+NVIDIA_FIELDS = ["name", "uuid", "driver_version", "memory.total", "compute_cap"]
+
+
+def nvidia_smi() -> Optional[List[Dict[str, Any]]]:
+    """GPUs as nvidia-smi lists them; None when nvidia-smi is absent or fails."""
+    for fields in (NVIDIA_FIELDS, NVIDIA_FIELDS[:-1]):  # old drivers lack compute_cap
+        try:
+            proc = subprocess.run(
+                ["nvidia-smi", "--query-gpu=" + ",".join(fields), "--format=csv,noheader,nounits"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=30,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        if proc.returncode == 0:
+            return parse_nvidia_smi_csv(proc.stdout, fields)
+    return None
+
+
+def tf_gpus(tf: Any) -> List[Dict[str, Any]]:
+    out = []
+    try:
+        for device in tf.config.list_physical_devices("GPU"):
+            details = {}
+            try:
+                details = dict(tf.config.experimental.get_device_details(device))
+            except Exception:
+                pass
+            cap = details.get("compute_capability")
+            out.append({
+                "device": device.name,
+                "name": details.get("device_name"),
+                "compute_cap": "%d.%d" % tuple(cap) if cap else None,
+            })
+    except Exception:
+        pass
+    return out
+
+
+def gpu_info(tf: Any = None) -> Dict[str, Any]:
+    smi = nvidia_smi()
+    tf_list = tf_gpus(tf) if tf is not None else []
+    gpus = list(smi or [])
+    if not gpus:
+        gpus = [{"name": g["name"], "compute_cap": g["compute_cap"]} for g in tf_list]
+    for gpu, tfgpu in zip(gpus, tf_list):
+        if not gpu.get("compute_cap") and tfgpu.get("compute_cap"):
+            gpu["compute_cap"] = tfgpu["compute_cap"]
+    return {"count": len(gpus), "devices": gpus, "tf_devices": tf_list, "nvidia_smi": smi is not None}
+
+
+def software_info(tf: Any = None) -> Dict[str, Any]:
+    info = {"python": platform.python_version(), "python_implementation": platform.python_implementation()}  # type: Dict[str, Any]
+    try:
+        import numpy
+
+        info["numpy"] = numpy.__version__
+    except Exception:
+        info["numpy"] = None
+    if tf is None:
+        return info
+    info["tensorflow"] = getattr(tf, "__version__", None)
+    try:
+        info["tensorflow_git"] = tf.version.GIT_VERSION
+        info["tensorflow_compiler"] = tf.version.COMPILER_VERSION
+    except Exception:
+        pass
+    try:
+        from .compat import keras_version
+
+        info["keras"] = keras_version()
+    except Exception:
+        info["keras"] = None
+    try:
+        build = dict(tf.sysconfig.get_build_info())
+        info["build_info"] = {str(k): (v if isinstance(v, (bool, int, float, str)) or v is None else str(v)) for k, v in build.items()}
+        info["cuda_build"] = build.get("cuda_version")
+        info["cudnn_build"] = build.get("cudnn_version")
+    except Exception:
+        pass
+    try:
+        info["intra_op_threads"] = int(tf.config.threading.get_intra_op_parallelism_threads())
+        info["inter_op_threads"] = int(tf.config.threading.get_inter_op_parallelism_threads())
+    except Exception:
+        pass
+    return info
+
+
+def os_info() -> Dict[str, Any]:
+    release = parse_os_release(_read("/etc/os-release") or "")
+    return {
+        "name": release.get("PRETTY_NAME") or platform.platform(),
+        "id": release.get("ID"),
+        "version_id": release.get("VERSION_ID"),
+        "kernel": platform.release(),
+        "hostname": platform.node(),
+    }
+
+
+def container_info(environ: Dict[str, str]) -> Dict[str, Any]:
+    if any(k.startswith("APPTAINER_") for k in environ):
+        runtime = "apptainer"
+        image = environ.get("APPTAINER_CONTAINER") or environ.get("APPTAINER_NAME")
+    elif any(k.startswith("SINGULARITY_") for k in environ):
+        runtime = "singularity"
+        image = environ.get("SINGULARITY_CONTAINER") or environ.get("SINGULARITY_NAME")
+    elif os.path.exists("/.dockerenv"):
+        runtime, image = "docker", None
+    else:
+        runtime, image = None, None
+    return {"runtime": runtime, "image": image}
+
+
+def condor_info(environ: Dict[str, str]) -> Dict[str, Any]:
+    out = {}  # type: Dict[str, Any]
+    for key, env, names in (("job", "_CONDOR_JOB_AD", JOB_AD_ATTRS), ("machine", "_CONDOR_MACHINE_AD", MACHINE_AD_ATTRS)):
+        path = environ.get(env)
+        text = _read(path) if path else None
+        out[key] = pick(parse_classad_lines(text), names) if text else None
+    return out
+
+
+def collect(tf: Any = None, environ: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """The whole fingerprint as a JSON-able dict (``tf`` = the imported module, or None)."""
+    environ = dict(os.environ if environ is None else environ)
+    sections = {
+        "cpu": cpu_info,
+        "gpu": lambda: gpu_info(tf),
+        "software": lambda: software_info(tf),
+        "os": os_info,
+        "container": lambda: container_info(environ),
+        "condor": lambda: condor_info(environ),
+        "env": lambda: {name: environ[name] for name in ENV_VARS if name in environ},
+    }
+    out = {"fingerprint_version": 1}  # type: Dict[str, Any]
+    for name, probe in sections.items():
+        try:
+            out[name] = probe()
+        except Exception as err:  # a probe must never sink the run
+            out[name] = {"error": "%s: %s" % (type(err).__name__, err)}
+    return out
+
+
+def to_columns(fp: Dict[str, Any]) -> Dict[str, Any]:
+    """The fingerprint's record columns (see schema.COLUMNS); missing parts give None."""
+    cpu = fp.get("cpu") or {}
+    gpu = fp.get("gpu") or {}
+    sw = fp.get("software") or {}
+    osi = fp.get("os") or {}
+    cont = fp.get("container") or {}
+    condor = fp.get("condor") or {}
+    env = fp.get("env") or {}
+    job = condor.get("job") or {}
+    machine = condor.get("machine") or {}
+    first = (gpu.get("devices") or [{}])[0]
+    flags = cpu.get("flags")
+    return {
+        "cpu_vendor": cpu.get("vendor"),
+        "cpu_model": cpu.get("model"),
+        "cpu_family": cpu.get("family"),
+        "cpu_model_number": cpu.get("model_number"),
+        "cpu_flags": " ".join(flags) if isinstance(flags, list) else None,
+        "microarch": cpu.get("microarch"),
+        "has_avx2": cpu.get("has_avx2"),
+        "has_avx512f": cpu.get("has_avx512f"),
+        "cpu_count": cpu.get("count"),
+        "gpu_count": gpu.get("count", 0) if "error" not in gpu else None,
+        "gpu_name": first.get("name"),
+        "gpu_uuid": first.get("uuid"),
+        "gpu_driver": first.get("driver_version"),
+        "gpu_capability": first.get("compute_cap"),
+        "gpu_memory_mb": first.get("memory.total"),
+        "python_version": sw.get("python"),
+        "tensorflow_version": sw.get("tensorflow"),
+        "tensorflow_compiler": sw.get("tensorflow_compiler"),
+        "keras_version": sw.get("keras"),
+        "numpy_version": sw.get("numpy"),
+        "cuda_version": _str_or_none(sw.get("cuda_build")),
+        "cudnn_version": _str_or_none(sw.get("cudnn_build")),
+        "env_cuda_version": env.get("CUDA_VERSION"),
+        "env_cudnn_version": env.get("CUDNN_VERSION"),
+        "nvidia_tensorflow_version": env.get("NVIDIA_TENSORFLOW_VERSION"),
+        "os_name": osi.get("name"),
+        "kernel": osi.get("kernel"),
+        "container_image": cont.get("image"),
+        "container_runtime": cont.get("runtime"),
+        "condor_cluster_id": _int_or_none(job.get("ClusterId")) if "ClusterId" in job else None,
+        "condor_proc_id": _int_or_none(job.get("ProcId")) if "ProcId" in job else None,
+        "glidein_site": machine.get("GLIDEIN_Site"),
+        "glidein_resource": machine.get("GLIDEIN_ResourceName"),
+        "machine_name": machine.get("Machine") or machine.get("Name"),
+        "tf_enable_onednn_opts": env.get("TF_ENABLE_ONEDNN_OPTS"),
+        "tf_deterministic_ops": env.get("TF_DETERMINISTIC_OPS"),
+        "omp_num_threads": env.get("OMP_NUM_THREADS"),
+        "intra_op_threads": sw.get("intra_op_threads"),
+        "inter_op_threads": sw.get("inter_op_threads"),
+        "fingerprint_json": json.dumps(fp, sort_keys=True, default=str),
+    }
+
+
+def _str_or_none(value: Any) -> Optional[str]:
+    return None if value is None or value == "" else str(value)
+
+
+def main_json(with_tf: bool = True) -> str:
+    """The fingerprint as pretty JSON (the ``fingerprint`` subcommand)."""
+    tf = None
+    if with_tf:
+        try:
+            from .compat import import_tf
+
+            tf = import_tf()
+        except Exception as err:  # pragma: no cover - depends on the image
+            sys.stderr.write("tensorflow did not import: %s\n" % err)
+    return json.dumps(collect(tf), indent=2, sort_keys=True, default=str)
