@@ -49,6 +49,9 @@ def atomic_directory(path: PathLike) -> Iterator[Path]:
     path = Path(path).absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a submit tree must be readable like any folder
     try:
         yield tmp
     except BaseException:

@@ -1,0 +1,268 @@
+"""Render a study into a submit tree: DAG, submit files, job wrapper and bundle, manifest.
+
+Rendering is pure: :func:`render_files` yields ``(relative path, bytes)`` pairs from a
+validated study and the templates, so tests need no disk. :func:`render_study` is the I/O
+edge: it writes them (and the job bundle) into a temporary folder and swaps it in, so a
+failure leaves nothing half-written, and re-rendering an unchanged spec gives
+byte-identical files. Templates are Jinja2 with StrictUndefined; a user template folder
+overrides any of the built-in ones by file name.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+
+import jinja2
+
+from . import __version__
+from .errors import Problem, UserError
+from .escaping import FILTERS, UnsafeValue, dag_name, dag_vars_value
+from .fsutil import atomic_directory
+from .hardware import Pin, pins_for_study
+from .resources import sample_data_dir, templates_dir
+from .spec import WORKLOAD_DATA, Run, Study, slug
+
+MANIFEST_SCHEMA = "reprogrid.manifest/1"
+DAG_FILE = "study.dag"
+TEMPLATE_FILES = ("job.sub.j2", "gather.sub.j2", "study.dag.j2", "study.dag.config.j2", "run_job.sh.j2")
+
+
+@dataclass
+class RenderResult:
+    """What ``render_study`` wrote."""
+
+    submit_dir: Path
+    dag_file: Path
+    manifest_file: Path
+    runs: int
+    files: List[str]
+    warnings: List[str] = field(default_factory=list)
+
+
+def template_environment(template_dir: Optional[Union[str, Path]] = None) -> jinja2.Environment:
+    """Jinja environment over the user's template folder (if any) then the built-in one."""
+    search = [str(template_dir)] if template_dir else []
+    search.append(str(templates_dir()))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(search),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+def _sample_inputs() -> Dict[str, str]:
+    return {name: f"data/{name}" for name in sorted(set(WORKLOAD_DATA.values()))}
+
+
+def _inputs_for(study: Study, workload_data: str, base_dir: Path) -> List[str]:
+    """transfer_input_files entries for a workload: its data file plus any extra inputs."""
+    if study.data.sample:
+        return [_sample_inputs()[workload_data]]
+    known = set(WORKLOAD_DATA.values())
+    out = []
+    for item in study.data.inputs:
+        name = Path(item.split("://", 1)[-1]).name
+        if name == workload_data or name not in known:
+            if "://" not in item and not Path(item).is_absolute():
+                item = str((base_dir / item).resolve())
+            out.append(item)
+    return out
+
+
+def _job_arguments(study: Study, run: Run) -> str:
+    w = run.workload
+    args = [
+        "--workload", w.name, "--run-id", "$(run_id)", "--study-id", study.study_id,
+        "--study-name", study.name, "--software-env", run.software.name,
+        "--hardware-env", run.hardware.name, "--repeat", "$(repeat)", "--seed", "$(seed)",
+        "--data-dir", ".", "--output-dir", "results",
+    ]
+    if w.epochs is not None:
+        args += ["--epochs", str(w.epochs)]
+    if w.max_samples is not None:
+        args += ["--max-samples", str(w.max_samples)]
+    if not w.determinism:
+        args.append("--no-determinism")
+    if study.data.sample:
+        args.append("--sample-data")
+    # Names are validated ([A-Za-z0-9_.-]), so no quoting is needed in condor's argument syntax.
+    return " ".join(args)
+
+
+def _environment(pin: Pin) -> str:
+    return " ".join(f"{k}={v}" if v else f"{k}=''" for k, v in pin.environment)
+
+
+def manifest(study: Study, runs: Sequence[Run]) -> Dict:
+    """The manifest: every expected run with its environment (plain data)."""
+    data = study.to_dict()
+    return {
+        "schema": MANIFEST_SCHEMA,
+        "reprogrid_version": __version__,
+        "study": {
+            "name": study.name,
+            "study_id": study.study_id,
+            "description": study.description,
+            "seed": study.seed,
+            "repeats": study.repeats,
+            "sample_data": study.data.sample,
+            "pool_profile": study.pool.profile,
+        },
+        "workloads": {w["name"]: w for w in data["workloads"]},
+        "software": {s["name"]: s for s in data["software"]},
+        "hardware": {h["name"]: dict(h, device=hw.device) for h, hw in zip(data["hardware"], study.hardware)},
+        "runs": [
+            {
+                "run_id": r.run_id,
+                "workload": r.workload.name,
+                "software_env": r.software.name,
+                "hardware_env": r.hardware.name,
+                "cell": r.cell,
+                "repeat": r.repeat,
+                "seed": r.seed,
+                "device": r.hardware.device,
+                "submit_file": f"cells/{r.cell}.sub",
+                "result_stem": f"results/{r.run_id}",
+            }
+            for r in runs
+        ],
+    }
+
+
+def dag_lines(study: Study, runs: Sequence[Run], env: jinja2.Environment) -> Iterator[str]:
+    """The DAG file, streamed in chunks (node names are checked as DAGMan would)."""
+    per_hardware = study.throttles.max_jobs_per_hardware
+    nodes = (
+        {
+            "run_id": dag_name(r.run_id),
+            "cell": r.cell,
+            "repeat": r.repeat,
+            "seed": r.seed,
+            "category": slug(r.hardware.name),
+        }
+        for r in runs
+    )
+    categories = sorted({slug(h.name) for h in study.hardware})
+    context = dict(
+        version=__version__, study=study, runs=runs, nodes=nodes, retries=study.retries,
+        per_hardware=per_hardware, categories=categories, dag_vars_value=dag_vars_value,
+    )
+    return env.get_template("study.dag.j2").generate(**context)
+
+
+def render_files(
+    study: Study,
+    *,
+    template_dir: Optional[Union[str, Path]] = None,
+    base_dir: Union[str, Path] = ".",
+) -> Iterator[Tuple[str, bytes]]:
+    """Every text file of the submit tree as ``(relative path, content)``, in a fixed order.
+
+    Raises ``UserError`` when a value cannot be written safely or a template fails.
+    """
+    env = template_environment(template_dir)
+    base_dir = Path(base_dir)
+    runs = study.runs()
+    pins = pins_for_study(study)
+    try:
+        cells: Dict[str, Run] = {}
+        for run in runs:
+            cells.setdefault(run.cell, run)
+        job_template = env.get_template("job.sub.j2")
+        for cell, run in cells.items():
+            pin = pins[run.hardware.name]
+            text = job_template.render(
+                version=__version__, study=study, cell=cell, workload=run.workload,
+                software=run.software, hardware=run.hardware, pin=pin,
+                arguments=_job_arguments(study, run), environment=_environment(pin),
+                inputs=["bundle/reprogrid-job.pyz"] + _inputs_for(study, run.workload.data_file, base_dir),
+                resources=study.resources, output_destination=study.output.destination,
+            )
+            yield f"cells/{cell}.sub", text.encode()
+        yield "gather.sub", env.get_template("gather.sub.j2").render(version=__version__, study=study).encode()
+        yield DAG_FILE, "".join(dag_lines(study, runs, env)).encode()
+        yield "study.dag.config", env.get_template("study.dag.config.j2").render(study=study, throttles=study.throttles).encode()
+        yield "bundle/run_job.sh", env.get_template("run_job.sh.j2").render(version=__version__).encode()
+    except UnsafeValue as err:
+        raise UserError(f"study {study.name!r} cannot be rendered safely", [Problem("study", f"{err}")]) from err
+    except jinja2.TemplateError as err:
+        where = getattr(err, "filename", None) or getattr(err, "name", None) or "template"
+        lineno = getattr(err, "lineno", None)
+        raise UserError(
+            "a template failed to render",
+            [Problem(f"{where}:{lineno}" if lineno else str(where), f"{err}; fix the template (variables are strict)")],
+        ) from err
+    yield "manifest.json", (json.dumps(manifest(study, runs), indent=1, sort_keys=False) + "\n").encode()
+    yield "study.yaml", study.to_yaml().encode()
+
+
+def _check_destination(out_dir: Path, force: bool) -> None:
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise UserError(f"cannot render into {out_dir}", [Problem(str(out_dir), "exists and is not a folder; choose another -o")])
+    entries = list(out_dir.iterdir())
+    if not entries:
+        return
+    if not (out_dir / "manifest.json").exists():
+        raise UserError(
+            f"cannot render into {out_dir}",
+            [Problem(str(out_dir), "is a non-empty folder that reprogrid did not render; choose an empty or new folder")],
+        )
+    produced = [p for p in ("results", "logs", "dataset") if (out_dir / p).is_dir() and any((out_dir / p).iterdir())]
+    if produced and not force:
+        raise UserError(
+            f"cannot render into {out_dir}",
+            [Problem(str(out_dir), f"holds {', '.join(produced)} of a previous run; render to a new folder, or pass --force to replace them")],
+        )
+
+
+def render_study(
+    study: Study,
+    out_dir: Union[str, Path],
+    *,
+    template_dir: Optional[Union[str, Path]] = None,
+    base_dir: Union[str, Path] = ".",
+    force: bool = False,
+) -> RenderResult:
+    """Write the submit tree of ``study`` to ``out_dir`` atomically."""
+    from .bundle import build_job_bundle
+
+    study = study.validated()
+    out_dir = Path(out_dir)
+    _check_destination(out_dir, force)
+    written: List[str] = []
+    with atomic_directory(out_dir) as tmp:
+        for rel, content in render_files(study, template_dir=template_dir, base_dir=base_dir):
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+            written.append(rel)
+        (tmp / "bundle" / "run_job.sh").chmod(0o755)
+        build_job_bundle(tmp / "bundle")
+        written.append("bundle/reprogrid-job.pyz")
+        if study.data.sample:
+            for name, rel in _sample_inputs().items():
+                (tmp / "data").mkdir(exist_ok=True)
+                shutil.copyfile(sample_data_dir() / name, tmp / rel)
+                written.append(rel)
+        for folder in ("results", "logs"):
+            (tmp / folder).mkdir()
+            (tmp / folder / ".keep").write_bytes(b"")
+    from .hardware import study_warnings
+
+    return RenderResult(
+        submit_dir=out_dir, dag_file=out_dir / DAG_FILE, manifest_file=out_dir / "manifest.json",
+        runs=len(study.runs()), files=sorted(written), warnings=study_warnings(study),
+    )
+
+
+def iter_submit_files(submit_dir: Union[str, Path]) -> Iterable[Path]:
+    """The cell submit files of a rendered tree."""
+    return sorted(Path(submit_dir).glob("cells/*.sub"))
