@@ -1,0 +1,52 @@
+"""``reprogrid submit``: submit a rendered study's DAG to the schedd (or print the command)."""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from .. import submission
+
+ORDER = 40
+
+EPILOG = """\
+examples:
+  reprogrid submit submit/mystudy                   # on an OSG access point
+  reprogrid submit submit/mystudy --print           # show the condor_submit_dag command
+  reprogrid submit submit/mystudy --maxidle 200 --schedd ap40.uw.osg-htc.org
+
+Then watch it with `reprogrid status submit/mystudy --watch`. On a machine without
+HTCondor (a laptop, CI), run the same tree locally with the schedd emulated:
+  reprogrid dryrun submit/mystudy/study.dag
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "submit", help="submit a rendered study's DAG to HTCondor (or --print the command)",
+        description="Submit SUBMIT_DIR/study.dag through the HTCondor Python bindings "
+                    "(htcondor2.Submit.from_dag + Schedd.submit), as condor_submit_dag would.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("submit_dir", metavar="SUBMIT_DIR", help="a folder written by `reprogrid render`")
+    parser.add_argument("--print", dest="print_only", action="store_true",
+                        help="print the equivalent condor_submit_dag command and exit")
+    parser.add_argument("--schedd", metavar="NAME", help="submit to this schedd (default: the local one)")
+    parser.add_argument("--maxidle", type=int, metavar="N", help="at most N idle jobs at once")
+    parser.add_argument("--batch-name", metavar="NAME", help="batch name (default: reprogrid-<study name>)")
+    parser.add_argument("--force", action="store_true", help="overwrite DAGMan files of an earlier submission")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    dag = submission.find_dag(args.submit_dir)
+    options = submission.SubmitOptions(
+        batch_name=args.batch_name or submission.batch_name(args.submit_dir),
+        max_idle=args.maxidle, force=args.force)
+    if args.print_only:
+        print(shlex.join(submission.submit_dag_command(dag, options, args.schedd)))
+        return 0
+    done = submission.submit(args.submit_dir, options, args.schedd)
+    print(f"submitted {done.dag} as DAGMan job {done.cluster}")
+    print(f"watch it with: {shlex.join(['reprogrid', 'status', str(args.submit_dir), '--watch'])}",
+          file=sys.stderr)
+    return 0
