@@ -1,0 +1,83 @@
+"""Job ClassAds for DAG nodes, exactly as condor_submit would make them, cached per submit file + VARS.
+
+Every ad comes from ``reprogrid.condor.submit_to_job_ads`` (the one adapter around the
+24.x ``htcondor.Submit(...).jobs()``); a private fallback with the same signature is used
+until that module is present. Parsing is cached on (submit file, its mtime, VARS), so
+10,000 nodes sharing one submit file cost one parse.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Tuple
+
+import classad
+
+from ..errors import Problem, UserError
+
+try:  # the lead's adapter
+    from ..condor import submit_to_job_ads as _adapter  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - until reprogrid/condor.py lands
+    _adapter = None
+
+
+def _fallback_submit_to_job_ads(submit_text: str, *, iwd: "str | Path",
+                                vars: Optional[Mapping[str, str]] = None, count: int = 1) -> List[classad.ClassAd]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import htcondor
+    text = submit_text
+    if not any(line.strip().lower().startswith("initialdir") for line in text.splitlines()):
+        text = f"initialdir = {iwd}\n" + text
+    sub = htcondor.Submit(text)
+    for key, value in (vars or {}).items():
+        sub[key] = value
+    cwd = os.getcwd()
+    try:
+        os.chdir(iwd)  # a relative initialdir is relative to where condor_submit runs
+        return list(sub.jobs(count=count))
+    finally:
+        os.chdir(cwd)
+
+
+def submit_to_job_ads(submit_text: str, *, iwd: "str | Path", vars: Optional[Mapping[str, str]] = None,
+                      count: int = 1) -> List[classad.ClassAd]:
+    fn = _adapter or _fallback_submit_to_job_ads
+    return fn(submit_text, iwd=iwd, vars=vars, count=count)
+
+
+class JobAdCache:
+    """Job ads per (submit file, VARS); each call returns the cached list (callers must not keep edits)."""
+
+    def __init__(self) -> None:
+        self._text: Dict[Path, Tuple[float, str]] = {}
+        self._ads: Dict[tuple, List[classad.ClassAd]] = {}
+
+    def text(self, path: Path, where: str) -> str:
+        try:
+            mtime = path.stat().st_mtime
+        except OSError as err:
+            raise UserError(f"cannot read submit file {path}", [Problem(where, f"{path}: {err.strerror}")]) from None
+        hit = self._text.get(path)
+        if hit is None or hit[0] != mtime:
+            hit = (mtime, path.read_text())
+            self._text[path] = hit
+        return hit[1]
+
+    def ads(self, path: Path, iwd: Path, vars: Mapping[str, str], where: str) -> List[classad.ClassAd]:
+        text = self.text(path, where)
+        key = (path, self._text[path][0], str(iwd), tuple(sorted(vars.items())))
+        ads = self._ads.get(key)
+        if ads is None:
+            try:
+                ads = submit_to_job_ads(text, iwd=iwd, vars=vars)
+            except UserError:
+                raise
+            except Exception as err:  # htcondor raises RuntimeError/ValueError on bad submit text
+                raise UserError(f"condor_submit would reject {path}",
+                                [Problem(where, f"{path}: {err}")]) from None
+            if not ads:
+                raise UserError(f"{path} queues no job", [Problem(where, "add a 'queue' statement")])
+            self._ads[key] = ads
+        return ads

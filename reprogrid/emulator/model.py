@@ -1,0 +1,92 @@
+"""The DAG as DAGMan sees it after parsing: nodes, scripts, edges, throttles.
+
+Plain data, no I/O. ``dagfile.parse_dag`` builds it; the scheduler walks it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+
+@dataclass
+class Script:
+    """A PRE or POST script: executable and arguments split on whitespace, as DAGMan does."""
+
+    kind: str  # "PRE" | "POST"
+    argv: List[str]
+    defer_status: Optional[int] = None
+    defer_time: int = 0
+    where: str = ""
+
+    @property
+    def command(self) -> str:
+        return " ".join(self.argv)
+
+
+@dataclass
+class Node:
+    """One DAG node (JOB or FINAL)."""
+
+    name: str
+    submit_file: str
+    directory: str = ""  # the DIR option, relative to the DAG's folder (or absolute)
+    noop: bool = False
+    done: bool = False  # DONE on the JOB line or a DONE line in a rescue DAG
+    final: bool = False
+    vars: List[Tuple[str, str]] = field(default_factory=list)  # in order; last one wins
+    retry: int = 0
+    retry_unless_exit: Optional[int] = None
+    pre: Optional[Script] = None
+    post: Optional[Script] = None
+    pre_skip: Optional[int] = None
+    abort_on: Optional[int] = None
+    abort_return: Optional[int] = None
+    category: Optional[str] = None
+    priority: int = 0
+    parents: List[str] = field(default_factory=list)
+    children: List[str] = field(default_factory=list)
+    where: str = ""  # "file:line" of its JOB line
+
+    def vars_dict(self) -> Dict[str, str]:
+        return dict(self.vars)
+
+
+@dataclass
+class NodeStatusFileSpec:
+    path: str
+    min_update: int = 60
+    always_update: bool = False
+
+
+@dataclass
+class Dag:
+    """A parsed DAG: nodes in file order, the FINAL node, throttles and options."""
+
+    path: Path
+    nodes: Dict[str, Node] = field(default_factory=dict)
+    final: Optional[str] = None
+    maxjobs: Dict[str, int] = field(default_factory=dict)  # category -> limit
+    node_status: Optional[NodeStatusFileSpec] = None
+    config_file: Optional[str] = None
+    config: Dict[str, str] = field(default_factory=dict)
+    warnings: List[str] = field(default_factory=list)
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    def node_dir(self, node: Node) -> Path:
+        """The folder DAGMan runs the node's condor_submit and scripts in."""
+        if not node.directory:
+            return self.folder
+        return (self.folder / node.directory).resolve()
+
+    def int_config(self, key: str, default: int) -> int:
+        value = self.config.get(key.upper())
+        if value is None:
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            return default
