@@ -345,32 +345,26 @@ def fill_image_fields(study: Dict[str, object], defs: Mapping[str, Definition], 
                       ap: str = DEFAULT_AP, only: Optional[Iterable[str]] = None) -> Dict[str, str]:
     """Set each software environment's ``image`` to its OSDF ``.sif``; return what changed.
 
-    ``study`` is the study file as loaded from YAML (a mapping with a ``software`` list or
-    mapping of environments). Environments without a matching image are a ``UserError``.
+    ``study`` is the study file as loaded from YAML (a mapping with a ``software`` list).
+    Environments without a matching image are a ``UserError``.
     """
     software = study.get("software")
-    items: List[Tuple[str, Dict[str, object]]] = []
-    if isinstance(software, list):
-        for idx, env in enumerate(software):
-            if not isinstance(env, dict) or "name" not in env:
-                raise UserError.of("bad study file", [Problem(f"software[{idx}]", "needs a name")])
-            items.append((str(env["name"]), env))
-    elif isinstance(software, dict):
-        for name, env in software.items():
-            if not isinstance(env, dict):
-                raise UserError.of("bad study file", [Problem(f"software.{name}", "must be a mapping")])
-            items.append((str(name), env))
-    else:
+    items: List[Tuple[str, str, Dict[str, object]]] = []
+    if not isinstance(software, list):
         raise UserError.of("bad study file", [Problem("software", "missing: list the software environments")])
+    for idx, env in enumerate(software):
+        if not isinstance(env, dict) or "name" not in env:
+            raise UserError.of("bad study file", [Problem(f"software[{idx}]", "needs a name")])
+        items.append((f"software[{idx}]", str(env["name"]), env))
     wanted = set(only) if only is not None else None
     changed: Dict[str, str] = {}
     problems = []
-    for name, env in items:
+    for where, name, env in items:
         if wanted is not None and name not in wanted:
             continue
         defn = image_for_software(name, env, defs)
         if defn is None:
-            problems.append(Problem(f"software.{name}", "no image definition provides it: name it like a "
+            problems.append(Problem(f"{where}.image", f"no image definition provides {name!r}: name it like a "
                                     f"singularity/*.def ({', '.join(defs)}) or set its image to one's base image"))
             continue
         location = osdf_location(defn.name, user, ap)

@@ -162,30 +162,46 @@ def test_cli_build_unknown_image(capsys):
     assert "no nope.def" in capsys.readouterr().err
 
 
-def test_fill_sets_image_fields_by_name_or_base_image(tmp_path: Path, capsys):
-    study = {
-        "name": "s",
-        "software": [
-            {"name": "dockerhub-2.8.0", "image": "docker://tensorflow/tensorflow:2.8.0-gpu"},
-            {"name": "ngc2203", "image": "nvcr.io/nvidia/tensorflow:22.03-tf2-py3"},
-        ],
-        "hardware": [{"name": "h"}],
-    }
+def test_fill_sets_image_fields_of_the_study_preset(tmp_path: Path, capsys):
+    from reprogrid.presets import preset_yaml
+    from reprogrid.spec import load_study
+
+    study = yaml.safe_load(preset_yaml("coakley2022"))
+    study["software"][1]["name"] = "tf291"  # matched by its base image instead of its name
     src, out = tmp_path / "study.yaml", tmp_path / "out" / "study-osdf.yaml"
     src.write_text(yaml.safe_dump(study, sort_keys=False))
     rc = main(["images", "fill", str(src), "-o", str(out), "--osdf-user", "carol"])
     assert rc == 0, capsys.readouterr().err
-    filled = yaml.safe_load(out.read_text())
-    assert [e["image"] for e in filled["software"]] == [
+    filled = load_study(out)  # still a valid study
+    assert [s.image for s in filled.software] == [
         "osdf:///ospool/ap40/data/carol/reprogrid/dockerhub-2.8.0.sif",
+        "osdf:///ospool/ap40/data/carol/reprogrid/dockerhub-2.9.1.sif",
         "osdf:///ospool/ap40/data/carol/reprogrid/ngc-22.03.sif",
+        "osdf:///ospool/ap40/data/carol/reprogrid/ngc-22.06.sif",
     ]
-    assert filled["hardware"] == study["hardware"] and filled["name"] == "s"
+    assert yaml.safe_load(out.read_text())["hardware"] == study["hardware"]
 
 
 def test_fill_unmatched_environment_writes_nothing(tmp_path: Path, capsys):
+    from reprogrid.presets import preset_yaml
+
+    study = yaml.safe_load(preset_yaml("coakley2022"))
+    study["software"][2] = {"name": "mystery", "image": "docker://foo/bar:1"}
     src, out = tmp_path / "study.yaml", tmp_path / "out.yaml"
-    src.write_text(yaml.safe_dump({"software": [{"name": "mystery", "image": "foo/bar:1"}]}))
+    src.write_text(yaml.safe_dump(study))
     assert main(["images", "fill", str(src), "-o", str(out), "--osdf-user", "carol"]) == 2
-    assert "software.mystery" in capsys.readouterr().err
+    assert "software[2].image: no image definition provides 'mystery'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_build_with_fill_spec_uses_the_real_job_bundle(tmp_path: Path, capsys):
+    from reprogrid.presets import preset_yaml
+
+    src, out = tmp_path / "study.yaml", tmp_path / "osdf.yaml"
+    src.write_text(preset_yaml("coakley2022"))
+    rc = main(["images", "build", "dockerhub-2.9.1", "--osdf-user", "dave", "--build-dir", str(tmp_path / "b"),
+               "--fill-spec", str(src), "-o", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    import zipfile
+    assert zipfile.is_zipfile(tmp_path / "b" / "dockerhub-2.9.1" / "reprogrid-job.pyz")
+    assert "osdf:///ospool/ap40/data/dave/reprogrid/ngc-22.06.sif" in out.read_text()

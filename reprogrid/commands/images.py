@@ -99,16 +99,9 @@ def _job_bundle(args: argparse.Namespace, build_dir: Path) -> Path:
         if not path.is_file():
             raise UserError.of("no job bundle", [Problem("--bundle", f"{path} does not exist")])
         return path
-    try:
-        from .. import bundle  # the job-side zipapp builder
-    except ImportError as err:
-        raise UserError("cannot build the job bundle here (reprogrid.bundle is missing); "
-                        "pass a prebuilt one with --bundle reprogrid-job.pyz") from err
-    out = build_dir / images.JOB_BUNDLE_NAME
-    build_dir.mkdir(parents=True, exist_ok=True)
-    builder = getattr(bundle, "build_bundle", None) or getattr(bundle, "build_job_bundle")
-    result = builder(out)
-    return Path(result) if result else out
+    from ..bundle import build_job_bundle
+
+    return build_job_bundle(build_dir)
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -179,12 +172,9 @@ def _write_filled(spec: Path, out: Path, defs, user: str, ap: str, only: Optiona
 
 
 def _validate_if_possible(text: str, out: Path) -> None:
-    """Check the filled study with the spec module (when it is there) before writing it."""
-    try:
-        from .. import spec as spec_module
-    except ImportError:
-        return
-    loader = getattr(spec_module, "Study", None)
-    if loader is None or not hasattr(loader, "from_yaml_text"):
-        return
-    loader.from_yaml_text(text, source=str(out))
+    """Check the filled study with the spec's validator before writing it."""
+    import yaml
+
+    from ..spec import study_from_dict
+
+    study_from_dict(yaml.safe_load(text), source=str(out))
