@@ -5,6 +5,7 @@ go through the same validation as any study file.
 """
 from __future__ import annotations
 
+import copy
 from typing import Dict, List
 
 import yaml
@@ -27,7 +28,7 @@ _GPUS = {
     "gpu-a100": {"device_name": "NVIDIA A100-PCIE-40GB", "capability": 8.0},
     "gpu-a40": {"device_name": "NVIDIA A40", "capability": 8.6},
     "gpu-v100": {"capability": 7.0, "min_memory_mb": 16000},
-}
+}  # fresh copies are handed out: callers (and tests) edit what they get
 
 
 def _cpu_hardware() -> List[Dict]:
@@ -50,7 +51,7 @@ def _cpu_hardware() -> List[Dict]:
 
 def coakley2022() -> Dict:
     """The original study: 3 workloads x 4 containers x 13 hardware environments x 5 repeats."""
-    hardware = _cpu_hardware() + [{"name": name, "gpu": gpu} for name, gpu in _GPUS.items()]
+    hardware = _cpu_hardware() + [{"name": name, "gpu": dict(gpu)} for name, gpu in _GPUS.items()]
     return {
         "name": "coakley2022",
         "description": (
@@ -60,7 +61,7 @@ def coakley2022() -> Dict:
         "seed": 1,
         "repeats": 5,
         "workloads": ["mnist_convnet", "bidirectional_lstm_imdb", "imbalanced_classification"],
-        "software": _SOFTWARE_2022,
+        "software": copy.deepcopy(_SOFTWARE_2022),
         "hardware": hardware,
         "resources": {"cpus": 2, "memory": "8GB", "disk": "10GB", "gpus": 1},
         "data": {

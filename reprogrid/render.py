@@ -56,6 +56,19 @@ def template_environment(template_dir: Optional[Union[str, Path]] = None) -> jin
     return env
 
 
+def _template_error(err: jinja2.TemplateError) -> UserError:
+    """Name the template file and line of a failure (Jinja keeps them in the traceback)."""
+    where, lineno = getattr(err, "filename", None) or getattr(err, "name", None), getattr(err, "lineno", None)
+    tb = err.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            where, lineno = filename, tb.tb_lineno
+        tb = tb.tb_next
+    place = f"{where}:{lineno}" if where and lineno else str(where or "template")
+    return UserError("a template failed to render", [Problem(place, f"{err}; fix the template (its variables are strict)")])
+
+
 def _sample_inputs() -> Dict[str, str]:
     return {name: f"data/{name}" for name in sorted(set(WORKLOAD_DATA.values()))}
 
@@ -192,12 +205,7 @@ def render_files(
     except UnsafeValue as err:
         raise UserError(f"study {study.name!r} cannot be rendered safely", [Problem("study", f"{err}")]) from err
     except jinja2.TemplateError as err:
-        where = getattr(err, "filename", None) or getattr(err, "name", None) or "template"
-        lineno = getattr(err, "lineno", None)
-        raise UserError(
-            "a template failed to render",
-            [Problem(f"{where}:{lineno}" if lineno else str(where), f"{err}; fix the template (variables are strict)")],
-        ) from err
+        raise _template_error(err) from err
     yield "manifest.json", (json.dumps(manifest(study, runs), indent=1, sort_keys=False) + "\n").encode()
     yield "study.yaml", study.to_yaml().encode()
 
