@@ -1,0 +1,44 @@
+"""``reprogrid import``: published results of other studies -> a dataset gather/report read."""
+from __future__ import annotations
+
+import argparse
+
+ORDER = 80
+
+EPILOG = """\
+sources:
+  coakley2022   the per-run table of Coakley, Kirkpatrick, Gundersen (eScience 2022),
+                shared/reference/coakley2022_runs.csv (one row per training run)
+
+examples:
+  reprogrid import coakley2022 ../shared/reference/coakley2022_runs.csv -o coakley
+  reprogrid import coakley2022 runs.csv -o coakley --paper-only   # the paper's 780 runs
+  reprogrid report coakley -o coakley-report
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "import", help="import another study's published results into the result schema",
+        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sources = parser.add_subparsers(dest="source", metavar="SOURCE")
+    coakley = sources.add_parser(
+        "coakley2022", help="Coakley et al. 2022 per-run CSV", description=__doc__, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    coakley.add_argument("csv", metavar="CSV", help="coakley2022_runs.csv")
+    coakley.add_argument("-o", "--output", required=True, metavar="DIR", help="dataset folder to write (replaced atomically)")
+    coakley.add_argument("--paper-only", action="store_true",
+                         help="keep the paper's four software environments (780 runs); drop the cuDNN rebuild and Colab runs")
+    coakley.set_defaults(func=run)
+    parser.set_defaults(func=lambda args: parser.print_help() or 2)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..importers import import_coakley2022, write_imported
+
+    df = import_coakley2022(args.csv, paper_only=args.paper_only)
+    rows = write_imported(df, args.output, source=str(args.csv))
+    print(f"imported {rows} runs ({df['workload'].nunique()} workloads, {df['software_env'].nunique()} software x "
+          f"{df['hardware_env'].nunique()} hardware environments) into {args.output}")
+    print(f"next: reprogrid report {args.output}")
+    return 0
