@@ -42,9 +42,10 @@ def _fallback_submit_to_job_ads(submit_text: str, *, iwd: "str | Path",
 
 
 def submit_to_job_ads(submit_text: str, *, iwd: "str | Path", vars: Optional[Mapping[str, str]] = None,
-                      count: int = 1) -> List[classad.ClassAd]:
-    fn = _adapter or _fallback_submit_to_job_ads
-    return fn(submit_text, iwd=iwd, vars=vars, count=count)
+                      count: int = 1, source: str = "<submit description>") -> List[classad.ClassAd]:
+    if _adapter is not None:
+        return _adapter(submit_text, iwd=iwd, vars=vars, count=count, source=source)
+    return _fallback_submit_to_job_ads(submit_text, iwd=iwd, vars=vars, count=count)
 
 
 class JobAdCache:
@@ -71,7 +72,7 @@ class JobAdCache:
         ads = self._ads.get(key)
         if ads is None:
             try:
-                ads = submit_to_job_ads(text, iwd=iwd, vars=vars)
+                ads = submit_to_job_ads(text, iwd=iwd, vars=vars, source=str(path))
             except UserError:
                 raise
             except Exception as err:  # htcondor raises RuntimeError/ValueError on bad submit text
