@@ -1,0 +1,74 @@
+"""``reprogrid status``: progress of a submitted or emulated study, optionally followed."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from ..status import StatusTracker
+
+ORDER = 45
+
+EPILOG = """\
+examples:
+  reprogrid status submit/mystudy               # once
+  reprogrid status submit/mystudy --watch       # refresh every 30 s until the DAG ends
+  reprogrid status submit/mystudy --watch 5 --json
+
+States: done, running, idle (queued), held, failed (after DAGMan's retries, or removed),
+waiting (not submitted yet). Read from SUBMIT_DIR/study.dag.status (DAGMan's node
+status file) and SUBMIT_DIR/logs/study.log (the job event log), the same for the real
+pool and `reprogrid dryrun`. The event log is read incrementally: the reader's position
+is kept in logs/.reprogrid-status.json, so a large log is not read again each time.
+Exit code: 0 when every run is done, 1 when some failed, 3 while runs are still pending.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "status", help="progress of a study: runs done / running / idle / held / failed",
+        description="Show how far a submitted (or emulated) study has come, by software and "
+                    "hardware environment.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("submit_dir", metavar="SUBMIT_DIR", help="a folder written by `reprogrid render`")
+    parser.add_argument("--watch", nargs="?", type=float, const=30.0, default=None, metavar="SECONDS",
+                        help="keep updating every SECONDS (default 30) until the DAG is over")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="do not keep the event-log reader's position in the submit tree")
+    parser.set_defaults(func=run)
+
+
+def _show(progress, as_json: bool, clear: bool) -> None:
+    if clear:
+        sys.stdout.write("\x1b[H\x1b[2J")
+    if as_json:
+        print(json.dumps(progress.as_dict()))
+    else:
+        print(progress.render())
+    sys.stdout.flush()
+
+
+def _exit_code(progress) -> int:
+    if not progress.finished:
+        return 3
+    return 1 if any(r.state == "failed" for r in progress.runs) else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    tracker = StatusTracker(args.submit_dir, cache=not args.no_cache)
+    progress = tracker.update()
+    if args.watch is None:
+        _show(progress, args.json, clear=False)
+        return _exit_code(progress)
+    interval = max(float(args.watch), 0.5)
+    clear = sys.stdout.isatty() and not args.json
+    while True:
+        _show(progress, args.json, clear)
+        if progress.finished:
+            return _exit_code(progress)
+        if not args.json and not clear:
+            print(f"-- next update in {interval:g} s (Ctrl-C to stop)", flush=True)
+        time.sleep(interval)
+        progress = tracker.update()
