@@ -318,6 +318,8 @@ def environment_outcomes(df: pd.DataFrame, decimals: Optional[int] = None) -> pd
         n=(ACCURACY, "size"), accuracy=(ACCURACY, "mean"), loss=(LOSS, "mean"),
         n_hashes=("predictions_sha256", "count"), hash=("predictions_sha256", "first")).reset_index()
     stats = stats[stats["n"] > 0]
+    if stats.empty:
+        return stats.assign(deterministic=pd.Series(dtype=bool), signature=pd.Series(dtype=object)).drop(columns=["hash", "n_hashes"])
     bad = det[det["deterministic"].eq(False).fillna(False).astype(bool)]
     bad_envs = set(zip(bad["workload"].astype(str), bad["software_env"].astype(str), bad["hardware_env"].astype(str)))
     acc = stats["accuracy"].round(decimals) if decimals is not None else stats["accuracy"]
