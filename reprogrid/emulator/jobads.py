@@ -33,19 +33,21 @@ def _fallback_submit_to_job_ads(submit_text: str, *, iwd: "str | Path",
     sub = htcondor.Submit(text)
     for key, value in (vars or {}).items():
         sub[key] = value
-    cwd = os.getcwd()
-    try:
-        os.chdir(iwd)  # a relative initialdir is relative to where condor_submit runs
-        return list(sub.jobs(count=count))
-    finally:
-        os.chdir(cwd)
+    return list(sub.jobs(count=count))
 
 
 def submit_to_job_ads(submit_text: str, *, iwd: "str | Path", vars: Optional[Mapping[str, str]] = None,
                       count: int = 1, source: str = "<submit description>") -> List[classad.ClassAd]:
-    if _adapter is not None:
-        return _adapter(submit_text, iwd=iwd, vars=vars, count=count, source=source)
-    return _fallback_submit_to_job_ads(submit_text, iwd=iwd, vars=vars, count=count)
+    # condor_submit resolves a relative executable against the folder it runs in (DAGMan
+    # runs it in the node's folder), not against initialdir: run the parser from there.
+    cwd = os.getcwd()
+    os.chdir(iwd)
+    try:
+        if _adapter is not None:
+            return _adapter(submit_text, iwd=iwd, vars=vars, count=count, source=source)
+        return _fallback_submit_to_job_ads(submit_text, iwd=iwd, vars=vars, count=count)
+    finally:
+        os.chdir(cwd)
 
 
 class JobAdCache:
