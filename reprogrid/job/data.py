@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import zipfile
 from typing import Dict, List, Optional, Sequence
 
@@ -58,6 +59,8 @@ def _require(path: str, expected: str) -> None:
 
 def _open_npz(path: str, keys: Sequence[str], expected: str, allow_pickle: bool) -> Dict[str, np.ndarray]:
     _require(path, expected)
+    if not zipfile.is_zipfile(path):  # never let np.load fall back to unpickling a non-archive
+        raise DataError(path, expected, "not a .npz (zip) archive")
     try:
         with np.load(path, allow_pickle=allow_pickle) as archive:
             missing = [key for key in keys if key not in archive.files]
@@ -66,7 +69,7 @@ def _open_npz(path: str, keys: Sequence[str], expected: str, allow_pickle: bool)
             arrays = {key: archive[key] for key in archive.files}
     except DataError:
         raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as err:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, pickle.UnpicklingError) as err:
         raise DataError(path, expected, "not a readable .npz archive (%s: %s)" % (type(err).__name__, err))
     return arrays
 
