@@ -23,7 +23,7 @@ from .escaping import FILTERS, UnsafeValue, dag_name, dag_vars_value
 from .fsutil import atomic_directory
 from .hardware import Pin, pins_for_study
 from .resources import sample_data_dir, templates_dir
-from .spec import WORKLOAD_DATA, Run, Study, slug
+from .spec import WORKLOAD_DATA, Cell, Run, Study, slug
 
 MANIFEST_SCHEMA = "reprogrid.manifest/1"
 DAG_FILE = "study.dag"
@@ -112,9 +112,32 @@ def _environment(pin: Pin) -> str:
     return " ".join(f"{k}={v}" if v else f"{k}=''" for k, v in pin.environment)
 
 
-def manifest(study: Study, runs: Sequence[Run]) -> Dict:
+def manifest(study: Study) -> Dict:
     """The manifest: every expected run with its environment (plain data)."""
     data = study.to_dict()
+    seeds = study.seeds()
+    return {
+        **_manifest_head(study, data),
+        "runs": [
+            {
+                "run_id": f"{c.cell}--r{r}",
+                "workload": c.workload.name,
+                "software_env": c.software.name,
+                "hardware_env": c.hardware.name,
+                "cell": c.cell,
+                "repeat": r,
+                "seed": seeds[r],
+                "device": c.hardware.device,
+                "submit_file": f"cells/{c.cell}.sub",
+                "result_stem": f"results/{c.cell}--r{r}",
+            }
+            for c in study.cells()
+            for r in range(study.repeats)
+        ],
+    }
+
+
+def _manifest_head(study: Study, data: Dict) -> Dict:
     return {
         "schema": MANIFEST_SCHEMA,
         "reprogrid_version": __version__,
@@ -130,43 +153,68 @@ def manifest(study: Study, runs: Sequence[Run]) -> Dict:
         "workloads": {w["name"]: w for w in data["workloads"]},
         "software": {s["name"]: s for s in data["software"]},
         "hardware": {h["name"]: dict(h, device=hw.device) for h, hw in zip(data["hardware"], study.hardware)},
-        "runs": [
-            {
-                "run_id": r.run_id,
-                "workload": r.workload.name,
-                "software_env": r.software.name,
-                "hardware_env": r.hardware.name,
-                "cell": r.cell,
-                "repeat": r.repeat,
-                "seed": r.seed,
-                "device": r.hardware.device,
-                "submit_file": f"cells/{r.cell}.sub",
-                "result_stem": f"results/{r.run_id}",
-            }
-            for r in runs
-        ],
     }
 
 
-def dag_lines(study: Study, runs: Sequence[Run], env: jinja2.Environment) -> Iterator[str]:
-    """The DAG file, streamed in chunks (node names are checked as DAGMan would)."""
-    per_hardware = study.throttles.max_jobs_per_hardware
-    nodes = (
-        {
-            "run_id": dag_name(r.run_id),
-            "cell": r.cell,
-            "repeat": r.repeat,
-            "seed": r.seed,
-            "category": slug(r.hardware.name),
-        }
-        for r in runs
+def _per_repeat(study: Study, template: str) -> Iterator[str]:
+    """``template`` (%-style, keys ``r`` and ``s``) filled for every repeat of every cell.
+
+    The heavy part of a 100,000-run render is per-run text; names are checked and escaped
+    once per cell, and each run is one %-format.
+    """
+    seeds = study.seeds()
+    for c in study.cells():
+        filled = template.format(**_cell_fields(c))
+        for r in range(study.repeats):
+            yield filled % {"r": r, "s": seeds[r]}
+
+
+def _cell_fields(c: Cell) -> Dict[str, str]:
+    name = dag_name(c.cell)
+    return {
+        "name": name,
+        "vars": dag_vars_value(name)[1:-1].replace("%", "%%"),
+        "category": slug(c.hardware.name),
+        "json_head": json.dumps({"workload": c.workload.name, "software_env": c.software.name,
+                                 "hardware_env": c.hardware.name, "cell": c.cell})[1:-1].replace("%", "%%"),
+        "json_tail": json.dumps({"device": c.hardware.device, "submit_file": f"cells/{c.cell}.sub"})[1:-1].replace("%", "%%"),
+        "json_stem": json.dumps(f"results/{c.cell}")[1:-1].replace("%", "%%"),
+        "json_id": json.dumps(c.cell)[1:-1].replace("%", "%%"),
+    }
+
+
+def dag_node_lines(study: Study) -> Iterator[str]:
+    """JOB/VARS/RETRY/CATEGORY lines of every node (names checked as DAGMan would read them).
+
+    Plain Python rather than a template loop: at 100,000 nodes a per-node Jinja block
+    costs seconds, and this part is DAGMan's syntax, not something to customise.
+    """
+    node = "{name}--r%(r)d"
+    template = f"JOB {node} cells/{{name}}.sub\nVARS {node} run_id=\"{{vars}}--r%(r)d\" repeat=\"%(r)d\" seed=\"%(s)d\"\n"
+    if study.retries:
+        template += f"RETRY {node} {study.retries} UNLESS-EXIT 2\n"
+    if study.throttles.max_jobs_per_hardware:
+        template += f"CATEGORY {node} {{category}}\n"
+    return _per_repeat(study, template)
+
+
+def dag_text(study: Study, env: jinja2.Environment) -> str:
+    """The DAG file: the template's header and footer around the node lines."""
+    return env.get_template("study.dag.j2").render(
+        version=__version__, study=study, run_count=study.run_count, retries=study.retries,
+        nodes="".join(dag_node_lines(study)), per_hardware=study.throttles.max_jobs_per_hardware,
+        categories=sorted({slug(h.name) for h in study.hardware}),
     )
-    categories = sorted({slug(h.name) for h in study.hardware})
-    context = dict(
-        version=__version__, study=study, runs=runs, nodes=nodes, retries=study.retries,
-        per_hardware=per_hardware, categories=categories, dag_vars_value=dag_vars_value,
+
+
+def manifest_text(study: Study) -> str:
+    """manifest.json with one run per line: readable, diffable, fast; equal to ``manifest()``."""
+    head = json.dumps(_manifest_head(study, study.to_dict()), indent=1)
+    run = (
+        '{{"run_id": "{json_id}--r%(r)d", {json_head}, "repeat": %(r)d, "seed": %(s)d, '
+        '{json_tail}, "result_stem": "{json_stem}--r%(r)d"}}'
     )
-    return env.get_template("study.dag.j2").generate(**context)
+    return head[:-2] + ',\n "runs": [\n  ' + ",\n  ".join(_per_repeat(study, run)) + "\n ]\n}\n"
 
 
 def render_files(
@@ -181,14 +229,11 @@ def render_files(
     """
     env = template_environment(template_dir)
     base_dir = Path(base_dir)
-    runs = study.runs()
     pins = pins_for_study(study)
     try:
-        cells: Dict[str, Run] = {}
-        for run in runs:
-            cells.setdefault(run.cell, run)
         job_template = env.get_template("job.sub.j2")
-        for cell, run in cells.items():
+        for cell, *_ in study.cells():
+            run = Run(f"{cell}--r0", cell, *_, 0, study.seed)
             pin = pins[run.hardware.name]
             text = job_template.render(
                 version=__version__, study=study, cell=cell, workload=run.workload,
@@ -199,14 +244,14 @@ def render_files(
             )
             yield f"cells/{cell}.sub", text.encode()
         yield "gather.sub", env.get_template("gather.sub.j2").render(version=__version__, study=study).encode()
-        yield DAG_FILE, "".join(dag_lines(study, runs, env)).encode()
+        yield DAG_FILE, dag_text(study, env).encode()
         yield "study.dag.config", env.get_template("study.dag.config.j2").render(study=study, throttles=study.throttles).encode()
         yield "bundle/run_job.sh", env.get_template("run_job.sh.j2").render(version=__version__).encode()
     except UnsafeValue as err:
         raise UserError(f"study {study.name!r} cannot be rendered safely", [Problem("study", f"{err}")]) from err
     except jinja2.TemplateError as err:
         raise _template_error(err) from err
-    yield "manifest.json", (json.dumps(manifest(study, runs), indent=1, sort_keys=False) + "\n").encode()
+    yield "manifest.json", manifest_text(study).encode()
     yield "study.yaml", study.to_yaml().encode()
 
 
@@ -223,7 +268,10 @@ def _check_destination(out_dir: Path, force: bool) -> None:
             f"cannot render into {out_dir}",
             [Problem(str(out_dir), "is a non-empty folder that reprogrid did not render; choose an empty or new folder")],
         )
-    produced = [p for p in ("results", "logs", "dataset") if (out_dir / p).is_dir() and any((out_dir / p).iterdir())]
+    produced = [
+        p for p in ("results", "logs", "dataset")
+        if (out_dir / p).is_dir() and any(f.name != ".keep" for f in (out_dir / p).iterdir())
+    ]
     if produced and not force:
         raise UserError(
             f"cannot render into {out_dir}",
@@ -267,7 +315,7 @@ def render_study(
 
     return RenderResult(
         submit_dir=out_dir, dag_file=out_dir / DAG_FILE, manifest_file=out_dir / "manifest.json",
-        runs=len(study.runs()), files=sorted(written), warnings=study_warnings(study),
+        runs=study.run_count, files=sorted(written), warnings=study_warnings(study),
     )
 
 

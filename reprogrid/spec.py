@@ -11,7 +11,7 @@ import difflib
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import yaml
 
@@ -154,9 +154,17 @@ class Output:
     destination: Optional[str] = None
 
 
-@dataclass(frozen=True)
-class Run:
-    """One training run: a DAG node, a job, one result record."""
+class Cell(NamedTuple):
+    """A workload in one software environment on one hardware environment; its repeats are runs."""
+
+    cell: str
+    workload: Workload
+    software: SoftwareEnv
+    hardware: HardwareEnv
+
+
+class Run(NamedTuple):
+    """One training run: a DAG node, a job, one result record. ``run_id`` is ``<cell>--r<repeat>``."""
 
     run_id: str
     cell: str
@@ -203,17 +211,27 @@ class Study:
         """Run the full validation on a study built from the dataclasses directly."""
         return study_from_dict(self.to_dict())
 
+    def cells(self) -> List[Cell]:
+        """Every workload x software x hardware combination, in a stable order."""
+        return [
+            Cell(f"{w.name}--{slug(s.name)}--{slug(h.name)}", w, s, h)
+            for w in self.workloads
+            for s in self.software
+            for h in self.hardware
+        ]
+
+    def seeds(self) -> List[int]:
+        """The seed of each repeat (the same for all unless ``seed_per_repeat``)."""
+        return [self.seed + r if self.seed_per_repeat else self.seed for r in range(self.repeats)]
+
+    @property
+    def run_count(self) -> int:
+        return len(self.workloads) * len(self.software) * len(self.hardware) * self.repeats
+
     def runs(self) -> List[Run]:
         """Every run, in a stable order: workload, software, hardware, repeat."""
-        out = []
-        for workload in self.workloads:
-            for software in self.software:
-                for hardware in self.hardware:
-                    cell = f"{workload.name}--{slug(software.name)}--{slug(hardware.name)}"
-                    for repeat in range(self.repeats):
-                        seed = self.seed + repeat if self.seed_per_repeat else self.seed
-                        out.append(Run(f"{cell}--r{repeat}", cell, workload, software, hardware, repeat, seed))
-        return out
+        seeds = self.seeds()
+        return [Run(f"{c.cell}--r{r}", *c, r, seeds[r]) for c in self.cells() for r in range(self.repeats)]
 
     def gpus_for(self, hardware: HardwareEnv) -> int:
         if hardware.gpu is None:

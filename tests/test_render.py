@@ -107,3 +107,15 @@ def test_dag_throttles_retries_and_final_node():
     assert "NODE_STATUS_FILE study.dag.status" in dag
     config = files["study.dag.config"].decode()
     assert "DAGMAN_MAX_JOBS_SUBMITTED = 50" in config and "DAGMAN_MAX_JOBS_IDLE = 10" in config
+
+
+def test_fast_manifest_text_equals_the_manifest_data():
+    import json as _json
+
+    from reprogrid.render import manifest, manifest_text
+
+    raw = coakley2022()
+    raw["seed_per_repeat"] = True
+    study = study_from_dict(raw)
+    assert _json.loads(manifest_text(study)) == manifest(study)
+    assert [r["run_id"] for r in manifest(study)["runs"]] == [r.run_id for r in study.runs()]
