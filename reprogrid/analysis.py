@@ -378,7 +378,10 @@ def explain_groups(groups: pd.DataFrame, within: Sequence[str] = ("workload", "d
         labels = part["group"].tolist()
         if len(set(labels)) < 2:
             continue
-        cands = [a for a in attributes if a in part.columns and a not in within
+        ordered = list(attributes)
+        if dict(zip(within, key)).get("device_class") == "gpu":  # on GPUs, the GPU first on ties
+            ordered.sort(key=lambda a: 0 if a.startswith("gpu_") else 1)
+        cands = [a for a in ordered if a in part.columns and a not in within
                  and part[a].astype(str).nunique(dropna=False) > 1]
         values = {a: [("?" if pd.isna(v) else str(v)) for v in part[a]] for a in cands}
         tree = _best_tree(tuple(range(len(labels))), labels, values, cands, max_depth, {})

@@ -1,0 +1,59 @@
+"""Report: HTML + Markdown written atomically, provenance on the first screen, plots embedded."""
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+
+from reprogrid.errors import UserError
+from reprogrid.report import build_report, summarize
+from test_analysis import frame, row, study
+from test_gather import gather, make_submit, write_all
+
+
+def test_report_states_sample_data_and_emulation_first_and_embeds_plots(tmp_path):
+    local = dict(cpu_vendor="GenuineIntel", cpu_model="Intel(R) Core(TM) i7-8650U CPU @ 1.90GHz", has_avx512f=False,
+                 machine_name="laptop")
+    df = frame([row(w, s, h, r, 0.9 + (0.01 if s == "sw2" else 0), sha=f"{w}{s}", **local)
+                for w in ("mnist_convnet", "lstm") for s in ("sw1", "sw2")
+                for h in ("amd-epyc-7302", "intel-xeon-gold-6148") for r in range(2)])
+    paths = build_report(df, tmp_path / "rep", title="Demo <study>", claims=["accuracy >= 0.85"],
+                         provenance={"source": "submit/demo", "counts": {"missing": 2}})
+    page = paths.html.read_text()
+    first_screen = page[: page.index("<h2>")]
+    assert "Demo &lt;study&gt;" in first_screen  # escaped
+    assert "SAMPLE DATA" in first_screen and "EMULATED" in first_screen and "amd-epyc-7302" in first_screen
+    assert "2 missing" in first_screen and "16 records" in first_screen
+    images = re.findall(r"src='data:image/png;base64,([^']+)'", page)
+    assert len(images) == 6  # strip + heat map + determinism matrix per workload
+    assert all(base64.b64decode(img).startswith(b"\x89PNG") for img in images)
+    assert "accuracy &gt;= 0.85" in page and "outcomes reproducible" in page
+    md = paths.markdown.read_text()
+    assert md.startswith("# Demo <study>") and "SAMPLE DATA" in md and "## Verdicts" in md
+    assert "| mnist_convnet |" in md
+
+
+def test_bad_claim_fails_before_writing(tmp_path):
+    with pytest.raises(UserError, match="claim"):
+        build_report(study(), tmp_path / "rep", claims=["accuracy is fine"])
+    assert not (tmp_path / "rep" / "report.html").exists()
+
+
+def test_summarize_is_the_notebook_api():
+    tables = summarize(study())
+    assert {"stats", "verdicts", "determinism", "outcome_groups"} <= set(tables)
+
+
+def test_cli_report_of_a_gathered_submit_dir(tmp_path, capsys):
+    from reprogrid.cli import main
+
+    submit = make_submit(tmp_path / "sub")
+    write_all(submit)
+    gather(submit)
+    assert main(["report", str(submit), "--claim", "mnist_convnet beats imbalanced_classification", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert (submit / "report" / "report.html").is_file() and "report.html" in out
+    assert "beats" in (submit / "report" / "summary.md").read_text()
+    assert main(["report", str(submit), "--claim", "nonsense claim"]) == 2
+    assert main(["report", str(tmp_path / "missing")]) == 2
