@@ -10,6 +10,7 @@ overrides any of the built-in ones by file name.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,28 +256,34 @@ def render_files(
     yield "study.yaml", study.to_yaml().encode()
 
 
-def _check_destination(out_dir: Path, force: bool) -> None:
+#: Folders a run fills in; a forced re-render carries them over instead of deleting them.
+RUN_OUTPUTS = ("results", "logs", "dataset")
+
+
+def _check_destination(out_dir: Path, force: bool) -> List[str]:
+    """Refuse to replace what is not ours or holds results; return the folders to carry over."""
     if not out_dir.exists():
-        return
+        return []
     if not out_dir.is_dir():
         raise UserError(f"cannot render into {out_dir}", [Problem(str(out_dir), "exists and is not a folder; choose another -o")])
     entries = list(out_dir.iterdir())
     if not entries:
-        return
+        return []
     if not (out_dir / "manifest.json").exists():
         raise UserError(
             f"cannot render into {out_dir}",
             [Problem(str(out_dir), "is a non-empty folder that reprogrid did not render; choose an empty or new folder")],
         )
     produced = [
-        p for p in ("results", "logs", "dataset")
+        p for p in RUN_OUTPUTS
         if (out_dir / p).is_dir() and any(f.name != ".keep" for f in (out_dir / p).iterdir())
     ]
     if produced and not force:
         raise UserError(
             f"cannot render into {out_dir}",
-            [Problem(str(out_dir), f"holds {', '.join(produced)} of a previous run; render to a new folder, or pass --force to replace them")],
+            [Problem(str(out_dir), f"holds {', '.join(produced)} of a previous run; render to a new folder, or pass --force to re-render and keep them")],
         )
+    return produced
 
 
 def render_study(
@@ -292,7 +299,7 @@ def render_study(
 
     study = study.validated()
     out_dir = Path(out_dir)
-    _check_destination(out_dir, force)
+    carried = _check_destination(out_dir, force)
     written: List[str] = []
     with atomic_directory(out_dir) as tmp:
         for rel, content in render_files(study, template_dir=template_dir, base_dir=base_dir):
@@ -311,6 +318,9 @@ def render_study(
         for folder in ("results", "logs"):
             (tmp / folder).mkdir()
             (tmp / folder / ".keep").write_bytes(b"")
+        for folder in carried:  # same filesystem: a rename, nothing copied or lost
+            shutil.rmtree(tmp / folder, ignore_errors=True)
+            os.replace(out_dir / folder, tmp / folder)
     from .hardware import study_warnings
 
     return RenderResult(

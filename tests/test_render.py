@@ -92,6 +92,9 @@ def test_render_refuses_to_clobber_results(tmp_path):
         render_study(study, tmp_path / "s")
     assert "--force" in str(info.value)
     assert (tmp_path / "s" / "results" / "x.parquet").read_bytes() == b"data"
+    render_study(study, tmp_path / "s", force=True)  # re-render, results carried over
+    assert (tmp_path / "s" / "results" / "x.parquet").read_bytes() == b"data"
+    assert (tmp_path / "s" / "study.dag").exists()
 
 
 def test_dag_throttles_retries_and_final_node():
