@@ -192,6 +192,7 @@ def plan(dag_path: PathLike, *, pool: Optional[PathLike] = None,
     mm.note_job_refs(ad for _, ad in jobs if ad is not None)
     groups = mm.groups()
     keys = {}
+    per_key: Dict[tuple, tuple] = {}
     rows: List[NodePlan] = []
     for node, ad in jobs:
         if ad is None:
@@ -203,12 +204,13 @@ def plan(dag_path: PathLike, *, pool: Optional[PathLike] = None,
         key = keys.get(id(ad))
         if key is None:
             key = keys[id(ad)] = mm.autocluster_key(ad)
-        matching = mm.matching_groups(ad, key)
-        count = sum(len(groups[g].members) for g in matching)
-        envs = sorted({groups[g].hardware_env for g in matching})
-        row = NodePlan(node.name, count, envs)
-        if not matching:
-            row.reasons = mm.explain(ad)
+        summary = per_key.get(key)
+        if summary is None:
+            matching = mm.matching_groups(ad, key)
+            summary = per_key[key] = (sum(len(groups[g].members) for g in matching),
+                                      sorted({groups[g].hardware_env for g in matching}),
+                                      [] if matching else mm.explain(ad))
+        row = NodePlan(node.name, summary[0], summary[1], list(summary[2]))
         rows.append(row)
     return PlanResult(nodes=rows, total_slots=len(inventory), autoclusters=len(set(keys.values())),
                       machine_groups=len(groups))

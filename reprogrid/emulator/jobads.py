@@ -58,6 +58,9 @@ class JobAdCache:
         self._ads: Dict[tuple, List[classad.ClassAd]] = {}
 
     def text(self, path: Path, where: str) -> str:
+        hit = self._text.get(path)
+        if hit is not None:  # read once per run, as condor_submit reads it once per submission
+            return hit[1]
         try:
             mtime = path.stat().st_mtime
         except OSError as err:

@@ -235,7 +235,11 @@ class Matchmaker:
         """Add the machine attributes these jobs' Requirements read to the grouping key."""
         if self._groups is not None:
             return
+        seen = set()
         for job in jobs:
+            if id(job) in seen:
+                continue
+            seen.add(id(job))
             ext, _ = _refs(job, "Requirements")
             self.machine_refs.update(_strip_scope(r).lower() for r in ext if r.upper().startswith("TARGET."))
             ext, internal = _refs(job, "RequireGPUs")

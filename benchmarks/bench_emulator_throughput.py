@@ -1,0 +1,59 @@
+"""Emulated DAGMan throughput: N no-op nodes (/bin/true, vanilla universe) with 2 slots.
+
+Baseline: real DAGMan's default submit rate, DAGMAN_MAX_SUBMITS_PER_INTERVAL = 100 jobs per
+DAGMAN_USER_LOG_SCAN_INTERVAL = 5 s, i.e. at most 20 nodes/s. Run:
+    python benchmarks/bench_emulator_throughput.py [--nodes 10000] [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from reprogrid.emulator import dryrun
+from reprogrid.pool import ads_from_json
+
+SUBMIT = """universe = vanilla
+executable = /bin/true
+log = noop.log
+request_cpus = 1
+request_memory = 16
+request_disk = 16
+queue
+"""
+MACHINE = [{"Name": "slot1@bench", "Machine": "bench", "Arch": "X86_64", "OpSys": "LINUX", "Cpus": 2,
+            "Memory": 4096, "Disk": 10000000, "HasFileTransfer": True, "Requirements": True}]
+
+
+def run_once(nodes: int, slots: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "noop.sub").write_text(SUBMIT)
+        (folder / "noop.dag").write_text("".join(f"JOB n{i} noop.sub\n" for i in range(nodes)))
+        t0 = time.perf_counter()
+        result = dryrun(folder / "noop.dag", slots=slots, machines=ads_from_json(MACHINE), progress=False)
+        elapsed = time.perf_counter() - t0
+        assert result.exit_code == 0 and len(result.done) == nodes, result
+        return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--nodes", type=int, default=10_000)
+    parser.add_argument("--slots", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    times = [run_once(args.nodes, args.slots) for _ in range(args.repeats)]
+    med = statistics.median(times)
+    rate = args.nodes / med
+    baseline = 100 / 5
+    print(f"{'what':40s} {'wall s':>8s} {'nodes/s':>9s}")
+    print(f"{'real DAGMan default (100 submits / 5 s)':40s} {args.nodes / baseline:8.1f} {baseline:9.1f}")
+    print(f"{'reprogrid dryrun, ' + str(args.slots) + ' slots (median of ' + str(args.repeats) + ')':40s} {med:8.1f} {rate:9.1f}")
+    print(f"speed-up over the DAGMan default: {rate / baseline:.1f}x  (runs: {', '.join(f'{t:.1f}' for t in times)} s)")
+
+
+if __name__ == "__main__":
+    main()
