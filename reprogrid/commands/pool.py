@@ -1,0 +1,77 @@
+"""``reprogrid pool``: summarise a condor_status capture; check a study's pins against a pool."""
+from __future__ import annotations
+
+import argparse
+import json
+
+ORDER = 35
+
+EPILOG = """\
+examples:
+  condor_status -json > pool.json                 # on an access point (all slots)
+  reprogrid pool import pool.json                 # what the pool offers
+  reprogrid pool check study.yaml --pool pool.json
+  reprogrid pool check study.yaml                 # against the built-in 2022 OSPool inventory
+
+`check` turns every hardware environment into the job ad condor_submit would make from
+the study's own submit description, matches it against every slot (both ways, GPUs
+included) and groups identical slots. It names pinned attributes that no slot
+advertises (on today's OSPool: OSGVO_CPU_MODEL, gone since September 2024) and the
+clauses that exclude every slot. Exit code 1 when some environment matches no slot.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "pool", help="summarise a condor_status -json capture; check a study's hardware pins against it",
+        description="Look at a pool before submitting: what its slots advertise, and how many "
+                    "slots each hardware environment of a study would match.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="pool_command", metavar="ACTION")
+    p_import = sub.add_parser("import", help="summarise a condor_status -json capture",
+                              epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_import.add_argument("file", metavar="FILE", help="output of condor_status -json")
+    p_import.add_argument("--model-attribute", metavar="ATTR",
+                          help="the attribute holding the CPU model string (default: OSGVO_CPU_MODEL)")
+    p_import.add_argument("--json", action="store_true", help="print JSON")
+    p_import.set_defaults(func=_import)
+    p_check = sub.add_parser("check", help="per hardware environment: matching slots, unadvertised pins",
+                             epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_check.add_argument("spec", metavar="SPEC", help="the study YAML file")
+    p_check.add_argument("--pool", metavar="FILE", help="a condor_status -json capture (default: the built-in "
+                         "inventory of the 2022 OSPool machines the original study ran on)")
+    p_check.add_argument("--json", action="store_true", help="print JSON")
+    p_check.set_defaults(func=_check)
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+def _import(args: argparse.Namespace) -> int:
+    from ..pool import load_pool
+    from ..poolcheck import summarize_pool
+
+    summary = summarize_pool(load_pool(args.file), args.model_attribute)
+    print(json.dumps(summary.as_dict()) if args.json else summary.render())
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from ..poolcheck import check_study, render_checks
+    from ..spec import load_study
+
+    study = load_study(args.spec)
+    if args.pool:
+        from ..pool import load_pool
+
+        ads = load_pool(args.pool)
+    else:
+        from ..inventory import builtin_machine_ads
+
+        ads = builtin_machine_ads()
+    checks = check_study(study, ads)
+    if args.json:
+        print(json.dumps([c.as_dict() for c in checks]))
+    else:
+        source = args.pool or "the built-in 2022 OSPool inventory"
+        print(f"pool: {source} ({len(ads)} slots); study {study.name}, pool profile {study.pool.profile}\n")
+        print(render_checks(checks))
+    return 0 if all(c.matching_slots for c in checks) else 1
