@@ -174,6 +174,7 @@ class Scheduler:
             p = Path(dag.node_status.path)
             self.status_path = p if p.is_absolute() else dag.folder / p
         self.last_status = 0.0
+        self.last_flush = 0.0
         self.counts = {"done": 0, "failed": 0}
         self.idle = 0
         self._ac_cache: Dict[int, tuple] = {}
@@ -588,7 +589,11 @@ class Scheduler:
 
     # -- status ---------------------------------------------------------------------------------
     def _write_status(self, force: bool = False) -> None:
-        self.events.flush()
+        mono = time.monotonic()
+        if force or mono - self.last_flush >= 0.2:  # logs reach the disk in batches
+            self.last_flush = mono
+            self.events.flush()
+            self.log.handle.flush()
         self.progress.update(self.counts["done"], self.running_jobs, self.idle, self.counts["failed"], force)
         if self.status_path is None:
             return
