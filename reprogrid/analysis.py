@@ -99,13 +99,15 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in ("workload", "software_env", "hardware_env", "status") if c not in df.columns]
     if missing:
         raise UserError.of("not a results table", [Problem("columns", f"missing {', '.join(missing)}: load it with gather.load_dataset")])
-    out = df.copy()
+    keep = [c for c in df.columns if c in _ANALYSIS_COLUMNS]
+    out = df[keep].copy()
     for col in ("test_accuracy", "test_loss", "fraud_tp", "fraud_fp", "fraud_tn", "fraud_fn",
                 "gpu_count", "seed", "predictions_sha256", "cpu_model", "gpu_name", "machine_name", "sample_data"):
         if col not in out.columns:
             out[col] = None
-    for col in ("test_accuracy", "test_loss"):
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    for col in METRICS:
+        if col in out.columns:
+            out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
     gpu_count = pd.to_numeric(out["gpu_count"], errors="coerce")
     has_gpu = (gpu_count.fillna(0) > 0) | (gpu_count.isna() & out["gpu_name"].notna())
     out["device_class"] = pd.Categorical(np.where(has_gpu.to_numpy(dtype=bool), "gpu", "cpu"), categories=["cpu", "gpu"])
@@ -119,6 +121,19 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     out["seed"] = pd.to_numeric(out["seed"], errors="coerce").fillna(-1).astype("int64")
     out["environment"] = _combine(out["software_env"], out["hardware_env"], " | ")
     return out
+
+
+_ANALYSIS_COLUMNS = frozenset((
+    "run_id", "study_id", "study_name", "workload", "software_env", "hardware_env", "repeat", "seed", "status",
+    "error_type", "error_message", "sample_data", "determinism", "predictions_sha256", "gpu_count", "machine_name",
+    *METRICS, *GROUP_ATTRIBUTES))
+
+
+def _distinct(series: pd.Series) -> List[str]:
+    """Sorted distinct non-missing values as text (cheap on categoricals)."""
+    values = series.dropna().unique() if not isinstance(series.dtype, pd.CategoricalDtype) else \
+        series.cat.remove_unused_categories().cat.categories
+    return sorted({str(v) for v in values})
 
 
 def _cat_text(series: pd.Series) -> pd.Series:
@@ -154,7 +169,8 @@ def _pick(which: pd.Series, first: pd.Series, second: pd.Series) -> pd.Series:
 
 
 def _ok(df: pd.DataFrame) -> pd.DataFrame:
-    return df[df["status"] == "ok"]
+    mask = (df["status"] == "ok").to_numpy(dtype=bool)
+    return df if mask.all() else df[mask]
 
 
 # --------------------------------------------------------------------------- statistics
@@ -168,10 +184,7 @@ def metric_stats(df: pd.DataFrame, by: Sequence[str] = (), metrics: Sequence[str
     df = _ok(prepare(df))
     keys = ["workload", *by]
     metrics = [m for m in metrics if m in df.columns]
-    values = df[keys + metrics].copy()
-    for m in metrics:
-        values[m] = pd.to_numeric(values[m], errors="coerce").astype(float)
-    grouped = values.groupby(keys, observed=True, sort=True)[metrics]
+    grouped = df[keys + metrics].groupby(keys, observed=True, sort=True)[metrics]
     agg = grouped.agg(["count", "min", "max", "mean", "std"])
     if agg.empty:
         return pd.DataFrame(columns=[*keys, "metric", "n", "min", "max", "range", "range_pp", "mean", "std"])
@@ -302,7 +315,8 @@ def determinism_matrix(det: pd.DataFrame, workload: str) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- outcome groups
 
-def environment_outcomes(df: pd.DataFrame, decimals: Optional[int] = None) -> pd.DataFrame:
+def environment_outcomes(df: pd.DataFrame, decimals: Optional[int] = None,
+                         det: Optional[pd.DataFrame] = None) -> pd.DataFrame:
     """One row per workload x environment: its outcome signature and fingerprint attributes.
 
     The signature is the prediction hash where every run recorded one, else the accuracy
@@ -310,7 +324,7 @@ def environment_outcomes(df: pd.DataFrame, decimals: Optional[int] = None) -> pd
     disagree) get no signature: they cannot be grouped by outcome.
     """
     df = _ok(prepare(df))
-    det = determinism(df)
+    det = determinism(df) if det is None else det
     env_keys = ["workload", "device_class", "software_env", "hardware_env"]
     attrs = [a for a in GROUP_ATTRIBUTES if a in df.columns and a not in env_keys]
     first = df.drop_duplicates(env_keys)[env_keys + [a for a in attrs if a not in env_keys]]
@@ -336,13 +350,13 @@ def environment_outcomes(df: pd.DataFrame, decimals: Optional[int] = None) -> pd
 
 
 def outcome_groups(df: pd.DataFrame, within: Sequence[str] = ("workload", "device_class", "software_env"),
-                   decimals: Optional[int] = None) -> pd.DataFrame:
+                   decimals: Optional[int] = None, det: Optional[pd.DataFrame] = None) -> pd.DataFrame:
     """Environments whose outcomes are identical, grouped within each ``within`` scope.
 
     One row per environment with ``group`` (``G1`` = the highest accuracy in its scope,
     ``nondeterministic`` where the repeats disagreed) and ``n_groups`` of its scope.
     """
-    envs = environment_outcomes(df, decimals)
+    envs = environment_outcomes(df, decimals, det)
     if envs.empty:
         return envs.assign(group=pd.Series(dtype=str), n_groups=pd.Series(dtype=int))
     within = list(within)
@@ -519,7 +533,7 @@ def parse_claims(texts: Iterable[str], df: Optional[pd.DataFrame] = None) -> Lis
     """Parse several claims, checking workloads and metrics against ``df`` when given."""
     workloads = columns = None
     if df is not None:
-        workloads = sorted(set(df["workload"].dropna().astype(str)))
+        workloads = _distinct(df["workload"])
         columns = list(df.columns)
     claims, problems = [], []
     for i, text in enumerate(texts):
@@ -581,7 +595,7 @@ def evaluate_claims(df: pd.DataFrame, claims: Iterable[Any]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- verdicts
 
 def verdicts(df: pd.DataFrame, claims: Iterable[Any] = (), tolerances: Optional[Tolerances] = None,
-             by: Sequence[str] = ("workload",)) -> pd.DataFrame:
+             by: Sequence[str] = ("workload",), det: Optional[pd.DataFrame] = None) -> pd.DataFrame:
     """Outcomes / analysis / interpretation reproducible per workload (and ``by``).
 
     ``claims`` are claim texts (or parsed ``Claim``); a claim counts for a workload when
@@ -596,15 +610,16 @@ def verdicts(df: pd.DataFrame, claims: Iterable[Any] = (), tolerances: Optional[
         return pd.DataFrame(columns=keys + ["n_runs", "n_envs", "range_pp", "distinct_outcomes", "nondeterministic_cells",
                                             "outcomes_reproducible", "analysis_reproducible",
                                             "interpretation_reproducible", "interpretation_basis"])
-    hashed = prepared["predictions_sha256"].notna()
-    sig = np.where(hashed, "h:" + prepared["predictions_sha256"].astype(str),
-                   "m:" + prepared[ACCURACY].map(repr) + "/" + prepared[LOSS].map(repr))
+    hashed = prepared["predictions_sha256"].notna().to_numpy()
+    hash_codes, hash_uniques = pd.factorize(prepared["predictions_sha256"])
+    metric_codes = prepared.groupby([prepared[ACCURACY].fillna(-1.0), prepared[LOSS].fillna(-1.0)], sort=False).ngroup().to_numpy()
+    sig = np.where(hashed, hash_codes, len(hash_uniques) + metric_codes)
     frame = prepared[keys + ["environment", ACCURACY]].assign(signature=sig)
     g = frame.groupby(keys, observed=True)
     out = g.agg(n_runs=(ACCURACY, "size"), n_envs=("environment", "nunique"), acc_min=(ACCURACY, "min"),
                 acc_max=(ACCURACY, "max"), distinct_outcomes=("signature", "nunique")).reset_index()
     out["range_pp"] = (out["acc_max"] - out["acc_min"]) * 100
-    det = determinism(prepared)
+    det = (determinism(prepared) if det is None else det).copy()
     det["bad"] = det["deterministic"].eq(False).fillna(False).astype(bool)
     det_keys = [k for k in keys if k in det.columns]
     if "device_class" in keys:
@@ -621,15 +636,15 @@ def verdicts(df: pd.DataFrame, claims: Iterable[Any] = (), tolerances: Optional[
     interp, basis = [], []
     for _, row in out.iterrows():
         workload = str(row["workload"])
-        scope = prepared
-        for key in keys:
-            if key != "workload":
-                scope = scope[scope[key].astype(str) == str(row[key])]
         mine = [c for c in parsed if c.workload is None or workload in (c.workload, c.other)]
         relevant = pd.DataFrame()
         if mine:
-            relevant = evaluate_claims(scope[(scope["workload"] == workload) | scope["workload"].isin(
-                [c.other for c in mine if c.other] + [c.workload for c in mine if c.workload])], mine)
+            names = {workload} | {c.other for c in mine if c.other} | {c.workload for c in mine if c.workload}
+            mask = prepared["workload"].isin(names).to_numpy().copy()
+            for key in keys:
+                if key != "workload":
+                    mask &= (prepared[key] == row[key]).to_numpy()
+            relevant = evaluate_claims(prepared[mask], mine)
         if not relevant.empty:
             ok = bool((relevant["share"].fillna(0) >= tol.claim_share - eps).all())
             interp.append(ok)
@@ -651,7 +666,7 @@ def provenance(df: pd.DataFrame) -> Dict[str, Any]:
     """What the data are: runs, failures, sample or real data, emulated hardware environments."""
     prepared = prepare(df)
     n = len(prepared)
-    status = prepared["status"].astype(str)
+    status = prepared["status"]
     sample = prepared["sample_data"]
     n_sample = int(sample.eq(True).fillna(False).sum()) if n else 0
     n_real = int(sample.eq(False).fillna(False).sum()) if n else 0
@@ -659,17 +674,17 @@ def provenance(df: pd.DataFrame) -> Dict[str, Any]:
             else "mixed: sample and real data" if n_sample and n_real else "unknown (not recorded)")
     hw = hardware_check(prepared) if n else pd.DataFrame(columns=["hardware_env", "name_mismatch", "shared", "n_machines"])
     emulated = hw[(hw["name_mismatch"] == True) | ((hw["shared"] == True) & (hw["name_mismatch"] != False))]  # noqa: E712
-    studies = sorted(set(prepared["study_name"].dropna().astype(str))) if "study_name" in prepared else []
+    studies = _distinct(prepared["study_name"]) if "study_name" in prepared else []
     return {
         "runs": n,
         "ok": int((status == "ok").sum()),
         "failed": int((status == "failed").sum()),
         "data": data,
         "sample_runs": n_sample,
-        "workloads": sorted(set(prepared["workload"].astype(str))),
-        "software_envs": sorted(set(prepared["software_env"].astype(str))),
-        "hardware_envs": sorted(set(prepared["hardware_env"].astype(str))),
-        "observed_machines": sorted(set(prepared["observed_machine"].astype(str))),
+        "workloads": _distinct(prepared["workload"]),
+        "software_envs": _distinct(prepared["software_env"]),
+        "hardware_envs": _distinct(prepared["hardware_env"]),
+        "observed_machines": _distinct(prepared["observed_machine"]),
         "emulated_hardware_envs": sorted(emulated["hardware_env"].astype(str)),
         "studies": studies,
     }
@@ -688,16 +703,17 @@ def summarize(df: pd.DataFrame, *, claims: Iterable[Any] = (), tolerances: Optio
     ``claims``, ``verdicts``, ``verdicts_by_device``, ``criteria``, ``provenance``.
     """
     tol = tolerances or Tolerances()
-    prepared = prepare(df)
+    everything = prepare(df)
     claim_list = list(claims)
-    parse_claims(claim_list, prepared)  # fail early, before any work, on a bad claim
+    parse_claims(claim_list, everything)  # fail early, before any work, on a bad claim
+    prov = provenance(everything)
+    prepared = _ok(everything)
     det = determinism(prepared)
-    groups = outcome_groups(prepared, decimals=decimals)
+    groups = outcome_groups(prepared, decimals=decimals, det=det)
     expl = explain_groups(groups)
-    groups_all = outcome_groups(prepared, within=("workload", "device_class"), decimals=decimals)
+    groups_all = outcome_groups(prepared, within=("workload", "device_class"), decimals=decimals, det=det)
     expl_all = explain_groups(groups_all, within=("workload", "device_class"))
     claim_table = evaluate_claims(prepared, claim_list)
-    prov = provenance(prepared)
     return {
         "provenance": pd.DataFrame({"item": list(prov), "value": [
             ", ".join(v) if isinstance(v, list) else v for v in prov.values()]}),
@@ -707,7 +723,7 @@ def summarize(df: pd.DataFrame, *, claims: Iterable[Any] = (), tolerances: Optio
         "stats_by_device": metric_stats(prepared, by=("device_class",)),
         "stats_by_observed": metric_stats(prepared, by=("observed_hardware",)),
         "cell_means": cell_means(prepared),
-        "hardware_check": hardware_check(prepared),
+        "hardware_check": hardware_check(everything),
         "determinism": det,
         "nondeterministic": nondeterministic_cells(det),
         "outcome_groups": groups,
@@ -716,7 +732,7 @@ def summarize(df: pd.DataFrame, *, claims: Iterable[Any] = (), tolerances: Optio
         "outcome_groups_all": groups_all,
         "group_explanations_all": expl_all,
         "claims": claim_table,
-        "verdicts": verdicts(prepared, claim_list, tol),
-        "verdicts_by_device": verdicts(prepared, claim_list, tol, by=("workload", "device_class")),
+        "verdicts": verdicts(prepared, claim_list, tol, det=det),
+        "verdicts_by_device": verdicts(prepared, claim_list, tol, by=("workload", "device_class"), det=det),
         "criteria": pd.DataFrame({"verdict": list(tol.criteria()), "criterion": list(tol.criteria().values())}),
     }
