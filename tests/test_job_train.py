@@ -87,7 +87,7 @@ def test_json_fallback_same_columns(tmp_path):
     assert list(body) == COLUMN_NAMES
     assert record.read_record(path) == record.normalise(rec)
     # writing parquet afterwards replaces the json: one record per run
-    _run(tmp_path)
+    record.write_record(rec, str(tmp_path), "mnist_convnet--s1", "parquet")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist_convnet--s1.parquet"]
 
 
