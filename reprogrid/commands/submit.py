@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--schedd", metavar="NAME", help="submit to this schedd (default: the local one)")
     parser.add_argument("--maxidle", type=int, metavar="N", help="at most N idle jobs at once")
     parser.add_argument("--batch-name", metavar="NAME", help="batch name (default: reprogrid-<study name>)")
-    parser.add_argument("--force", action="store_true", help="overwrite DAGMan files of an earlier submission")
+    parser.add_argument("--force", action="store_true", help="overwrite the DAGMan files of an earlier submission and start over "
+                        "(without it, a rescue DAG resumes where the last one stopped)")
     parser.set_defaults(func=run)
 
 
