@@ -38,8 +38,10 @@ def submit_to_job_ads(
     """Job ClassAds that ``condor_submit`` would create for ``submit_text``.
 
     ``vars`` are the DAG node's VARS, applied as submit macros exactly as DAGMan does.
-    ``iwd`` is the folder condor_submit runs in (an ``initialdir`` in the text wins);
-    it must exist. A description the parser rejects raises ``UserError`` naming
+    ``iwd`` becomes the job's ``Iwd`` unless the text sets ``initialdir``; it must exist.
+    Like condor_submit, the parser resolves a relative ``executable`` against the
+    process's current folder, not ``initialdir``: callers that need DAGMan's behaviour
+    (the emulator) run this from the node's folder. A description the parser rejects raises ``UserError`` naming
     ``source``.
     """
     iwd = Path(iwd)
