@@ -216,3 +216,22 @@ def test_cli_exit_codes_partial_strict_and_bad_input(tmp_path, capsys):
     assert report["counts"]["missing"] == 1 and report["counts"]["complete"] == 15
     assert main(["gather", str(tmp_path / "nowhere")]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_fast_path_keeps_per_file_checks_without_a_corrupt_file(tmp_path):
+    # no unreadable file: the whole chunk goes through one pyarrow.dataset scan
+    submit = make_submit(tmp_path / "sub")
+    res = submit / "results"
+    runs = json.loads((submit / "manifest.json").read_text())["runs"]
+    recs = [make_record(r["workload"], r["software_env"], r["hardware_env"], r["repeat"]) for r in runs]
+    write_parquet(res / f"{runs[0]['run_id']}.parquet", [dict(recs[0], extra_col=1)], typed=False)
+    write_parquet(res / f"{runs[1]['run_id']}.parquet", [recs[1], recs[1]])
+    write_parquet(res / f"{runs[2]['run_id']}.parquet", [recs[3]])  # wrong run id
+    write_parquet(res / f"{runs[3]['run_id']}.parquet", [])          # no record: typed, empty
+    for rec in recs[4:]:
+        write_parquet(res / f"{rec['run_id']}.parquet", [rec])
+    result = gather(submit)
+    cls = {r["run_id"]: r["class"] for r in result.runs}
+    assert [cls[r["run_id"]] for r in runs[:4]] == ["complete", "duplicate", "corrupt", "corrupt"]
+    assert result.extra_columns == {"extra_col": 1}
+    assert result.rows_written == len(runs) - 2

@@ -1,0 +1,131 @@
+"""Benchmark: gather N per-run Parquet files (default 100,000) into one dataset.
+
+Compared in the same run, on the same files, each in its own process (so peak RSS is
+per method):
+  - reprogrid gather: classify against the manifest, validate, write the dataset;
+  - pyarrow.dataset: ds.dataset(results).to_table() (reads only, everything in memory);
+  - naive: a loop of pandas.read_parquet + one pandas.concat (on the first --naive-files
+    files, the rate extrapolates: it is too slow to wait for at 100k).
+Files are generated once into --dir (kept between runs; ~20 KB each, realistic records).
+Targets: >= 5x the naive loop, within 2x of pyarrow.dataset, bounded memory.
+
+    python benchmarks/bench_gather.py [--files 100000] [--repeat 1] [--dir /tmp/reprogrid-bench-gather]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from reprogrid.job.schema import COLUMN_NAMES
+
+
+def _record(i: int) -> dict:
+    record = {name: None for name in COLUMN_NAMES}
+    w = ("mnist_convnet", "bidirectional_lstm_imdb", "imbalanced_classification")[i % 3]
+    record.update(schema_version=1, study_id="bench", study_name="bench", run_id=f"{w}--sw-{i % 7}--hw-{i % 13}--r{i}",
+                  workload=w, software_env=f"sw-{i % 7}", hardware_env=f"hw-{i % 13}", repeat=i, seed=1, status="ok",
+                  epochs=2, batch_size=32, determinism=True, sample_data=True, data_sha256=json.dumps({"mnist.npz": "ab" * 32}),
+                  test_loss=0.3 + (i % 100) / 1000, test_accuracy=0.9 - (i % 100) / 1000,
+                  history_json=json.dumps({"loss": [0.5, 0.4], "accuracy": [0.8, 0.9]}),
+                  predictions_sha256="cd" * 32, weights_sha256="ef" * 32, time_total_s=12.5,
+                  started_at="2024-01-01T00:00:00Z", cpu_vendor="AuthenticAMD", cpu_model="AMD EPYC 7302 16-Core Processor",
+                  cpu_family=23, cpu_model_number=49, cpu_flags=" ".join(["fpu", "vme", "de", "pse", "avx2", "sse4_2"] * 25),
+                  microarch="x86_64-v3", has_avx2=True, has_avx512f=False, cpu_count=4, gpu_count=0,
+                  python_version="3.8.10", tensorflow_version="2.8.0", fingerprint_json=json.dumps({"k": "v" * 1500}))
+    return record
+
+
+def _write_range(args) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from reprogrid.gather import arrow_schema
+
+    folder, start, stop = args
+    schema = arrow_schema()
+    for i in range(start, stop):
+        rec = _record(i)
+        pq.write_table(pa.Table.from_pylist([rec], schema=schema), os.path.join(folder, f"{rec['run_id']}.parquet"))
+    return stop - start
+
+
+def generate(root: Path, n: int) -> Path:
+    submit = root / f"submit-{n}"
+    if (submit / "manifest.json").exists():
+        return submit
+    results = submit / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    step = 2000
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        list(pool.map(_write_range, [(str(results), s, min(s + step, n)) for s in range(0, n, step)]))
+    runs = []
+    for i in range(n):
+        r = _record(i)
+        runs.append({k: r[k] for k in ("run_id", "workload", "software_env", "hardware_env", "repeat", "seed")})
+    (submit / "manifest.json").write_text(json.dumps({"schema": "reprogrid.manifest/1", "runs": runs}))
+    return submit
+
+
+def method(name: str, submit: str, limit: int) -> dict:
+    """Run one method in this process; return seconds, files and peak RSS (MiB)."""
+    import resource
+
+    results = Path(submit) / "results"
+    t = time.perf_counter()
+    if name == "gather":
+        from reprogrid.gather import gather
+
+        out = Path(submit).parent / (Path(submit).name + "-dataset")
+        res = gather(submit, output=out, progress=False)
+        files = res.rows_written
+    elif name == "pyarrow.dataset":
+        import pyarrow.dataset as ds
+
+        files = ds.dataset(str(results), format="parquet").to_table().num_rows
+    else:
+        import pandas as pd
+
+        paths = sorted(results.iterdir())[:limit]
+        files = len(pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True))
+    seconds = time.perf_counter() - t
+    return {"seconds": seconds, "files": files, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def run_isolated(name: str, submit: Path, limit: int) -> dict:
+    code = ("import json,sys; sys.path.insert(0, %r); import bench_gather as b; "
+            "print(json.dumps(b.method(%r, %r, %d)))" % (str(Path(__file__).parent), name, str(submit), limit))
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=100_000)
+    parser.add_argument("--naive-files", type=int, default=5_000)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--dir", default="/tmp/reprogrid-bench-gather")
+    args = parser.parse_args()
+    t = time.perf_counter()
+    submit = generate(Path(args.dir), args.files)
+    print(f"{args.files:,} files ready in {submit} ({time.perf_counter() - t:.0f} s to generate)")
+    rows = {}
+    for name in ("naive", "pyarrow.dataset", "gather"):
+        runs = [run_isolated(name, submit, min(args.naive_files, args.files)) for _ in range(args.repeat)]
+        rate = statistics.median(r["files"] / r["seconds"] for r in runs)
+        rows[name] = (rate, runs[0]["files"], max(r["peak_rss_mib"] for r in runs), statistics.median(r["seconds"] for r in runs))
+    print(f"{'method':<18}{'files':>9}{'seconds':>9}{'files/s':>10}{'peak RSS MiB':>14}{'vs naive':>10}{'vs pyarrow':>12}")
+    for name, (rate, files, rss, sec) in rows.items():
+        print(f"{name:<18}{files:>9,}{sec:>9.1f}{rate:>10.0f}{rss:>14.0f}{rate / rows['naive'][0]:>9.1f}x"
+              f"{rate / rows['pyarrow.dataset'][0]:>11.2f}x")
+    print(f"median of {args.repeat} run(s) per method; naive measured on the first {rows['naive'][1]:,} files")
+
+
+if __name__ == "__main__":
+    main()
