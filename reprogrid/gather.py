@@ -50,7 +50,7 @@ REPORT_SCHEMA = "reprogrid.gather-report/1"
 DATASET_DIR = "dataset"
 PARTITION = "workload"
 CLASSES = ("complete", "failed", "missing", "duplicate", "corrupt")
-_CHUNK = 4096
+_CHUNK = 2048
 
 
 # --------------------------------------------------------------------------- schema
@@ -467,10 +467,17 @@ def gather(submit_dir: PathLike, *, output: Optional[PathLike] = None, workers: 
     def tables() -> Iterable[Any]:
         with ThreadPoolExecutor(max_workers=workers) as pool, \
                 Progress(n_files, "gather", force=progress) as bar:
-            for start in range(0, len(stems), _CHUNK):
-                chunk = stems[start:start + _CHUNK]
+            chunks = [stems[start:start + _CHUNK] for start in range(0, len(stems), _CHUNK)]
+
+            def fetch(chunk: List[str]):
                 items = [item for stem in chunk for item in by_stem[stem]]
-                fast = _scan_parquet([path for kind, path in items if kind == "parquet"])
+                return items, _scan_parquet([path for kind, path in items if kind == "parquet"])
+
+            pending = pool.submit(fetch, chunks[0]) if chunks else None
+            for index, chunk in enumerate(chunks):
+                items, fast = pending.result()
+                if index + 1 < len(chunks):  # read the next chunk while this one is checked and written
+                    pending = pool.submit(fetch, chunks[index + 1])
                 if fast is None:  # a bad file in this chunk: read it file by file
                     read = iter(pool.map(_read_one, items))
                 else:
@@ -548,8 +555,8 @@ def _conform_chunk(kept: List[Tuple[str, Any]], runs: Dict[str, Dict[str, Any]],
     import pyarrow as pa
 
     tables = [t for _, t in kept]
-    try:
-        return conform(pa.concat_tables(tables, promote_options="permissive"))
+    try:  # one contiguous table per chunk: the per-file buffers are released right away
+        return conform(pa.concat_tables(tables, promote_options="permissive")).combine_chunks()
     except (ValueError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         pass
     good = []
