@@ -674,6 +674,11 @@ def provenance(df: pd.DataFrame) -> Dict[str, Any]:
             else "mixed: sample and real data" if n_sample and n_real else "unknown (not recorded)")
     hw = hardware_check(prepared) if n else pd.DataFrame(columns=["hardware_env", "name_mismatch", "shared", "n_machines"])
     emulated = hw[(hw["name_mismatch"] == True) | ((hw["shared"] == True) & (hw["name_mismatch"] != False))]  # noqa: E712
+    emulated_envs = set(emulated["hardware_env"].astype(str))
+    if n and "fingerprint_json" in prepared:
+        # The emulated schedd marks its machine ads; the job copies the marker into its fingerprint.
+        marked = prepared["fingerprint_json"].astype("string").str.contains('"ReprogridEmulated": true', regex=False)
+        emulated_envs |= set(prepared.loc[marked.fillna(False).astype(bool), "hardware_env"].astype(str))
     studies = _distinct(prepared["study_name"]) if "study_name" in prepared else []
     return {
         "runs": n,
@@ -685,7 +690,7 @@ def provenance(df: pd.DataFrame) -> Dict[str, Any]:
         "software_envs": _distinct(prepared["software_env"]),
         "hardware_envs": _distinct(prepared["hardware_env"]),
         "observed_machines": _distinct(prepared["observed_machine"]),
-        "emulated_hardware_envs": sorted(emulated["hardware_env"].astype(str)),
+        "emulated_hardware_envs": sorted(emulated_envs),
         "studies": studies,
     }
 

@@ -87,8 +87,8 @@ def demo() -> Dict:
         "seed": 1,
         "repeats": 2,
         "workloads": [
-            {"name": "mnist_convnet", "epochs": 1, "max_samples": 600},
-            {"name": "bidirectional_lstm_imdb", "epochs": 1, "max_samples": 200},
+            {"name": "mnist_convnet", "epochs": 2, "max_samples": 1000},
+            {"name": "bidirectional_lstm_imdb", "epochs": 2, "max_samples": 160},
             {"name": "imbalanced_classification", "epochs": 2, "max_samples": 2000},
         ],
         "software": full["software"][:2],

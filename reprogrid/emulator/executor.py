@@ -76,7 +76,9 @@ class Executor:
         key = id(machine)
         text = self._machine_text.get(key)
         if text is None:
-            text = self._machine_text[key] = machine.printOld()
+            # The marker lets the job's fingerprint (and so the report) tell an emulated
+            # machine from a real one: the ad's site and CPU are the ones requested.
+            text = self._machine_text[key] = machine.printOld().rstrip("\n") + "\nReprogridEmulated = true\n"
         return text
 
     def prepare(self, ad: classad.ClassAd, machine: classad.ClassAd, tag: str, slot: str, cpus: int) -> Launch:
