@@ -67,18 +67,3 @@ def parse_expression(text: str) -> "classad.ExprTree":
         return classad.ExprTree(text)
     except Exception as err:  # the bindings raise a bare ClassAdParseError / SyntaxError
         raise ValueError(f"not a valid ClassAd expression: {text!r}") from err
-
-
-def requirements_match(
-    requirements: "classad.ExprTree", machine: "classad.ClassAd", job: Optional["classad.ClassAd"] = None
-) -> bool:
-    """Whether ``requirements`` (as a job's Requirements) accept ``machine``.
-
-    Evaluated the way the negotiator does: the job ad is MY, the machine TARGET, and an
-    unqualified attribute is looked up in MY first, then in TARGET.
-    """
-    ad = classad.ClassAd()
-    if job is not None:
-        ad.update(job)
-    ad["Requirements"] = requirements
-    return bool(ad.matches(machine))

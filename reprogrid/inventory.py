@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from .condor import classad
 
@@ -154,11 +154,3 @@ def machine_ad(model: MachineModel, index: int = 0) -> "classad.ClassAd":
 def builtin_machine_ads() -> List["classad.ClassAd"]:
     """One slot ad per machine kind of the original study's pool (fresh objects each call)."""
     return [machine_ad(model) for model in MACHINES]
-
-
-def machines_by_env() -> Dict[str, List[MachineModel]]:
-    """The machine kinds that realise each hardware environment of the preset."""
-    out: Dict[str, List[MachineModel]] = {}
-    for model in MACHINES:
-        out.setdefault(model.hardware_env, []).append(model)
-    return out

@@ -14,7 +14,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import jinja2
 
@@ -327,8 +327,3 @@ def render_study(
         submit_dir=out_dir, dag_file=out_dir / DAG_FILE, manifest_file=out_dir / "manifest.json",
         runs=study.run_count, files=sorted(written), warnings=study_warnings(study),
     )
-
-
-def iter_submit_files(submit_dir: Union[str, Path]) -> Iterable[Path]:
-    """The cell submit files of a rendered tree."""
-    return sorted(Path(submit_dir).glob("cells/*.sub"))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -50,7 +49,7 @@ def test_hostile_cpu_model_stays_one_literal_string(tmp_path):
 def test_rendered_tree_is_byte_identical_and_complete(tmp_path):
     study = preset_study("demo")
     a = render_study(study, tmp_path / "a")
-    b = render_study(study, tmp_path / "b")
+    render_study(study, tmp_path / "b")
     files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
     files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
     assert files_a == files_b

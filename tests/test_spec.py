@@ -1,10 +1,8 @@
 """The study spec: validation reports every problem with its path and fix; expansion is stable."""
 from __future__ import annotations
 
-import copy
 
 import pytest
-import yaml
 
 from reprogrid.errors import UserError
 from reprogrid.presets import coakley2022, demo, preset_study, preset_yaml

@@ -4,9 +4,8 @@ New ClassAd syntax (``[ Attr = value; ... ]``), rewritten atomically on every up
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Iterable, List, Mapping, Tuple
+from typing import Iterable, List, Tuple
 
 from ..fsutil import write_text_atomic
 

@@ -8,7 +8,6 @@ import argparse
 import json
 import os
 import re
-import sys
 import tempfile
 from typing import Any, Dict, List, Optional
 
