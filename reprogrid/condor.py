@@ -15,8 +15,8 @@ from typing import List, Mapping, Optional, Union
 
 with warnings.catch_warnings():
     # Without a condor_config the bindings warn once at import; offline parsing needs none.
+    # CONDOR_CONFIG is left alone: on an access point the same process may talk to the schedd.
     warnings.simplefilter("ignore")
-    os.environ.setdefault("CONDOR_CONFIG", "/dev/null")
     import classad
     import htcondor
 

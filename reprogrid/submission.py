@@ -131,7 +131,9 @@ def check_condor(schedd_name: Optional[str] = None, timeout: float = LOCATE_TIME
     """
     check = CondorCheck()
     if condor_config_file() is None:
+        # The bindings set CONDOR_CONFIG=/dev/null themselves when they find no config.
         where = os.environ.get("CONDOR_CONFIG")
+        where = None if where == "/dev/null" else where
         check.missing.append(f"a condor_config (CONDOR_CONFIG={where} does not exist)" if where else
                              "a condor_config (CONDOR_CONFIG is unset and /etc/condor/condor_config "
                              "does not exist)")
