@@ -47,28 +47,34 @@ def job_requests(job: classad.ClassAd) -> Tuple[int, int, int, int]:
     return tuple(out)  # type: ignore[return-value]
 
 
-def split_conjuncts(text: str) -> List[str]:
-    """Split an expression on top-level ``&&`` (outside parentheses, brackets and strings)."""
-    parts, depth, start, i, quote = [], 0, 0, 0, False
+def _outside_strings(text: str):
+    """(index, character, bracket depth after it) for each character outside string literals."""
+    depth, quote, i = 0, False, 0
     while i < len(text):
         ch = text[i]
         if quote:
             if ch == "\\":
                 i += 2
                 continue
-            if ch == '"':
-                quote = False
+            quote = ch != '"'
         elif ch == '"':
             quote = True
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == "&" and depth == 0 and text.startswith("&&", i):
+        else:
+            if ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                depth -= 1
+            yield i, ch, depth
+        i += 1
+
+
+def split_conjuncts(text: str) -> List[str]:
+    """Split an expression on top-level ``&&`` (outside parentheses, brackets and strings)."""
+    parts, start = [], 0
+    for i, ch, depth in _outside_strings(text):
+        if ch == "&" and depth == 0 and i >= start and text.startswith("&&", i):
             parts.append(text[start:i].strip())
             start = i + 2
-            i += 1
-        i += 1
     parts.append(text[start:].strip())
     parts = [p for p in parts if p]
     # strip one layer of redundant outer parentheses when the whole thing was wrapped
@@ -82,23 +88,10 @@ def split_conjuncts(text: str) -> List[str]:
 
 
 def _balanced(text: str) -> bool:
-    depth, quote, i = 0, False, 0
-    while i < len(text):
-        ch = text[i]
-        if quote:
-            if ch == "\\":
-                i += 2
-                continue
-            quote = ch != '"'
-        elif ch == '"':
-            quote = True
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-            if depth < 0:
-                return False
-        i += 1
+    depth = 0
+    for _, _, depth in _outside_strings(text):
+        if depth < 0:
+            return False
     return depth == 0
 
 
