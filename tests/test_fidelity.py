@@ -89,3 +89,28 @@ def test_on_todays_ospool_family_pins_are_loose_but_never_cross_vendor(tmp_path)
     [job] = submit_to_job_ads(files[f"cells/{run.cell}.sub"].decode(), iwd=tmp_path, vars={"run_id": run.run_id, "repeat": "0", "seed": "1"})
     landed = sorted({m["ReprogridHardwareEnv"] for m in machines if job.symmetricMatch(m)})
     assert landed == ["amd-epyc-7302", "amd-epyc-7402", "amd-epyc-7f52"]
+
+
+def test_every_node_of_the_rendered_dag_becomes_the_job_it_names(tmp_path):
+    """Read the rendered DAG back (JOB + VARS, DAGMan's quoting), build each node's job ad."""
+    from reprogrid.emulator.dagfile import parse_dag
+    from reprogrid.render import render_study
+
+    study = preset_study("coakley2022")
+    render_study(study, tmp_path / "s")
+    dag = parse_dag(tmp_path / "s" / "study.dag")
+    runs = {r.run_id: r for r in study.runs()}
+    assert set(dag.nodes) == set(runs) | {"gather"} and dag.final == "gather"
+    machines = builtin_machine_ads()
+    texts = {}
+    for name, node in dag.nodes.items():
+        if node.final:
+            continue
+        text = texts.setdefault(node.submit_file, (tmp_path / "s" / node.submit_file).read_text())
+        [job] = submit_to_job_ads(text, iwd=tmp_path / "s", vars=node.vars_dict())
+        run = runs[name]
+        assert job["ReprogridRunId"] == name and job["ReprogridRepeat"] == run.repeat
+        assert node.retry == study.retries and node.retry_unless_exit == 2
+        if run.repeat == 0:  # matching is per cell; one node of each is enough
+            landed = {m["ReprogridHardwareEnv"] for m in machines if job.symmetricMatch(m)}
+            assert landed == {run.hardware.name}
