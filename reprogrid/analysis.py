@@ -115,7 +115,10 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     gpu = _cat_text(out["gpu_name"])
     observed = pd.Series(np.where(has_gpu.to_numpy(dtype=bool), 1, 0), index=out.index)
     out["observed_hardware"] = _pick(observed, cpu, gpu)
-    out["observed_machine"] = _combine(cpu, gpu, " + ")
+    machine = _combine(cpu, gpu, " + ")
+    # A machine without a GPU is just its CPU ("AMD EPYC 7302", not "AMD EPYC 7302 + ?").
+    out["observed_machine"] = machine.cat.rename_categories(
+        [c[:-4] if c.endswith(" + ?") else c for c in machine.cat.categories])
     for col in ("workload", "software_env", "hardware_env", "status"):
         out[col] = _cat_text(out[col])
     out["seed"] = pd.to_numeric(out["seed"], errors="coerce").fillna(-1).astype("int64")
