@@ -28,7 +28,7 @@ from .executor import Executor, is_local
 from .jobads import JobAdCache
 from .matchmaking import Matchmaker
 from .rescue import newest_rescue
-from .scheduler import Log, Scheduler
+from .scheduler import Log, Outcome, Scheduler
 from .transfer import UrlMapper
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -37,21 +37,14 @@ __all__ = ["dryrun", "plan", "DryRunResult", "PlanResult", "NodePlan", "default_
 
 
 @dataclass
-class DryRunResult:
-    """What a dry run did. ``exit_code`` is what condor_dagman would exit with."""
+class DryRunResult(Outcome):
+    """What a dry run did (the scheduler's outcome, plus where its files are).
 
-    exit_code: int
-    dag_status: int
-    done: List[str]
-    failed: List[str]
-    futile: List[str]
-    rescue_file: Optional[Path]
-    used_rescue: Optional[Path]
-    dagman_out: Path
-    jobs_run: int
-    seconds: float
-    aborted: bool = False
-    interrupted: bool = False
+    ``exit_code`` is what condor_dagman would exit with.
+    """
+
+    used_rescue: Optional[Path] = None
+    dagman_out: Optional[Path] = None
 
     @property
     def ok(self) -> bool:
@@ -162,10 +155,7 @@ def dryrun(dag_path: PathLike, *, slots: Optional[int] = None, pool: Optional[Pa
     finally:
         log.close()
         shutil.rmtree(scratch_root, ignore_errors=True)
-    return DryRunResult(exit_code=outcome.exit_code, dag_status=outcome.dag_status, done=outcome.done,
-                        failed=outcome.failed, futile=outcome.futile, rescue_file=outcome.rescue_file,
-                        used_rescue=rescue, dagman_out=log.path, jobs_run=outcome.jobs_run,
-                        seconds=outcome.seconds, aborted=outcome.aborted, interrupted=outcome.interrupted)
+    return DryRunResult(**vars(outcome), used_rescue=rescue, dagman_out=log.path)
 
 
 def plan(dag_path: PathLike, *, pool: Optional[PathLike] = None,
