@@ -72,6 +72,17 @@ def accuracy_strip(prepared: pd.DataFrame, workload: str, metric: str = analysis
     return _png(fig)
 
 
+
+def _label_grid(ax, table: pd.DataFrame, title: str) -> None:
+    """Ticks, axis labels and title of a hardware (rows) x software (columns) grid."""
+    ax.set_xticks(range(table.shape[1]))
+    ax.set_xticklabels([str(c) for c in table.columns], rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(table.shape[0]))
+    ax.set_yticklabels([str(i) for i in table.index], fontsize=8)
+    ax.set_xlabel("software environment")
+    ax.set_ylabel("hardware environment")
+    ax.set_title(title, fontsize=10)
+
 def accuracy_heatmap(cell_means: pd.DataFrame, workload: str) -> Optional[bytes]:
     """Hardware (rows) x software (columns) mean test accuracy (%), values written in the cells."""
     part = cell_means[cell_means["workload"].astype(str) == workload]
@@ -90,13 +101,7 @@ def accuracy_heatmap(cell_means: pd.DataFrame, workload: str) -> Optional[bytes]
             if np.isfinite(values[i, j]):
                 ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=7,
                         color="white" if values[i, j] < mid else "black")
-    ax.set_xticks(range(table.shape[1]))
-    ax.set_xticklabels([str(c) for c in table.columns], rotation=30, ha="right", fontsize=8)
-    ax.set_yticks(range(table.shape[0]))
-    ax.set_yticklabels([str(i) for i in table.index], fontsize=8)
-    ax.set_xlabel("software environment")
-    ax.set_ylabel("hardware environment")
-    ax.set_title(f"{workload}: mean test accuracy (%)", fontsize=10)
+    _label_grid(ax, table, f"{workload}: mean test accuracy (%)")
     bar = fig.colorbar(image, ax=ax)
     bar.set_label("mean test accuracy (%)")
     return _png(fig)
@@ -117,13 +122,7 @@ def determinism_matrix(det: pd.DataFrame, workload: str) -> Optional[bytes]:
     ax = fig.add_subplot(1, 1, 1)
     ax.imshow(np.ma.masked_invalid(codes), aspect="auto", cmap=ListedColormap(list(LEVEL_COLOURS.values())),
               vmin=-0.5, vmax=len(levels) - 0.5)
-    ax.set_xticks(range(matrix.shape[1]))
-    ax.set_xticklabels([str(c) for c in matrix.columns], rotation=30, ha="right", fontsize=8)
-    ax.set_yticks(range(matrix.shape[0]))
-    ax.set_yticklabels([str(i) for i in matrix.index], fontsize=8)
-    ax.set_xlabel("software environment")
-    ax.set_ylabel("hardware environment")
-    ax.set_title(f"{workload}: do repeated runs agree?", fontsize=10)
+    _label_grid(ax, matrix, f"{workload}: do repeated runs agree?")
     present = [lvl for lvl in levels if (matrix == lvl).to_numpy().any()]
     ax.legend(handles=[Patch(color=LEVEL_COLOURS[lvl], label=lvl) for lvl in present], fontsize=7,
               loc="center left", bbox_to_anchor=(1.01, 0.5))

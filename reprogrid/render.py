@@ -22,9 +22,9 @@ from . import __version__
 from .errors import Problem, UserError
 from .escaping import FILTERS, UnsafeValue, dag_name, dag_vars_value
 from .fsutil import atomic_directory
-from .hardware import Pin, pins_for_study
+from .hardware import Pin, pins_for_study, study_warnings
 from .resources import sample_data_dir, templates_dir
-from .spec import WORKLOAD_DATA, Cell, Run, Study, slug
+from .spec import WORKLOAD_DATA, Cell, Study, slug
 
 MANIFEST_SCHEMA = "reprogrid.manifest/1"
 DAG_FILE = "study.dag"
@@ -89,12 +89,13 @@ def _inputs_for(study: Study, workload_data: str, base_dir: Path) -> List[str]:
     return out
 
 
-def _job_arguments(study: Study, run: Run) -> str:
-    w = run.workload
+def _job_arguments(study: Study, cell: Cell) -> str:
+    """The job's arguments; the run's own values come from the node's VARS."""
+    w = cell.workload
     args = [
         "--workload", w.name, "--run-id", "$(run_id)", "--study-id", study.study_id,
-        "--study-name", study.name, "--software-env", run.software.name,
-        "--hardware-env", run.hardware.name, "--repeat", "$(repeat)", "--seed", "$(seed)",
+        "--study-name", study.name, "--software-env", cell.software.name,
+        "--hardware-env", cell.hardware.name, "--repeat", "$(repeat)", "--seed", "$(seed)",
         "--data-dir", ".", "--output-dir", "results",
     ]
     if w.epochs is not None:
@@ -233,17 +234,16 @@ def render_files(
     pins = pins_for_study(study)
     try:
         job_template = env.get_template("job.sub.j2")
-        for cell, *_ in study.cells():
-            run = Run(f"{cell}--r0", cell, *_, 0, study.seed)
-            pin = pins[run.hardware.name]
+        for c in study.cells():
+            pin = pins[c.hardware.name]
             text = job_template.render(
-                version=__version__, study=study, cell=cell, workload=run.workload,
-                software=run.software, hardware=run.hardware, pin=pin,
-                arguments=_job_arguments(study, run), environment=_environment(pin),
-                inputs=["bundle/reprogrid-job.pyz"] + _inputs_for(study, run.workload.data_file, base_dir),
+                version=__version__, study=study, cell=c.cell, workload=c.workload,
+                software=c.software, hardware=c.hardware, pin=pin,
+                arguments=_job_arguments(study, c), environment=_environment(pin),
+                inputs=["bundle/reprogrid-job.pyz"] + _inputs_for(study, c.workload.data_file, base_dir),
                 resources=study.resources, output_destination=study.output.destination,
             )
-            yield f"cells/{cell}.sub", text.encode()
+            yield f"cells/{c.cell}.sub", text.encode()
         yield "gather.sub", env.get_template("gather.sub.j2").render(version=__version__, study=study).encode()
         yield DAG_FILE, dag_text(study, env).encode()
         yield "study.dag.config", env.get_template("study.dag.config.j2").render(study=study, throttles=study.throttles).encode()
@@ -321,8 +321,6 @@ def render_study(
         for folder in carried:  # same filesystem: a rename, nothing copied or lost
             shutil.rmtree(tmp / folder, ignore_errors=True)
             os.replace(out_dir / folder, tmp / folder)
-    from .hardware import study_warnings
-
     return RenderResult(
         submit_dir=out_dir, dag_file=out_dir / DAG_FILE, manifest_file=out_dir / "manifest.json",
         runs=study.run_count, files=sorted(written), warnings=study_warnings(study),
