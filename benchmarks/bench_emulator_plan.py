@@ -12,10 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from reprogrid.emulator import plan
-from reprogrid.emulator.matchmaking import symmetric_match
-from reprogrid.pool import ads_from_json
-from reprogrid.emulator.jobads import submit_to_job_ads
+from reprogrid.run.emulator import plan
+from reprogrid.condor.matchmaking import symmetric_match
+from reprogrid.condor.pool import ads_from_json
+from reprogrid.run.emulator.jobads import submit_to_job_ads
 
 CPUS = [(23, 49, "x86_64-v3"), (25, 1, "x86_64-v3"), (6, 79, "x86_64-v3"), (6, 63, "x86_64-v3"), (6, 85, "x86_64-v4")]
 

@@ -12,8 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from reprogrid.emulator import dryrun
-from reprogrid.pool import ads_from_json
+from reprogrid.run.emulator import dryrun
+from reprogrid.condor.pool import ads_from_json
 
 SUBMIT = """universe = vanilla
 executable = /bin/true

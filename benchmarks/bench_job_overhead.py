@@ -26,11 +26,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reprogrid.bundle import build_job_bundle  # noqa: E402
+from reprogrid.render.bundle import build_job_bundle  # noqa: E402
 from reprogrid.job import data as jobdata  # noqa: E402
 from reprogrid.job import determinism, fingerprint, record, workloads  # noqa: E402
 from reprogrid.job.runner import RunOptions, data_fingerprint, run_job  # noqa: E402
-from reprogrid.resources import sample_data_dir  # noqa: E402
+from reprogrid.core.resources import sample_data_dir  # noqa: E402
 
 PUBLISHED_BYTES = {"mnist.npz": 11_490_434, "imdb.npz": 17_464_789, "creditcard.csv": 150_828_752}
 

@@ -1,8 +1,13 @@
 """reprogrid: reproducibility studies of deep-learning results on HTCondor and the OSPool.
 
-The flow, one module per stage: ``spec`` (what to run) -> ``render`` (submit tree) ->
-``emulator`` (local dry run) or the real pool -> ``job`` (inside the container) ->
-``gather`` -> ``analysis`` -> ``report``; ``cli`` is a thin layer over all of them.
+The flow, one package per stage: ``spec`` (what to run) -> ``prepare`` (images, data) ->
+``render`` (the submit tree, whose names and manifest ``tree`` owns) -> ``run`` (the real
+pool, or the local dry run with the schedd emulated) -> ``job`` (inside the container) ->
+``gather`` -> ``analysis`` -> ``report``; beside them ``core`` (errors, atomic files,
+progress) and ``condor`` (the HTCondor bindings, escaping, matchmaking). ``cli``,
+``commands`` and ``demo`` are thin layers over all of them. Imports run down the flow
+only; import-linter contracts in setup.cfg, checked by the tests, keep it so
+(docs/internals.md has the map).
 
 For notebooks, the main functions are reachable from the top (imported on first use, so
 ``import reprogrid`` stays cheap)::
@@ -11,7 +16,7 @@ For notebooks, the main functions are reachable from the top (imported on first 
     study = reprogrid.load_study("study.yaml")        # or reprogrid.study_from_dict({...})
     reprogrid.render_study(study, "submit/mystudy")
     reprogrid.dryrun("submit/mystudy/study.dag")
-    reprogrid.gather_results("submit/mystudy")          # reprogrid.gather is the module
+    reprogrid.gather_results("submit/mystudy")          # reprogrid.gather is the stage
     df = reprogrid.load_dataset("submit/mystudy")
     tables = reprogrid.summarize(df)                   # every report table as a DataFrame
 """
@@ -21,10 +26,10 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "load_study": "spec", "study_from_dict": "spec", "Study": "spec",
-    "render_study": "render", "dryrun": "emulator", "plan": "emulator",
+    "load_study": "spec", "study_from_dict": "spec", "Study": "spec", "preset_study": "spec",
+    "render_study": "render", "dryrun": "run", "plan": "run",
     "gather_results": "gather", "load_dataset": "gather", "summarize": "analysis",
-    "build_report": "report", "run_demo": "demo", "preset_study": "presets",
+    "build_report": "report", "run_demo": "demo",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

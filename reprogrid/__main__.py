@@ -1,6 +1,6 @@
 """``python -m reprogrid`` runs the command line."""
 import sys
 
-from .cli import main
+from reprogrid.cli import main
 
 sys.exit(main())

@@ -13,8 +13,8 @@ import pkgutil
 import sys
 from typing import List, Optional
 
-from . import __version__
-from .errors import UserError
+from reprogrid import __version__
+from reprogrid.core.errors import UserError
 
 DESCRIPTION = """\
 reprogrid turns a reproducibility study of deep-learning results into HTCondor work,
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"reprogrid {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from . import commands
+    from reprogrid import commands
 
     modules = []
     for info in pkgutil.iter_modules(commands.__path__):

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Mapping, Optional, Union
 
-from .errors import Problem, UserError
+from reprogrid import tree
+from reprogrid.core.errors import Problem, UserError
 
 
 @dataclass
@@ -42,12 +43,12 @@ def run_demo(
     is not done yet. ``pythons`` maps software environments to local interpreters (say
     a Keras 2 TensorFlow for one of them) so two stacks are really compared.
     """
-    from . import emulator
-    from .gather import gather, load_dataset
-    from .presets import demo
-    from .render import DAG_FILE, render_study
-    from .report import build_report
-    from .spec import study_from_dict
+    from reprogrid.run import emulator
+    from reprogrid.gather import gather, load_dataset
+    from reprogrid.spec.presets import demo
+    from reprogrid.render.study import DAG_FILE, render_study
+    from reprogrid.report.html import build_report
+    from reprogrid.spec.validate import study_from_dict
 
     started = time.monotonic()
     out = Path(out_dir)
@@ -64,9 +65,9 @@ def run_demo(
             if software["name"] in pythons:
                 software["local_python"] = str(pythons[software["name"]])
     study = study_from_dict(raw, source="demo preset")
-    fresh = not (resume and (submit_dir / "manifest.json").exists())
+    fresh = not (resume and tree.is_submit_dir(submit_dir))
     if not fresh:
-        from .spec import load_study
+        from reprogrid.spec.validate import load_study
 
         fresh = load_study(submit_dir / "study.yaml") != study
     if fresh:

@@ -6,8 +6,8 @@ from typing import Any, Dict, List
 import pandas as pd
 import pytest
 
-from reprogrid import analysis
-from reprogrid.errors import UserError
+from reprogrid.analysis import tables as analysis
+from reprogrid.core.errors import UserError
 from reprogrid.job.schema import COLUMN_NAMES
 
 MACHINES = {

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import zipfile
 
-from reprogrid import bundle
+from reprogrid.render import bundle
 
 
 def test_bundle_is_byte_identical_across_builds(tmp_path):

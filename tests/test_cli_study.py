@@ -7,7 +7,7 @@ import sys
 import yaml
 
 from reprogrid.cli import main
-from reprogrid.presets import demo
+from reprogrid.spec.presets import demo
 
 
 def test_help_teaches(capsys):

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reprogrid import datafiles
+from reprogrid.prepare import datafiles
 from reprogrid.cli import main
-from reprogrid.errors import UserError
-from reprogrid.resources import sample_data_dir
+from reprogrid.core.errors import UserError
+from reprogrid.core.resources import sample_data_dir
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from reprogrid.emulator import dryrun, plan
-from reprogrid.emulator.rescue import rescue_files
-from reprogrid.errors import UserError
+from reprogrid.run.emulator import dryrun, plan
+from reprogrid.run.emulator.rescue import rescue_files
+from reprogrid.core.errors import UserError
 
 DAGS = Path(__file__).parent / "dags"
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from reprogrid.emulator.argv import split_v2
-from reprogrid.emulator.dagfile import parse_dag, parse_vars
-from reprogrid.emulator.matchmaking import split_conjuncts
-from reprogrid.emulator.rescue import format_rescue, next_rescue_path
-from reprogrid.emulator.transfer import TransferError, UrlMapper, transfer_inputs, transfer_outputs
+from reprogrid.run.emulator.argv import split_v2
+from reprogrid.run.emulator.dagfile import parse_dag, parse_vars
+from reprogrid.condor.matchmaking import split_conjuncts
+from reprogrid.run.emulator.rescue import format_rescue, next_rescue_path
+from reprogrid.run.emulator.transfer import TransferError, UrlMapper, transfer_inputs, transfer_outputs
 
 
 def test_vars_quoting_as_dagman_defines():

@@ -5,10 +5,10 @@ import json
 
 import htcondor2
 
-from reprogrid import emulator
+from reprogrid.run import emulator
 from reprogrid.analysis import provenance
 from reprogrid.gather import gather, load_dataset
-from reprogrid.presets import demo
+from reprogrid.spec.presets import demo
 from reprogrid.render import render_study
 from reprogrid.report import build_report
 from reprogrid.spec import study_from_dict

@@ -4,10 +4,10 @@ from __future__ import annotations
 import classad
 import pytest
 
-from reprogrid.condor import parse_expression, submit_to_job_ads
-from reprogrid.hardware import pin_for, study_warnings
-from reprogrid.inventory import builtin_machine_ads
-from reprogrid.presets import coakley2022, preset_study
+from reprogrid.condor.bindings import parse_expression, submit_to_job_ads
+from reprogrid.render.hardware import pin_for, study_warnings
+from reprogrid.condor.inventory import builtin_machine_ads
+from reprogrid.spec.presets import coakley2022, preset_study
 from reprogrid.render import render_files
 from reprogrid.spec import Pool, study_from_dict
 
@@ -93,7 +93,7 @@ def test_on_todays_ospool_family_pins_are_loose_but_never_cross_vendor(tmp_path)
 
 def test_every_node_of_the_rendered_dag_becomes_the_job_it_names(tmp_path):
     """Read the rendered DAG back (JOB + VARS, DAGMan's quoting), build each node's job ad."""
-    from reprogrid.emulator.dagfile import parse_dag
+    from reprogrid.run.emulator.dagfile import parse_dag
     from reprogrid.render import render_study
 
     study = preset_study("coakley2022")

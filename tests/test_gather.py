@@ -11,7 +11,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from reprogrid.errors import UserError
+from reprogrid.core.errors import UserError
 from reprogrid.gather import REPORT_NAME, gather, load_dataset, read_report
 from reprogrid.job.schema import COLUMN_NAMES, COLUMNS, SCHEMA_VERSION
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from reprogrid.progress import Progress
+from reprogrid.core.progress import Progress
 
 
 def test_silent_when_not_a_terminal():
@@ -18,7 +18,7 @@ def test_forced_bar_shows_position_and_counts_and_clears_its_line():
     with Progress(4, "runs", stream=stream, force=True, max_rate=0) as bar:
         bar.update(1, done=1, running=2, failed=0)
         bar.update(3, done=3, failed=1)
-        text = bar.render()
+        text = bar.line()
     assert text.startswith("runs [") and "4/4 100%" in text and "done=3" in text and "failed=1" in text
     out = stream.getvalue()
     assert "1/4" in out and "running=2" in out
@@ -29,4 +29,4 @@ def test_unknown_total_counts_up():
     stream = io.StringIO()
     with Progress(None, "scan", stream=stream, force=True) as bar:
         bar.update(7)
-        assert bar.render().startswith("scan 7 ")
+        assert bar.line().startswith("scan 7 ")

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reprogrid import images
+from reprogrid.prepare import images
 from reprogrid.cli import main
-from reprogrid.errors import UserError
-from reprogrid.resources import singularity_dir
+from reprogrid.core.errors import UserError
+from reprogrid.core.resources import singularity_dir
 
 DEF_FILES = sorted(singularity_dir().glob("*.def"))
 EXPECTED = {
@@ -129,7 +129,7 @@ def test_build_plan_steps_are_argument_lists(tmp_path: Path):
     assert plan.steps[0] == ("apptainer", "build", "--force", "dockerhub-2.8.0.sif", "dockerhub-2.8.0.def")
     assert plan.steps[-1] == ("cp", "dockerhub-2.8.0.sif", "/ospool/ap20/data/alice/reprogrid/dockerhub-2.8.0.sif")
     assert plan.osdf == "osdf:///ospool/ap20/data/alice/reprogrid/dockerhub-2.8.0.sif"
-    lines = plan.render().splitlines()
+    lines = plan.describe().splitlines()
     assert shlex.split(lines[1]) == ["cd", str(tmp_path.absolute() / "dockerhub-2.8.0")]
     assert [tuple(shlex.split(x)) for x in lines[2:]] == list(plan.steps)
 
@@ -163,7 +163,7 @@ def test_cli_build_unknown_image(capsys):
 
 
 def test_fill_sets_image_fields_of_the_study_preset(tmp_path: Path, capsys):
-    from reprogrid.presets import preset_yaml
+    from reprogrid.spec.presets import preset_yaml
     from reprogrid.spec import load_study
 
     study = yaml.safe_load(preset_yaml("coakley2022"))
@@ -183,7 +183,7 @@ def test_fill_sets_image_fields_of_the_study_preset(tmp_path: Path, capsys):
 
 
 def test_fill_unmatched_environment_writes_nothing(tmp_path: Path, capsys):
-    from reprogrid.presets import preset_yaml
+    from reprogrid.spec.presets import preset_yaml
 
     study = yaml.safe_load(preset_yaml("coakley2022"))
     study["software"][2] = {"name": "mystery", "image": "docker://foo/bar:1"}
@@ -195,7 +195,7 @@ def test_fill_unmatched_environment_writes_nothing(tmp_path: Path, capsys):
 
 
 def test_build_with_fill_spec_uses_the_real_job_bundle(tmp_path: Path, capsys):
-    from reprogrid.presets import preset_yaml
+    from reprogrid.spec.presets import preset_yaml
 
     src, out = tmp_path / "study.yaml", tmp_path / "osdf.yaml"
     src.write_text(preset_yaml("coakley2022"))

@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reprogrid import analysis
-from reprogrid.errors import UserError
+from reprogrid.analysis import tables as analysis
+from reprogrid.core.errors import UserError
 from reprogrid.gather import load_dataset
-from reprogrid.importers import COAKLEY2022_PAPER_SOFTWARE, cpu_env_name, gpu_env_name, import_coakley2022
+from reprogrid.gather.importers import COAKLEY2022_PAPER_SOFTWARE, cpu_env_name, gpu_env_name, import_coakley2022
 from reprogrid.job.schema import COLUMN_NAMES
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "coakley2022_runs.csv"

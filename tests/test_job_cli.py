@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from reprogrid.bundle import build_job_bundle  # noqa: E402
+from reprogrid.render.bundle import build_job_bundle  # noqa: E402
 from reprogrid.job import record  # noqa: E402
-from reprogrid.resources import sample_data_dir  # noqa: E402
+from reprogrid.core.resources import sample_data_dir  # noqa: E402
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
 

@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
-from reprogrid.bundle import build_job_bundle
-from reprogrid.resources import sample_data_dir
+from reprogrid.render.bundle import build_job_bundle
+from reprogrid.core.resources import sample_data_dir
 
 PYTHON = os.environ.get("REPROGRID_KERAS2_PYTHON")
 pytestmark = pytest.mark.skipif(not PYTHON, reason="REPROGRID_KERAS2_PYTHON is not set")

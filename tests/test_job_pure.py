@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from reprogrid.job import compat, data, determinism, fingerprint, workloads
-from reprogrid.resources import sample_data_dir
+from reprogrid.core.resources import sample_data_dir
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -11,7 +11,7 @@ pytest.importorskip("tensorflow")
 from reprogrid.job import record, workloads  # noqa: E402
 from reprogrid.job.runner import RunOptions, run_job  # noqa: E402
 from reprogrid.job.schema import COLUMN_NAMES, COLUMN_TYPES  # noqa: E402
-from reprogrid.resources import sample_data_dir  # noqa: E402
+from reprogrid.core.resources import sample_data_dir  # noqa: E402
 
 SAMPLES = str(sample_data_dir())
 SMALL = {"mnist_convnet": 96, "bidirectional_lstm_imdb": 32, "imbalanced_classification": 300}

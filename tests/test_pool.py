@@ -6,9 +6,9 @@ import json
 import classad
 import pytest
 
-from reprogrid.emulator.matchmaking import Matchmaker, gpu_ads
-from reprogrid.errors import UserError
-from reprogrid.pool import load_pool
+from reprogrid.condor.matchmaking import Matchmaker, gpu_ads
+from reprogrid.core.errors import UserError
+from reprogrid.condor.pool import load_pool
 
 AD = {
     "Name": "slot1@gpu-a", "Machine": "gpu-a", "Arch": "X86_64", "OpSys": "LINUX", "Cpus": 8,

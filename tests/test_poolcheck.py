@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reprogrid import poolcheck
+from reprogrid.run import poolcheck
 from reprogrid.cli import main
-from reprogrid.inventory import builtin_machine_ads
-from reprogrid.pool import load_pool
-from reprogrid.presets import preset_study, preset_yaml
+from reprogrid.condor.inventory import builtin_machine_ads
+from reprogrid.condor.pool import load_pool
+from reprogrid.spec.presets import preset_study, preset_yaml
 from reprogrid.spec import Pool
 
 TODAY = Path(__file__).parent / "fixtures" / "pool" / "ospool-2024-11.json"
@@ -52,7 +52,7 @@ def test_summary_counts_what_slots_advertise(today):
     assert s.sites["Nebraska"] == 3 and s.sites["Clemson"] == 3 and "(not advertised)" not in s.sites
     assert sum(s.os.values()) == 32 and "(not advertised)" not in s.os
     assert not s.cpu_models
-    assert "no slot advertises OSGVO_CPU_MODEL" in s.render()
+    assert "no slot advertises OSGVO_CPU_MODEL" in s.describe()
 
 
 def test_study_pinning_model_strings_finds_nothing_today(coakley, today):

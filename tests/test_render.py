@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from reprogrid.condor import submit_to_job_ads
-from reprogrid.errors import UserError
-from reprogrid.escaping import UnsafeValue, classad_string, dag_name, dag_vars_value, submit_value
-from reprogrid.inventory import builtin_machine_ads
-from reprogrid.presets import coakley2022, demo, preset_study
+from reprogrid.condor.bindings import submit_to_job_ads
+from reprogrid.core.errors import UserError
+from reprogrid.condor.escaping import UnsafeValue, classad_string, dag_name, dag_vars_value, submit_value
+from reprogrid.condor.inventory import builtin_machine_ads
+from reprogrid.spec.presets import coakley2022, demo, preset_study
 from reprogrid.render import render_files, render_study
 from reprogrid.spec import study_from_dict
 

@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from reprogrid.errors import UserError
-from reprogrid.report import build_report, summarize
+from reprogrid.core.errors import UserError
+from reprogrid.report import build_report
+from reprogrid.analysis import summarize
 from test_analysis import frame, row, study
 from test_gather import gather, make_submit, write_all
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reprogrid.errors import UserError
-from reprogrid.presets import coakley2022, demo, preset_study, preset_yaml
+from reprogrid.core.errors import UserError
+from reprogrid.spec.presets import coakley2022, demo, preset_study, preset_yaml
 from reprogrid.spec import Study, load_study, study_from_dict
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reprogrid import status
+from reprogrid.run import status
 from reprogrid.cli import main
 
 SW = ("dockerhub-2.8.0", "ngc-22.03")
@@ -108,7 +108,7 @@ def test_event_log_states_and_groups(tree: Path):
     assert by_sw[SW[0]] == {"done": 1, "running": 1} and by_sw[SW[1]] == {"held": 1, "idle": 1}
     assert progress.counts("hardware_env")[HW[1]] == {"running": 1, "idle": 1}
     assert [r.detail for r in progress.runs if r.state == "held"] == ["Disk quota exceeded"]
-    text = progress.render()
+    text = progress.describe()
     assert "study tiny: 4 runs - done 1, running 1, idle 1, held 1, failed 0, waiting 0" in text
     assert f"  {R3}: Disk quota exceeded" in text
 
@@ -217,7 +217,7 @@ def test_newer_source_wins(tree: Path):
 
 
 def test_reads_what_the_emulator_writes(tree: Path):
-    from reprogrid.emulator import eventlog, nodestatus
+    from reprogrid.run.emulator import eventlog, nodestatus
 
     (tree / "logs" / "study.log").write_text(
         eventlog.submit_event(7, 0, R1, 1.0e9) + eventlog.execute_event(7, 0, "slot1@x", 1.0e9 + 1)

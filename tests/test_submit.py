@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reprogrid import submission
+from reprogrid.run import submission
 from reprogrid.cli import main
 
 
@@ -22,7 +22,7 @@ def submit_dir(tmp_path: Path) -> Path:
     (d / "cells").mkdir()
     (d / "cells" / "a--b--c.sub").write_text("executable = /bin/true\nqueue\n")
     (d / "manifest.json").write_text(json.dumps({"schema": "reprogrid.manifest/1",
-                                                  "study": {"name": "tiny study", "study_id": "x"}}))
+                                                  "study": {"name": "tiny study", "study_id": "x"}, "runs": []}))
     return d
 
 

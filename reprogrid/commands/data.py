@@ -58,7 +58,7 @@ def _print_checks(checks) -> None:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    from .. import datafiles
+    from reprogrid.prepare import datafiles
 
     checks = datafiles.fetch(args.folder, base_url=args.base_url or datafiles.DEFAULT_BASE_URL, creditcard=args.creditcard)
     _print_checks(checks)
@@ -68,7 +68,7 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from .. import datafiles
+    from reprogrid.prepare import datafiles
 
     checks = datafiles.verify_dir(args.folder)
     _print_checks(checks)
@@ -77,9 +77,9 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_stage(args: argparse.Namespace) -> int:
-    from .. import datafiles
-    from ..errors import Problem, UserError
-    from ..fsutil import write_text_atomic
+    from reprogrid.prepare import datafiles
+    from reprogrid.core.errors import Problem, UserError
+    from reprogrid.core.files import write_text_atomic
 
     tool = datafiles.find_stage_tool()
     commands = datafiles.stage_plan(args.folder, args.osdf, tool or "pelican")

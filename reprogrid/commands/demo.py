@@ -40,8 +40,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..demo import run_demo
-    from ..errors import Problem, UserError
+    from reprogrid.demo import run_demo
+    from reprogrid.core.errors import Problem, UserError
 
     pythons = {}
     for item in args.python:

@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _pairs(values, flag):  # noqa: ANN001
-    from ..errors import Problem, UserError
+    from reprogrid.core.errors import Problem, UserError
     out = {}
     for v in values:
         if "=" not in v or not v.split("=", 1)[0] or not v.split("=", 1)[1]:
@@ -56,7 +56,7 @@ def _pairs(values, flag):  # noqa: ANN001
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..emulator import dryrun, plan
+    from reprogrid.run.emulator.driver import dryrun, plan
 
     if args.plan:
         result = plan(args.dag, pool=args.pool)

@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from ..gather import gather
+    from reprogrid.gather.collect import gather
 
     result = gather(args.submit_dir, output=args.output, workers=args.workers, progress=args.progress)
     if args.json:

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from .. import images
-from ..errors import Problem, UserError
+from reprogrid.prepare import images
+from reprogrid.core.errors import Problem, UserError
 
 ORDER = 70
 
@@ -99,7 +99,7 @@ def _job_bundle(args: argparse.Namespace, build_dir: Path) -> Path:
         if not path.is_file():
             raise UserError.of("no job bundle", [Problem("--bundle", f"{path} does not exist")])
         return path
-    from ..bundle import build_job_bundle
+    from reprogrid.render.bundle import build_job_bundle
 
     return build_job_bundle(build_dir)
 
@@ -124,7 +124,7 @@ def _build(args: argparse.Namespace) -> int:
     bundle_path = _job_bundle(args, build_dir)
     for defn, plan in zip(chosen, plans):
         images.stage_context(plan, defn, bundle_path)
-        print(plan.render())
+        print(plan.describe())
         print()
         if args.run:
             for step in plan.steps:
@@ -152,7 +152,7 @@ def _fill(args: argparse.Namespace) -> int:
 def _write_filled(spec: Path, out: Path, defs, user: str, ap: str, only: Optional[List[str]]) -> None:
     import yaml
 
-    from ..fsutil import write_text_atomic
+    from reprogrid.core.files import write_text_atomic
 
     try:
         data = yaml.safe_load(spec.read_text(encoding="utf-8"))
@@ -175,6 +175,6 @@ def _validate_if_possible(text: str, out: Path) -> None:
     """Check the filled study with the spec's validator before writing it."""
     import yaml
 
-    from ..spec import study_from_dict
+    from reprogrid.spec.validate import study_from_dict
 
     study_from_dict(yaml.safe_load(text), source=str(out))

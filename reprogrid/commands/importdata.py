@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..importers import import_coakley2022, write_imported
+    from reprogrid.gather.importers import import_coakley2022, write_imported
 
     df = import_coakley2022(args.csv, paper_only=args.paper_only)
     rows = write_imported(df, args.output, source=str(args.csv))

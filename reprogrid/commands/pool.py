@@ -46,25 +46,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from ..pool import load_pool
-    from ..poolcheck import summarize_pool
+    from reprogrid.condor.pool import load_pool
+    from reprogrid.run.poolcheck import summarize_pool
 
     summary = summarize_pool(load_pool(args.file), args.model_attribute)
-    print(json.dumps(summary.as_dict()) if args.json else summary.render())
+    print(json.dumps(summary.as_dict()) if args.json else summary.describe())
     return 0
 
 
 def _check(args: argparse.Namespace) -> int:
-    from ..poolcheck import check_study, render_checks
-    from ..spec import load_study
+    from reprogrid.run.poolcheck import check_study, describe_checks
+    from reprogrid.spec.validate import load_study
 
     study = load_study(args.spec)
     if args.pool:
-        from ..pool import load_pool
+        from reprogrid.condor.pool import load_pool
 
         ads = load_pool(args.pool)
     else:
-        from ..inventory import builtin_machine_ads
+        from reprogrid.condor.inventory import builtin_machine_ads
 
         ads = builtin_machine_ads()
     checks = check_study(study, ads)
@@ -73,5 +73,5 @@ def _check(args: argparse.Namespace) -> int:
     else:
         source = args.pool or "the built-in 2022 OSPool inventory"
         print(f"pool: {source} ({len(ads)} slots); study {study.name}, pool profile {study.pool.profile}\n")
-        print(render_checks(checks))
+        print(describe_checks(checks))
     return 0 if all(c.matching_slots for c in checks) else 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reprogrid import tree
+
 ORDER = 70
 
 EPILOG = """\
@@ -45,17 +47,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def default_output(path: Path) -> Path:
-    if path.is_dir() and (path / "manifest.json").exists():
+    if path.is_dir() and tree.is_submit_dir(path):
         return path / "report"
     base = path.with_suffix("") if path.is_file() else path
     return base.parent / f"{base.name}-report"
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..analysis import Tolerances
-    from ..errors import Problem, UserError
-    from ..gather import find_dataset, load_dataset, read_report
-    from ..report import build_report
+    from reprogrid.analysis.tables import Tolerances
+    from reprogrid.core.errors import Problem, UserError
+    from reprogrid.gather.dataset import find_dataset, load_dataset, read_report
+    from reprogrid.report.html import build_report
 
     path = Path(args.path)
     if not (0 < args.claim_share <= 1):
@@ -74,3 +76,4 @@ def run(args: argparse.Namespace) -> int:
         print(paths.markdown.read_text(encoding="utf-8"))
     print(f"report: {paths.html}\nsummary: {paths.markdown}")
     return 0
+

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 
-from ..status import StatusTracker
+from reprogrid.run.status import StatusTracker
 
 ORDER = 45
 
@@ -46,7 +46,7 @@ def _show(progress, as_json: bool, clear: bool) -> None:
     if as_json:
         print(json.dumps(progress.as_dict()))
     else:
-        print(progress.render())
+        print(progress.describe())
     sys.stdout.flush()
 
 

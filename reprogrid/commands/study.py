@@ -5,8 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import Problem, UserError
-from ..fsutil import write_text_atomic
+from reprogrid.core.errors import Problem, UserError
+from reprogrid.core.files import write_text_atomic
 
 ORDER = 10
 
@@ -43,7 +43,7 @@ def _print_warnings(warnings) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from ..presets import preset_yaml
+    from reprogrid.spec.presets import preset_yaml
 
     text = preset_yaml(args.preset)
     if args.output in (None, "-"):
@@ -58,8 +58,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from ..hardware import study_warnings
-    from ..spec import load_study
+    from reprogrid.render.hardware import study_warnings
+    from reprogrid.spec.validate import load_study
 
     study = load_study(args.spec)
     _print_warnings(study_warnings(study))
@@ -72,8 +72,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from ..render import render_study
-    from ..spec import load_study
+    from reprogrid.render.study import render_study
+    from reprogrid.spec.validate import load_study
 
     spec = Path(args.spec)
     study = load_study(spec)
@@ -87,7 +87,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    from ..presets import PRESETS
+    from reprogrid.spec.presets import PRESETS
 
     fmt = argparse.RawDescriptionHelpFormatter
     p = subparsers.add_parser("init", help="write a study spec from a preset", epilog=INIT_EPILOG, formatter_class=fmt,

@@ -5,7 +5,7 @@ import argparse
 import shlex
 import sys
 
-from .. import submission
+from reprogrid.run import submission
 
 ORDER = 40
 

@@ -1,0 +1,89 @@
+"""The one adapter around HTCondor's Python bindings: the only module that imports them.
+
+``classad`` and ``htcondor`` (v1) are imported here, once, with the bindings' warning
+about a missing condor_config silenced; ``htcondor2()`` and ``classad2()`` give the v2
+modules (event logs, DAG submission) on first use. Everyone else imports from here.
+
+``condor_submit`` turns a submit description into job ClassAds; the v1 bindings of the
+24.x series expose exactly that offline as ``htcondor.Submit(text).jobs()`` (htcondor2
+raises NotImplementedError). Everything in reprogrid that needs a job ad (render's
+fidelity tests, the emulator, pool checks) goes through :func:`submit_to_job_ads`, so a
+future bindings change touches one file.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import List, Mapping, Optional, Union
+
+with warnings.catch_warnings():
+    # Without a condor_config the bindings warn once at import; offline parsing needs none.
+    # CONDOR_CONFIG is left alone: on an access point the same process may talk to the schedd.
+    warnings.simplefilter("ignore")
+    import classad
+    import htcondor
+
+from reprogrid.core.errors import Problem, UserError
+
+
+def htcondor2():
+    """The ``htcondor2`` module (event logs, ``Submit.from_dag``), imported on first use."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no condor_config is needed to read logs
+        import htcondor2 as module
+    return module
+
+
+def classad2():
+    """The ``classad2`` module, imported on first use."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import classad2 as module
+    return module
+
+#: QDate given to simulated jobs, so rendered ads are reproducible.
+FIXED_QDATE = 1_600_000_000
+
+
+def submit_to_job_ads(
+    submit_text: str,
+    *,
+    iwd: Union[str, "os.PathLike[str]"],
+    vars: Optional[Mapping[str, str]] = None,
+    count: int = 1,
+    cluster_id: int = 1,
+    source: str = "<submit description>",
+) -> List["classad.ClassAd"]:
+    """Job ClassAds that ``condor_submit`` would create for ``submit_text``.
+
+    ``vars`` are the DAG node's VARS, applied as submit macros exactly as DAGMan does.
+    ``iwd`` becomes the job's ``Iwd`` unless the text sets ``initialdir``; it must exist.
+    Like condor_submit, the parser resolves a relative ``executable`` against the
+    process's current folder, not ``initialdir``: callers that need DAGMan's behaviour
+    (the emulator) run this from the node's folder. A description the parser rejects raises ``UserError`` naming
+    ``source``.
+    """
+    iwd = Path(iwd)
+    if not iwd.is_dir():
+        raise UserError(f"cannot build job ads for {source}", [Problem(str(iwd), "initial directory does not exist")])
+    try:
+        description = htcondor.Submit(submit_text)
+        if "initialdir" not in {k.lower() for k in description.keys()}:
+            description["initialdir"] = str(iwd.resolve())
+        itemdata = iter([dict(vars)]) if vars else None
+        ads = description.jobs(count=count, itemdata=itemdata, clusterid=cluster_id, qdate=FIXED_QDATE)
+        return list(ads)
+    except (RuntimeError, ValueError, htcondor.HTCondorException) as err:
+        raise UserError(
+            f"HTCondor cannot parse {source}",
+            [Problem(source, f"{err}; fix the submit description (see the condor_submit manual)")],
+        ) from err
+
+
+def parse_expression(text: str) -> "classad.ExprTree":
+    """Parse one ClassAd expression; raise ``ValueError`` when it is not exactly one."""
+    try:
+        return classad.ExprTree(text)
+    except Exception as err:  # the bindings raise a bare ClassAdParseError / SyntaxError
+        raise ValueError(f"not a valid ClassAd expression: {text!r}") from err

@@ -1,0 +1,14 @@
+"""Gather: per-run records -> one checked Parquet dataset; imported published runs.
+
+Owns the dataset's Arrow schema, writer and readers (``dataset``), the collection of a
+submit tree's records checked against its manifest (``collect``) and importers of
+published runs into the same schema (``importers``). May import ``tree``, ``core`` and
+``job`` (the result schema).
+"""
+from reprogrid.gather.collect import CLASSES, GatherResult, gather, scan_results
+from reprogrid.gather.dataset import (
+    REPORT_NAME, arrow_schema, conform, find_dataset, load_dataset, load_table, read_report, write_dataset,
+)
+
+__all__ = ["CLASSES", "GatherResult", "REPORT_NAME", "arrow_schema", "conform", "find_dataset", "gather",
+           "load_dataset", "load_table", "read_report", "scan_results", "write_dataset"]

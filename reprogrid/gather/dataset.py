@@ -1,0 +1,211 @@
+"""The gathered dataset: the one Arrow schema of a result record, its writer and readers.
+
+``write_dataset`` writes a hive-partitioned Parquet dataset (``workload=<name>/part-0.parquet``)
+atomically; ``load_dataset``/``load_table`` read one back (a submit folder, its ``dataset/``
+or a single Parquet file); ``read_report`` reads gather's report beside it. ``conform``
+casts any record table onto the schema by column name, so older or newer records map.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import urllib.parse
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Optional, Union
+
+from reprogrid import tree
+from reprogrid.core.errors import Problem, UserError
+from reprogrid.core.files import atomic_directory, write_text_atomic
+from reprogrid.job import record as job_record
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+REPORT_NAME = "_gather_report.json"
+PARTITION = "workload"
+
+
+@functools.lru_cache(maxsize=None)
+def arrow_schema():
+    """The result record as an Arrow schema: the job side's own (every column nullable,
+    the schema version in its metadata), so what jobs write and what gather writes agree."""
+    return job_record.arrow_schema()
+
+
+def conform(table):
+    """Return ``table`` with exactly the schema's columns, in order, cast by name.
+
+    Missing columns become nulls; columns the schema does not know are left out. Raises
+    ``ValueError`` naming the column when a value cannot be cast to its type.
+    """
+    import pyarrow as pa
+
+    schema = arrow_schema()
+    columns = []
+    names = set(table.column_names)
+    for fld in schema:
+        if fld.name in names:
+            col = table.column(fld.name)
+            if col.type != fld.type:
+                try:
+                    if pa.types.is_dictionary(col.type):
+                        col = col.cast(col.type.value_type)
+                    col = col.cast(fld.type)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as err:
+                    raise ValueError(f"column {fld.name!r}: cannot read {col.type} as {fld.type} ({err})") from None
+            columns.append(col)
+        else:
+            columns.append(pa.nulls(table.num_rows, fld.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+class DatasetWriter:
+    """Append conformed tables to one Parquet file per workload under a hive layout."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.writers: Dict[Optional[str], Any] = {}
+        self.rows = 0
+        schema = arrow_schema()
+        self.file_schema = schema.remove(schema.get_field_index(PARTITION))
+
+    def write(self, table) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if table.num_rows == 0:
+            return
+        workloads = table.column(PARTITION)
+        values = workloads.unique().to_pylist()
+        for value in sorted(values, key=lambda v: (v is None, v or "")):
+            if value is None:
+                mask = pc.is_null(workloads)
+            else:
+                mask = pc.fill_null(pc.equal(workloads, pa.scalar(value, pa.string())), False)
+            part = table.filter(mask).drop_columns([PARTITION])
+            self._writer(value).write_table(part, row_group_size=max(part.num_rows, 1))
+            self.rows += part.num_rows
+
+    def _writer(self, workload: Optional[str]):
+        import pyarrow.parquet as pq
+
+        if workload not in self.writers:
+            segment = "__HIVE_DEFAULT_PARTITION__" if workload is None else urllib.parse.quote(workload, safe="")
+            folder = self.root / f"{PARTITION}={segment}"
+            folder.mkdir(parents=True, exist_ok=True)
+            self.writers[workload] = pq.ParquetWriter(str(folder / "part-0.parquet"), self.file_schema)
+        return self.writers[workload]
+
+    def close(self) -> None:
+        import pyarrow.parquet as pq
+
+        for writer in self.writers.values():
+            writer.close()
+        if not self.writers:  # keep the schema discoverable in an empty dataset
+            pq.write_table(arrow_schema().empty_table(), str(self.root / "part-0.parquet"))
+
+
+def write_dataset(tables: Iterable[Any], output: PathLike,
+                  report: Union[None, Dict[str, Any], Callable[[], Dict[str, Any]]] = None) -> int:
+    """Write result-schema tables as a hive-partitioned dataset at ``output``, atomically.
+
+    ``tables`` are conformed (see :func:`conform`) and streamed one at a time; ``report``
+    (a dict, or a function called after the last table) is stored as
+    ``_gather_report.json`` inside the dataset. Returns the rows written. Gather and the
+    importers both write through here, so they produce the same layout.
+    """
+    output = _checked_output(Path(output))
+    with atomic_directory(output) as tmp:
+        writer = DatasetWriter(tmp)
+        try:
+            for table in tables:
+                writer.write(conform(table))
+        finally:
+            writer.close()
+        if report is not None:
+            content = dict(report() if callable(report) else report, rows_written=writer.rows)
+            write_text_atomic(tmp / REPORT_NAME, json.dumps(content, indent=1) + "\n")
+    return writer.rows
+
+
+def _checked_output(output: Path) -> Path:
+    """Refuse to replace a folder that is not a dataset (it would be deleted by the swap)."""
+    if output.exists():
+        if not output.is_dir():
+            raise UserError.of("cannot write the dataset", [Problem(str(output), "exists and is not a folder; choose another output")])
+        names = [n for n in os.listdir(output)]
+        looks_like_dataset = REPORT_NAME in names or all(
+            n.startswith(f"{PARTITION}=") or n in ("part-0.parquet", "_source.json") or n.startswith(".") for n in names)
+        if names and not looks_like_dataset:
+            raise UserError.of("cannot write the dataset", [Problem(
+                str(output), "exists and is not a reprogrid dataset; choose an empty or new folder")])
+    return output
+
+
+def find_dataset(path: PathLike) -> Path:
+    """The dataset folder (or file) for a submit folder, a dataset folder or a Parquet file."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    if (path / tree.DATASET_DIR).is_dir() and tree.is_submit_dir(path):
+        return path / tree.DATASET_DIR
+    if path.is_dir() and tree.is_submit_dir(path):
+        raise UserError.of("no dataset yet", [Problem(str(path), "this submit folder has not been gathered: run `reprogrid gather` first")])
+    if path.is_dir():
+        return path
+    raise UserError.of("no dataset", [Problem(str(path), "not found: pass a submit folder, a dataset folder or a .parquet file")])
+
+
+def load_table(path: PathLike):
+    """The dataset at ``path`` (see :func:`find_dataset`) as an Arrow table in the result schema."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    target = find_dataset(path)
+    partitioning = ds.partitioning(pa.schema([pa.field(PARTITION, pa.string())]), flavor="hive")
+    try:
+        if target.is_file():
+            table = ds.dataset(str(target), format="parquet").to_table()
+        else:
+            files = sorted(str(p) for p in target.rglob("*.parquet") if not any(
+                part.startswith((".", "_")) for part in p.relative_to(target).parts))
+            if not files:
+                raise UserError.of("no dataset", [Problem(str(target), "holds no .parquet files: run `reprogrid gather` or `reprogrid import` first")])
+            dataset = ds.dataset(files, format="parquet", partitioning=partitioning, partition_base_dir=str(target))
+            table = dataset.to_table()
+    except (pa.ArrowInvalid, OSError) as err:
+        raise UserError.of("unreadable dataset", [Problem(str(target), f"{err}")]) from None
+    if table.column_names.count(PARTITION) > 1:  # a root-level file that kept the column
+        idx = [i for i, n in enumerate(table.column_names) if n == PARTITION]
+        table = table.remove_column(idx[-1])
+    return conform(table)
+
+
+def load_dataset(path: PathLike):
+    """The dataset as a pandas DataFrame with the result schema's columns, in order.
+
+    ``path`` is a submit folder (its ``dataset/``), a dataset folder written by gather or
+    ``reprogrid import``, or one Parquet file. Integer columns are nullable (``Int64``).
+    """
+    import pandas as pd
+
+    table = load_table(path)
+    import pyarrow as pa
+
+    mapping = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+    return table.to_pandas(types_mapper=mapping.get)
+
+
+def read_report(path: PathLike) -> Optional[Dict[str, Any]]:
+    """The gather report stored with a dataset (None when there is none)."""
+    try:
+        target = find_dataset(path)
+    except UserError:
+        return None
+    report = (target if target.is_dir() else target.parent) / REPORT_NAME
+    if not report.is_file():
+        return None
+    try:
+        return json.loads(report.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None

@@ -1,0 +1,14 @@
+"""Run: a rendered submit tree, executed: on a real pool or with the schedd emulated.
+
+Owns submission through the bindings (``submit``), monitoring from the node status file
+and the event log (``status``), the pre-submit check of a study against a pool
+(``poolcheck``) and the local dry run (``emulator``: DAGMan and the schedd emulated,
+every job really executed). May import ``render`` and everything below it.
+"""
+from reprogrid.run.emulator.driver import dryrun, plan
+from reprogrid.run.poolcheck import check_study, describe_checks, summarize_pool
+from reprogrid.run.status import study_status
+from reprogrid.run.submission import SubmitOptions, submit, submit_dag_command
+
+__all__ = ["SubmitOptions", "check_study", "describe_checks", "dryrun", "plan", "study_status", "submit",
+           "submit_dag_command", "summarize_pool"]

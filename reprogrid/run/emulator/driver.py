@@ -1,0 +1,198 @@
+"""The emulated schedd and DAGMan: run a DAG on this machine with DAGMan's semantics.
+
+``dryrun(dag_path, ...)`` executes the DAG (picking up the newest rescue DAG), writing
+the job event logs, the node status file, ``<dag>.dagman.out`` and, on failure, the
+next rescue DAG. ``plan(dag_path, ...)`` runs nothing: it matches every node's job
+against the machine inventory and explains the nodes that match nothing.
+
+Modules: ``dagfile`` (parser), ``model``, ``jobads`` (job ads via ``reprogrid.condor.bindings``),
+``matchmaking``, ``transfer``, ``executor``, ``scheduler`` (the DAGMan loop),
+``eventlog``, ``nodestatus``, ``rescue``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence, Union
+
+
+from reprogrid import tree
+from reprogrid.core.errors import Problem, UserError
+from reprogrid.run.emulator.dagfile import parse_dag
+from reprogrid.run.emulator.executor import Executor, is_local
+from reprogrid.run.emulator.jobads import JobAdCache
+from reprogrid.condor.matchmaking import Matchmaker
+from reprogrid.run.emulator.rescue import newest_rescue
+from reprogrid.run.emulator.scheduler import Log, DagOutcome, Scheduler
+from reprogrid.run.emulator.transfer import UrlMapper
+from reprogrid.condor.bindings import classad
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+__all__ = ["dryrun", "plan", "DryRunResult", "PlanResult", "NodePlan", "default_machines", "software_pythons"]
+
+
+@dataclass
+class DryRunResult(DagOutcome):
+    """What a dry run did (the scheduler's outcome, plus where its files are).
+
+    ``exit_code`` is what condor_dagman would exit with.
+    """
+
+    used_rescue: Optional[Path] = None
+    dagman_out: Optional[Path] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+@dataclass
+class NodePlan:
+    node: str
+    slots: int
+    hardware_envs: List[str]
+    reasons: List[str] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass
+class PlanResult:
+    nodes: List[NodePlan]
+    total_slots: int
+    autoclusters: int
+    machine_groups: int
+
+    @property
+    def unmatched(self) -> List[NodePlan]:
+        return [n for n in self.nodes if n.slots == 0 and not n.note]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.unmatched else 0
+
+    def format(self) -> str:
+        lines = [f"{len(self.nodes)} nodes, {self.autoclusters} autoclusters, "
+                 f"{self.machine_groups} kinds of machine ({self.total_slots} slots)", ""]
+        width = max([len(n.node) for n in self.nodes] + [4])
+        lines.append(f"{'node'.ljust(width)}  slots  hardware")
+        for n in self.nodes:
+            where = n.note or (", ".join(n.hardware_envs) if n.hardware_envs else "NOTHING MATCHES")
+            lines.append(f"{n.node.ljust(width)}  {n.slots:5d}  {where}")
+        if self.unmatched:
+            lines += ["", f"{len(self.unmatched)} node(s) match no machine:"]
+            for n in self.unmatched:
+                lines.append(f"  {n.node}:")
+                lines += [f"    excluded by: {r}" for r in n.reasons]
+        return "\n".join(lines)
+
+
+def default_machines() -> List[classad.ClassAd]:
+    """The built-in inventory (``reprogrid.condor.inventory.builtin_machine_ads``)."""
+    try:
+        from reprogrid.condor.inventory import builtin_machine_ads  # type: ignore[attr-defined]
+    except ImportError as err:  # pragma: no cover - depends on another stage
+        raise UserError("no machine inventory", [Problem("--pool", f"the built-in inventory is unavailable ({err}); pass --pool FILE")]) from None
+    return list(builtin_machine_ads())
+
+
+def _machines(pool: Optional[PathLike], machines: Optional[Sequence[classad.ClassAd]]) -> List[classad.ClassAd]:
+    if machines is not None:
+        return list(machines)
+    if pool is not None:
+        from reprogrid.condor.pool import load_pool
+        return load_pool(pool)
+    return default_machines()
+
+
+def software_pythons(dag_path: PathLike, overrides: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """Software env -> local interpreter: ``manifest.json`` next to the DAG, then ``overrides``."""
+    submit_dir = Path(dag_path).parent
+    out = tree.local_pythons(tree.read_manifest(submit_dir)) if tree.is_submit_dir(submit_dir) else {}
+    out.update(overrides or {})
+    return out
+
+
+def dryrun(dag_path: PathLike, *, slots: Optional[int] = None, pool: Optional[PathLike] = None,
+           machines: Optional[Sequence[classad.ClassAd]] = None, pythons: Optional[Mapping[str, str]] = None,
+           map_url: Optional[Mapping[str, PathLike]] = None, progress: Optional[bool] = None,
+           use_rescue: bool = True, scratch_dir: Optional[PathLike] = None) -> DryRunResult:
+    """Execute the DAG at ``dag_path`` here, as condor_submit_dag + the schedd would.
+
+    ``slots`` defaults to the number of cores; ``pool`` (a ``condor_status -json`` file)
+    or ``machines`` replace the built-in inventory; ``pythons`` maps software env names
+    to interpreters (on top of ``manifest.json``'s ``local_python``); ``map_url`` maps URL
+    prefixes to local folders for ``osdf://``/``https://`` inputs. The newest rescue DAG
+    is used unless ``use_rescue`` is False.
+    """
+    dag_path = Path(dag_path).absolute()
+    rescue = newest_rescue(dag_path) if use_rescue else None
+    dag = parse_dag(dag_path, rescue=rescue)
+    inventory = _machines(pool, machines)
+    slot_count = slots if slots is not None else (os.cpu_count() or 1)
+    if slot_count < 1:
+        raise UserError("bad slot count", [Problem("--slots", "must be at least 1")])
+    log = Log(Path(str(dag_path) + ".dagman.out"))
+    if rescue is not None:
+        log(f"Using rescue DAG {rescue}")
+    scratch_root = Path(tempfile.mkdtemp(prefix="reprogrid-dryrun-", dir=scratch_dir))
+    try:
+        executor = Executor(scratch_root, UrlMapper(map_url), software_pythons(dag_path, pythons))
+        show = sys.stderr.isatty() if progress is None else progress
+        outcome = Scheduler(dag, inventory, slot_count, executor, log, progress=show).run()
+    finally:
+        log.close()
+        shutil.rmtree(scratch_root, ignore_errors=True)
+    return DryRunResult(**vars(outcome), used_rescue=rescue, dagman_out=log.path)
+
+
+def plan(dag_path: PathLike, *, pool: Optional[PathLike] = None,
+         machines: Optional[Sequence[classad.ClassAd]] = None) -> PlanResult:
+    """Match every node's job against the inventory without running anything."""
+    dag_path = Path(dag_path).absolute()
+    dag = parse_dag(dag_path)
+    inventory = _machines(pool, machines)
+    mm = Matchmaker(inventory)
+    cache = JobAdCache()
+    jobs = []
+    for node in dag.nodes.values():
+        if node.noop:
+            jobs.append((node, None))
+            continue
+        folder = dag.node_dir(node)
+        submit = Path(node.submit_file)
+        path = submit if submit.is_absolute() else folder / submit
+        vars_ = {k: v.replace("$(JOB)", node.name).replace("$(RETRY)", "0") for k, v in node.vars}
+        if node.final:
+            vars_.setdefault("DAG_STATUS", "0")
+            vars_.setdefault("FAILED_COUNT", "0")
+        jobs.append((node, cache.ads(path, folder, vars_, node.where)[0]))
+    mm.note_job_refs(ad for _, ad in jobs if ad is not None)
+    groups = mm.groups()
+    keys = {}
+    per_key: Dict[tuple, tuple] = {}
+    rows: List[NodePlan] = []
+    for node, ad in jobs:
+        if ad is None:
+            rows.append(NodePlan(node.name, 0, [], note="NOOP (no job)"))
+            continue
+        if is_local(ad):
+            rows.append(NodePlan(node.name, 0, [], note="local universe: runs on the access point"))
+            continue
+        key = keys.get(id(ad))
+        if key is None:
+            key = keys[id(ad)] = mm.autocluster_key(ad)
+        summary = per_key.get(key)
+        if summary is None:
+            matching = mm.matching_groups(ad, key)
+            summary = per_key[key] = (sum(len(groups[g].members) for g in matching),
+                                      sorted({groups[g].hardware_env for g in matching}),
+                                      [] if matching else mm.explain(ad))
+        row = NodePlan(node.name, summary[0], summary[1], list(summary[2]))
+        rows.append(row)
+    return PlanResult(nodes=rows, total_slots=len(inventory), autoclusters=len(set(keys.values())),
+                      machine_groups=len(groups))

@@ -1,0 +1,450 @@
+"""Validation of a study spec: plain data (YAML or a dict) -> a checked :class:`Study`.
+
+The one validator behind :func:`load_study`, :func:`study_from_dict` and
+:meth:`Study.validated`: it reports every problem at once, each with its path in the spec
+and the fix, and refuses values that could inject submit commands or ClassAd clauses.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import yaml
+
+from reprogrid.core.errors import Problem, UserError
+from reprogrid.spec.model import (
+    CPU_VENDORS, MICROARCH_LEVELS, POOL_PROFILES, WORKLOAD_NAMES, CpuPin, DataInputs, GpuPin, HardwareEnv,
+    Output, Pool, Resources, SoftwareEnv, Study, Throttles, Workload, slug,
+)
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+_SAFE_LOCATION = re.compile(r"^[A-Za-z0-9_.:/@%=~+-]+$")
+
+
+_FLAG = re.compile(r"^[a-z0-9_]{1,32}$")
+
+
+_ATTR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|[KMGT]?B?)?\s*$", re.IGNORECASE)
+
+
+_SIZE_FACTORS_MB = {"": 1, "B": 1 / 2**20, "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
+
+
+class _Checker:
+    """Collects problems while reading a mapping; each read names its path in the spec."""
+
+    def __init__(self) -> None:
+        self.problems: List[Problem] = []
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(Problem(where, message))
+
+    def mapping(self, value: Any, where: str, allowed: Sequence[str], required: Sequence[str] = ()) -> Dict[str, Any]:
+        if value is None:
+            value = {}
+        if not isinstance(value, Mapping):
+            self.problem(where or "(top level)", f"expected a mapping with keys {', '.join(allowed)}, got {_show(value)}")
+            return {}
+        for key in value:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; allowed keys: {', '.join(allowed)}"
+                self.problem(_join(where, str(key)), f"unknown key{hint}")
+        for key in required:
+            if key not in value or value[key] is None:
+                self.problem(_join(where, key), "is required")
+        return dict(value)
+
+    def integer(self, value: Any, where: str, minimum: Optional[int] = None, example: str = "4") -> Optional[int]:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, str) and value.strip().isdigit():
+                value = int(value)
+            else:
+                self.problem(where, f"expected a whole number like {example}, got {_show(value)}")
+                return None
+        if minimum is not None and value < minimum:
+            self.problem(where, f"must be at least {minimum}, got {value}")
+            return None
+        return value
+
+    def number(self, value: Any, where: str, example: str = "8.0") -> Optional[float]:
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            self.problem(where, f"expected a number like {example}, got {_show(value)}")
+            return None
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        self.problem(where, f"expected a number like {example}, got {_show(value)}")
+        return None
+
+    def boolean(self, value: Any, where: str) -> Optional[bool]:
+        if value is None or isinstance(value, bool):
+            return value
+        self.problem(where, f"expected true or false, got {_show(value)}")
+        return None
+
+    def text(self, value: Any, where: str, pattern: Optional[re.Pattern] = None, rule: str = "", free: bool = False) -> Optional[str]:
+        if value is None:
+            return None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            self.problem(where, f"expected a string, got {_show(value)}")
+            return None
+        if any(ord(ch) < 32 for ch in value) and not free:
+            self.problem(where, "must not contain newlines, tabs or other control characters (they could inject submit commands)")
+            return None
+        if pattern is not None and not pattern.match(value):
+            self.problem(where, f"{rule}, got {_show(value)}")
+            return None
+        if "\\" in value and not free:
+            self.problem(where, "must not contain a backslash")
+            return None
+        return value
+
+    def name(self, value: Any, where: str) -> Optional[str]:
+        text = self.text(value, where, _NAME, "expected a name of letters, digits, '_', '.', '-' (1-63 characters, starting with a letter or digit)")
+        if text is not None and "--" in text:
+            self.problem(where, f"must not contain '--' (it separates the parts of run ids), got {_show(text)}")
+            return None
+        return text
+
+    def size_mb(self, value: Any, where: str) -> Optional[int]:
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value <= 0:
+                self.problem(where, f"must be positive, got {value}")
+                return None
+            return value
+        match = _SIZE.match(str(value)) if isinstance(value, (str, float)) else None
+        if not match:
+            self.problem(where, f"expected a size like 8GB, 512MB or a number of megabytes, got {_show(value)}")
+            return None
+        unit = (match.group(2) or "").upper().rstrip("B").rstrip("I")
+        megabytes = float(match.group(1)) * _SIZE_FACTORS_MB.get(unit, 1)
+        if megabytes < 1:
+            self.problem(where, f"is too small ({value}); give at least 1MB")
+            return None
+        return int(round(megabytes))
+
+    def string_list(self, value: Any, where: str, pattern: re.Pattern, rule: str) -> Tuple[str, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            self.problem(where, f"expected a list, got {_show(value)}")
+            return ()
+        out = []
+        for i, item in enumerate(value):
+            text = self.text(item, f"{where}[{i}]", pattern, rule)
+            if text is not None:
+                out.append(text)
+        return tuple(out)
+
+    def entries(self, value: Any, where: str) -> List[Tuple[str, Any]]:
+        """A list of entries (each a mapping or, for shorthand, a bare name)."""
+        if value is None:
+            self.problem(where, "is required: give a list")
+            return []
+        if not isinstance(value, (list, tuple)):
+            self.problem(where, f"expected a list, got {_show(value)}")
+            return []
+        if not value:
+            self.problem(where, "must list at least one entry")
+        return [(f"{where}[{i}]", item) for i, item in enumerate(value)]
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if not isinstance(value, str) else '"' + value.replace("\n", "\\n") + '"'
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _location(check: _Checker, value: Any, where: str, what: str) -> Optional[str]:
+    text = check.text(
+        value, where, _SAFE_LOCATION,
+        f"expected a {what} of letters, digits and . _ - / : @ % = ~ + (no spaces, quotes, commas or '$')",
+    )
+    return text
+
+
+def _workload(check: _Checker, where: str, raw: Any) -> Optional[Workload]:
+    if isinstance(raw, str):
+        raw = {"name": raw}
+    data = check.mapping(raw, where, ["name", "epochs", "max_samples", "determinism"], ["name"])
+    name = data.get("name")
+    if name is not None and name not in WORKLOAD_NAMES:
+        close = difflib.get_close_matches(str(name), WORKLOAD_NAMES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        check.problem(_join(where, "name"), f"unknown workload {_show(name)}; choose one of {', '.join(WORKLOAD_NAMES)}{hint}")
+        return None
+    epochs = check.integer(data.get("epochs"), _join(where, "epochs"), 1, "15")
+    max_samples = check.integer(data.get("max_samples"), _join(where, "max_samples"), 1, "1000")
+    determinism = check.boolean(data.get("determinism"), _join(where, "determinism"))
+    if name is None:
+        return None
+    return Workload(name, epochs, max_samples, True if determinism is None else determinism)
+
+
+def _image(check: _Checker, value: Any, where: str) -> Optional[str]:
+    text = _location(check, value, where, "container image")
+    if text is None:
+        return None
+    if text.startswith("docker://"):
+        if not re.match(r"^docker://[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$", text):
+            check.problem(where, f"expected a docker reference like docker://tensorflow/tensorflow:2.8.0-gpu, got {_show(text)}")
+            return None
+    elif text.startswith("osdf://"):
+        if not text.startswith("osdf:///") or not text.endswith(".sif"):
+            check.problem(where, f"expected an OSDF image URL like osdf:///ospool/ap40/data/USER/tf.sif, got {_show(text)}")
+            return None
+    elif text.startswith("/cvmfs/"):
+        pass
+    elif not text.endswith(".sif"):
+        check.problem(
+            where,
+            f"expected docker://..., osdf:///....sif, a /cvmfs/... path or a .sif file, got {_show(text)}",
+        )
+        return None
+    return text
+
+
+def _software(check: _Checker, where: str, raw: Any) -> Optional[SoftwareEnv]:
+    data = check.mapping(raw, where, ["name", "image", "versions", "local_python", "description"], ["name", "image"])
+    name = check.name(data.get("name"), _join(where, "name"))
+    image = _image(check, data.get("image"), _join(where, "image")) if data.get("image") is not None else None
+    versions: Dict[str, str] = {}
+    raw_versions = data.get("versions")
+    if raw_versions is not None:
+        if not isinstance(raw_versions, Mapping):
+            check.problem(_join(where, "versions"), f"expected a mapping like {{tensorflow: 2.8.0, cuda: '11.2'}}, got {_show(raw_versions)}")
+        else:
+            for key, value in raw_versions.items():
+                text = check.text(value, f"{where}.versions.{key}", re.compile(r"^[A-Za-z0-9._+-]{1,40}$"), "expected a version like 2.8.0")
+                if check.text(key, f"{where}.versions", re.compile(r"^[a-z][a-z0-9_]{0,30}$"), "expected a lower-case key like tensorflow") and text is not None:
+                    versions[key] = text
+    local_python = check.text(data.get("local_python"), _join(where, "local_python"))
+    description = check.text(data.get("description"), _join(where, "description")) or ""
+    if name is None or image is None:
+        return None
+    return SoftwareEnv(name, image, versions, local_python, description)
+
+
+def _cpu(check: _Checker, where: str, raw: Any) -> Optional[CpuPin]:
+    if raw is None:
+        return None
+    allowed = ["vendor", "family", "model_number", "model", "microarch", "min_microarch", "flags", "without_flags"]
+    data = check.mapping(raw, where, allowed)
+    vendor = data.get("vendor")
+    if vendor is not None:
+        vendor = str(vendor).lower()
+        if vendor not in CPU_VENDORS:
+            check.problem(_join(where, "vendor"), f"expected amd or intel, got {_show(data.get('vendor'))}")
+            vendor = None
+    family = check.integer(data.get("family"), _join(where, "family"), 0, "23")
+    model_number = check.integer(data.get("model_number"), _join(where, "model_number"), 0, "49")
+    model = check.text(data.get("model"), _join(where, "model"))
+    levels = []
+    for key in ("microarch", "min_microarch"):
+        value = data.get(key)
+        if value is not None and value not in MICROARCH_LEVELS:
+            check.problem(_join(where, key), f"expected one of {', '.join(MICROARCH_LEVELS)}, got {_show(value)}")
+            value = None
+        levels.append(value)
+    rule = "expected a lower-case /proc/cpuinfo flag like avx512f"
+    flags = check.string_list(data.get("flags"), _join(where, "flags"), _FLAG, rule)
+    without = check.string_list(data.get("without_flags"), _join(where, "without_flags"), _FLAG, rule)
+    if vendor and family is not None and family not in CPU_VENDORS[vendor]:
+        check.problem(_join(where, "family"), f"CPU family {family} is not a {vendor} family ({', '.join(map(str, CPU_VENDORS[vendor]))})")
+    if set(flags) & set(without):
+        check.problem(_join(where, "without_flags"), f"{', '.join(sorted(set(flags) & set(without)))} is both required and excluded")
+    return CpuPin(vendor, family, model_number, model, levels[0], levels[1], flags, without)
+
+
+def _gpu(check: _Checker, where: str, raw: Any) -> Optional[GpuPin]:
+    if raw is None:
+        return None
+    if raw is True:
+        raw = {}
+    allowed = ["count", "device_name", "capability", "min_capability", "max_capability", "min_memory_mb"]
+    data = check.mapping(raw, where, allowed)
+    count = check.integer(data.get("count"), _join(where, "count"), 1, "1")
+    caps = [check.number(data.get(k), _join(where, k), "8.0") for k in ("capability", "min_capability", "max_capability")]
+    if caps[0] is not None and (caps[1] is not None or caps[2] is not None):
+        check.problem(_join(where, "capability"), "give either capability (exact) or min_capability/max_capability, not both")
+    if caps[1] is not None and caps[2] is not None and caps[1] > caps[2]:
+        check.problem(_join(where, "min_capability"), f"{caps[1]} is above max_capability {caps[2]}")
+    memory = check.integer(data.get("min_memory_mb"), _join(where, "min_memory_mb"), 1, "40000")
+    device = check.text(data.get("device_name"), _join(where, "device_name"))
+    return GpuPin(count or 1, device, caps[0], caps[1], caps[2], memory)
+
+
+def _hardware(check: _Checker, where: str, raw: Any) -> Optional[HardwareEnv]:
+    allowed = ["name", "cpu", "gpu", "sites", "os", "requirements", "description"]
+    data = check.mapping(raw, where, allowed, ["name"])
+    name = check.name(data.get("name"), _join(where, "name"))
+    cpu = _cpu(check, _join(where, "cpu"), data.get("cpu"))
+    gpu = _gpu(check, _join(where, "gpu"), data.get("gpu"))
+    sites = check.string_list(data.get("sites"), _join(where, "sites"), re.compile(r"^[A-Za-z0-9_.-]{1,64}$"), "expected a GLIDEIN_Site name like UChicago")
+    os_string = check.text(data.get("os"), _join(where, "os"), re.compile(r"^[A-Za-z0-9 ._-]{1,40}$"), "expected an OSG_OS_STRING like 'RHEL 9'")
+    requirements = check.text(data.get("requirements"), _join(where, "requirements"))
+    if requirements is not None:
+        from reprogrid.condor.bindings import parse_expression
+
+        try:
+            parse_expression(requirements)
+        except ValueError:
+            check.problem(_join(where, "requirements"), f"is not one valid ClassAd expression: {_show(requirements)}; check parentheses and quotes")
+            requirements = None
+        if requirements is not None and "$" in requirements:
+            check.problem(_join(where, "requirements"), "must not contain '$' (submit macros are not allowed in a pin)")
+            requirements = None
+    description = check.text(data.get("description"), _join(where, "description")) or ""
+    if name is None:
+        return None
+    return HardwareEnv(name, cpu, gpu, sites, os_string, requirements, description)
+
+
+def _unique_slugs(check: _Checker, where: str, names: Sequence[Tuple[str, str]]) -> None:
+    seen: Dict[str, str] = {}
+    for path, name in names:
+        key = slug(name).lower()
+        if key in seen:
+            check.problem(path, f"{name!r} clashes with {seen[key]!r} (names must stay distinct with '.' read as '_' and case ignored)")
+        else:
+            seen[key] = name
+
+
+STUDY_KEYS = [
+    "name", "description", "seed", "seed_per_repeat", "repeats", "workloads", "software", "hardware",
+    "resources", "data", "retries", "throttles", "pool", "output",
+]
+
+
+def study_from_dict(raw: Any, *, source: str = "study spec") -> Study:
+    """Validate plain data (a parsed YAML file, or dicts from a notebook) into a Study.
+
+    Raises ``UserError`` listing every problem, each with its path and the fix.
+    """
+    check = _Checker()
+    data = check.mapping(raw, "", STUDY_KEYS, ["name", "workloads", "software", "hardware"])
+    name = check.name(data.get("name"), "name")
+    description = check.text(data.get("description"), "description", free=True) or ""
+    seed = check.integer(data.get("seed", 1), "seed", 0, "1")
+    seed_per_repeat = check.boolean(data.get("seed_per_repeat"), "seed_per_repeat")
+    repeats = check.integer(data.get("repeats", 1), "repeats", 1, "5")
+    retries = check.integer(data.get("retries", 2), "retries", 0, "2")
+
+    workloads = [w for w in (_workload(check, p, r) for p, r in check.entries(data.get("workloads"), "workloads")) if w]
+    software = [s for s in (_software(check, p, r) for p, r in check.entries(data.get("software"), "software")) if s]
+    hardware = [h for h in (_hardware(check, p, r) for p, r in check.entries(data.get("hardware"), "hardware")) if h]
+    _unique_slugs(check, "workloads", [(f"workloads[{i}].name", w.name) for i, w in enumerate(workloads)])
+    _unique_slugs(check, "software", [(f"software[{i}].name", s.name) for i, s in enumerate(software)])
+    _unique_slugs(check, "hardware", [(f"hardware[{i}].name", h.name) for i, h in enumerate(hardware)])
+
+    res = check.mapping(data.get("resources"), "resources", ["cpus", "memory", "disk", "gpus"])
+    resources = Resources(
+        cpus=check.integer(res.get("cpus"), "resources.cpus", 1, "1") or 1,
+        memory_mb=check.size_mb(res.get("memory"), "resources.memory") or Resources.memory_mb,
+        disk_mb=check.size_mb(res.get("disk"), "resources.disk") or Resources.disk_mb,
+        gpus=check.integer(res.get("gpus"), "resources.gpus", 1, "1"),
+    )
+
+    raw_data = check.mapping(data.get("data"), "data", ["inputs", "sample"])
+    inputs = []
+    raw_inputs = raw_data.get("inputs") or []
+    if not isinstance(raw_inputs, (list, tuple)):
+        check.problem("data.inputs", f"expected a list of paths or URLs, got {_show(raw_inputs)}")
+        raw_inputs = []
+    for i, item in enumerate(raw_inputs):
+        where = f"data.inputs[{i}]"
+        text = _location(check, item, where, "path or URL")
+        if text is None:
+            continue
+        scheme = text.split("://", 1)[0] if "://" in text else ""
+        if scheme and scheme not in ("osdf", "https", "http", "pelican", "file"):
+            check.problem(where, f"unsupported URL scheme {scheme!r}; use osdf://, https:// or a local path")
+            continue
+        inputs.append(text)
+    sample = check.boolean(raw_data.get("sample"), "data.sample") or False
+    names_given = {Path(i.split("://", 1)[-1]).name for i in inputs}
+    if not sample:
+        for w in workloads:
+            if w.data_file not in names_given:
+                check.problem(
+                    "data.inputs",
+                    f"no input provides {w.data_file} for workload {w.name}; add its path or osdf:// URL "
+                    "(see `reprogrid data fetch`), or set data.sample: true to use the bundled sample files",
+                )
+
+    thr = check.mapping(data.get("throttles"), "throttles", ["max_jobs", "max_idle", "max_jobs_per_hardware"])
+    throttles = Throttles(
+        check.integer(thr.get("max_jobs"), "throttles.max_jobs", 1, "100"),
+        check.integer(thr.get("max_idle"), "throttles.max_idle", 1, "1000"),
+        check.integer(thr.get("max_jobs_per_hardware"), "throttles.max_jobs_per_hardware", 1, "20"),
+    )
+
+    pool_raw = check.mapping(data.get("pool"), "pool", ["profile", "cpu_model_attribute"])
+    profile = pool_raw.get("profile", "ospool")
+    if profile not in POOL_PROFILES:
+        check.problem("pool.profile", f"expected one of {', '.join(POOL_PROFILES)}, got {_show(profile)}")
+        profile = "ospool"
+    model_attr = check.text(pool_raw.get("cpu_model_attribute"), "pool.cpu_model_attribute", _ATTR, "expected a ClassAd attribute name like OSGVO_CPU_MODEL")
+    pool = Pool(profile, model_attr)
+
+    out_raw = check.mapping(data.get("output"), "output", ["destination"])
+    destination = _location(check, out_raw.get("destination"), "output.destination", "URL")
+    if destination is not None and not re.match(r"^(osdf|pelican|https?)://", destination):
+        check.problem("output.destination", f"expected an osdf:// or https:// folder URL, got {_show(destination)}")
+        destination = None
+
+    for i, h in enumerate(hardware):
+        if h.cpu is None and h.gpu is None and h.requirements is None and not h.sites and h.os is None:
+            check.problem(f"hardware[{i}]", f"{h.name!r} pins nothing; give cpu, gpu, sites, os or requirements")
+
+    if check.problems:
+        raise UserError.of(f"{source} is not valid", check.problems)
+    return Study(
+        name=name, workloads=tuple(workloads), software=tuple(software), hardware=tuple(hardware),
+        repeats=repeats, seed=seed, seed_per_repeat=bool(seed_per_repeat), description=description,
+        resources=resources, data=DataInputs(tuple(inputs), sample), retries=retries,
+        throttles=throttles, pool=pool, output=Output(destination),
+    )
+
+
+def load_study(path: Union[str, Path]) -> Study:
+    """Read and validate a study YAML file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"study file {path} does not exist", [Problem(str(path), "check the path, or create one with `reprogrid init`")])
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(f"cannot read study file {path}", [Problem(str(path), str(err))])
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise UserError(f"{path} is not valid YAML", [Problem(where, f"{getattr(err, 'problem', err)}; fix the YAML syntax")])
+    return study_from_dict(raw, source=str(path))
