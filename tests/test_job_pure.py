@@ -173,3 +173,18 @@ def test_creditcard_bad_row_names_line(tmp_path):
     (tmp_path / "creditcard.csv").write_text("\n".join(lines) + "\n")
     with pytest.raises(data.DataError, match="line 6 has"):
         data.load_creditcard(str(tmp_path))
+
+
+def test_catalogue_is_the_one_table_of_workloads():
+    from reprogrid.job import catalogue, workloads
+    from reprogrid.prepare.datafiles import DATA_FILES
+    from reprogrid.spec import study_from_dict
+
+    assert tuple(workloads.WORKLOADS) == catalogue.WORKLOAD_NAMES
+    for name, impl in workloads.WORKLOADS.items():
+        assert impl.files == [catalogue.data_file(name)]
+    assert DATA_FILES == catalogue.DATA_FILES
+    study = study_from_dict({"name": "t", "workloads": [{"name": n} for n in catalogue.WORKLOAD_NAMES],
+                             "software": [{"name": "s", "image": "docker://tensorflow/tensorflow:2.8.0"}],
+                             "hardware": [{"name": "h", "cpu": {"vendor": "amd"}}], "data": {"sample": True}})
+    assert [w.data_file for w in study.workloads] == list(catalogue.DATA_FILES)

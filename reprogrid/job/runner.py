@@ -111,7 +111,7 @@ def run_job(opts: RunOptions) -> Tuple[Dict[str, Any], str, int]:
         model = workload.build(keras, data)
         stage = "train"
         t0 = time.perf_counter()
-        outcome = workloads.Outcome()
+        outcome = workloads.TrainingResult()
         outcome.history = workload.train(keras, model, data, rec["epochs"], 2 if opts.verbose is None else opts.verbose)
         rec["time_train_s"] = time.perf_counter() - t0
         stage = "evaluate"

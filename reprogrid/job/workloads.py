@@ -24,10 +24,11 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from . import catalogue
 from . import data as datafiles
 
 
-class Outcome(object):
+class TrainingResult(object):
     """What a training run produced (plain Python / numpy, no Keras objects)."""
 
     def __init__(self) -> None:
@@ -43,7 +44,7 @@ def _history(hist: Any) -> Dict[str, List[float]]:
     return {str(k): [float(v) for v in values] for k, values in sorted(hist.history.items())}
 
 
-class Workload(object):
+class BuiltinWorkload(object):
     """Base: subclasses set the names and defaults and implement the four steps."""
 
     name = ""
@@ -60,16 +61,16 @@ class Workload(object):
     def train(self, keras: Any, model: Any, data: Dict[str, np.ndarray], epochs: int, verbose: int = 2) -> Dict[str, List[float]]:
         raise NotImplementedError
 
-    def evaluate(self, keras: Any, model: Any, data: Dict[str, np.ndarray], outcome: Outcome) -> None:
+    def evaluate(self, keras: Any, model: Any, data: Dict[str, np.ndarray], outcome: TrainingResult) -> None:
         raise NotImplementedError
 
     def data_paths(self, data_dir: str) -> List[str]:
         return [os.path.join(data_dir, name) for name in self.files]
 
 
-class MnistConvnet(Workload):
+class MnistConvnet(BuiltinWorkload):
     name = "mnist_convnet"
-    files = [datafiles.MNIST_FILE]
+    files = [catalogue.data_file("mnist_convnet")]
     epochs = 15
     batch_size = 128
     num_classes = 10
@@ -112,9 +113,9 @@ class MnistConvnet(Workload):
         outcome.predictions = model.predict(data["x_test"], batch_size=self.batch_size, verbose=0)
 
 
-class BidirectionalLstmImdb(Workload):
+class BidirectionalLstmImdb(BuiltinWorkload):
     name = "bidirectional_lstm_imdb"
-    files = [datafiles.IMDB_FILE]
+    files = [catalogue.data_file("bidirectional_lstm_imdb")]
     epochs = 2
     batch_size = 32
     max_features = 20000
@@ -146,9 +147,9 @@ class BidirectionalLstmImdb(Workload):
         outcome.predictions = model.predict(data["x_test"], batch_size=self.batch_size, verbose=0)
 
 
-class ImbalancedClassification(Workload):
+class ImbalancedClassification(BuiltinWorkload):
     name = "imbalanced_classification"
-    files = [datafiles.CREDITCARD_FILE]
+    files = [catalogue.data_file("imbalanced_classification")]
     epochs = 30
     batch_size = 2048
     num_features = 30
@@ -244,7 +245,7 @@ WORKLOADS = {w.name: w for w in (MnistConvnet(), BidirectionalLstmImdb(), Imbala
 EXPECTED_PARAMS = {"mnist_convnet": 34826, "bidirectional_lstm_imdb": 2757761, "imbalanced_classification": 139777}
 
 
-def get(name: str) -> Workload:
+def get(name: str) -> BuiltinWorkload:
     """The workload called ``name`` (KeyError lists the known ones)."""
     try:
         return WORKLOADS[name]

@@ -23,6 +23,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 from reprogrid.core.errors import Problem, UserError
 from reprogrid.job import data as jobdata
 from reprogrid.job import samples
+from reprogrid.job.catalogue import DATA_FILES
 
 DEFAULT_BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 CANONICAL_SHA256 = {
@@ -30,7 +31,6 @@ CANONICAL_SHA256 = {
     "imdb.npz": "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f",
 }
 CREDITCARD_ROWS = 284807
-DATA_FILES = ("mnist.npz", "imdb.npz", "creditcard.csv")
 
 # statuses of a checked file; the first three are usable
 CANONICAL, SAMPLE, UNVERIFIED = "canonical", "sample", "unverified"

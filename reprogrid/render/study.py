@@ -24,7 +24,8 @@ from reprogrid.condor.escaping import FILTERS, UnsafeValue, dag_name, dag_vars_v
 from reprogrid.core.files import atomic_directory
 from reprogrid.render.hardware import Pin, pins_for_study, study_warnings
 from reprogrid.core.resources import sample_data_dir, templates_dir
-from reprogrid.spec.model import WORKLOAD_DATA, Cell, Study, slug
+from reprogrid.job.catalogue import DATA_FILES
+from reprogrid.spec.model import Cell, Study, slug
 from reprogrid import tree
 from reprogrid.tree import DAG_FILE, RUN_OUTPUTS
 
@@ -72,14 +73,14 @@ def _template_error(err: jinja2.TemplateError) -> UserError:
 
 
 def _sample_inputs() -> Dict[str, str]:
-    return {name: f"data/{name}" for name in sorted(set(WORKLOAD_DATA.values()))}
+    return {name: f"data/{name}" for name in sorted(set(DATA_FILES))}
 
 
 def _inputs_for(study: Study, workload_data: str, base_dir: Path) -> List[str]:
     """transfer_input_files entries for a workload: its data file plus any extra inputs."""
     if study.data.sample:
         return [_sample_inputs()[workload_data]]
-    known = set(WORKLOAD_DATA.values())
+    known = set(DATA_FILES)
     out = []
     for item in study.data.inputs:
         name = Path(item.split("://", 1)[-1]).name

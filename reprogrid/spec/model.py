@@ -12,14 +12,9 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 import yaml
 
+from reprogrid.job import catalogue
 
-WORKLOAD_NAMES = ("mnist_convnet", "bidirectional_lstm_imdb", "imbalanced_classification")
-#: The data file each workload reads (as keras.datasets caches it / as Kaggle ships it).
-WORKLOAD_DATA = {
-    "mnist_convnet": "mnist.npz",
-    "bidirectional_lstm_imdb": "imdb.npz",
-    "imbalanced_classification": "creditcard.csv",
-}
+
 CPU_VENDORS = {"amd": (23, 25, 26), "intel": (6,)}
 MICROARCH_LEVELS = ("x86_64-v1", "x86_64-v2", "x86_64-v3", "x86_64-v4")
 POOL_PROFILES = ("ospool", "ospool-2022", "custom")
@@ -42,7 +37,7 @@ class Workload:
 
     @property
     def data_file(self) -> str:
-        return WORKLOAD_DATA[self.name]
+        return catalogue.data_file(self.name)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import yaml
 
 from reprogrid.core.errors import Problem, UserError
+from reprogrid.job.catalogue import WORKLOAD_NAMES
 from reprogrid.spec.model import (
-    CPU_VENDORS, MICROARCH_LEVELS, POOL_PROFILES, WORKLOAD_NAMES, CpuPin, DataInputs, GpuPin, HardwareEnv,
+    CPU_VENDORS, MICROARCH_LEVELS, POOL_PROFILES, CpuPin, DataInputs, GpuPin, HardwareEnv,
     Output, Pool, Resources, SoftwareEnv, Study, Throttles, Workload, slug,
 )
 
@@ -354,22 +355,47 @@ def study_from_dict(raw: Any, *, source: str = "study spec") -> Study:
     seed_per_repeat = check.boolean(data.get("seed_per_repeat"), "seed_per_repeat")
     repeats = check.integer(data.get("repeats", 1), "repeats", 1, "5")
     retries = check.integer(data.get("retries", 2), "retries", 0, "2")
+    workloads, software, hardware = _matrix(check, data)
+    resources = _resources(check, data)
+    inputs, sample = _data_inputs(check, data, workloads)
+    throttles = _throttles(check, data)
+    pool = _pool(check, data)
+    destination = _destination(check, data)
+    _hardware_pins_something(check, hardware)
+    if check.problems:
+        raise UserError.of(f"{source} is not valid", check.problems)
+    return Study(
+        name=name, workloads=tuple(workloads), software=tuple(software), hardware=tuple(hardware),
+        repeats=repeats, seed=seed, seed_per_repeat=bool(seed_per_repeat), description=description,
+        resources=resources, data=DataInputs(tuple(inputs), sample), retries=retries,
+        throttles=throttles, pool=pool, output=Output(destination),
+    )
 
+
+def _matrix(check: _Checker, data: Mapping[str, Any]) -> Tuple[List[Workload], List[SoftwareEnv], List[HardwareEnv]]:
+    """The three axes of the study, each entry checked, names unique once dots become ``_``."""
     workloads = [w for w in (_workload(check, p, r) for p, r in check.entries(data.get("workloads"), "workloads")) if w]
     software = [s for s in (_software(check, p, r) for p, r in check.entries(data.get("software"), "software")) if s]
     hardware = [h for h in (_hardware(check, p, r) for p, r in check.entries(data.get("hardware"), "hardware")) if h]
     _unique_slugs(check, "workloads", [(f"workloads[{i}].name", w.name) for i, w in enumerate(workloads)])
     _unique_slugs(check, "software", [(f"software[{i}].name", s.name) for i, s in enumerate(software)])
     _unique_slugs(check, "hardware", [(f"hardware[{i}].name", h.name) for i, h in enumerate(hardware)])
+    return workloads, software, hardware
 
+
+def _resources(check: _Checker, data: Mapping[str, Any]) -> Resources:
     res = check.mapping(data.get("resources"), "resources", ["cpus", "memory", "disk", "gpus"])
-    resources = Resources(
+    return Resources(
         cpus=check.integer(res.get("cpus"), "resources.cpus", 1, "1") or 1,
         memory_mb=check.size_mb(res.get("memory"), "resources.memory") or Resources.memory_mb,
         disk_mb=check.size_mb(res.get("disk"), "resources.disk") or Resources.disk_mb,
         gpus=check.integer(res.get("gpus"), "resources.gpus", 1, "1"),
     )
 
+
+def _data_inputs(check: _Checker, data: Mapping[str, Any], workloads: Sequence[Workload]) -> Tuple[List[str], bool]:
+    """``data.inputs`` (safe paths or URLs of known schemes) and ``data.sample``; every
+    workload's data file must be among the inputs unless the bundled samples are used."""
     raw_data = check.mapping(data.get("data"), "data", ["inputs", "sample"])
     inputs = []
     raw_inputs = raw_data.get("inputs") or []
@@ -396,40 +422,42 @@ def study_from_dict(raw: Any, *, source: str = "study spec") -> Study:
                     f"no input provides {w.data_file} for workload {w.name}; add its path or osdf:// URL "
                     "(see `reprogrid data fetch`), or set data.sample: true to use the bundled sample files",
                 )
+    return inputs, sample
 
+
+def _throttles(check: _Checker, data: Mapping[str, Any]) -> Throttles:
     thr = check.mapping(data.get("throttles"), "throttles", ["max_jobs", "max_idle", "max_jobs_per_hardware"])
-    throttles = Throttles(
+    return Throttles(
         check.integer(thr.get("max_jobs"), "throttles.max_jobs", 1, "100"),
         check.integer(thr.get("max_idle"), "throttles.max_idle", 1, "1000"),
         check.integer(thr.get("max_jobs_per_hardware"), "throttles.max_jobs_per_hardware", 1, "20"),
     )
 
+
+def _pool(check: _Checker, data: Mapping[str, Any]) -> Pool:
     pool_raw = check.mapping(data.get("pool"), "pool", ["profile", "cpu_model_attribute"])
     profile = pool_raw.get("profile", "ospool")
     if profile not in POOL_PROFILES:
         check.problem("pool.profile", f"expected one of {', '.join(POOL_PROFILES)}, got {_show(profile)}")
         profile = "ospool"
-    model_attr = check.text(pool_raw.get("cpu_model_attribute"), "pool.cpu_model_attribute", _ATTR, "expected a ClassAd attribute name like OSGVO_CPU_MODEL")
-    pool = Pool(profile, model_attr)
+    model_attr = check.text(pool_raw.get("cpu_model_attribute"), "pool.cpu_model_attribute", _ATTR,
+                            "expected a ClassAd attribute name like OSGVO_CPU_MODEL")
+    return Pool(profile, model_attr)
 
+
+def _destination(check: _Checker, data: Mapping[str, Any]) -> Optional[str]:
     out_raw = check.mapping(data.get("output"), "output", ["destination"])
     destination = _location(check, out_raw.get("destination"), "output.destination", "URL")
     if destination is not None and not re.match(r"^(osdf|pelican|https?)://", destination):
         check.problem("output.destination", f"expected an osdf:// or https:// folder URL, got {_show(destination)}")
-        destination = None
+        return None
+    return destination
 
+
+def _hardware_pins_something(check: _Checker, hardware: Sequence[HardwareEnv]) -> None:
     for i, h in enumerate(hardware):
         if h.cpu is None and h.gpu is None and h.requirements is None and not h.sites and h.os is None:
             check.problem(f"hardware[{i}]", f"{h.name!r} pins nothing; give cpu, gpu, sites, os or requirements")
-
-    if check.problems:
-        raise UserError.of(f"{source} is not valid", check.problems)
-    return Study(
-        name=name, workloads=tuple(workloads), software=tuple(software), hardware=tuple(hardware),
-        repeats=repeats, seed=seed, seed_per_repeat=bool(seed_per_repeat), description=description,
-        resources=resources, data=DataInputs(tuple(inputs), sample), retries=retries,
-        throttles=throttles, pool=pool, output=Output(destination),
-    )
 
 
 def load_study(path: Union[str, Path]) -> Study:
