@@ -10,7 +10,7 @@ pytest.importorskip("tensorflow")
 
 from reprogrid.job import record, workloads  # noqa: E402
 from reprogrid.job.runner import RunOptions, run_job  # noqa: E402
-from reprogrid.job.schema import COLUMN_NAMES, COLUMN_TYPES  # noqa: E402
+from reprogrid.job.schema import COLUMN_NAMES, COLUMN_TYPES, SCHEMA_VERSION  # noqa: E402
 from reprogrid.core.resources import sample_data_dir  # noqa: E402
 
 SAMPLES = str(sample_data_dir())
@@ -62,7 +62,7 @@ def test_parquet_record_round_trips_every_column(tmp_path):
     assert code == 0
     table = pq.read_table(path)
     assert table.schema.names == COLUMN_NAMES
-    assert table.schema.metadata[b"reprogrid.schema_version"] == b"1"
+    assert table.schema.metadata[b"reprogrid.schema_version"] == str(SCHEMA_VERSION).encode()
     row = table.to_pylist()[0]
     assert row == record.normalise(rec)
     kinds = {"int": int, "float": float, "str": str, "bool": bool}
@@ -83,7 +83,7 @@ def test_json_fallback_same_columns(tmp_path):
     rec, path, code = _run(tmp_path, record_format="json")
     assert code == 0 and path.endswith(".json")
     body = json.loads(open(path).read())
-    assert body.pop("_format") == "reprogrid.record/1"
+    assert body.pop("_format") == f"reprogrid.record/{SCHEMA_VERSION}"
     assert list(body) == COLUMN_NAMES
     assert record.read_record(path) == record.normalise(rec)
     # writing parquet afterwards replaces the json: one record per run

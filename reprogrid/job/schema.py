@@ -5,7 +5,11 @@ Arrow schema from ``COLUMNS``. Documented in docs/result-schema.md and docs/inte
 A new column is a new schema version; readers keep accepting the older ones.
 """
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Version 2 adds: the workload's kind, task and variant options, its metrics map and
+# primary metric (user workloads); the Keras backend and framework versions; the CPUs and
+# thread pools the process really saw (host and visible logical CPUs, cgroup quota, the
+# effective TensorFlow pools, the execute node's thread variables, oneDNN and XLA).
 
 # (name, type) with type one of: "int", "float", "str", "bool". Every column is nullable.
 COLUMNS = [
@@ -82,6 +86,26 @@ COLUMNS = [
     ("intra_op_threads", "int"),
     ("inter_op_threads", "int"),
     ("fingerprint_json", "str"),
+    # --- version 2: what the job really saw (filled by the fingerprint)
+    ("keras_backend", "str"),
+    ("jax_version", "str"),
+    ("torch_version", "str"),
+    ("cpu_logical_count", "int"),
+    ("cpu_affinity_count", "int"),
+    ("cpu_quota", "float"),
+    ("intra_op_pool", "int"),
+    ("inter_op_pool", "int"),
+    ("thread_env_json", "str"),
+    ("onednn_enabled", "bool"),
+    ("xla_jit", "str"),
+    # --- version 2: the workload and its metrics (user workloads and built-in variants)
+    ("workload_kind", "str"),
+    ("task", "str"),
+    ("variant_json", "str"),
+    ("metrics_json", "str"),
+    ("primary_metric", "str"),
+    ("primary_value", "float"),
+    ("higher_is_better", "bool"),
 ]
 
 COLUMN_NAMES = [name for name, _ in COLUMNS]
