@@ -15,7 +15,7 @@ from pathlib import Path
 from reprogrid.run.emulator import plan
 from reprogrid.condor.matchmaking import symmetric_match
 from reprogrid.condor.pool import ads_from_json
-from reprogrid.run.emulator.jobads import submit_to_job_ads
+from reprogrid.run.emulator.jobads import node_job_ads
 
 CPUS = [(23, 49, "x86_64-v3"), (25, 1, "x86_64-v3"), (6, 79, "x86_64-v3"), (6, 63, "x86_64-v3"), (6, 85, "x86_64-v4")]
 
@@ -64,7 +64,7 @@ def main() -> None:
             times.append(time.perf_counter() - t0)
         assert len(result.nodes) == args.jobs and result.autoclusters == args.kinds, (result.autoclusters,)
         # naive all-pairs on a sample, same match function
-        jobs = [submit_to_job_ads(submit_text(k), iwd=folder)[0] for k in range(args.sample_jobs)]
+        jobs = [node_job_ads(submit_text(k), iwd=folder)[0] for k in range(args.sample_jobs)]
         sample = inventory[: args.sample_slots]
         t0 = time.perf_counter()
         hits = sum(1 for j in jobs for m in sample if symmetric_match(j, m))
