@@ -53,7 +53,7 @@ def format_rescue(dag: Dag, done: Iterable[str], failed: Iterable[str], now: Opt
     tm = time.gmtime(now if now is not None else time.time())
     lines = [
         "# Rescue DAG file, created after running",
-        f"#   the {dag.path} DAG file",
+        f"#   the {dag.path.name} DAG file",
         f"# Created {tm.tm_mon}/{tm.tm_mday}/{tm.tm_year} {tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d} UTC",
         f"# Rescue DAG version: {RESCUE_DAG_VERSION}",
         "#",

@@ -35,7 +35,7 @@ from reprogrid.condor.matchmaking import Matchmaker, job_requests
 from reprogrid.run.emulator.model import Dag, Node, Script
 from reprogrid.run.emulator.nodestatus import STATUS_DONE, STATUS_ERROR, STATUS_FUTILE, STATUS_NOT_READY, STATUS_POSTRUN, STATUS_PRERUN, STATUS_READY, STATUS_SUBMITTED, format_node_status, write_node_status
 from reprogrid.run.emulator.rescue import write_rescue
-from reprogrid.run.emulator.scripts import JobstateLog, ScriptContext, script_argv
+from reprogrid.run.emulator.scripts import JobstateLog, ScriptContext, job_tag, script_argv
 from reprogrid.run.emulator.transfer import TransferError
 from reprogrid.condor.bindings import classad
 
@@ -225,6 +225,7 @@ class Scheduler:
         self.counts = {"done": 0, "failed": 0, "futile": 0}
         self.idle = 0
         self.rescue: Optional[Path] = None
+        self.late_failed = 0  # nodes removed by an abort or removal, counted once the FINAL node ran
         self._ac_cache: Dict[int, tuple] = {}
         self._refs: Dict[str, frozenset] = {}
 
@@ -237,6 +238,8 @@ class Scheduler:
             self.halt_wait.append(st.node.name)  # DAGMan runs no PRE script and submits nothing while halted
             return
         self.jobstate.next_attempt(st.node.name)
+        if self.jobstate.handle is not None and st.node.name not in self.jobstate.tags:
+            self.jobstate.tags[st.node.name] = self._job_tag(st.node)
         if st.node.pre is not None:
             self._start_script(st, "PRE")
         else:
@@ -258,7 +261,7 @@ class Scheduler:
             if cs.waiting == 0 and cs.status == STATUS_NOT_READY:
                 self._ready(cs)
 
-    def _node_failed(self, st: NodeState, why: str) -> None:
+    def _node_failed(self, st: NodeState, why: str, futile: bool = True) -> None:
         node = st.node
         unless = node.retry_unless_exit is not None and st.ret == node.retry_unless_exit
         if (st.retries < node.retry and self.aborted is None and self.removed is None
@@ -273,9 +276,10 @@ class Scheduler:
         st.status = STATUS_ERROR
         st.details = why + (f" (after {st.retries} node retries)" if node.retry else "")
         self.counts["failed"] += 1
-        if self.dag_status == DAG_OK and self.aborted is None:
-            self.dag_status = DAG_NODE_FAILED
-        self._mark_futile(st)
+        if self.dag_status == DAG_OK and (self.aborted is None or node.final):
+            self.dag_status = DAG_NODE_FAILED  # an abort sets the status after the node failed
+        if futile:
+            self._mark_futile(st)
 
     def _reset_attempt(self, st: NodeState) -> None:
         st.procs, st.pending, st.running, st.submitted = [], [], 0, False
@@ -391,7 +395,7 @@ class Scheduler:
         self.log(f"PRE Script of node {node.name} completed successfully.")
         st.ret = 0
         self._check_abort(st, "PRE script")
-        if self.aborted is None and self.removed is None:
+        if (self.aborted is None and self.removed is None) or node.final:
             self._queue_job(st)
 
     def _post_done(self, st: NodeState, code: int) -> None:
@@ -433,6 +437,17 @@ class Scheduler:
             hit = self._refs[text] = frozenset(n for n in names if references(text, n))
         return hit
 
+    def _job_tag(self, node: Node) -> str:
+        if node.inline is not None:
+            return job_tag(node.inline)
+        if node.subdag is not None or node.noop:
+            return "-"
+        submit = Path(node.submit_file)
+        try:
+            return job_tag(self.ads.text(submit if submit.is_absolute() else self.dag.node_dir(node) / submit, node.where))
+        except UserError:
+            return "-"
+
     def _job_ads(self, st: NodeState, cluster: int) -> List[classad.ClassAd]:
         node = st.node
         folder = self.dag.node_dir(node)
@@ -446,7 +461,9 @@ class Scheduler:
             source = submit if submit.is_absolute() else folder / submit
             text = self.ads.text(source, node.where)
         prepend, append = self._macros(st, text)
-        return self.ads.node_ads(source, folder, prepend, append, cluster, node.where)
+        ads = self.ads.node_ads(source, folder, prepend, append, cluster, node.where)
+        _check_executable(ads[0], folder)
+        return ads
 
     def _subdag_ad(self, st: NodeState, folder: Path) -> classad.ClassAd:
         """SUBDAG EXTERNAL: the nested DAG runs through this emulator, as a local job of the node."""
@@ -711,15 +728,17 @@ class Scheduler:
         if node.post is not None:
             self._start_script(st, "POST")
             return
-        self._check_abort(st, "job")
+        # an abort on the job's exit value leaves the descendants NOT_READY (htcondor's
+        # job_dagman_abort-final-A); after a PRE or POST script they are FUTILE (abort-final-B)
+        futile = not self._check_abort(st, "job")
         if ret == 0:
             self._node_done(st)
         elif any(p.aborted for p in st.procs):
-            self._node_failed(st, f"HTCondor reported ULOG_JOB_ABORTED event for job proc ({st.cluster}.0.0)")
+            self._node_failed(st, f"HTCondor reported ULOG_JOB_ABORTED event for job proc ({st.cluster}.0.0)", futile)
         elif ret < 0:
-            self._node_failed(st, f"Job proc ({st.cluster}.0.0) failed with signal {-ret}")
+            self._node_failed(st, f"Job proc ({st.cluster}.0.0) failed with signal {-ret}", futile)
         else:
-            self._node_failed(st, f"Job proc ({st.cluster}.0.0) failed with status {ret}")
+            self._node_failed(st, f"Job proc ({st.cluster}.0.0) failed with status {ret}", futile)
 
     def _release_category(self, node: Node) -> None:
         cat = node.category
@@ -797,6 +816,12 @@ class Scheduler:
             self.scripts_running[child.kind] -= 1
         st.details = f"stopped ({reason})"
         self.log(f"Node {st.node.name}: {child.kind} stopped ({reason})")
+        if child.kind == "job" and self.dag.final is not None and not st.node.final and st.status != STATUS_ERROR:
+            # DAGMan reads the aborted events while the FINAL node runs: the node fails, but the
+            # FINAL node's $FAILED_COUNT does not count it yet (htcondor's job_dagman_abort-final-A)
+            st.status = STATUS_ERROR
+            st.details = f"HTCondor reported ULOG_JOB_ABORTED event for job proc ({st.cluster}.0.0)"
+            self.late_failed += 1
 
     # -- status -------------------------------------------------------------------------------
     def _write_status(self, force: bool = False, end: bool = False) -> None:
@@ -815,8 +840,9 @@ class Scheduler:
             return
         self.last_status = now
         rows = [self._status_row(s, end) for s in self.states.values()]
-        text = format_node_status(self.dag.path.name, self._dag_node_status(end), rows, now,
-                                  0 if end else now + spec.min_update, 0 if end else self.idle)  # type: ignore[union-attr]
+        number, note = self._dag_node_status(end)
+        text = format_node_status(self.dag.path.name, number, rows, now,
+                                  0 if end else now + spec.min_update, 0 if end else self.idle, note)  # type: ignore[union-attr]
         write_node_status(self.status_path, text)
 
     def _status_row(self, s: NodeState, end: bool) -> Tuple[str, int, str, int, int]:
@@ -831,22 +857,28 @@ class Scheduler:
         queued = len(s.procs) - sum(1 for p in s.procs if p.finished) if status == STATUS_SUBMITTED else 0
         return (s.node.name, status, details, s.retries, queued)
 
-    def _dag_node_status(self, end: bool) -> int:
-        """The DAG's own NodeStatus number in the status file (5 done, 6 error, 3 while running)."""
+    def _dag_node_status(self, end: bool) -> Tuple[int, str]:
+        """The DAG's own NodeStatus number and note in the status file (dag.cpp, DumpNodeStatus)."""
         if not end:
-            return STATUS_SUBMITTED
-        return STATUS_DONE if self._succeeded() else STATUS_ERROR
+            return STATUS_SUBMITTED, ""
+        if self._succeeded():
+            return STATUS_DONE, "success"
+        if self.removed is not None:
+            return STATUS_ERROR, "removed"
+        if self.dag_status == DAG_ABORTED:
+            return STATUS_ERROR, "aborted"
+        if self.dag_status == DAG_CYCLE and not self.counts["failed"]:
+            return STATUS_ERROR, "cycle"
+        return STATUS_ERROR, "failed"
 
     def _succeeded(self) -> bool:
         """DAGMan's DoneSuccess(true): every node done, or the FINAL node done, or an abort with RETURN 0."""
         final = self.states.get(self.dag.final) if self.dag.final else None
         if final is not None and final.status == STATUS_DONE:
             return True
-        if self.aborted is not None:
-            return self.aborted == 0
-        if self.removed is not None:
-            return False
-        return all(s.status == STATUS_DONE for s in self.states.values())
+        if all(s.status == STATUS_DONE for s in self.states.values()):
+            return True
+        return self.aborted is not None and self.dag_status == DAG_OK
 
     # -- main loop ----------------------------------------------------------------------------
     def _check_halt(self) -> None:
@@ -933,12 +965,15 @@ class Scheduler:
             self._pump()
             if self.aborted is not None:
                 self.log("Aborting DAG...")
+                if self.aborted != 0:  # the rescue DAG is written before the jobs are removed
+                    self._write_rescue()
                 self._kill_all("DAG Abort: DAG is exiting and writing rescue file.")
         except Interrupted as intr:
             self.log(f"Received signal {intr.signum}: the DAG is removed")
             self.removed = intr.signum
             self.dag_status = DAG_REMOVED
             self._drop_queues()
+            self._write_rescue()
             self._kill_all("DAG Removed: User removed scheduler job from queue.")
         self._settle_status()
 
@@ -1009,7 +1044,7 @@ class Scheduler:
             signal.signal(s, handler)
         try:
             self._main_phase()
-            if self._exit_value() != 0:  # DAGMan writes the rescue DAG before it runs the FINAL node
+            if self._exit_value() != 0 and self.rescue is None:  # written before the FINAL node runs
                 self._write_rescue()
             self._final_phase()
         finally:
@@ -1025,6 +1060,7 @@ class Scheduler:
             exit_code = 0 if self._succeeded() else (exit_code or 1)
             if final.status == STATUS_ERROR:
                 self._write_rescue()
+        self.counts["failed"] += self.late_failed
         done = [s.node.name for s in self.states.values() if s.status == STATUS_DONE and not s.node.final]
         failed = [s.node.name for s in self.states.values() if s.status == STATUS_ERROR and not s.node.final]
         futile = [s.node.name for s in self.states.values() if s.status == STATUS_FUTILE]
@@ -1055,6 +1091,23 @@ class Scheduler:
         self.log(f"{by[STATUS_DONE]:5d}   {by[STATUS_PRERUN]:5d}    {by[STATUS_SUBMITTED]:5d}   {by[STATUS_POSTRUN]:5d}   "
                  f"{by[STATUS_READY]:5d}      {by[STATUS_NOT_READY]:5d}    {by[STATUS_ERROR]:5d}    {by[STATUS_FUTILE]:5d}")
         self.log("0 job proc(s) currently held")
+
+
+def _check_executable(ad: classad.ClassAd, folder: Path) -> None:
+    """condor_submit's executable checks: one must be given, and exist unless it is not transferred
+    (htcondor's job_dagman_submit_fails_post: a missing executable is a submit failure)."""
+    cmd = ad.get("Cmd")
+    container = ad.get("WantContainer") is True or "ContainerImage" in ad or ad.get("WantDocker") is True
+    if not cmd:
+        if not container:
+            raise UserError("No 'executable' parameter was provided", [])
+        return
+    if ad.get("TransferExecutable", True) is False or container or "$$(" in str(cmd):
+        return
+    path = Path(str(cmd))
+    iwd = Path(str(ad.get("Iwd", folder)))
+    if not (path if path.is_absolute() else iwd / path).exists():
+        raise UserError(f"Can't access executable file {cmd}: No such file or directory", [])
 
 
 def _i(value: object, default: int) -> int:

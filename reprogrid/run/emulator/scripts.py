@@ -9,6 +9,7 @@ Event History").
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,19 +96,24 @@ class JobstateLog:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.handle = open(path, "a", buffering=1 << 14)
-        self.sequence: Dict[str, int] = {}
+        self.sequence: Dict[str, int] = {}  # node -> its current attempt's sequence number
+        self.counter = 0  # DAGMan numbers every node attempt of the run, in order
+        self.tags: Dict[str, str] = {}
 
     def internal(self, text: str) -> None:
         if self.handle is not None:
             self.handle.write(f"{int(time.time())} INTERNAL *** {text} ***\n")
 
     def next_attempt(self, node: str) -> None:
-        self.sequence[node] = self.sequence.get(node, 0) + 1
+        self.counter += 1
+        self.sequence[node] = self.counter
 
-    def event(self, node: str, event: str, condor_id: str = "-", tag: str = "-") -> None:
+    def event(self, node: str, event: str, condor_id: str = "-") -> None:
         if self.handle is not None:
-            seq = self.sequence.get(node, 1)
+            seq = self.sequence.get(node, 0)
+            tag = self.tags.get(node, "-")
             self.handle.write(f"{int(time.time())} {node} {event} {condor_id} {tag} - {seq}\n")
+
 
     def flush(self) -> None:
         if self.handle is not None:
@@ -117,3 +123,19 @@ class JobstateLog:
         if self.handle is not None:
             self.handle.close()
             self.handle = None
+
+
+_TAG_NAME = re.compile(r"^\s*\+job_tag_name\s*=\s*\"\+?([A-Za-z0-9_]+)\"", re.M | re.I)
+_PEGASUS = re.compile(r"^\s*\+pegasus_site\s*=\s*\"([^\"]*)\"", re.M | re.I)
+
+
+def job_tag(submit_text: str) -> str:
+    """The JOBSTATE_LOG job tag of a submit description: ``+job_tag_name`` names the attribute
+    holding it; ``+pegasus_site`` is the fallback; ``-`` when neither is set."""
+    m = _TAG_NAME.search(submit_text)
+    if m:
+        v = re.search(r"^\s*(?:\+|My\.)" + re.escape(m.group(1)) + r"\s*=\s*\"([^\"]*)\"", submit_text, re.M | re.I)
+        if v:
+            return v.group(1)
+    p = _PEGASUS.search(submit_text)
+    return p.group(1) if p else "-"
