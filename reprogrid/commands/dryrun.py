@@ -56,8 +56,19 @@ def _pairs(values, flag):  # noqa: ANN001
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from reprogrid.run.emulator.dagfile import DagParseError
     from reprogrid.run.emulator.driver import dryrun, plan
 
+    try:
+        return _run(args, dryrun, plan)
+    except DagParseError as err:  # condor_dagman exits 1 when it cannot parse the DAG
+        print(f"reprogrid dryrun: {err}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, dryrun, plan) -> int:  # noqa: ANN001
     if args.plan:
         result = plan(args.dag, pool=args.pool)
         print(result.format())
