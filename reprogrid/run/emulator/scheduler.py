@@ -499,6 +499,7 @@ class Scheduler:
             ad["ClusterId"], ad["ProcId"], ad["DAGNodeName"] = cluster, proc.index, node.name
             ad["DAGManJobId"], ad["DAGParentNodeNames"] = self.dag_id, parents
             self._event(self._user_log(ad), eventlog.submit_event(cluster, proc.index, node.name, now))
+            self._log_event("ULOG_SUBMIT", node.name, cluster, proc.index)
             self.jobstate.event(node.name, "SUBMIT", f"{cluster}.{proc.index}")
         self.log(f"\tassigned HTCondor ID ({cluster}.0.0)")
         self.idle += len(ads)
@@ -639,6 +640,7 @@ class Scheduler:
         self.running_jobs += 1
         self._event(user_log, eventlog.execute_event(st.cluster, proc.index, slot, launch.started))
         self.jobstate.event(node.name, "EXECUTE", f"{st.cluster}.{proc.index}")
+        self._log_event("ULOG_EXECUTE", node.name, st.cluster, proc.index)
         self._watch(Child("job", st, child, _pidfd(child.pid), launch.started, job=proc))
         return True
 
@@ -650,6 +652,8 @@ class Scheduler:
         self._event(user_log, eventlog.aborted_event(st.cluster, proc.index,
                                                      "removed by reprogrid dryrun: a held job waits for condor_release"))
         self.jobstate.event(st.node.name, "JOB_HELD", f"{st.cluster}.{proc.index}")
+        self._log_event("ULOG_JOB_HELD", st.node.name, st.cluster, proc.index)
+        self._log_event("ULOG_JOB_ABORTED", st.node.name, st.cluster, proc.index)
         self.jobstate.event(st.node.name, "JOB_ABORTED", f"{st.cluster}.{proc.index}")
         self.log(f"Node {st.node.name} job proc ({st.cluster}.{proc.index}.0) held: {reason}; "
                  "DAGMan would wait for condor_release, the dry run removes the job")
@@ -659,6 +663,10 @@ class Scheduler:
             st.details = f"held: {reason}"
         if not st.pending and st.running == 0 and all(p.finished for p in st.procs):
             self._cluster_done(st)
+
+    def _log_event(self, name: str, node: str, cluster: int, proc: int) -> None:
+        """dagman.out's event line (dag.cpp, PrintEvent), which tools such as Pegasus grep."""
+        self.log(f"Event: {name} for HTCondor Node {node} ({cluster}.{proc}.0) {{{time.strftime('%m/%d/%y %H:%M:%S')}}}")
 
     def _event(self, user_log: Optional[Path], text: str) -> None:
         if user_log is not None:
@@ -704,6 +712,7 @@ class Scheduler:
         cpu = (getattr(rusage, "ru_utime", 0.0) + getattr(rusage, "ru_stime", 0.0)) if rusage else 0.0
         self._event(user_log, eventlog.terminated_event(st.cluster, proc.index, code, signum, cpu, req[0], req[1], req[2]))
         self.jobstate.event(st.node.name, "JOB_TERMINATED", f"{st.cluster}.{proc.index}")
+        self._log_event("ULOG_JOB_TERMINATED", st.node.name, st.cluster, proc.index)
         self.jobs_run += 1
         proc.code, proc.signum, proc.finished = code, signum, True
         what = f"failed with status {code}." if signum is None else f"failed with signal {signum}."
