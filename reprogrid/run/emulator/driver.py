@@ -7,7 +7,8 @@ against the machine inventory and explains the nodes that match nothing.
 
 Modules: ``dagfile`` (parser), ``model``, ``jobads`` (job ads via ``reprogrid.condor.bindings``),
 ``matchmaking``, ``transfer``, ``executor``, ``scheduler`` (the DAGMan loop),
-``eventlog``, ``nodestatus``, ``rescue``.
+``eventlog``, ``nodestatus``, ``rescue``, ``scripts`` (script macros, JOBSTATE_LOG).
+What the dry run promises and what it cannot know: docs/dryrun.md.
 """
 from __future__ import annotations
 
