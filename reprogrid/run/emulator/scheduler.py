@@ -228,6 +228,7 @@ class Scheduler:
         self.late_failed = 0  # nodes removed by an abort or removal, counted once the FINAL node ran
         self._ac_cache: Dict[int, tuple] = {}
         self._refs: Dict[str, frozenset] = {}
+        self._dollar2: Dict[int, bool] = {}
 
     # -- node bookkeeping ---------------------------------------------------------------------
     def _ready(self, st: NodeState) -> None:
@@ -607,7 +608,7 @@ class Scheduler:
         if mi is None and not local:
             return None  # matching machines exist but are full: stay idle until one frees up
         machine = self.machines[mi] if mi is not None else _LOCAL_MACHINE
-        if "$$(" in ad.printOld():
+        if self._has_machine_refs(ad):
             try:
                 proc.ad = ad = classad.parseOne(ad.printOld())
                 expand_job_ad(ad, machine)
@@ -643,6 +644,12 @@ class Scheduler:
         self._log_event("ULOG_EXECUTE", node.name, st.cluster, proc.index)
         self._watch(Child("job", st, child, _pidfd(child.pid), launch.started, job=proc))
         return True
+
+    def _has_machine_refs(self, ad: classad.ClassAd) -> bool:
+        hit = self._dollar2.get(id(ad))
+        if hit is None:
+            hit = self._dollar2[id(ad)] = "$$(" in ad.printOld()
+        return hit
 
     def _hold(self, st: NodeState, proc: Proc, reason: str) -> None:
         """The job goes on hold. DAGMan would wait for condor_release; a dry run cannot, so the
