@@ -6,7 +6,8 @@ written from a DAGMan manual section; ``expect.json`` holds the outcome that tes
 documents (``source`` says which): the exit code, the lines the jobs and scripts write, the
 node status file, the rescue DAG, the JOBSTATE_LOG and dagman.out lines. Lines listed under
 ``in_order`` must appear in that order (other lines may come between), as the HTCondor tests
-check them; ``files`` must match exactly.
+check them; ``files`` must match exactly. A case with ``xfail`` is a disagreement the suite keeps
+visible (with the reason); ``tests/dags/conformance/README.md`` lists the tests tried.
 """
 from __future__ import annotations
 
@@ -49,8 +50,10 @@ def assert_in_order(path: Path, patterns: list) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_dagman_conformance(name, tmp_path):
+def test_dagman_conformance(name, tmp_path, request):
     spec = json.loads((CASES / name / "expect.json").read_text())
+    if "xfail" in spec:  # a known disagreement, kept visible: it must keep failing until resolved
+        request.applymarker(pytest.mark.xfail(reason=spec["xfail"], strict=True))
     d = prepare(tmp_path, name)
     dag = d / f"{name}.dag"
     if spec.get("parse_error"):
@@ -74,3 +77,5 @@ def test_dagman_conformance(name, tmp_path):
         assert not (d / fname).exists(), f"{fname} should not exist ({spec['source']})"
     for pattern in spec.get("dagman_out", []):
         assert re.search(pattern, out), f"dagman.out lacks {pattern!r}"
+    for pattern in spec.get("dagman_out_absent", []):
+        assert not re.search(pattern, out), f"dagman.out should not have {pattern!r}"

@@ -237,6 +237,8 @@ class Scheduler:
             return
         if self.halted and not st.node.final:
             self.halt_wait.append(st.node.name)  # DAGMan runs no PRE script and submits nothing while halted
+            if st.node.pre is not None:
+                st.status = STATUS_PRERUN  # its PRE script waits in DAGMan's script queue
             return
         self.jobstate.next_attempt(st.node.name)
         if self.jobstate.handle is not None and st.node.name not in self.jobstate.tags:
@@ -1026,7 +1028,12 @@ class Scheduler:
         final = self.states.get(self.dag.final) if self.dag.final else None
         if final is None or final.status != STATUS_NOT_READY:
             return
-        self.log(f"Starting final node... (DAG_STATUS {self.dag_status}, {self.counts['failed']} failed)")
+        self._log_summary()
+        for st in self.states.values():  # Dag::StartFinalNode empties the ready queue
+            if st.status == STATUS_READY and not st.node.final:
+                st.status = STATUS_NOT_READY
+        self._drop_queues()
+        self.log("Starting final node...")
         self.final_started = True
         self._ready(final)
         try:
@@ -1081,7 +1088,7 @@ class Scheduler:
         failed = [s.node.name for s in self.states.values() if s.status == STATUS_ERROR and not s.node.final]
         futile = [s.node.name for s in self.states.values() if s.status == STATUS_FUTILE]
         self._write_status(force=True, end=True)
-        self._log_summary(len(done), len(failed), len(futile))
+        self._log_summary()
         self.jobstate.internal(f"DAGMAN_FINISHED {exit_code}")
         self.events.close()
         self.jobstate.close()
@@ -1093,7 +1100,7 @@ class Scheduler:
                           interrupted=self.removed is not None, jobs_run=self.jobs_run,
                           seconds=time.time() - t0)
 
-    def _log_summary(self, done: int, failed: int, futile: int) -> None:
+    def _log_summary(self) -> None:
         """DAGMan's ``print_status`` block, which tools grep in dagman.out."""
         names = ["DAG_STATUS_OK", "DAG_STATUS_ERROR", "DAG_STATUS_NODE_FAILED", "DAG_STATUS_ABORT",
                  "DAG_STATUS_RM", "DAG_STATUS_CYCLE", "DAG_STATUS_HALTED"]
