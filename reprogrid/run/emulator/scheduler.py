@@ -229,6 +229,7 @@ class Scheduler:
         self._ac_cache: Dict[int, tuple] = {}
         self._refs: Dict[str, frozenset] = {}
         self._dollar2: Dict[int, bool] = {}
+        self._checked: Dict[int, list] = {}  # id -> the ads (kept so the id stays theirs)
 
     # -- node bookkeeping ---------------------------------------------------------------------
     def _ready(self, st: NodeState) -> None:
@@ -465,7 +466,9 @@ class Scheduler:
             text = self.ads.text(source, node.where)
         prepend, append = self._macros(st, text)
         ads = self.ads.node_ads(source, folder, prepend, append, cluster, node.where)
-        _check_executable(ads[0], folder)
+        if id(ads[0]) not in self._checked:  # cached ads are checked once
+            _check_executable(ads[0], folder)
+            self._checked[id(ads[0])] = ads
         return ads
 
     def _subdag_ad(self, st: NodeState, folder: Path) -> classad.ClassAd:
