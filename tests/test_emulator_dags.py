@@ -46,7 +46,7 @@ def test_event_log_parses_with_htcondor2(tmp_path):
     terminated = [e for e in events if int(e.type) == 5]
     assert all(e["ReturnValue"] == 0 and e["TerminatedNormally"] for e in terminated)
     submits = [e for e in events if int(e.type) == 0]
-    assert [e.cluster for e in submits] == [1, 2, 3, 4]
+    assert [e.cluster for e in submits] == [2, 3, 4, 5]  # cluster 1 is the DAGMan job itself
     assert submits[0]["LogNotes"] == "DAG Node: A"
 
 
@@ -67,7 +67,7 @@ def test_failure_writes_rescue_and_rerun_finishes_the_rest(tmp_path):
     text = first.rescue_file.read_text()
     assert "DONE A\n" in text and "DONE D\n" in text and "DONE B" not in text
     assert "# Nodes that failed: 1\n#   B,<ENDLIST>" in text
-    assert "RETRY B 1" in text
+    assert "RETRY" not in text  # DAGMAN_RESET_RETRIES_UPON_RESCUE defaults to true
     assert sorted((d / "runs.txt").read_text().split()) == ["A", "B", "B", "D"]
     (d / "runs.txt").unlink()
     (d / "fixed").write_text("")
@@ -134,11 +134,11 @@ def test_unmatchable_job_fails_its_node_in_execute_mode(tmp_path):
 
 def test_bad_dag_lines_are_user_errors_with_file_and_line(tmp_path):
     dag = tmp_path / "bad.dag"
-    dag.write_text("JOB A a.sub\nSPLICE S other.dag\nVARS A x=unquoted\nPARENT A CHILD Z\n")
+    dag.write_text("JOB A a.sub\nSERVICE S other.sub\nVARS A x=\"unclosed\nPARENT A CHILD Z\n")
     with pytest.raises(UserError) as err:
         dryrun(dag)
     text = str(err.value)
-    assert f"{dag}:2" in text and "SPLICE" in text
+    assert f"{dag}:2" in text and "SERVICE" in text
     assert f"{dag}:3" in text and f"{dag}:4" in text and "'Z'" in text
 
 

@@ -12,7 +12,8 @@ from reprogrid.run.emulator.transfer import TransferError, UrlMapper, transfer_i
 
 def test_vars_quoting_as_dagman_defines():
     assert parse_vars(r'a="x \"y\" \\z" b = "2"') == [("a", 'x "y" \\z'), ("b", "2")]
-    for bad in ('a=x', 'a="open', '1bad-name="x"', 'queue_x="1"'):
+    assert parse_vars("a=x b='y z'") == [("a", "x"), ("b", "y z")]  # DAGMan's lexer takes bare values too
+    for bad in ('a="open', '1bad-name="x"', 'queue_x="1"', 'a='):
         with pytest.raises(ValueError):
             parse_vars(bad)
 
@@ -34,7 +35,9 @@ def test_rescue_numbering_and_format(tmp_path):
     assert next_rescue_path(dag).name == "x.dag.rescue010"
     text = format_rescue(parse_dag(dag), ["A", "F"], ["B"])
     assert "DONE A\n" in text and "DONE F" not in text
-    assert "RETRY B 2 UNLESS-EXIT 4" in text and "(partial)" in text
+    assert "RETRY" not in text and "# Rescue DAG version: 2.1.0\n" in text  # dag.cpp WriteRescue
+    kept = format_rescue(parse_dag(dag), ["A"], ["B"], retries={"B": 1})  # RESET_RETRIES_UPON_RESCUE = false
+    assert "# 1 of 2 retries already performed; 1 remaining\nRETRY B 1 UNLESS-EXIT 4" in kept
 
 
 def test_rescue_dag_marks_nodes_done(tmp_path):

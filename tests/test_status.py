@@ -195,11 +195,11 @@ def test_retries_and_removal(tree: Path):
 def test_node_status_file(tree: Path):
     (tree / "study.dag.status").write_text(node_status(2_000_000_000, [
         (R1, 5, "", 0), (R2, 6, "Job exited with status 1", 0), (R3, 3, "", 1), (R4, 3, "idle", 0),
-        ("gather", 0, "", 0)], dag_status=2))
+        ("gather", 0, "", 0)], dag_status=6))
     progress = status.study_status(tree, cache=False)
     assert states(progress) == {R1: "done", R2: "failed", R3: "held", R4: "idle"}
     assert progress.other_nodes == {"gather": "waiting"}
-    assert progress.dag_status == "node failed"
+    assert progress.dag_status == "failed"  # DagStatus 6 = STATUS_ERROR, as DAGMan writes it
     assert not progress.finished
     parsed = status.read_node_status(tree / "study.dag.status")
     assert parsed.complete and parsed.nodes[R2] == ("failed", "Job exited with status 1", 0)

@@ -6,14 +6,21 @@ import argparse
 ORDER = 45
 
 EPILOG = """\
-Runs every node of the DAG on this machine with DAGMan's semantics: PRE/POST scripts,
-VARS, RETRY, ABORT-DAG-ON, CATEGORY/MAXJOBS throttles, the FINAL node, a node status
-file, job event logs and <dag>.dagman.out. Each job gets its own scratch sandbox with
+Runs every node of the DAG on this machine with DAGMan's semantics (checked against
+HTCondor's own DAGMan tests; see docs/dryrun.md): PRE/POST scripts and their $macros,
+VARS (prepended, as DAGMan does), RETRY, ABORT-DAG-ON, CATEGORY/MAXJOBS throttles, the
+FINAL node, multi-proc clusters, SPLICE, INCLUDE, SUBDAG EXTERNAL, the halt file
+(touch <dag>.halt), a node status file, JOBSTATE_LOG, job event logs and
+<dag>.dagman.out. The exit code is condor_dagman's (1 for a DAG it cannot parse).
+A held job cannot wait for condor_release here: it is removed and its node fails
+($RETURN -1002, POST runs, RETRY applies). Each job gets its own scratch sandbox with
 its transfer_input_files, .job.ad and .machine.ad; outputs come back as condor would
 bring them. Container-universe jobs run on the host Python (REPROGRID_PYTHON is set to
 the interpreter mapped to the job's software env). On failure a rescue DAG
 (<dag>.rescue001, ...) is written; running the same command again resumes from the
-newest one and runs only what is left. Ctrl-C stops running jobs and writes the rescue.
+newest one and runs only what is left. Ctrl-C stands for condor_rm of the DAGMan job:
+running jobs stop, the rescue DAG is written and the FINAL node runs with DAG_STATUS 4
+(a second Ctrl-C stops it too).
 
 --plan runs nothing: it matches every node's job against the machine inventory (the
 built-in one, modelled on the original study's 13 hardware environments, or --pool) and
@@ -56,8 +63,19 @@ def _pairs(values, flag):  # noqa: ANN001
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from reprogrid.run.emulator.dagfile import DagParseError
     from reprogrid.run.emulator.driver import dryrun, plan
 
+    try:
+        return _run(args, dryrun, plan)
+    except DagParseError as err:  # condor_dagman exits 1 when it cannot parse the DAG
+        print(f"reprogrid dryrun: {err}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, dryrun, plan) -> int:  # noqa: ANN001
     if args.plan:
         result = plan(args.dag, pool=args.pool)
         print(result.format())

@@ -37,7 +37,9 @@ STATUS_NAME = tree.NODE_STATUS_FILE
 CACHE_NAME = "logs/.reprogrid-status.json"
 CACHE_SCHEMA = "reprogrid.status-cache/1"
 _NODE_STATUS = {0: "waiting", 1: "waiting", 2: "waiting", 3: "idle", 4: "running", 5: "done", 6: "failed", 7: "failed"}
-_DAG_STATUS = {0: "ok", 1: "error", 2: "node failed", 3: "aborted", 4: "removed", 5: "cycle", 6: "halted"}
+# DagStatus in a node status file is a node status number (dag.cpp, Dag::DumpNodeStatus), not an exit code
+_DAG_STATUS = {0: "not ready", 1: "ready", 2: "PRE script", 3: "running", 4: "POST script", 5: "done",
+               6: "failed", 7: "futile"}
 
 # Job event types (htcondor2.JobEventType values)
 SUBMIT, EXECUTE, EXECUTABLE_ERROR, JOB_EVICTED, JOB_TERMINATED = 0, 1, 2, 4, 5

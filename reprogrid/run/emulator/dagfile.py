@@ -1,15 +1,19 @@
-"""Parse a DAG input file (the supported subset of the DAGMan language) into a ``Dag``.
+"""Parse a DAG input file (the DAGMan language the dry run supports) into a ``Dag``.
 
-Supported: JOB (DIR, NOOP, DONE), FINAL, VARS (PREPEND/APPEND accepted with a warning),
-PARENT/CHILD (many-to-many), RETRY n [UNLESS-EXIT v], SCRIPT [DEFER s t] PRE|POST,
-PRE_SKIP, ABORT-DAG-ON n v [RETURN r], CATEGORY, MAXJOBS, PRIORITY, NODE_STATUS_FILE,
-CONFIG, DONE, DOT (ignored with a warning), comments and trailing-backslash
-continuations. ``ALL_NODES`` works where DAGMan allows it (never for the FINAL node).
-Anything else (SPLICE, SUBDAG EXTERNAL, INCLUDE, ...) is a ``UserError`` naming the file
-and line. Unknown node names and cycles are errors too.
+Supported: JOB / FINAL (DIR, NOOP, DONE; inline ``{ ... }`` descriptions), SUBMIT-DESCRIPTION,
+SUBDAG EXTERNAL, SPLICE (DIR), INCLUDE, VARS (PREPEND/APPEND; quoted or bare values),
+PARENT/CHILD (many-to-many, splices as parents or children), RETRY n [UNLESS-EXIT v],
+SCRIPT [DEFER s t] PRE|POST, PRE_SKIP, ABORT-DAG-ON n v [RETURN r], CATEGORY, MAXJOBS,
+PRIORITY, NODE_STATUS_FILE, JOBSTATE_LOG, CONFIG, DONE, DOT (ignored with a warning),
+comments (``#``, ``//``) and trailing-backslash continuations. Keywords match as DAGMan's
+lexer does: any case, ``-`` and ``_`` alike. ``ALL_NODES`` works where DAGMan allows it.
+Any other command is a ``DagParseError`` naming the file, the line and what to do;
+condor_dagman exits 1 on a parse error, so ``reprogrid dryrun`` does too. A cycle is not a
+parse error (DAGMan runs what it can and reports the cycle at the end).
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
@@ -27,11 +31,44 @@ _KNOWN_CONFIG = {
     "DAGMAN_MAX_SUBMITS_PER_INTERVAL",
     "DAGMAN_USER_LOG_SCAN_INTERVAL",
     "DAGMAN_ALWAYS_RUN_POST",
+    "DAGMAN_DEFAULT_APPEND_VARS",
+    "DAGMAN_MAX_RESCUE_NUM",
+    "DAGMAN_RESET_RETRIES_UPON_RESCUE",
+    "DAGMAN_USE_DIRECT_SUBMIT",
 }
+
+
+class DagParseError(UserError):
+    """The DAG file cannot be parsed: condor_dagman exits 1 on a parse error, and so does the dry run."""
+
+    exit_code = 1
+
+_FLATTEN = "; write the DAG without it, or check it on an access point with condor_submit_dag"
 _UNSUPPORTED = {
-    "SPLICE", "SUBDAG", "INCLUDE", "SERVICE", "PROVISIONER", "SET_JOB_ATTR", "ENV",
-    "JOBSTATE_LOG", "REJECT", "DATA", "SAVE_POINT_FILE", "CONNECT", "PIN_IN", "PIN_OUT",
+    "SERVICE": "SERVICE nodes run alongside the DAG until it ends: the dry run does not emulate them" + _FLATTEN,
+    "PROVISIONER": "PROVISIONER nodes provision resources for the DAG: the dry run does not emulate them" + _FLATTEN,
+    "SET_JOB_ATTR": "SET_JOB_ATTR changes the DAGMan job's own ad, which the dry run does not have" + _FLATTEN,
+    "ENV": "ENV sets DAGMan's own environment, which the dry run does not emulate" + _FLATTEN,
+    "REJECT": "REJECT marks a DAG file as not to be run: remove the line to run it",
+    "SAVE_POINT_FILE": "SAVE_POINT_FILE is not emulated" + _FLATTEN,
+    "CONNECT": "CONNECT/PIN_IN/PIN_OUT (splice pins) are not emulated; connect splices with PARENT/CHILD",
+    "PIN_IN": "CONNECT/PIN_IN/PIN_OUT (splice pins) are not emulated; connect splices with PARENT/CHILD",
+    "PIN_OUT": "CONNECT/PIN_IN/PIN_OUT (splice pins) are not emulated; connect splices with PARENT/CHILD",
+    "PARENT_WEAK": "weak edges are not emulated" + _FLATTEN,
+    "WEAK": "weak edges are not emulated" + _FLATTEN,
+    "DATA": "DATA nodes are not emulated" + _FLATTEN,
+    "TOLERANCE": "TOLERANCE is not emulated" + _FLATTEN,
+    "SCRIPT_HOLD": "HOLD scripts are not emulated" + _FLATTEN,
 }
+
+
+def _raw_lines(text: str) -> List[Tuple[int, str]]:
+    """(line number, stripped line) for every line; comments and blanks kept for inline blocks."""
+    return [(n, raw.strip()) for n, raw in enumerate(text.splitlines(), 1)]
+
+
+def _skip(line: str) -> bool:
+    return not line or line.startswith("#") or line.startswith("//")
 
 
 def _logical_lines(text: str) -> List[Tuple[int, str]]:
@@ -39,12 +76,11 @@ def _logical_lines(text: str) -> List[Tuple[int, str]]:
     out: List[Tuple[int, str]] = []
     pending = ""
     start = 0
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.rstrip()
+    for number, line in _raw_lines(text):
+        if _skip(line):
+            continue
         if not pending:
             start = number
-            if line.lstrip().startswith("#") or not line.strip():
-                continue
         if line.endswith("\\"):
             pending += line[:-1] + " "
             continue
@@ -57,10 +93,81 @@ def _logical_lines(text: str) -> List[Tuple[int, str]]:
     return out
 
 
-def parse_vars(text: str) -> List[Tuple[str, str]]:
-    """Parse ``name="value" name2="value2"`` as DAGMan does: ``\\"`` is a quote, ``\\\\`` a backslash.
+def tokens(line: str) -> List[str]:
+    """Split a DAG line as DAGMan's lexer does: whitespace separates, quotes group (and are removed),
+    a backslash inside quotes escapes the next character."""
+    out: List[str] = []
+    cur: List[str] = []
+    have = False
+    quote = ""
+    i, n = 0, len(line)
+    while i < n:
+        ch = line[i]
+        if quote:
+            if ch == "\\" and i + 1 < n:
+                cur.append(line[i + 1])
+                i += 2
+                continue
+            if ch == quote:
+                quote = ""
+            else:
+                cur.append(ch)
+        elif ch in " \t\r":
+            if have or cur:
+                out.append("".join(cur))
+                cur, have = [], False
+        elif ch in "\"'":
+            quote, have = ch, True
+        else:
+            cur.append(ch)
+        i += 1
+    if quote:
+        raise ValueError("invalid quoting: no ending quote found")
+    if have or cur:
+        out.append("".join(cur))
+    return out
 
-    Raises ``ValueError`` with a readable message on bad syntax.
+
+def _value_token(text: str, i: int) -> Tuple[str, int]:
+    """One VARS value from ``text[i:]`` (quoted or not, as DAGMan's lexer reads it)."""
+    n = len(text)
+    value: List[str] = []
+    quote = ""
+    quoted_whole = i < n and text[i] in "\"'"
+    while i < n:
+        ch = text[i]
+        if quote:
+            if ch == "\\" and i + 1 < n:
+                value.append(text[i + 1])
+                i += 2
+                continue
+            if ch == quote:
+                quote = ""
+                if quoted_whole:
+                    i += 1
+                    break
+            else:
+                value.append(ch)
+        elif ch.isspace():
+            break
+        elif ch in "\"'":
+            quote = ch
+            if not quoted_whole:
+                value.append(ch)
+        else:
+            value.append(ch)
+        i += 1
+    if quote:
+        raise ValueError("a VARS value has no closing quote")
+    return "".join(value), i
+
+
+def parse_vars(text: str) -> List[Tuple[str, str]]:
+    """Parse ``name="value" name2=value2`` as DAGMan's lexer does.
+
+    Values may be quoted with ``"`` or ``'`` (inside, a backslash escapes the next
+    character) or unquoted (up to the next whitespace). Raises ``ValueError`` with a
+    readable message on bad syntax.
     """
     pairs: List[Tuple[str, str]] = []
     i, n = 0, len(text)
@@ -71,6 +178,8 @@ def parse_vars(text: str) -> List[Tuple[str, str]]:
             break
         j = i
         while j < n and not text[j].isspace() and text[j] != "=":
+            if text[j] in "\"'":
+                raise ValueError(f"a VARS name may not contain quotes: {text[i:].strip()!r}")
             j += 1
         name = text[i:j]
         while j < n and text[j].isspace():
@@ -80,30 +189,16 @@ def parse_vars(text: str) -> List[Tuple[str, str]]:
         j += 1
         while j < n and text[j].isspace():
             j += 1
-        if j >= n or text[j] != '"':
-            raise ValueError(f'the value of {name!r} must be in double quotes: {name}="..."')
-        j += 1
-        value: List[str] = []
-        while True:
-            if j >= n:
-                raise ValueError(f'the value of {name!r} has no closing double quote')
-            ch = text[j]
-            if ch == "\\" and j + 1 < n and text[j + 1] in ('"', "\\"):
-                value.append(text[j + 1])
-                j += 2
-                continue
-            if ch == '"':
-                j += 1
-                break
-            value.append(ch)
-            j += 1
+        if j >= n:
+            raise ValueError(f"the VARS macro {name!r} has no value")
+        value, j = _value_token(text, j)
         if not name or not _MACRO_NAME.match(name):
             raise ValueError(
                 f"bad macro name {name!r}: use letters, digits and underscores (or +Attr / My.Attr)"
             )
         if name.lower().startswith("queue"):
             raise ValueError(f"macro name {name!r} may not begin with 'queue'")
-        pairs.append((name, "".join(value)))
+        pairs.append((name, value))
         i = j
     if not pairs:
         raise ValueError('VARS needs at least one name="value"')
@@ -118,13 +213,16 @@ def _int(word: str, what: str) -> int:
 
 
 class _Parser:
-    def __init__(self, path: Path, dag: Dag, rescue: bool = False) -> None:
+    def __init__(self, path: Path, dag: Dag, rescue: bool = False, depth: int = 0) -> None:
         self.path = path
         self.dag = dag
         self.rescue = rescue
+        self.depth = depth
         self.problems: List[Problem] = []
         self.deferred: List[Tuple[str, Callable[[], None]]] = []  # applied after all JOB lines
         self.edges: List[Tuple[str, List[str], List[str]]] = []
+        self.splices: Dict[str, Tuple[List[str], List[str]]] = {}  # name -> (initial, terminal) nodes
+        self.folder = path.parent  # where relative paths of this file are resolved
 
     def where(self, line: int) -> str:
         return f"{self.path}:{line}"
@@ -133,11 +231,37 @@ class _Parser:
         self.dag.warnings.append(f"{self.where(line)}: {message}")
 
     def run(self, text: str) -> None:
-        for number, line in _logical_lines(text):
+        lines = _raw_lines(text)
+        i = 0
+        while i < len(lines):
+            number, line = lines[i]
+            i += 1
+            if _skip(line):
+                continue
+            while line.endswith("\\") and i < len(lines):
+                line = line[:-1] + " " + lines[i][1]
+                i += 1
             try:
-                self.command(number, line)
+                i = self.command(number, line, lines, i)
             except ValueError as err:
                 self.problems.append(Problem(self.where(number), str(err)))
+
+    def inline_block(self, words: List[str], lines: List[Tuple[int, str]], i: int) -> Tuple[str, List[str], int]:
+        """Read an inline submit description (``{`` ... ``}``): (text, words after the close, next index)."""
+        opener = words[0]
+        end = "}" if opener.startswith("{") else ("@" + opener[2:] if len(opener) > 2 else "")
+        if not end:
+            raise ValueError("no inline description closing token specified (@=TOKEN)")
+        body: List[str] = []
+        while i < len(lines):
+            _, line = lines[i]
+            i += 1
+            if _skip(line):
+                continue
+            if line == end or line.startswith(end + " "):
+                return "\n".join(body) + "\n", tokens(line[len(end):]), i
+            body.append(line)
+        raise ValueError(f"missing inline description closing token: {end}")
 
     # -- node lookups, resolved after the whole file is read ------------------------------
     def targets(self, name: str, where: str, allow_final: bool = False) -> List[Node]:
@@ -161,33 +285,42 @@ class _Parser:
                 self.problems.append(Problem(where, str(err)))
 
     # -- commands -------------------------------------------------------------------------
-    def command(self, number: int, line: str) -> None:
-        words = line.split()
-        keyword = words[0].upper()
+    def command(self, number: int, line: str, lines: List[Tuple[int, str]], i: int) -> int:
+        words = tokens(line)
+        keyword = words[0].upper().replace("-", "_")
         where = self.where(number)
         if self.rescue and keyword not in ("DONE", "RETRY"):
             raise ValueError(f"a partial rescue DAG may only hold DONE and RETRY lines, not {words[0]}")
-        handler = getattr(self, "cmd_" + keyword.replace("-", "_"), None)
+        if keyword in ("JOB", "FINAL", "SUBMIT_DESCRIPTION") and len(words) >= 3 and words[2][:1] in ("{", "@"):
+            body, rest, i = self.inline_block(words[2:], lines, i)
+            words = words[:2] + ["{inline}"] + rest
+            self.inline = body
+        handler = getattr(self, "cmd_" + keyword, None)
         if handler is None:
             if keyword in _UNSUPPORTED:
-                raise ValueError(
-                    f"{words[0]} is outside the subset the emulator supports (JOB, FINAL, VARS, "
-                    "PARENT/CHILD, RETRY, SCRIPT, PRE_SKIP, ABORT-DAG-ON, CATEGORY, MAXJOBS, "
-                    "PRIORITY, NODE_STATUS_FILE, CONFIG, DONE); flatten the DAG or run it on a real access point"
-                )
+                raise ValueError(_UNSUPPORTED[keyword])
             raise ValueError(f"unknown DAG command {words[0]!r}")
         handler(number, where, line, words)
+        return i
 
-    def _node_line(self, number: int, where: str, words: List[str], final: bool) -> None:
-        kw = "FINAL" if final else "JOB"
+    def _node_line(self, number: int, where: str, words: List[str], final: bool, kw: str = "") -> Node:
+        kw = kw or ("FINAL" if final else "JOB")
         if len(words) < 3:
             raise ValueError(f"{kw} needs a node name and a submit file: {kw} name file.sub")
         name, submit = words[1], words[2]
         if name.upper() in (ALL_NODES, "PARENT", "CHILD"):
             raise ValueError(f"{name!r} is a reserved word and cannot name a node")
+        if "+" in name:
+            raise ValueError(f"node name {name!r} contains the illegal character '+' (DAGMan keeps it for splices)")
         if name in self.dag.nodes:
             raise ValueError(f"node {name!r} is declared twice (first at {self.dag.nodes[name].where})")
         node = Node(name=name, submit_file=submit, final=final, where=where)
+        if submit == "{inline}":
+            node.submit_file, node.inline = "", self.inline
+        elif submit in self.dag.descriptions:
+            node.submit_file, node.inline = "", self.dag.descriptions[submit]
+        elif self.folder != self.dag.folder and not os.path.isabs(submit):
+            node.submit_file = str(self.folder / submit)
         rest = words[3:]
         i = 0
         while i < len(rest):
@@ -208,6 +341,7 @@ class _Parser:
                 raise ValueError(f"only one FINAL node is allowed (already: {self.dag.final})")
             self.dag.final = name
         self.dag.nodes[name] = node
+        return node
 
     def cmd_JOB(self, number: int, where: str, line: str, words: List[str]) -> None:
         self._node_line(number, where, words, final=False)
@@ -215,20 +349,99 @@ class _Parser:
     def cmd_FINAL(self, number: int, where: str, line: str, words: List[str]) -> None:
         self._node_line(number, where, words, final=True)
 
+    def cmd_SUBMIT_DESCRIPTION(self, number: int, where: str, line: str, words: List[str]) -> None:
+        if len(words) != 3 or words[2] != "{inline}":
+            raise ValueError("SUBMIT-DESCRIPTION syntax: SUBMIT-DESCRIPTION name {  (submit lines)  }")
+        self.dag.descriptions[words[1]] = self.inline
+
+    def cmd_SUBDAG(self, number: int, where: str, line: str, words: List[str]) -> None:
+        if len(words) < 4 or words[1].upper() != "EXTERNAL":
+            raise ValueError("SUBDAG syntax: SUBDAG EXTERNAL name file.dag [DIR dir] [NOOP] [DONE]")
+        node = self._node_line(number, where, words[1:], final=False, kw="SUBDAG EXTERNAL")
+        node.subdag = node.submit_file
+
+    def cmd_SPLICE(self, number: int, where: str, line: str, words: List[str]) -> None:
+        if len(words) not in (3, 5) or (len(words) == 5 and words[3].upper() != "DIR"):
+            raise ValueError("SPLICE syntax: SPLICE name file.dag [DIR dir]")
+        name = words[1]
+        if name in self.splices or name in self.dag.nodes:
+            raise ValueError(f"the splice name {name!r} is used twice")
+        if self.depth > 20:
+            raise ValueError("splices nest deeper than 20 levels (a splice includes itself?)")
+        folder = self.folder / words[4] if len(words) == 5 else self.folder
+        path = folder / words[2]
+        try:
+            text = path.read_text()
+        except OSError as err:
+            raise ValueError(f"cannot read the spliced DAG {path}: {err.strerror}") from None
+        inner = Dag(path=path)
+        parser = _Parser(path, inner, depth=self.depth + 1)
+        parser.folder = folder
+        parser.run(text)
+        parser.finish()
+        _link(parser, cycles=False)
+        self.problems.extend(parser.problems)
+        if inner.final is not None:
+            self.warn(number, f"the FINAL node of splice {name} is ignored (DAGMan ignores FINAL nodes in splices)")
+        initial, terminal = [], []
+        for node in inner.nodes.values():
+            if node.final:
+                continue
+            node.name = f"{name}+{node.name}"
+            node.parents = [f"{name}+{p}" for p in node.parents]
+            node.children = [f"{name}+{c}" for c in node.children]
+            if len(words) == 5 and not os.path.isabs(node.directory or ""):
+                node.directory = str(Path(words[4]) / node.directory) if node.directory else words[4]
+            if not node.parents:
+                initial.append(node.name)
+            if not node.children:
+                terminal.append(node.name)
+            self.dag.nodes[node.name] = node
+        self.dag.maxjobs.update({k: v for k, v in inner.maxjobs.items() if k not in self.dag.maxjobs})
+        self.dag.warnings.extend(inner.warnings)
+        self.splices[name] = (initial, terminal)
+
+    def cmd_INCLUDE(self, number: int, where: str, line: str, words: List[str]) -> None:
+        if len(words) != 2:
+            raise ValueError("INCLUDE syntax: INCLUDE file")
+        if self.depth > 20:
+            raise ValueError("INCLUDE nests deeper than 20 levels (a file includes itself?)")
+        path = self.folder / words[1]
+        try:
+            text = path.read_text()
+        except OSError as err:
+            raise ValueError(f"cannot read the included file {path}: {err.strerror}") from None
+        saved, self.path, self.depth = self.path, path, self.depth + 1
+        try:
+            self.run(text)
+        finally:
+            self.path, self.depth = saved, self.depth - 1
+
+    def cmd_JOBSTATE_LOG(self, number: int, where: str, line: str, words: List[str]) -> None:
+        if len(words) != 2:
+            raise ValueError("JOBSTATE_LOG syntax: JOBSTATE_LOG file")
+        if self.dag.jobstate_log is not None:
+            self.warn(number, "a second JOBSTATE_LOG is ignored; the first one wins")
+        else:
+            self.dag.jobstate_log = words[1]
+
     def cmd_VARS(self, number: int, where: str, line: str, words: List[str]) -> None:
         if len(words) < 3:
             raise ValueError('VARS needs a node name and name="value" pairs')
         rest = line.split(None, 2)[2]
         mode = rest.split(None, 1)[0].upper()
+        append: Optional[bool] = None
         if mode in ("PREPEND", "APPEND"):
-            self.warn(number, f"VARS {mode}: the emulator applies every VARS value after the submit file (APPEND)")
+            append = mode == "APPEND"
             rest = rest.split(None, 1)[1] if len(rest.split(None, 1)) > 1 else ""
         pairs = parse_vars(rest)
         name = words[1]
 
         def apply() -> None:
+            default = self.dag.config.get("DAGMAN_DEFAULT_APPEND_VARS", "false").lower() in ("true", "1", "yes")
             for node in self.targets(name, where, allow_final=True):
                 node.vars.extend(pairs)
+                node.vars_append.extend([default if append is None else append] * len(pairs))
 
         self.later(where, apply)
 
@@ -243,7 +456,7 @@ class _Parser:
         self.edges.append((where, parents, children))
 
     def cmd_RETRY(self, number: int, where: str, line: str, words: List[str]) -> None:
-        if len(words) not in (3, 5) or (len(words) == 5 and words[3].upper() != "UNLESS-EXIT"):
+        if len(words) not in (3, 5) or (len(words) == 5 and words[3].upper().replace("_", "-") != "UNLESS-EXIT"):
             raise ValueError("RETRY syntax: RETRY node n [UNLESS-EXIT value]")
         count = _int(words[2], "the number of retries")
         if count < 0:
@@ -306,6 +519,8 @@ class _Parser:
             raise ValueError("ABORT-DAG-ON syntax: ABORT-DAG-ON node exit-value [RETURN dag-value]")
         value = _int(words[2], "ABORT-DAG-ON exit value")
         ret = _int(words[4], "ABORT-DAG-ON RETURN value") if len(words) == 5 else None
+        if ret is not None and not 0 <= ret <= 255:
+            raise ValueError(f"the ABORT-DAG-ON RETURN value must be between 0 and 255, not {ret}")
         name = words[1]
 
         def apply() -> None:
@@ -401,13 +616,20 @@ class _Parser:
         self.warn(number, "DOT is ignored by the emulator")
 
 
-def _link(parser: _Parser) -> None:
+def _link(parser: _Parser, cycles: bool = True) -> None:
     dag = parser.dag
     seen = set()
+
+    def ends(name: str, where: str, first: bool) -> List[Node]:
+        splice = parser.splices.get(name)
+        if splice is not None:  # a splice's initial nodes are children, its terminal nodes parents
+            return [dag.nodes[n] for n in (splice[0] if first else splice[1])]
+        return parser.targets(name, where)
+
     for where, parents, children in parser.edges:
         try:
-            ps = [n for name in parents for n in parser.targets(name, where)]
-            cs = [n for name in children for n in parser.targets(name, where)]
+            ps = [n for name in parents for n in ends(name, where, False)]
+            cs = [n for name in children for n in ends(name, where, True)]
         except ValueError as err:
             parser.problems.append(Problem(where, str(err)))
             continue
@@ -420,10 +642,10 @@ def _link(parser: _Parser) -> None:
                     seen.add((p.name, c.name))
                     p.children.append(c.name)
                     c.parents.append(p.name)
-    if not parser.problems:
-        cycle = find_cycle(dag.nodes)
-        if cycle:
-            parser.problems.append(Problem(str(dag.path), "the DAG has a cycle: " + " -> ".join(cycle)))
+    if cycles and not parser.problems:
+        # DAGMan does not refuse a cycle (DAGMAN_STARTUP_CYCLE_DETECT defaults to false): it runs
+        # what it can, then reports the cycle with DAG_STATUS 5. The scheduler does the same.
+        dag.cycle = find_cycle(dag.nodes)
 
 
 def find_cycle(nodes: Dict[str, Node]) -> Optional[List[str]]:
@@ -459,7 +681,7 @@ def parse_dag(path: "str | Path", rescue: "str | Path | None" = None) -> Dag:
     try:
         text = path.read_text()
     except OSError as err:
-        raise UserError(f"cannot read the DAG file {path}", [Problem(str(path), err.strerror or str(err))]) from None
+        raise DagParseError(f"cannot read the DAG file {path}", [Problem(str(path), err.strerror or str(err))]) from None
     dag = Dag(path=path)
     parser = _Parser(path, dag)
     parser.run(text)
@@ -469,8 +691,9 @@ def parse_dag(path: "str | Path", rescue: "str | Path | None" = None) -> Dag:
         rpath = Path(rescue).absolute()
         rparser = _Parser(rpath, dag, rescue=True)
         rparser.run(rpath.read_text())
+        rparser.folder = dag.folder
         rparser.finish()
         parser.problems.extend(rparser.problems)
     if parser.problems:
-        raise UserError.of(f"the DAG {path.name} cannot be run", parser.problems)
+        raise DagParseError.of(f"the DAG {path.name} cannot be run", parser.problems)
     return dag

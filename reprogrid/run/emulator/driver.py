@@ -7,7 +7,8 @@ against the machine inventory and explains the nodes that match nothing.
 
 Modules: ``dagfile`` (parser), ``model``, ``jobads`` (job ads via ``reprogrid.condor.bindings``),
 ``matchmaking``, ``transfer``, ``executor``, ``scheduler`` (the DAGMan loop),
-``eventlog``, ``nodestatus``, ``rescue``.
+``eventlog``, ``nodestatus``, ``rescue``, ``scripts`` (script macros, JOBSTATE_LOG).
+What the dry run promises and what it cannot know: docs/dryrun.md.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from reprogrid import tree
 from reprogrid.core.errors import Problem, UserError
 from reprogrid.run.emulator.dagfile import parse_dag
 from reprogrid.run.emulator.executor import Executor, is_local
-from reprogrid.run.emulator.jobads import JobAdCache
+from reprogrid.run.emulator.jobads import JobAdCache, references
 from reprogrid.condor.matchmaking import Matchmaker
 from reprogrid.run.emulator.rescue import newest_rescue
 from reprogrid.run.emulator.scheduler import Log, DagOutcome, Scheduler
@@ -160,17 +161,22 @@ def plan(dag_path: PathLike, *, pool: Optional[PathLike] = None,
     cache = JobAdCache()
     jobs = []
     for node in dag.nodes.values():
-        if node.noop:
+        if node.noop or node.subdag is not None:
             jobs.append((node, None))
             continue
         folder = dag.node_dir(node)
-        submit = Path(node.submit_file)
-        path = submit if submit.is_absolute() else folder / submit
-        vars_ = {k: v.replace("$(JOB)", node.name).replace("$(RETRY)", "0") for k, v in node.vars}
-        if node.final:
-            vars_.setdefault("DAG_STATUS", "0")
-            vars_.setdefault("FAILED_COUNT", "0")
-        jobs.append((node, cache.ads(path, folder, vars_, node.where)[0]))
+        if node.inline is not None:
+            source: "Path | str" = node.inline
+        else:
+            submit = Path(node.submit_file)
+            source = submit if submit.is_absolute() else folder / submit
+        text = node.inline if node.inline is not None else cache.text(source, node.where)  # type: ignore[arg-type]
+        own = {"JOB": node.name, "RETRY": "0", "DAG_STATUS": "0", "FAILED_COUNT": "0",
+               "DAG_PARENT_NAMES": ",".join(node.parents)}
+        prepend = [(k, v) for k, v in own.items() if references(text, k)]
+        prepend += [kv for kv, app in zip(node.vars, node.vars_append) if not app]
+        append = [kv for kv, app in zip(node.vars, node.vars_append) if app]
+        jobs.append((node, cache.node_ads(source, folder, prepend, append, 1, node.where)[0]))
     mm.note_job_refs(ad for _, ad in jobs if ad is not None)
     groups = mm.groups()
     keys = {}
@@ -178,7 +184,7 @@ def plan(dag_path: PathLike, *, pool: Optional[PathLike] = None,
     rows: List[NodePlan] = []
     for node, ad in jobs:
         if ad is None:
-            rows.append(NodePlan(node.name, 0, [], note="NOOP (no job)"))
+            rows.append(NodePlan(node.name, 0, [], note="NOOP (no job)" if node.noop else "SUBDAG EXTERNAL (a nested DAG)"))
             continue
         if is_local(ad):
             rows.append(NodePlan(node.name, 0, [], note="local universe: runs on the access point"))

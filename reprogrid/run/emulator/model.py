@@ -35,6 +35,9 @@ class Node:
     done: bool = False  # DONE on the JOB line or a DONE line in a rescue DAG
     final: bool = False
     vars: List[Tuple[str, str]] = field(default_factory=list)  # in order; last one wins
+    vars_append: List[bool] = field(default_factory=list)  # per VARS pair: APPEND (True) or PREPEND
+    inline: Optional[str] = None  # an inline submit description (JOB A { ... } or SUBMIT-DESCRIPTION)
+    subdag: Optional[str] = None  # SUBDAG EXTERNAL: the sub-DAG file, run by a nested emulator
     retry: int = 0
     retry_unless_exit: Optional[int] = None
     pre: Optional[Script] = None
@@ -71,6 +74,9 @@ class Dag:
     config_file: Optional[str] = None
     config: Dict[str, str] = field(default_factory=dict)
     warnings: List[str] = field(default_factory=list)
+    descriptions: Dict[str, str] = field(default_factory=dict)  # SUBMIT-DESCRIPTION name -> text
+    jobstate_log: Optional[str] = None
+    cycle: Optional[List[str]] = None  # a cycle DAGMan would report at the end (DAG_STATUS 5)
 
     @property
     def folder(self) -> Path:

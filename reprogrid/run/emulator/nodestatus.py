@@ -4,6 +4,7 @@ New ClassAd syntax (``[ Attr = value; ... ]``), rewritten atomically on every up
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Iterable, List, Tuple
 
@@ -11,15 +12,25 @@ from reprogrid.core.files import write_text_atomic
 
 STATUS_NOT_READY, STATUS_READY, STATUS_PRERUN, STATUS_SUBMITTED = 0, 1, 2, 3
 STATUS_POSTRUN, STATUS_DONE, STATUS_ERROR, STATUS_FUTILE = 4, 5, 6, 7
+STATUS_NAMES = ("STATUS_NOT_READY", "STATUS_READY", "STATUS_PRERUN", "STATUS_SUBMITTED",
+                "STATUS_POSTRUN", "STATUS_DONE", "STATUS_ERROR", "STATUS_FUTILE")
 
 
 def _q(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _when(t: float) -> str:
+    return time.ctime(t)
+
+
 def format_node_status(dag_file: str, dag_status: int, nodes: Iterable[Tuple[str, int, str, int, int]],
-                       now: float, next_update: float, idle_jobs: int = 0) -> str:
-    """``nodes``: (name, NodeStatus, StatusDetails, RetryCount, JobProcsQueued) per node."""
+                       now: float, next_update: float, idle_jobs: int = 0, note: str = "") -> str:
+    """``nodes``: (name, NodeStatus, StatusDetails, RetryCount, JobProcsQueued) per node.
+
+    ``dag_status`` is the DAG's own node status number (5 done, 6 error, 3 while running) and
+    ``note`` its reason (success, failed, aborted, cycle, removed), written as DAGMan writes them.
+    """
     rows = list(nodes)
     counts = {k: 0 for k in range(8)}
     for _, status, _, _, _ in rows:
@@ -29,8 +40,8 @@ def format_node_status(dag_file: str, dag_status: int, nodes: Iterable[Tuple[str
         "[",
         '  Type = "DagStatus";',
         f"  DagFiles = {{\n    {_q(dag_file)}\n  }};",
-        f"  Timestamp = {ts};",
-        f"  DagStatus = {dag_status};",
+        f"  Timestamp = {ts}; /* {_q(_when(ts))} */",
+        f"  DagStatus = {dag_status}; /* {_q(STATUS_NAMES[dag_status] + ' (' + note + ')')} */",
         f"  NodesTotal = {len(rows)};",
         f"  NodesDone = {counts[STATUS_DONE]};",
         f"  NodesPre = {counts[STATUS_PRERUN]};",
@@ -41,7 +52,7 @@ def format_node_status(dag_file: str, dag_status: int, nodes: Iterable[Tuple[str
         f"  NodesFutile = {counts[STATUS_FUTILE]};",
         f"  NodesFailed = {counts[STATUS_ERROR]};",
         "  JobProcsHeld = 0;",
-        f"  JobProcsIdle = {idle_jobs};",
+        f"  JobProcsIdle = {idle_jobs}; /* includes held */",
         "]",
     ]
     for name, status, details, retries, queued in rows:
@@ -49,14 +60,16 @@ def format_node_status(dag_file: str, dag_status: int, nodes: Iterable[Tuple[str
             "[",
             '  Type = "NodeStatus";',
             f"  Node = {_q(name)};",
-            f"  NodeStatus = {status};",
+            f"  NodeStatus = {status}; /* {_q(STATUS_NAMES[status])} */",
             f"  StatusDetails = {_q(details)};",
             f"  RetryCount = {retries};",
             f"  JobProcsQueued = {queued};",
             "  JobProcsHeld = 0;",
             "]",
         ]
-    out += ["[", '  Type = "StatusEnd";', f"  EndTime = {ts};", f"  NextUpdate = {int(next_update)};", "]"]
+    nxt = int(next_update)
+    out += ["[", '  Type = "StatusEnd";', f"  EndTime = {ts}; /* {_q(_when(ts))} */",
+            f"  NextUpdate = {nxt}; /* {_q(_when(nxt) if nxt else 'none')} */", "]"]
     return "\n".join(out) + "\n"
 
 

@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "POST A_A running ($1)" >> post.out
+exit 1

@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "PRE A_A running"
+exit 1

@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "PRE C_A running"
+exit 1

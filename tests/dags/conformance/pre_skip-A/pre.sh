@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "pre $1" >> pre.out
+exit $2

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "Node A post script ($1)" >> post.out
