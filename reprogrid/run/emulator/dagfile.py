@@ -491,7 +491,9 @@ class _Parser:
         if kind not in ("PRE", "POST"):
             raise ValueError(f"script type must be PRE or POST, not {words[i]!r}")
         name = words[i + 1]
-        script = Script(kind=kind, argv=words[i + 2:], defer_status=defer_status,
+        raw = line.split()  # DAGMan splits a script's command line on whitespace only, quotes stay
+        argv = raw[i + 2:] if raw[:i + 2] == words[:i + 2] else words[i + 2:]
+        script = Script(kind=kind, argv=argv, defer_status=defer_status,
                         defer_time=defer_time, where=where)
 
         def apply() -> None:
