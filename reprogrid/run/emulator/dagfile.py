@@ -57,7 +57,6 @@ _UNSUPPORTED = {
     "WEAK": "weak edges are not emulated" + _FLATTEN,
     "DATA": "DATA nodes are not emulated" + _FLATTEN,
     "TOLERANCE": "TOLERANCE is not emulated" + _FLATTEN,
-    "SCRIPT_HOLD": "HOLD scripts are not emulated" + _FLATTEN,
 }
 
 
@@ -485,7 +484,7 @@ class _Parser:
             raise ValueError("SCRIPT syntax: SCRIPT [DEFER s t] PRE|POST node executable [arguments]")
         kind = words[i].upper()
         if kind == "HOLD":
-            self.warn(number, "SCRIPT HOLD is ignored: the emulator never holds a job")
+            self.warn(number, "SCRIPT HOLD is ignored: the dry run removes a held job at once (see docs/dryrun.md)")
             return
         if kind not in ("PRE", "POST"):
             raise ValueError(f"script type must be PRE or POST, not {words[i]!r}")
