@@ -305,3 +305,9 @@ def test_dagman_out_uses_dagmans_wording(tmp_path):
                  "POST Script of node B completed successfully.", "Running POST script of Node B...",
                  "DAG status: 0 (DAG_STATUS_OK)", "Node B job proc (", "EXITING WITH STATUS 0"):
         assert line in out
+
+
+def test_script_arguments_split_on_whitespace_only(tmp_path):
+    # script.cpp: StringTokenIterator(_cmd, " \t") -- quotes are not special in a SCRIPT line
+    (tmp_path / "d.dag").write_text('JOB A a.sub\nSCRIPT POST A s.sh "a b" $RETURN\n')
+    assert parse_dag(tmp_path / "d.dag").nodes["A"].post.argv == ["s.sh", '"a', 'b"', "$RETURN"]

@@ -34,7 +34,6 @@ _KNOWN_CONFIG = {
     "DAGMAN_DEFAULT_APPEND_VARS",
     "DAGMAN_MAX_RESCUE_NUM",
     "DAGMAN_RESET_RETRIES_UPON_RESCUE",
-    "DAGMAN_USE_DIRECT_SUBMIT",
 }
 
 
@@ -58,7 +57,6 @@ _UNSUPPORTED = {
     "WEAK": "weak edges are not emulated" + _FLATTEN,
     "DATA": "DATA nodes are not emulated" + _FLATTEN,
     "TOLERANCE": "TOLERANCE is not emulated" + _FLATTEN,
-    "SCRIPT_HOLD": "HOLD scripts are not emulated" + _FLATTEN,
 }
 
 
@@ -486,12 +484,14 @@ class _Parser:
             raise ValueError("SCRIPT syntax: SCRIPT [DEFER s t] PRE|POST node executable [arguments]")
         kind = words[i].upper()
         if kind == "HOLD":
-            self.warn(number, "SCRIPT HOLD is ignored: the emulator never holds a job")
+            self.warn(number, "SCRIPT HOLD is ignored: the dry run removes a held job at once (see docs/dryrun.md)")
             return
         if kind not in ("PRE", "POST"):
             raise ValueError(f"script type must be PRE or POST, not {words[i]!r}")
         name = words[i + 1]
-        script = Script(kind=kind, argv=words[i + 2:], defer_status=defer_status,
+        raw = line.split()  # DAGMan splits a script's command line on whitespace only, quotes stay
+        argv = raw[i + 2:] if raw[:i + 2] == words[:i + 2] else words[i + 2:]
+        script = Script(kind=kind, argv=argv, defer_status=defer_status,
                         defer_time=defer_time, where=where)
 
         def apply() -> None:
