@@ -67,3 +67,10 @@ def test_a_64_and_a_96_cpu_machine_give_different_bits_each_repeatable(tmp_path)
     assert machines["amd-epyc-7402"]["DetectedCpus"] == 96 and machines["amd-epyc-7302"]["ReprogridEmulated"] is True
     assert pools["amd-epyc-7302"]["TF_NUM_INTRAOP_THREADS"] == "64"
     assert pools["amd-epyc-7402"]["TF_NUM_INTEROP_THREADS"] == "96"
+    # The report names what was emulated and what one host cannot give, next to each machine.
+    from reprogrid.report.emulation import emulation_limits
+
+    lines = emulation_limits(df)
+    assert [line.split(" ")[0] for line in lines] == ["amd-epyc-7302", "amd-epyc-7402"]
+    assert "96 logical CPUs" in lines[1] and "instruction set x86_64-v3" in lines[1]
+    assert "microarchitecture of AMD EPYC 7402 24-Core Processor" in lines[1] and "GPU" in lines[1]

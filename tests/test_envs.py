@@ -13,7 +13,15 @@ from reprogrid.prepare import envs
 from reprogrid.render import render_study
 from reprogrid.run.emulator.driver import software_pythons
 from reprogrid.spec import study_from_dict
-from reprogrid.spec.presets import demo
+from reprogrid.spec.presets import coakley2022
+from reprogrid.spec.presets import demo as demo_preset
+
+
+def demo():
+    """The demo preset with two of the original study's containers (no local stacks of its own)."""
+    raw = demo_preset()
+    raw["software"] = coakley2022()["software"][:2]
+    return raw
 
 
 @pytest.fixture
@@ -116,3 +124,11 @@ def test_envs_cli_lists_and_removes(root, tmp_path, capsys):
     assert main(["envs", "remove", "dockerhub-2.8.0"]) == 0
     assert envs.list_envs() == []
     assert main(["envs", "remove", "nothing-here"]) == 2
+
+
+def test_the_demo_preset_declares_a_real_second_stack():
+    raw = demo_preset()
+    stacks = {sw["name"]: sw.get("local") for sw in raw["software"]}
+    assert stacks["tf-keras3"] is None  # this machine's TensorFlow
+    assert stacks["tf-2.15-keras2"] == {"packages": ["tensorflow-cpu==2.15.1"]}
+    assert len({h["name"] for h in raw["hardware"]}) == 3
