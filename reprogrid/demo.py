@@ -39,11 +39,10 @@ def provision_stacks(study, *, skip: Set[str] = frozenset(), progress: Optional[
     if not names:
         return
     show = sys.stderr.isatty() if progress is None else progress
-    if show:
-        print(f"software stacks for {', '.join(names)} (first run: downloaded from the package index into "
-              f"{envs.envs_root()}, then reused):", file=sys.stderr, flush=True)
-    envs.build(study, only=names, say=(lambda text: print(text, file=sys.stderr, flush=True)) if show else (lambda _: None),
-               pip_output=show)
+    say = (lambda text: print(text, file=sys.stderr, flush=True))  # noqa: E731 - a line per stack, always
+    say(f"software stacks for {', '.join(names)} (first run: downloaded from the package index into "
+        f"{envs.envs_root()}, then reused):")
+    envs.build(study, only=names, say=say, pip_output=show)
 
 
 def run_demo(
