@@ -11,7 +11,11 @@ VARS, RETRY, ABORT-DAG-ON, CATEGORY/MAXJOBS throttles, the FINAL node, a node st
 file, job event logs and <dag>.dagman.out. Each job gets its own scratch sandbox with
 its transfer_input_files, .job.ad and .machine.ad; outputs come back as condor would
 bring them. Container-universe jobs run on the host Python (REPROGRID_PYTHON is set to
-the interpreter mapped to the job's software env). On failure a rescue DAG
+the interpreter mapped to the job's software env: --python, else the spec's local_python,
+else its provisioned `local` stack, see `reprogrid envs --help`). Each job gets the
+environment its matched machine would give it: OMP_NUM_THREADS and the starter's other
+thread variables set to the slot's CPUs, TensorFlow's default pools sized from the
+machine's logical CPUs (DetectedCpus). Its instruction set, CPU and GPU stay this host's. On failure a rescue DAG
 (<dag>.rescue001, ...) is written; running the same command again resumes from the
 newest one and runs only what is left. Ctrl-C stops running jobs and writes the rescue.
 
