@@ -1,7 +1,8 @@
 """The main job: a scaled-down original study, end to end, on this machine.
 
-Renders the ``demo`` preset (every workload, two containers, three CPU environments, two
-repeats, bundled sample data, short epochs), runs it through the emulated schedd and
+Renders the ``demo`` preset (every workload, two real software stacks, three emulated CPU
+machines, two repeats, bundled sample data, short epochs), provisions its local stacks
+(first run only, :mod:`reprogrid.prepare.envs`), runs it through the emulated schedd and
 DAGMan, gathers the records, analyses them and writes the report. Each stage is the same
 public function a user would call; this module only strings them together.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Union
+from typing import Dict, Mapping, Optional, Set, Union
 
 from reprogrid import tree
 from reprogrid.core.errors import Problem, UserError
@@ -26,6 +27,22 @@ class DemoResult:
     failed: int
     seconds: float
     exit_code: int
+
+
+def provision_stacks(study, *, skip: Set[str] = frozenset(), progress: Optional[bool] = None) -> None:  # noqa: ANN001
+    """Build (on the first run) or reuse the demo's local software stacks, saying which."""
+    import sys
+
+    from reprogrid.prepare import envs
+
+    names = [sw.name for sw, _ in envs.local_stacks(study) if sw.name not in skip]
+    if not names:
+        return
+    show = sys.stderr.isatty() if progress is None else progress
+    say = (lambda text: print(text, file=sys.stderr, flush=True))  # noqa: E731 - a line per stack, always
+    say(f"software stacks for {', '.join(names)} (first run: downloaded from the package index into "
+        f"{envs.envs_root()}, then reused):")
+    envs.build(study, only=names, say=say, pip_output=show)
 
 
 def run_demo(
@@ -65,6 +82,7 @@ def run_demo(
             if software["name"] in pythons:
                 software["local_python"] = str(pythons[software["name"]])
     study = study_from_dict(raw, source="demo preset")
+    provision_stacks(study, skip=set(pythons or ()), progress=progress)
     fresh = not (resume and tree.is_submit_dir(submit_dir))
     if not fresh:
         from reprogrid.spec.validate import load_study

@@ -9,7 +9,7 @@ import pytest
 
 JOB_DIR = Path(__file__).resolve().parents[1] / "reprogrid" / "job"
 MODULES = sorted(JOB_DIR.glob("*.py"))
-ALLOWED_THIRD_PARTY = {"numpy", "tensorflow", "keras", "pyarrow"}  # keras/pyarrow: optional, guarded imports
+ALLOWED_THIRD_PARTY = {"numpy", "tensorflow", "keras", "pyarrow", "torch", "jax"}  # keras/pyarrow: optional, guarded imports; torch/jax: only on that Keras 3 backend
 
 
 def test_job_modules_found():

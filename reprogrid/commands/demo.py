@@ -7,21 +7,26 @@ from pathlib import Path
 ORDER = 1
 
 EPILOG = """\
-what it does (a few minutes on 2 cores):
-  1. renders the `demo` preset: 3 workloads x 2 containers x 3 CPU environments x 2 repeats,
-     bundled SAMPLE data (not the published datasets), 1-2 epochs
+what it does (a few minutes on 2 cores once its software stack is provisioned):
+  1. renders the `demo` preset: 3 workloads x 2 software stacks x 3 CPU machines x 2 repeats,
+     bundled SAMPLE data (not the published datasets), 1-2 epochs. The stacks are real:
+     tf-keras3 is this machine's TensorFlow (Keras 3), tf-2.15-keras2 is TensorFlow 2.15
+     with Keras 2, which the FIRST run installs into a cached virtualenv (about 600 MB from
+     the package index, a few minutes, with progress; see `reprogrid envs list`)
   2. runs the DAG through the emulated schedd + DAGMan: matchmaking against the built-in
-     inventory of the 2022 OSPool machines, one sandbox per job, event log, rescue DAG
-  3. gathers the per-run Parquet records, analyses them and writes an HTML report
+     inventory of the 2022 OSPool machines, one sandbox per job, event log, rescue DAG.
+     Each emulated machine gives its jobs the thread pools its real host would (64, 80
+     and 40 logical CPUs), so thread-pool effects are real; its CPU and GPU are not
+  3. gathers the per-run Parquet records, analyses them and writes an HTML report that
+     finds the outcome differences and the attributes (software stack, thread pools) that
+     explain them
 
-Every job runs on THIS machine: the hardware environments are emulated, so the report
-compares what this machine can compare (map a container to another local TensorFlow with
---python to see a real software difference). Run it again to resume after an interruption.
+Run it again to resume after an interruption: finished runs are not retrained.
 
 examples:
   reprogrid demo
   reprogrid demo -o /tmp/demo --slots 2
-  reprogrid demo --python dockerhub-2.9.1=/path/to/tf215-venv/bin/python
+  reprogrid demo --python tf-2.15-keras2=/path/to/tf215-venv/bin/python   # skip the install
 """
 
 

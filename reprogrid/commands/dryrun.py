@@ -16,7 +16,11 @@ A held job cannot wait for condor_release here: it is removed and its node fails
 ($RETURN -1002, POST runs, RETRY applies). Each job gets its own scratch sandbox with
 its transfer_input_files, .job.ad and .machine.ad; outputs come back as condor would
 bring them. Container-universe jobs run on the host Python (REPROGRID_PYTHON is set to
-the interpreter mapped to the job's software env). On failure a rescue DAG
+the interpreter mapped to the job's software env: --python, else the spec's local_python,
+else its provisioned `local` stack, see `reprogrid envs --help`). Each job gets the
+environment its matched machine would give it: OMP_NUM_THREADS and the starter's other
+thread variables set to the slot's CPUs, TensorFlow's default pools sized from the
+machine's logical CPUs (DetectedCpus). Its instruction set, CPU and GPU stay this host's. On failure a rescue DAG
 (<dag>.rescue001, ...) is written; running the same command again resumes from the
 newest one and runs only what is left. Ctrl-C stands for condor_rm of the DAGMan job:
 running jobs stop, the rescue DAG is written and the FINAL node runs with DAG_STATUS 4

@@ -7,6 +7,12 @@ when false), the 2022-era ``OSGVO_CPU_MODEL``, GPU ads nested as ``GPUs_GPU_<id>
 listed in ``AvailableGPUs``, site and container support. ``render``'s fidelity tests and
 the emulator's matchmaking both use it; ``ReprogridHardwareEnv`` names the environment
 of the ``coakley2022`` preset that each machine realises.
+
+Each model carries its host's real logical CPU count (``cpus``: the study's published
+``cpu_logical_count`` for the CPU machines, the vendor's threads per socket for the GPU
+hosts), advertised as a startd that owns the whole host does: ``DetectedCpus``,
+``TotalCpus``, ``TotalSlotCpus`` and the partitionable slot's ``Cpus``. The emulator sizes
+a job's framework thread pools from ``DetectedCpus``, as on that host.
 """
 from __future__ import annotations
 
@@ -36,7 +42,7 @@ class MachineModel:
     cpu_model_number: int
     microarch: str
     site: str
-    cpus: int = 16
+    cpus: int
     memory_mb: int = 64_000
     disk_kb: int = 200_000_000
     gpu: Optional[GpuModel] = None
@@ -59,21 +65,23 @@ _V100_32 = GpuModel("Tesla V100-PCIE-32GB", 7.0, 32_510, 11.4, 2)
 
 #: The study's execute machines. Sites are those recorded in the study's data.
 MACHINES: Tuple[MachineModel, ...] = (
-    MachineModel("amd-epyc-7302", "AMD EPYC 7302 16-Core Processor", 23, 49, "x86_64-v3", "UChicago"),
-    MachineModel("amd-epyc-7402", "AMD EPYC 7402 24-Core Processor", 23, 49, "x86_64-v3", "SDSC-PRP"),
-    MachineModel("amd-epyc-7f52", "AMD EPYC 7F52 16-Core Processor", 23, 49, "x86_64-v3", "SDSC-PRP"),
-    MachineModel("amd-epyc-7443", "AMD EPYC 7443 24-Core Processor", 25, 1, "x86_64-v3", "UNL"),
-    MachineModel("amd-epyc-7513", "AMD EPYC 7513 32-Core Processor", 25, 1, "x86_64-v3", "UCSD"),
-    MachineModel("amd-epyc-7713", "AMD EPYC 7713 64-Core Processor", 25, 1, "x86_64-v3", "Purdue"),
-    MachineModel("intel-xeon-e5-2640v4", "Intel(R) Xeon(R) CPU E5-2640 v4 @ 2.40GHz", 6, 79, "x86_64-v3", "Wisconsin"),
-    MachineModel("intel-xeon-e5-2650v3", "Intel(R) Xeon(R) CPU E5-2650 v3 @ 2.30GHz", 6, 63, "x86_64-v3", "MWT2"),
-    MachineModel("intel-xeon-gold-6148", "Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz", 6, 85, "x86_64-v4", "Clemson"),
-    MachineModel("intel-xeon-gold-6242", "Intel(R) Xeon(R) Gold 6242 CPU @ 2.80GHz", 6, 85, "x86_64-v4", "SU-ITS"),
-    MachineModel("gpu-a100", "AMD EPYC 7713 64-Core Processor", 25, 1, "x86_64-v3", "SDSC-PRP", cpus=64, memory_mb=512_000, gpu=_A100),
-    MachineModel("gpu-a100", "AMD EPYC 7282 16-Core Processor", 23, 49, "x86_64-v3", "Nebraska", cpus=32, memory_mb=256_000, gpu=_A100),
-    MachineModel("gpu-a40", "AMD EPYC 7413 24-Core Processor", 25, 1, "x86_64-v3", "SDSC-PRP", cpus=48, memory_mb=256_000, gpu=_A40),
-    MachineModel("gpu-v100", "Intel(R) Xeon(R) Gold 6154 CPU @ 3.00GHz", 6, 85, "x86_64-v4", "Syracuse", cpus=36, memory_mb=192_000, gpu=_V100_16),
-    MachineModel("gpu-v100", "Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz", 6, 85, "x86_64-v4", "UCSD", cpus=40, memory_mb=384_000, gpu=_V100_32),
+    MachineModel("amd-epyc-7302", "AMD EPYC 7302 16-Core Processor", 23, 49, "x86_64-v3", "UChicago", 64),
+    MachineModel("amd-epyc-7402", "AMD EPYC 7402 24-Core Processor", 23, 49, "x86_64-v3", "SDSC-PRP", 96),
+    MachineModel("amd-epyc-7f52", "AMD EPYC 7F52 16-Core Processor", 23, 49, "x86_64-v3", "SDSC-PRP", 32),
+    MachineModel("amd-epyc-7443", "AMD EPYC 7443 24-Core Processor", 25, 1, "x86_64-v3", "UNL", 96),
+    MachineModel("amd-epyc-7513", "AMD EPYC 7513 32-Core Processor", 25, 1, "x86_64-v3", "UCSD", 128),
+    MachineModel("amd-epyc-7713", "AMD EPYC 7713 64-Core Processor", 25, 1, "x86_64-v3", "Purdue", 128),
+    MachineModel("intel-xeon-e5-2640v4", "Intel(R) Xeon(R) CPU E5-2640 v4 @ 2.40GHz", 6, 79, "x86_64-v3", "Wisconsin", 40),
+    MachineModel("intel-xeon-e5-2650v3", "Intel(R) Xeon(R) CPU E5-2650 v3 @ 2.30GHz", 6, 63, "x86_64-v3", "MWT2", 40),
+    MachineModel("intel-xeon-gold-6148", "Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz", 6, 85, "x86_64-v4", "Clemson", 80),
+    MachineModel("intel-xeon-gold-6242", "Intel(R) Xeon(R) Gold 6242 CPU @ 2.80GHz", 6, 85, "x86_64-v4", "SU-ITS", 64),
+    # GPU hosts: one socket's hardware threads, from the vendors' data sheets
+    # (EPYC 7713 64C/128T, 7282 16C/32T, 7413 24C/48T; Gold 6154 18C/36T, 6248 20C/40T).
+    MachineModel("gpu-a100", "AMD EPYC 7713 64-Core Processor", 25, 1, "x86_64-v3", "SDSC-PRP", 128, memory_mb=512_000, gpu=_A100),
+    MachineModel("gpu-a100", "AMD EPYC 7282 16-Core Processor", 23, 49, "x86_64-v3", "Nebraska", 32, memory_mb=256_000, gpu=_A100),
+    MachineModel("gpu-a40", "AMD EPYC 7413 24-Core Processor", 25, 1, "x86_64-v3", "SDSC-PRP", 48, memory_mb=256_000, gpu=_A40),
+    MachineModel("gpu-v100", "Intel(R) Xeon(R) Gold 6154 CPU @ 3.00GHz", 6, 85, "x86_64-v4", "Syracuse", 36, memory_mb=192_000, gpu=_V100_16),
+    MachineModel("gpu-v100", "Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz", 6, 85, "x86_64-v4", "UCSD", 40, memory_mb=384_000, gpu=_V100_32),
 )
 
 
@@ -99,6 +107,8 @@ def machine_ad(model: MachineModel, index: int = 0) -> "classad.ClassAd":
             "OSG_OS_STRING": model.os_string,
             "Cpus": model.cpus,
             "TotalCpus": model.cpus,
+            "TotalSlotCpus": model.cpus,
+            "DetectedCpus": model.cpus,
             "Memory": model.memory_mb,
             "TotalMemory": model.memory_mb,
             "Disk": model.disk_kb,

@@ -1,12 +1,15 @@
 """Version parsing and the one place that finds Keras (tf.keras on Keras 2, keras on Keras 3).
 
-Python 3.8 syntax, standard library only at import time: TensorFlow is imported lazily so
-``fingerprint`` and the failure path work even where TensorFlow itself is broken.
+Python 3.8 syntax, standard library only at import time: TensorFlow (or JAX, or PyTorch,
+for Keras 3 on those backends) is imported lazily so ``fingerprint`` and the failure path
+work even where the framework itself is broken.
 """
 from __future__ import annotations
 
+import os
 import re
-from typing import Any, Optional, Tuple
+import sys
+from typing import Any, Dict, Optional, Tuple
 
 
 def parse_version(text: Optional[str]) -> Tuple[int, ...]:
@@ -67,3 +70,66 @@ def keras_version() -> Optional[str]:
         return str(getattr(standalone, "__version__", "")) or None
     except Exception:  # pragma: no cover - depends on the image
         return None
+
+
+# -- Keras 3 backends ----------------------------------------------------------------
+# Keras 3 runs on TensorFlow, JAX or PyTorch, chosen by $KERAS_BACKEND (or keras.json)
+# before ``import keras``. On TensorFlow the study's own path is kept (``tf.keras``, Keras 2
+# or 3); on JAX or PyTorch TensorFlow is not imported at all.
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def requested_backend(environ: Optional[Dict[str, str]] = None) -> str:
+    """The Keras backend this process will run: ``$KERAS_BACKEND``, else ``tensorflow``."""
+    environ = os.environ if environ is None else environ
+    backend = (environ.get("KERAS_BACKEND") or "tensorflow").strip().lower()
+    return backend or "tensorflow"
+
+
+def import_framework() -> Tuple[Any, Any, str]:
+    """(tf or None, the Keras module, backend name) for this process's backend.
+
+    Raises ``ValueError`` for a backend this job side does not run (its message names them).
+    """
+    backend = requested_backend()
+    if backend not in BACKENDS:
+        raise ValueError("KERAS_BACKEND=%s is not supported; use one of %s" % (backend, ", ".join(BACKENDS)))
+    if backend == "tensorflow":
+        tf = import_tf()
+        return tf, tf.keras, backend
+    import keras  # noqa: WPS433 (Keras 3, lazy on purpose)
+
+    actual = keras.backend.backend() if hasattr(keras.backend, "backend") else backend
+    if actual != backend:  # pragma: no cover - keras.json overriding is not how the job side asks
+        raise ValueError("asked for Keras backend %s, Keras runs %s" % (backend, actual))
+    return None, keras, backend
+
+
+def _module_version(name: str) -> Optional[str]:
+    module = sys.modules.get(name)
+    version = getattr(module, "__version__", None) if module is not None else None
+    return str(version) if version else None
+
+
+def backend_columns(keras: Any = None) -> Dict[str, Optional[str]]:
+    """Record columns naming the Keras backend and the frameworks loaded in this process.
+
+    Only modules already imported are read (nothing is imported here), and only the
+    backend's own framework: a JAX run records jax's version, a PyTorch run torch's, a
+    TensorFlow run neither (Keras 3 may load the others for its utilities; they did not
+    run the model).
+    """
+    backend = None
+    if keras is not None:
+        try:
+            backend = str(keras.backend.backend())
+        except Exception:
+            backend = None
+    if backend is None and "tensorflow" in sys.modules:
+        backend = "tensorflow"
+    return {
+        "keras_backend": backend,
+        "keras_version": (str(getattr(keras, "__version__", "")) or None) if keras is not None else None,
+        "jax_version": _module_version("jax") if backend == "jax" else None,
+        "torch_version": _module_version("torch") if backend == "torch" else None,
+    }

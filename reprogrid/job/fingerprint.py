@@ -52,7 +52,7 @@ MACHINE_AD_ATTRS = [
     "has_avx512_vnni", "has_sse4_1", "has_sse4_2", "has_ssse3", "GPUs", "AvailableGPUs",
     "GPUs_DeviceName", "GPUs_Capability", "GPUs_GlobalMemoryMb", "GPUs_DriverVersion",
     "CUDADeviceName", "CUDACapability", "CUDADriverVersion", "CUDAGlobalMemoryMb", "CondorVersion",
-    "ReprogridEmulated",
+    "ReprogridEmulated", "DetectedCpus",
 ]
 
 

@@ -74,6 +74,19 @@ def data_fingerprint(paths: List[str]) -> Tuple[Dict[str, str], bool]:
     return hashes, sample
 
 
+def _fill_backend_columns(rec: Dict[str, Any], keras: Any) -> None:
+    """The Keras backend and framework versions, where the fingerprint left them empty."""
+    from .compat import backend_columns
+
+    try:
+        columns = backend_columns(keras)
+    except Exception:  # a probe must never sink the record
+        return
+    for name, value in columns.items():
+        if rec.get(name) is None and value is not None:
+            rec[name] = value
+
+
 def run_job(opts: RunOptions) -> Tuple[Dict[str, Any], str, int]:
     """Do the run; returns (record, record path, exit code 0/1)."""
     from . import workloads
@@ -90,19 +103,21 @@ def run_job(opts: RunOptions) -> Tuple[Dict[str, Any], str, int]:
     })
     t_start = time.perf_counter()
     tf = None
+    keras = None
     stage = "start"
     try:
         stage = "data checksums"
         hashes, is_sample = data_fingerprint(workload.data_paths(opts.data_dir))
         rec["data_sha256"] = json.dumps(hashes, sort_keys=True)
         rec["sample_data"] = bool(opts.sample_data or is_sample)
-        stage = "import tensorflow"
-        from .compat import import_tf
+        stage = "import keras"
+        from . import compat
 
-        tf = import_tf()
-        keras = tf.keras
+        backend = compat.requested_backend()
+        determinism.prepare_environment(backend, opts.determinism)
+        tf, keras, backend = compat.import_framework()
         stage = "determinism"
-        determinism.apply(tf, opts.seed, opts.determinism)
+        determinism.apply_backend(backend, keras, tf, opts.seed, opts.determinism)
         stage = "load data"
         t0 = time.perf_counter()
         data = workload.load(opts.data_dir, opts.max_samples)
@@ -134,6 +149,7 @@ def run_job(opts: RunOptions) -> Tuple[Dict[str, Any], str, int]:
         sys.stderr.write("reprogrid-job: run %s failed during %s:\n" % (opts.run_id, stage))
         traceback.print_exc(file=sys.stderr)
     rec.update(fingerprint.to_columns(fingerprint.collect(tf)))
+    _fill_backend_columns(rec, keras)
     rec["finished_at"] = utc_now()
     rec["time_total_s"] = time.perf_counter() - t_start
     path = record.write_record(rec, opts.output_dir, opts.run_id, opts.record_format)

@@ -20,6 +20,7 @@ import pandas as pd
 
 from reprogrid.analysis import tables as analysis
 from reprogrid.report import plots
+from reprogrid.report.emulation import emulation_limits
 from reprogrid.analysis.tables import Tolerances, summarize  # noqa: F401 - re-exported for notebooks
 from reprogrid.core.files import write_text_atomic
 
@@ -50,6 +51,7 @@ def build_report(df: pd.DataFrame, out_dir: PathLike, *, title: str = "reprogrid
     prepared = analysis.prepare(df)
     facts = analysis.provenance(prepared)
     extra = dict(provenance or {})
+    extra.setdefault("emulation_limits", emulation_limits(df))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     markdown = render_markdown(tables, facts, extra, title=title, tolerances=tol)
@@ -90,7 +92,9 @@ def provenance_lines(facts: Mapping[str, Any], extra: Mapping[str, Any]) -> List
         lines.append(f"EMULATED hardware: {names} - these runs were not executed on the requested hardware; "
                      f"the records carry the requested hardware_env but the fingerprint of the machine that ran "
                      f"them ({'; '.join(machines[:3])}{' ...' if len(machines) > 3 else ''}). Differences between "
-                     f"these environments are not hardware effects.")
+                     f"these environments come only from what the emulator reproduces of each machine (the "
+                     f"thread pools its host's logical CPUs give), never from their CPUs or GPUs.")
+        lines += [f"Emulation: {line}" for line in extra.get("emulation_limits") or []]
     else:
         lines.append("Hardware: every hardware environment's records carry a fingerprint consistent with its name "
                      "(see the hardware check for loose pins).")

@@ -41,6 +41,20 @@ class Workload:
 
 
 @dataclass(frozen=True)
+class LocalStack:
+    """The local stand-in for a container: Python packages that make the same stack here.
+
+    ``packages`` are pip requirements (``tensorflow-cpu==2.15.1``, ``jax[cpu]==0.4.38``),
+    ``env`` the environment variables the stack runs with (``KERAS_BACKEND: jax``).
+    ``reprogrid envs build`` provisions it into a cached virtualenv keyed by their hash
+    (``reprogrid.prepare.envs``); ``reprogrid dryrun`` runs the container's jobs with it.
+    """
+
+    packages: Tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class SoftwareEnv:
     """A container: ``image`` is a docker:// reference, a .sif path, an osdf:// URL or a /cvmfs path."""
 
@@ -49,6 +63,7 @@ class SoftwareEnv:
     versions: Mapping[str, str] = field(default_factory=dict)
     local_python: Optional[str] = None
     description: str = ""
+    local: Optional[LocalStack] = None
 
     @property
     def image_kind(self) -> str:

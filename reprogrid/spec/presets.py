@@ -78,13 +78,31 @@ def coakley2022() -> Dict:
     }
 
 
+#: The demo's two real software stacks: this machine's TensorFlow (Keras 3, what
+#: ``pip install ".[tensorflow]"`` installed) and TensorFlow 2.15 with Keras 2, the last
+#: Keras 2 release for Python 3.11, provisioned by ``reprogrid envs build demo``.
+_DEMO_SOFTWARE = [
+    {"name": "tf-keras3", "image": "docker://tensorflow/tensorflow:2.21.0",
+     "description": "TensorFlow with Keras 3; runs locally on the interpreter running reprogrid"},
+    {"name": "tf-2.15-keras2", "image": "docker://tensorflow/tensorflow:2.15.0",
+     "versions": {"tensorflow": "2.15.1", "keras": "2.15.0"},
+     "description": "TensorFlow 2.15 with Keras 2 (tf.keras), as the study's 2022 containers had",
+     "local": {"packages": ["tensorflow-cpu==2.15.1"]}},
+]
+
+#: Emulated machines with different logical CPU counts (64, 80, 40): TensorFlow sizes its
+#: default pools from them, as on the real hosts.
+_DEMO_MACHINES = ["amd-epyc-7302", "intel-xeon-gold-6148", "intel-xeon-e5-2650v3"]
+
+
 def demo() -> Dict:
-    """A scaled-down study for one machine: every workload, 2 containers, 3 machines, 2 repeats."""
+    """A scaled-down study for one machine: every workload, 2 software stacks, 3 machines, 2 repeats."""
     full = coakley2022()
-    keep = ["amd-epyc-7302", "intel-xeon-gold-6148", "intel-xeon-e5-2650v3"]
     return {
         "name": "demo",
-        "description": "Scaled-down coakley2022 on bundled SAMPLE data, for a local dry run.",
+        "description": ("Scaled-down coakley2022 on bundled SAMPLE data, for a local dry run: two real "
+                        "TensorFlow stacks (Keras 3, and 2.15 with Keras 2) on three emulated machines "
+                        "whose hosts have 64, 80 and 40 logical CPUs."),
         "seed": 1,
         "repeats": 2,
         "workloads": [
@@ -92,8 +110,8 @@ def demo() -> Dict:
             {"name": "bidirectional_lstm_imdb", "epochs": 2, "max_samples": 160},
             {"name": "imbalanced_classification", "epochs": 2, "max_samples": 2000},
         ],
-        "software": full["software"][:2],
-        "hardware": [h for h in full["hardware"] if h["name"] in keep],
+        "software": copy.deepcopy(_DEMO_SOFTWARE),
+        "hardware": [h for h in full["hardware"] if h["name"] in _DEMO_MACHINES],
         "resources": {"cpus": 1, "memory": "2GB", "disk": "1GB"},
         "data": {"sample": True},
         "retries": 1,

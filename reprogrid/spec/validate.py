@@ -17,7 +17,7 @@ from reprogrid.core.errors import Problem, UserError
 from reprogrid.job.catalogue import WORKLOAD_NAMES
 from reprogrid.spec.model import (
     CPU_VENDORS, MICROARCH_LEVELS, POOL_PROFILES, CpuPin, DataInputs, GpuPin, HardwareEnv,
-    Output, Pool, Resources, SoftwareEnv, Study, Throttles, Workload, slug,
+    LocalStack, Output, Pool, Resources, SoftwareEnv, Study, Throttles, Workload, slug,
 )
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -230,8 +230,54 @@ def _image(check: _Checker, value: Any, where: str) -> Optional[str]:
     return text
 
 
+#: A pip requirement as a local stack may declare it: a name, optional extras, optional
+#: version clauses. No URLs, paths, environment markers or options: nothing pip could
+#: read as anything but a package from the index.
+_REQUIREMENT = re.compile(
+    r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?"
+    r"(?:\[[A-Za-z0-9][A-Za-z0-9._-]*(?:,[A-Za-z0-9][A-Za-z0-9._-]*)*\])?"
+    r"(?:(?:===|==|!=|<=|>=|~=|<|>)[A-Za-z0-9.*+!_-]{1,40}"
+    r"(?:,(?:===|==|!=|<=|>=|~=|<|>)[A-Za-z0-9.*+!_-]{1,40})*)?$"
+)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_ENV_VALUE = re.compile(r"^[A-Za-z0-9_.,:/=+@% -]{0,400}$")
+#: Variables a stack must not set: they belong to the starter or would redirect the interpreter.
+_RESERVED_ENV = ("PATH", "PYTHONHOME", "PYTHONPATH", "LD_PRELOAD", "LD_LIBRARY_PATH", "HOME", "REPROGRID_PYTHON")
+
+
+def _reported_under(check: _Checker, where: str) -> bool:
+    """Whether a problem was already reported at or under ``where``."""
+    return any(p.where == where or p.where.startswith(where + ".") or p.where.startswith(where + "[") for p in check.problems)
+
+
+def _local_stack(check: _Checker, where: str, raw: Any) -> Optional[LocalStack]:
+    """``software[i].local``: packages (pip requirements) and environment variables."""
+    if raw is None:
+        return None
+    data = check.mapping(raw, where, ["packages", "env"])
+    packages = check.string_list(
+        data.get("packages"), _join(where, "packages"), _REQUIREMENT,
+        "expected a package requirement like tensorflow-cpu==2.15.1 or jax[cpu]>=0.4 "
+        "(no spaces, URLs, paths or pip options)")
+    env: Dict[str, str] = {}
+    raw_env = data.get("env")
+    if raw_env is not None and not isinstance(raw_env, Mapping):
+        check.problem(_join(where, "env"), f"expected a mapping like {{KERAS_BACKEND: jax}}, got {_show(raw_env)}")
+    for key, value in (raw_env or {}).items() if isinstance(raw_env, Mapping) else ():
+        at = f"{where}.env.{key}"
+        name = check.text(key, _join(where, "env"), _ENV_NAME, "expected a variable name like KERAS_BACKEND")
+        text = check.text(value, at, _ENV_VALUE, "expected a value of letters, digits, spaces and _ . , : / = + @ % -")
+        if name is not None and (name in _RESERVED_ENV or name.startswith("_CONDOR_")):
+            check.problem(at, "is set by the starter or the emulator, not by a stack; remove it")
+        elif name is not None and text is not None:
+            env[name] = text
+    if not packages and not env and not _reported_under(check, where):
+        check.problem(where, "declare packages (e.g. [tensorflow-cpu==2.15.1]) and/or env; or remove `local`")
+    return LocalStack(tuple(packages), env)
+
+
 def _software(check: _Checker, where: str, raw: Any) -> Optional[SoftwareEnv]:
-    data = check.mapping(raw, where, ["name", "image", "versions", "local_python", "description"], ["name", "image"])
+    data = check.mapping(raw, where, ["name", "image", "versions", "local_python", "description", "local"], ["name", "image"])
     name = check.name(data.get("name"), _join(where, "name"))
     image = _image(check, data.get("image"), _join(where, "image")) if data.get("image") is not None else None
     versions: Dict[str, str] = {}
@@ -246,9 +292,10 @@ def _software(check: _Checker, where: str, raw: Any) -> Optional[SoftwareEnv]:
                     versions[key] = text
     local_python = check.text(data.get("local_python"), _join(where, "local_python"))
     description = check.text(data.get("description"), _join(where, "description")) or ""
+    local = _local_stack(check, _join(where, "local"), data.get("local"))
     if name is None or image is None:
         return None
-    return SoftwareEnv(name, image, versions, local_python, description)
+    return SoftwareEnv(name, image, versions, local_python, description, local)
 
 
 def _cpu(check: _Checker, where: str, raw: Any) -> Optional[CpuPin]:

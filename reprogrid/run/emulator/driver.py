@@ -111,9 +111,18 @@ def _machines(pool: Optional[PathLike], machines: Optional[Sequence[classad.Clas
 
 
 def software_pythons(dag_path: PathLike, overrides: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
-    """Software env -> local interpreter: ``manifest.json`` next to the DAG, then ``overrides``."""
+    """Software env -> local interpreter: ``manifest.json`` next to the DAG, then ``overrides``.
+
+    In the manifest an explicit ``local_python`` wins over a provisioned ``local`` stack
+    (``reprogrid.prepare.envs``); ``overrides`` (``--python``) win over both.
+    """
+    from reprogrid.prepare.envs import manifest_interpreters
+
     submit_dir = Path(dag_path).parent
-    out = tree.local_pythons(tree.read_manifest(submit_dir)) if tree.is_submit_dir(submit_dir) else {}
+    manifest = tree.read_manifest(submit_dir) if tree.is_submit_dir(submit_dir) else {}
+    out = tree.local_pythons(manifest)
+    stacks = manifest_interpreters(manifest.get("software") or {}, skip=set(out) | set(overrides or {}))
+    out = {**stacks, **out}
     out.update(overrides or {})
     return out
 

@@ -3,7 +3,9 @@
 ``prepare`` builds the scratch sandbox (inputs, ``.job.ad``, ``.machine.ad``), the argv
 (executable + arguments from the job ad, no shell) and the environment (the job's
 ``environment``, ``_CONDOR_SCRATCH_DIR``, ``_CONDOR_JOB_AD``, ``_CONDOR_MACHINE_AD``,
-thread counts = request_cpus, ``PATH`` led by this Python's folder). Container-universe
+thread counts = the slot's CPUs, the frameworks' default pools sized from the matched
+machine's ``DetectedCpus`` (see :func:`host_thread_env`), ``PATH`` led by this Python's
+folder). Container-universe
 jobs run on the host with ``REPROGRID_PYTHON`` naming the interpreter mapped to their
 ``ReprogridSoftwareEnv``. Local-universe jobs run in their iwd without a sandbox.
 ``finish`` transfers outputs back and removes the sandbox.
@@ -24,8 +26,27 @@ from reprogrid.run.emulator.transfer import TransferError, UrlMapper, parse_rema
 from reprogrid.condor.bindings import classad
 
 UNIVERSE_LOCAL, UNIVERSE_SCHEDULER = 12, 7
+#: The starter's STARTER_NUM_THREADS_ENV_VARS: each is set to the slot's CPUs.
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_THREADS",
-               "NUMEXPR_NUM_THREADS", "JULIA_NUM_THREADS", "CUBACORES", "ROOT_MAX_THREADS")
+               "NUMEXPR_NUM_THREADS", "JULIA_NUM_THREADS", "CUBACORES", "ROOT_MAX_THREADS",
+               "GOMAXPROCS", "OMP_THREAD_LIMIT", "TF_LOOP_PARALLEL_ITERATIONS", "PYTHON_CPU_COUNT")
+#: TensorFlow's default intra-/inter-op pools: sized from the logical CPUs the process can
+#: schedule on (the whole execute host: HTCondor does not pin cores by default). These
+#: are TensorFlow's own overrides of that default, so they give the pools the host's size.
+HOST_POOL_VARS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+def host_thread_env(machine: classad.ClassAd) -> Dict[str, str]:
+    """The framework pool sizes a job would get by default on ``machine``'s host.
+
+    From ``DetectedCpus`` (``TotalCpus`` when a captured ad lacks it); empty when neither
+    is a positive number, so the job then sizes its pools from this host.
+    """
+    for attr in ("DetectedCpus", "TotalCpus"):
+        value = machine.get(attr)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 1:
+            return {var: str(int(value)) for var in HOST_POOL_VARS}
+    return {}
 
 
 def _s(ad: classad.ClassAd, attr: str) -> Optional[str]:
@@ -117,6 +138,8 @@ class Executor:
         env.setdefault("TMP", str(sandbox))
         for var in THREAD_VARS:
             env.setdefault(var, str(cpus))
+        for var, value in host_thread_env(machine).items():
+            env.setdefault(var, value)
         note = ""
         if is_container(ad):
             software = _s(ad, "ReprogridSoftwareEnv")
@@ -172,4 +195,4 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
-__all__ = ["Executor", "Launch", "TransferError", "is_local", "is_container"]
+__all__ = ["Executor", "Launch", "TransferError", "is_local", "is_container", "host_thread_env"]

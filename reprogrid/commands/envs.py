@@ -1,0 +1,118 @@
+"""``reprogrid envs``: the local software stacks that stand in for a study's containers."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+ORDER = 72
+
+EPILOG = """\
+A software environment in a study is a container. To run it on this machine, give it a
+`local` block: the Python packages that make the same stack here, and the environment
+variables it runs with. For example, in study.yaml:
+
+  software:
+    - name: keras3-jax
+      image: docker://example/keras3-jax:latest
+      local:
+        packages: ["keras==3.8.0", "jax[cpu]==0.4.38"]
+        env: {KERAS_BACKEND: jax}
+    - name: tf215-keras2
+      image: docker://tensorflow/tensorflow:2.15.0
+      local:
+        packages: ["tensorflow-cpu==2.15.1"]
+
+`envs build` provisions each into a virtualenv under the cache folder (shown by `envs
+list`; set $REPROGRID_ENVS to move it), keyed by a hash of the packages, the variables
+and this Python. An unchanged stack is reused, never rebuilt; the exact versions pip
+installed are recorded beside it (freeze.txt). `reprogrid dryrun` then runs that
+container's jobs with the env's interpreter (`--python NAME=PYTHON` still overrides).
+Nothing is downloaded by `render` or at import: only `envs build` (and `reprogrid demo`,
+which says so) installs packages.
+
+examples:
+  reprogrid envs build study.yaml                 # every stack the study declares
+  reprogrid envs build demo                       # the demo preset's stacks
+  reprogrid envs build submit/mystudy --only keras3-jax
+  reprogrid envs list
+  reprogrid envs remove 3f9a1c                    # by key prefix, or by software env name
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "envs", help="local software stacks for the containers: build, list, remove",
+        description="Provision, list and remove the cached virtualenvs that play a study's "
+                    "containers on this machine (software[i].local in the spec).",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="envs_command", metavar="ACTION")
+    p_build = sub.add_parser("build", help="provision the study's local stacks (reuses cached ones)",
+                             epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_build.add_argument("spec", metavar="SPEC", help="a study file, a rendered submit folder, or a preset name (demo)")
+    p_build.add_argument("--only", action="append", default=[], metavar="SOFTWARE_ENV",
+                         help="build only this software environment's stack (repeatable)")
+    p_build.add_argument("-q", "--quiet", action="store_true", help="do not echo pip's output")
+    p_build.set_defaults(func=_build)
+    p_list = sub.add_parser("list", help="the provisioned stacks: key, software envs, packages, size",
+                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_list.set_defaults(func=_list)
+    p_remove = sub.add_parser("remove", help="delete provisioned stacks by key prefix or software env name",
+                              epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_remove.add_argument("targets", nargs="+", metavar="KEY_OR_NAME")
+    p_remove.set_defaults(func=_remove)
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+def load_spec(spec: str):  # noqa: ANN201 - a Study
+    """A study from a study file, a submit folder (its study.yaml) or a preset name."""
+    from reprogrid import tree
+    from reprogrid.core.errors import Problem, UserError
+    from reprogrid.spec.presets import PRESETS, preset_study
+    from reprogrid.spec.validate import load_study
+
+    path = Path(spec)
+    if path.is_dir():
+        if not (path / tree.STUDY_FILE).is_file():
+            raise UserError.of("no study here", [Problem(spec, f"a folder without {tree.STUDY_FILE}: pass a study file or a submit folder")])
+        return load_study(path / tree.STUDY_FILE)
+    if path.is_file():
+        return load_study(path)
+    if spec in PRESETS:
+        return preset_study(spec)
+    raise UserError.of("no such study", [Problem(spec, f"not a file, a submit folder or a preset ({', '.join(PRESETS)})")])
+
+
+def _build(args: argparse.Namespace) -> int:
+    from reprogrid.prepare import envs
+
+    study = load_spec(args.spec)
+    if not envs.local_stacks(study):
+        print(f"{study.name}: no software environment declares a `local` stack; nothing to build "
+              "(see `reprogrid envs --help`)")
+        return 0
+    print(f"provisioning the local stacks of {study.name} in {envs.envs_root()} (downloads from the package index)")
+    results = envs.build(study, only=args.only, say=lambda text: print(text, flush=True), pip_output=not args.quiet)
+    for env, built in results:
+        print(f"{'built ' if built else 'cached'}  {', '.join(env.names)}: {env.python}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from reprogrid.prepare import envs
+
+    found = envs.list_envs()
+    print(f"{len(found)} provisioned stack(s) in {envs.envs_root()}")
+    for env in found:
+        pkgs = ", ".join(env.packages) or "no packages"
+        variables = " ".join(f"{k}={v}" for k, v in sorted(env.env.items()))
+        print(f"  {env.key}  {', '.join(env.names)}: {pkgs}{'  ' + variables if variables else ''}  "
+              f"({env.size_mb:.0f} MB, built {env.built_at} in {env.seconds:.0f} s)")
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from reprogrid.prepare import envs
+
+    for env in envs.remove(args.targets):
+        print(f"removed {env.key} ({', '.join(env.names)})")
+    return 0
