@@ -130,3 +130,23 @@ def test_record_rejects_unknown_columns(tmp_path):
     with pytest.raises(ValueError, match="not_a_column"):
         record.write_record(rec, str(tmp_path), "x")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_builtin_records_fill_the_workload_columns_and_variants_change_the_model(tmp_path):
+    rec, _, code = _run(tmp_path, workload="mnist_convnet", run_id="base")
+    assert code == 0, rec["error_message"]
+    assert (rec["workload_kind"], rec["task"], rec["primary_metric"], rec["higher_is_better"]) == ("builtin", "mnist_convnet", "test_accuracy", True)
+    assert rec["primary_value"] == rec["test_accuracy"]
+    assert json.loads(rec["metrics_json"]) == {"test_accuracy": rec["test_accuracy"], "test_loss": rec["test_loss"]}
+    assert json.loads(rec["variant_json"]) == {"example": "mnist_convnet", "options": {}}
+    narrow, _, code = _run(tmp_path, workload="mnist_convnet", run_id="narrow", kind="builtin", example="mnist_convnet",
+                           options={"dropout": "0.2", "filters": 8}, task="digits")
+    assert code == 0, narrow["error_message"]
+    assert narrow["task"] == "digits" and json.loads(narrow["variant_json"])["options"] == {"dropout": 0.2, "filters": 8}
+    assert narrow["weights_sha256"] != rec["weights_sha256"]
+    import tensorflow as tf
+
+    lstm = workloads.get("bidirectional_lstm_imdb", {"lstm_units": 32}).build(tf.keras)
+    assert lstm.count_params() < workloads.EXPECTED_PARAMS["bidirectional_lstm_imdb"]
+    bad, _, code = _run(tmp_path, workload="mnist_convnet", run_id="bad", options={"dropout": 2})
+    assert code == 1 and "option dropout: must be between 0.0 and 0.95" in bad["error_message"]
