@@ -128,3 +128,76 @@ def test_missing_shipped_file_and_undefined_entry_are_reported(tmp_path):
     assert not any(k.startswith("workloads[4]") for k in found)
     # Without a folder (plain data from a notebook) the files are checked when rendering.
     study_from_dict(dict(raw, workloads=raw["workloads"][:1]))
+
+
+def test_init_writes_a_valid_spec_around_a_script(tmp_path, monkeypatch, capsys):
+    from reprogrid.cli import main
+
+    write(tmp_path, "train.py", "import numpy as np\nimport model_utils\nprint(model_utils.X)\n")
+    write(tmp_path, "model_utils.py", "X = 1\n")
+    write(tmp_path, "fit.py", "def main(seed, determinism, data_dir, output_dir):\n    return {'val_loss': 0.1}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "--workload", "train.py", "-o", "study.yaml"]) == 0
+    study = load_study(tmp_path / "study.yaml")
+    (w,) = study.workloads
+    assert (w.kind, w.command, w.files) == ("command", ("python", "train.py"), ("train.py", "model_utils.py"))
+    assert main(["init", "--workload", "fit.py", "--metric", "val_loss", "--lower-is-better", "-o", "fit.yaml"]) == 0
+    (w,) = load_study(tmp_path / "fit.yaml").workloads
+    assert (w.kind, w.entry, w.primary_metric, w.higher_is_better) == ("entry", "fit.py:main", "val_loss", False)
+    assert main(["validate", "fit.yaml"]) == 0
+    assert "fit: entry fit.py:main; ships fit.py; primary metric val_loss (lower is better)" in capsys.readouterr().out
+    assert main(["init", "--workload", "missing.py"]) == 2
+    assert "give the path of your training script" in capsys.readouterr().err
+
+
+def test_validate_exits_2_naming_the_missing_file_and_the_undefined_entry(tmp_path, capsys):
+    from reprogrid.cli import main
+
+    write(tmp_path, "fit.py", "def train(seed, determinism, data_dir, output_dir):\n    return {}\n")
+    write(tmp_path, "study.yaml", """\
+name: mine
+software: [{name: s, image: docker://tensorflow/tensorflow:2.8.0}]
+hardware: [{name: h, cpu: {vendor: amd}}]
+workloads:
+- {name: a, command: [python, train.py], files: [train.py], metrics: {primary: acc, higher_is_better: true}}
+- {name: b, entry: "fit.py:main", metrics: {primary: acc, higher_is_better: true}}
+""")
+    assert main(["validate", str(tmp_path / "study.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "workloads[0].files[0]: train.py does not exist" in err
+    assert "workloads[1].entry: 'main' is not defined at the top level of fit.py (it defines train)" in err
+
+
+def test_render_ships_the_files_and_keeps_the_command_out_of_the_submit_file(tmp_path):
+    from reprogrid.condor.bindings import submit_to_job_ads
+    from reprogrid.render import render_files, render_study
+
+    write(tmp_path, "train.py", "print('hi')\n")
+    write(tmp_path, "pkg/util.py", "X = 1\n")
+    hostile = 'x" $(Cluster) # ; queue 5'
+    raw = spec({"name": "my.logreg", "command": ["python", "train.py", hostile], "files": ["train.py", "pkg"],
+                "data": ["inputs/x.npz", "osdf:///ospool/ap40/data/alice/y.npz"],
+                "metrics": {"primary": "accuracy", "higher_is_better": True}},
+               {"name": "lstm-narrow", "example": "bidirectional_lstm_imdb", "options": {"lstm_units": 32}, "task": "imdb"})
+    study = study_from_dict(raw, base_dir=tmp_path)
+    files = dict(render_files(study, base_dir=tmp_path))
+    assert files["workloads/my_logreg/train.py"] == b"print('hi')\n" and files["workloads/my_logreg/pkg/util.py"] == b"X = 1\n"
+    desc = __import__("json").loads(files["workloads/my_logreg/reprogrid-workload.json"])
+    assert desc["command"][-1] == hostile and desc["primary_metric"] == "accuracy"
+    user_run, variant_run = study.runs()[0], study.runs()[-1]
+    text = files[f"cells/{user_run.cell}.sub"].decode()
+    assert "Cluster" not in text and "queue 5" not in text
+    (ad,) = submit_to_job_ads(text, iwd=tmp_path, vars={"run_id": user_run.run_id, "repeat": "0", "seed": "1"})
+    assert ad["TransferInput"].split(",") == [
+        "bundle/reprogrid-job.pyz", "workloads/my_logreg/", str(tmp_path / "inputs" / "x.npz"), "osdf:///ospool/ap40/data/alice/y.npz"]
+    assert ad["Arguments"].startswith("--kind command --workload my.logreg --run-id")
+    (ad,) = submit_to_job_ads(files[f"cells/{variant_run.cell}.sub"].decode(), iwd=tmp_path,
+                              vars={"run_id": variant_run.run_id, "repeat": "0", "seed": "1"})
+    assert ad["Arguments"].startswith("--kind builtin --workload lstm-narrow --example bidirectional_lstm_imdb --option lstm_units=32 --task imdb ")
+    assert ad["TransferInput"] == "bundle/reprogrid-job.pyz,data/imdb.npz"
+    manifest = __import__("json").loads(files["manifest.json"])
+    assert manifest["workloads"]["lstm-narrow"]["task"] == "imdb" and manifest["workloads"]["my.logreg"]["kind"] == "command"
+    (tmp_path / "train.py").unlink()
+    with pytest.raises(UserError) as info:
+        render_study(study, tmp_path / "submit", base_dir=tmp_path)
+    assert "train.py does not exist" in str(info.value.problems) and not (tmp_path / "submit").exists()

@@ -7,6 +7,7 @@ of the user's (heavy) dependencies. Pure functions returning problems as
 from __future__ import annotations
 
 import ast
+import os
 import re
 from pathlib import Path
 from typing import List, Optional, Sequence, Set, Tuple
@@ -78,3 +79,85 @@ def check_shipped(base_dir: Path, files: Sequence[str], entry: Optional[str]) ->
         if message:
             problems.append(("entry", message))
     return problems
+
+
+# -- `reprogrid init --workload`: a spec around a user's script ------------------------
+
+ENTRY_ARGS = ("seed", "determinism", "data_dir", "output_dir")
+
+
+def entry_functions(source: str) -> List[str]:
+    """Top-level functions that take the entry contract's keyword arguments (``seed`` ... ``output_dir``)."""
+    out = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef):
+            args = node.args
+            names = {a.arg for a in args.args + args.kwonlyargs}
+            if set(ENTRY_ARGS) <= names or (args.kwarg is not None and "seed" in names):
+                out.append(node.name)
+    return out
+
+
+def local_imports(script: Path) -> List[str]:
+    """Sibling modules the script imports (``import model_utils`` with model_utils.py beside it)."""
+    found: List[str] = []
+    for node in ast.walk(ast.parse(script.read_text(encoding="utf-8"))):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+            [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+        for name in names:
+            candidate = script.parent / (name.split(".")[0] + ".py")
+            if candidate.is_file() and candidate != script and candidate.name not in found:
+                found.append(candidate.name)
+    return found
+
+
+_SPEC_TEMPLATE = """\
+# reprogrid study around {script_name} (written by `reprogrid init --workload`).
+# Edit the metric, the software images and the hardware, then:
+#   reprogrid validate {spec_name}
+#   reprogrid render {spec_name} -o submit/{name}
+#   reprogrid dryrun submit/{name}/study.dag     # locally, schedd emulated
+# The contract your code keeps is in docs/user-guide.md ("Your own workload").
+name: {name}
+description: {script_name} across hardware and software environments.
+seed: 1
+repeats: 2
+workloads:
+- name: {name}
+{form}  files: [{files}]          # shipped with each job; paths relative to this file
+  metrics: {{primary: {metric}, higher_is_better: {higher}}}
+software:                                # the image must hold your code's dependencies
+- name: tf-2.21-cpu
+  image: docker://tensorflow/tensorflow:2.21.0
+hardware:                                # pins: see docs/hardware-pins.md
+- name: amd-zen3
+  cpu: {{vendor: amd, family: 25, model_number: 1}}
+- name: intel-skylake-sp
+  cpu: {{vendor: intel, family: 6, model_number: 85}}
+resources:
+  cpus: 1
+  memory: 2GB
+  disk: 2GB
+"""
+
+
+def workload_spec_yaml(script: Path, spec_dir: Path, *, metric: str = "accuracy", higher_is_better: bool = True,
+                       entry: Optional[str] = None, name: Optional[str] = None, spec_name: str = "study.yaml") -> str:
+    """A study spec (YAML text) that runs ``script``: an entry when it defines a function with the
+    contract's arguments (or ``entry`` names one), else a command; sibling modules it imports ship too."""
+    rel = Path(os.path.relpath(script.resolve(), spec_dir.resolve())).as_posix()
+    source = script.read_text(encoding="utf-8")
+    if entry is None and script.suffix == ".py":
+        found = entry_functions(source)
+        entry = "main" if "main" in found else (found[0] if found else None)
+    siblings = local_imports(script) if script.suffix == ".py" else []
+    prefix = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
+    files = [rel] + [prefix + s for s in siblings]
+    if entry:
+        form = f"  entry: {rel}:{entry}             # called with seed, determinism, data_dir, output_dir\n"
+    else:
+        argv = ["python", rel] if script.suffix == ".py" else [rel if "/" in rel else "./" + rel]
+        form = f"  command: [{', '.join(argv)}]   # writes $REPROGRID_OUTPUT_DIR/metrics.json\n"
+    name = name or re.sub(r"[^A-Za-z0-9_-]+", "-", script.stem).strip("-_") or "my-workload"
+    return _SPEC_TEMPLATE.format(script_name=script.name, spec_name=spec_name, name=name, form=form,
+                                 files=", ".join(files), metric=metric, higher=str(higher_is_better).lower())
