@@ -201,3 +201,12 @@ def test_render_ships_the_files_and_keeps_the_command_out_of_the_submit_file(tmp
     with pytest.raises(UserError) as info:
         render_study(study, tmp_path / "submit", base_dir=tmp_path)
     assert "train.py does not exist" in str(info.value.problems) and not (tmp_path / "submit").exists()
+
+
+def test_pool_check_renders_a_user_workloads_cells_without_its_files():
+    from reprogrid.run.poolcheck import job_ads_for_study
+
+    study = study_from_dict(spec({"name": "mine", "command": ["python", "gone.py"], "files": ["gone.py"],
+                                  "metrics": {"primary": "acc", "higher_is_better": True}}))
+    (software, ad), = job_ads_for_study(study).values()
+    assert software == "s" and ad["Arguments"].startswith("--kind command --workload mine")

@@ -147,7 +147,7 @@ def workload_description(workload: Workload) -> bytes:
     return (json.dumps(data, indent=1, sort_keys=True) + "\n").encode()
 
 
-def workload_files(study: Study, base_dir: Path) -> Iterator[Tuple[str, bytes]]:
+def _workload_files(study: Study, base_dir: Path) -> Iterator[Tuple[str, bytes]]:
     """Each user workload's description and shipped files (read from the spec's folder), by path in the tree."""
     for w in study.workloads:
         if w.kind == catalogue.KIND_BUILTIN:
@@ -279,10 +279,13 @@ def render_files(
     *,
     template_dir: Optional[Union[str, Path]] = None,
     base_dir: Union[str, Path] = ".",
+    workload_files: bool = True,
 ) -> Iterator[Tuple[str, bytes]]:
     """Every text file of the submit tree as ``(relative path, content)``, in a fixed order.
 
-    Raises ``UserError`` when a value cannot be written safely or a template fails.
+    User workloads' files are read from ``base_dir`` (the spec's folder); ``workload_files=False``
+    leaves them out (for callers that only need the submit descriptions). Raises ``UserError``
+    when a value cannot be written safely, a shipped file cannot be read or a template fails.
     """
     env = template_environment(template_dir)
     base_dir = Path(base_dir)
@@ -303,7 +306,8 @@ def render_files(
         yield DAG_FILE, dag_text(study, env).encode()
         yield tree.DAG_CONFIG_FILE, env.get_template("study.dag.config.j2").render(study=study, throttles=study.throttles).encode()
         yield tree.JOB_WRAPPER, env.get_template("run_job.sh.j2").render(version=__version__).encode()
-        yield from workload_files(study, base_dir)
+        if workload_files:
+            yield from _workload_files(study, base_dir)
     except UnsafeValue as err:
         raise UserError(f"study {study.name!r} cannot be rendered safely", [Problem("study", f"{err}")]) from err
     except jinja2.TemplateError as err:
