@@ -172,3 +172,16 @@ def test_user_workload_runs_through_the_bundle(tmp_path):
     assert summary["status"] == "ok" and summary["workload_kind"] == "command" and summary["primary_metric"] == "accuracy"
     rec = record.read_record(str(desc.parent / "results" / "mine--r0.json"))
     assert json.loads(rec["metrics_json"])["seed"] == 3 and rec["tensorflow_version"] is None
+
+
+def test_entry_in_a_shipped_package_module(tmp_path):
+    code = tmp_path / "code"
+    (code / "mypkg").mkdir(parents=True)
+    (code / "mypkg" / "__init__.py").write_text("")
+    (code / "mypkg" / "fit.py").write_text("def run(seed, determinism, data_dir, output_dir):\n    return {'score': seed / 10}\n")
+    (code / WORKLOAD_FILE).write_text(json.dumps({"name": "mine", "kind": "entry", "entry": "mypkg.fit:run", "files": ["mypkg"],
+                                                  "primary_metric": "score", "higher_is_better": True}))
+    rec, code_ = run(tmp_path, code / WORKLOAD_FILE, "entry", seed=3)
+    assert code_ == 0, rec["error_message"]
+    assert rec["primary_value"] == 0.3
+    assert set(json.loads(rec["variant_json"])["files_sha256"]) == {"mypkg/__init__.py", "mypkg/fit.py"}

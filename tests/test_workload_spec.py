@@ -210,3 +210,13 @@ def test_pool_check_renders_a_user_workloads_cells_without_its_files():
                                   "metrics": {"primary": "acc", "higher_is_better": True}}))
     (software, ad), = job_ads_for_study(study).values()
     assert software == "s" and ad["Arguments"].startswith("--kind command --workload mine")
+
+
+def test_entry_in_a_shipped_package_is_checked(tmp_path):
+    write(tmp_path, "mypkg/__init__.py", "")
+    write(tmp_path, "mypkg/fit.py", "def train(seed, determinism, data_dir, output_dir):\n    return {}\n")
+    raw = spec({"name": "a", "entry": "mypkg.fit:run", "files": ["mypkg"], "metrics": {"primary": "acc", "higher_is_better": True}},
+               {"name": "b", "entry": "mypkg.fit:train", "files": ["mypkg"], "metrics": {"primary": "acc", "higher_is_better": True}},
+               {"name": "c", "entry": "some_installed_module:main", "metrics": {"primary": "acc", "higher_is_better": True}})
+    found = problems_of(raw, base_dir=tmp_path)
+    assert list(found) == ["workloads[0].entry"] and "not defined at the top level of mypkg/fit.py" in found["workloads[0].entry"]
