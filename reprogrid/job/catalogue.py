@@ -118,7 +118,7 @@ BUILTIN_PRIMARY = "test_accuracy"
 
 # File names the job writes next to the user's files in the sandbox (a user file may not use them).
 WORKLOAD_FILE = "reprogrid-workload.json"
-RESERVED_FILES = (WORKLOAD_FILE, "reprogrid-job.pyz", "run_job.sh")
+RESERVED_FILES = (WORKLOAD_FILE, "reprogrid-job.pyz", "run_job.sh", "results", "reprogrid-output")
 
 
 def data_file(name: str) -> str:
