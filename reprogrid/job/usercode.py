@@ -155,6 +155,7 @@ def _describe(value: Any) -> str:
 
 
 def primary_value(metrics: Dict[str, float], primary: str, source: str) -> float:
+    """The declared primary metric's value (``PrimaryMetricMissing`` naming what there is)."""
     if primary not in metrics:
         names = ", ".join(sorted(metrics)) or "none"
         raise PrimaryMetricMissing("the primary metric %r is not in %s (it has: %s); write it, or change "
@@ -163,6 +164,7 @@ def primary_value(metrics: Dict[str, float], primary: str, source: str) -> float
 
 
 def read_metrics_file(output_dir: str) -> Dict[str, float]:
+    """``<output_dir>/metrics.json`` checked against the contract."""
     path = os.path.join(output_dir, METRICS_FILE)
     if not os.path.isfile(path):
         raise MetricsMissing("the command wrote no %s into $REPROGRID_OUTPUT_DIR (%s); write a JSON map "
@@ -176,6 +178,7 @@ def read_metrics_file(output_dir: str) -> Dict[str, float]:
 
 
 def predictions_array(value: Any, source: str) -> np.ndarray:
+    """``value`` as a numeric NumPy array (``PredictionsMalformed`` otherwise)."""
     try:
         array = np.asarray(value)
     except Exception as err:  # ragged lists and the like
@@ -186,6 +189,7 @@ def predictions_array(value: Any, source: str) -> np.ndarray:
 
 
 def read_predictions_file(output_dir: str) -> Optional[np.ndarray]:
+    """``<output_dir>/predictions.npy`` when the workload wrote one (no pickles allowed)."""
     path = os.path.join(output_dir, PREDICTIONS_FILE)
     if not os.path.isfile(path):
         return None
