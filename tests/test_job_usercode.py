@@ -6,6 +6,7 @@ TensorFlow needed (the job imports none for a user workload).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -44,6 +45,15 @@ def main(seed, determinism, data_dir, output_dir):
     return {"val_loss": scale(np.random.rand()), "py": random.random(), "seed": seed,
             "det": int(determinism), "predictions": np.arange(4) * seed}
 """
+
+
+@pytest.fixture(autouse=True)
+def job_environment():
+    """An entry run sets the contract's variables in the job's own environment: undo that here."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def make_workload(folder: Path, kind: str, files: dict, primary: str = "accuracy", higher: bool = True, **extra) -> Path:
@@ -114,7 +124,8 @@ def test_a_command_that_does_not_exist_fails_clearly(tmp_path):
     assert code == 1 and rec["error_type"] == "CommandFailed" and "cannot start 'no-such-tool'" in rec["error_message"]
 
 
-def test_entry_is_seeded_and_called_with_the_contract(tmp_path):
+def test_entry_is_seeded_and_called_with_the_contract(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPROGRID_SEED_FRAMEWORKS", "none")  # this test process may hold TF/JAX already
     desc = make_workload(tmp_path / "code", "entry", {"train.py": ENTRY_TRAIN, "helpers.py": "def scale(x):\n    return 2 * x\n"},
                          primary="val_loss", higher=False, entry="train.py:main")
     first, code = run(tmp_path, desc, "entry")
@@ -128,6 +139,7 @@ def test_entry_is_seeded_and_called_with_the_contract(tmp_path):
     assert (first["primary_metric"], first["primary_value"], first["higher_is_better"]) == ("val_loss", metrics["val_loss"], False)
     assert json.loads(first["variant_json"])["seeded"] == ["python", "numpy"]
     assert "predictions" not in metrics
+    assert os.environ["REPROGRID_SEED"] == "7" and os.environ["TF_DETERMINISTIC_OPS"] == "1"  # as a command sees them
 
 
 @pytest.mark.parametrize("source, entry, error_type, words", [

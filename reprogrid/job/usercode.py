@@ -244,7 +244,7 @@ def _importable(name: str) -> bool:
 
 def frameworks_to_seed(code_paths: Sequence[str], environ: Optional[Dict[str, str]] = None) -> List[str]:
     """Loaded frameworks, those the code imports and that are importable; all importable ones
-    with ``REPROGRID_SEED_FRAMEWORKS=all`` (or a comma-separated list of names)."""
+    with ``REPROGRID_SEED_FRAMEWORKS=all``, exactly those listed (comma-separated), none with ``none``."""
     choice = (environ if environ is not None else os.environ).get("REPROGRID_SEED_FRAMEWORKS", "").strip()
     if choice == "all":
         wanted = list(FRAMEWORKS)
