@@ -43,6 +43,7 @@ JOB_BUNDLE = "bundle/reprogrid-job.pyz"
 JOB_WRAPPER = "bundle/run_job.sh"
 GATHER_SUBMIT = "gather.sub"
 STUDY_FILE = "study.yaml"
+WORKLOADS_DIR = "workloads"
 #: Folders a run fills in; a forced re-render carries them over instead of deleting them.
 RUN_OUTPUTS = (RESULTS_DIR, LOGS_DIR, DATASET_DIR)
 
@@ -50,6 +51,11 @@ RUN_OUTPUTS = (RESULTS_DIR, LOGS_DIR, DATASET_DIR)
 def cell_submit_file(cell: str) -> str:
     """The submit description of ``cell``, relative to the submit folder."""
     return f"{CELLS_DIR}/{cell}.sub"
+
+
+def workload_dir(workload_id: str) -> str:
+    """Where render puts a user workload's files and description (shipped as its contents)."""
+    return f"{WORKLOADS_DIR}/{workload_id}"
 
 
 def result_stem(run_id: str) -> str:

@@ -37,4 +37,4 @@ def test_bundle_help_runs_without_tensorflow_import(tmp_path):
     assert "--max-samples" in proc.stdout and "--no-determinism" in proc.stdout
     bad = subprocess.run([sys.executable, str(path), "run", "--workload", "nope", "--run-id", "x"],
                          capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+    assert bad.returncode == 2 and "not a built-in example" in bad.stderr and "--example or --kind" in bad.stderr

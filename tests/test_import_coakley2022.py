@@ -5,6 +5,8 @@ number asserted here is computed by reprogrid.analysis from the imported table.
 """
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import pandas as pd
@@ -50,6 +52,11 @@ def test_import_gives_the_result_schema_with_the_papers_780_runs(runs, paper):
     envs = paper.groupby(["software_env", "hardware_env"]).size()
     assert len(envs) == 4 * 13 and set(envs) == {15}  # 3 experiments x 5 runs per environment
     assert import_coakley2022(REFERENCE, paper_only=True).shape == paper.shape
+    # the workload columns as the job side fills them for a built-in example
+    assert set(runs["workload_kind"]) == {"builtin"} and (runs["task"] == runs["workload"]).all()
+    assert set(runs["primary_metric"]) == {"test_accuracy"} and runs["higher_is_better"].all()
+    assert (runs["primary_value"] == runs["test_accuracy"]).all()
+    assert json.loads(runs["metrics_json"].iloc[0])["test_loss"] == runs["test_loss"].iloc[0]
 
 
 @needs_reference

@@ -130,3 +130,25 @@ def test_record_rejects_unknown_columns(tmp_path):
     with pytest.raises(ValueError, match="not_a_column"):
         record.write_record(rec, str(tmp_path), "x")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_builtin_records_fill_the_workload_columns_and_variants_change_the_model(tmp_path):
+    narrow, _, code = _run(tmp_path, workload="mnist_convnet", run_id="narrow", kind="builtin", example="mnist_convnet",
+                           options={"dropout": "0.2", "filters": 8}, task="digits")
+    assert code == 0, narrow["error_message"]
+    assert (narrow["workload_kind"], narrow["task"], narrow["primary_metric"], narrow["higher_is_better"]) == ("builtin", "digits", "test_accuracy", True)
+    assert narrow["primary_value"] == narrow["test_accuracy"]
+    assert json.loads(narrow["metrics_json"]) == {"test_accuracy": narrow["test_accuracy"], "test_loss": narrow["test_loss"]}
+    assert json.loads(narrow["variant_json"]) == {"example": "mnist_convnet", "options": {"dropout": 0.2, "filters": 8}}
+    import tensorflow as tf
+
+    assert workloads.get("mnist_convnet", {"filters": 8}).build(tf.keras).count_params() < workloads.EXPECTED_PARAMS["mnist_convnet"]
+    lstm = workloads.get("bidirectional_lstm_imdb", {"lstm_units": 32}).build(tf.keras)
+    assert lstm.count_params() < workloads.EXPECTED_PARAMS["bidirectional_lstm_imdb"]
+    # The example as published: task = its name, no options; set on a failed run too.
+    base, _, code = _run(tmp_path, workload="mnist_convnet", run_id="base", data_dir=str(tmp_path / "no-data"))
+    assert code == 1 and "during load data" in base["error_message"]
+    assert (base["task"], base["primary_metric"], base["primary_value"]) == ("mnist_convnet", "test_accuracy", None)
+    assert json.loads(base["variant_json"]) == {"example": "mnist_convnet", "options": {}}
+    bad, _, code = _run(tmp_path, workload="mnist_convnet", run_id="bad", options={"dropout": 2})
+    assert code == 1 and "option dropout: must be between 0.0 and 0.95" in bad["error_message"]

@@ -15,11 +15,21 @@ examples:
   reprogrid init --preset coakley2022 -o study.yaml   # the original study (780 runs)
   reprogrid init --preset demo -o demo.yaml           # scaled down, bundled sample data
   reprogrid init --preset coakley2022                 # print it instead
+  reprogrid init --workload train.py -o study.yaml    # your own script: a command or entry workload
+  reprogrid init --workload train.py --metric val_loss --lower-is-better -o study.yaml
+
+With --workload, a script defining main(seed, determinism, data_dir, output_dir) becomes an
+entry workload (the job calls it); any other script a command workload (`python train.py`,
+which writes $REPROGRID_OUTPUT_DIR/metrics.json). Modules it imports from its own folder are
+shipped too. See docs/user-guide.md, "Your own workload".
 """
 
 VALIDATE_EPILOG = """\
 Every problem is reported at once, with its place in the spec and the fix, e.g.
   hardware[3].gpu.capability: expected a number like 8.0, got "eight"
+  workloads[0].files[1]: utils.py does not exist in .; shipped files are relative to the spec's folder
+  workloads[1].entry: 'main' is not defined at the top level of train.py (it defines train); ...
+Your workloads' files are checked, and an entry's function found, without importing them.
 Exit codes: 0 valid, 2 invalid. Warnings (pins the pool cannot honour) do not fail.
 """
 
@@ -42,10 +52,36 @@ def _print_warnings(warnings) -> None:
         print(f"warning: {warning}", file=sys.stderr)
 
 
-def cmd_init(args: argparse.Namespace) -> int:
+def _init_text(args: argparse.Namespace) -> str:
     from reprogrid.spec.presets import preset_yaml
 
-    text = preset_yaml(args.preset)
+    if args.workload is None:
+        return preset_yaml(args.preset or "coakley2022")
+    from reprogrid.spec.usercode import workload_spec_yaml
+    from reprogrid.spec.validate import study_from_dict
+
+    if args.preset:
+        raise UserError("give --preset or --workload, not both", [Problem("--preset", "drop one of them")])
+    script = Path(args.workload)
+    if not script.is_file():
+        raise UserError(f"{script} does not exist", [Problem("--workload", "give the path of your training script, e.g. --workload train.py")])
+    spec_dir = Path(args.output).parent if args.output not in (None, "-") else Path(".")
+    if not script.resolve().is_relative_to(spec_dir.resolve()):
+        raise UserError(f"{script} is not inside {spec_dir.resolve()}", [Problem(
+            "-o", "shipped files are relative to the spec's folder: write the spec in the script's folder (or above it)")])
+    try:
+        text = workload_spec_yaml(script, spec_dir, metric=args.metric, higher_is_better=not args.lower_is_better,
+                                  entry=args.entry, spec_name=Path(args.output).name if args.output not in (None, "-") else "study.yaml")
+    except (SyntaxError, UnicodeDecodeError) as err:
+        raise UserError(f"cannot read {script}", [Problem(str(script), f"{err}; fix the script first")]) from err
+    import yaml
+
+    study_from_dict(yaml.safe_load(text), source=f"the spec for {script}", base_dir=spec_dir)  # what we write is valid
+    return text
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    text = _init_text(args)
     if args.output in (None, "-"):
         sys.stdout.write(text)
         return 0
@@ -53,7 +89,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise UserError(f"{out} exists", [Problem(str(out), "pass --force to overwrite it, or choose another -o")])
     write_text_atomic(out, text)
-    print(f"wrote {out} (preset {args.preset}); next: reprogrid render {out} -o submit/{args.preset}")
+    what = f"workload {args.workload}" if args.workload else f"preset {args.preset or 'coakley2022'}"
+    print(f"wrote {out} ({what}); next: reprogrid validate {out} && reprogrid render {out} -o submit/{out.stem}")
     return 0
 
 
@@ -68,6 +105,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         f"{args.spec}: valid. {len(runs)} runs = {len(study.workloads)} workloads x "
         f"{len(study.software)} software x {len(study.hardware)} hardware x {study.repeats} repeats"
     )
+    for w in study.workloads:
+        if w.kind != "builtin":
+            shipped = f"; ships {', '.join(w.files)}" if w.files else ""
+            print(f"  {w.name}: {w.kind} {' '.join(w.command) if w.command else w.entry}{shipped}; "
+                  f"primary metric {w.primary_metric} ({'higher' if w.higher_is_better else 'lower'} is better)")
     return 0
 
 
@@ -92,7 +134,11 @@ def register(subparsers) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
     p = subparsers.add_parser("init", help="write a study spec from a preset", epilog=INIT_EPILOG, formatter_class=fmt,
                               description="Write a study spec (YAML) from a preset, to edit and render.")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="coakley2022", help="which study to start from (default: coakley2022)")
+    p.add_argument("--preset", choices=sorted(PRESETS), help="which study to start from (default: coakley2022)")
+    p.add_argument("--workload", metavar="SCRIPT", help="write a study around your own training script instead of a preset")
+    p.add_argument("--entry", metavar="FUNCTION", help="with --workload: the function the job calls (default: detected)")
+    p.add_argument("--metric", default="accuracy", help="with --workload: the primary metric your code reports (default accuracy)")
+    p.add_argument("--lower-is-better", action="store_true", help="with --workload: a lower metric is better (a loss)")
     p.add_argument("-o", "--output", help="file to write (default: print to stdout)")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.set_defaults(func=cmd_init)

@@ -141,6 +141,12 @@ def import_coakley2022(csv_path: PathLike, *, paper_only: bool = False):
         glidein_site=text("site"),
         fingerprint_json=[json.dumps({"source": "coakley2022_runs.csv", "line": i + 2, "job": j, "device": d}, sort_keys=True)
                           for i, (j, d) in enumerate(zip(raw["job"], raw["device"]))],
+        # the workload columns (schema 2), as the job side fills them for a built-in example
+        workload_kind="builtin", task=workload,
+        variant_json=[json.dumps({"example": w, "options": {}}, sort_keys=True) for w in workload],
+        metrics_json=[json.dumps({"test_accuracy": a, "test_loss": l}, sort_keys=True)
+                      for a, l in zip(numbers["test_accuracy"].astype(float), numbers["test_loss"].astype(float))],
+        primary_metric="test_accuracy", primary_value=numbers["test_accuracy"].astype(float), higher_is_better=True,
     )
     df = pd.DataFrame({name: _series(out[name], len(raw), name) for name in COLUMN_NAMES})
     dupes = df["run_id"][df["run_id"].duplicated()]

@@ -11,7 +11,7 @@ import re
 import tempfile
 from typing import Any, Dict, List, Optional
 
-from . import workloads
+from . import catalogue, workloads
 
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -19,6 +19,10 @@ EPILOG = """\
 examples:
   python3 reprogrid-job.pyz run --workload mnist_convnet --run-id demo--r0 --seed 1 \\
       --data-dir . --output-dir results --epochs 1 --max-samples 512
+  python3 reprogrid-job.pyz run --kind builtin --workload lstm-narrow --example bidirectional_lstm_imdb \\
+      --option lstm_units=32 --task imdb-sentiment --run-id narrow--r0
+  python3 reprogrid-job.pyz run --kind command --workload my-logreg --run-id mine--r0 \\
+      --workload-file reprogrid-workload.json     # the file render ships with the user's files
   python3 reprogrid-job.pyz fingerprint > fingerprint.json
   python3 reprogrid-job.pyz selftest --data-dir /opt/reprogrid/sampledata
 
@@ -42,6 +46,13 @@ def _run_id(text: str) -> str:
     return text
 
 
+def _option(text: str) -> Any:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError("expected KEY=VALUE like lstm_units=32, got %r" % text)
+    return key, value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reprogrid-job", description="The reprogrid job side: train one Keras example, record the environment.",
@@ -51,7 +62,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="train one workload and write its record", epilog=EPILOG,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("--workload", required=True, choices=sorted(workloads.WORKLOADS))
+    run.add_argument("--kind", choices=catalogue.KIND_NAMES, default=catalogue.KIND_BUILTIN,
+                     help="builtin (a keras-io example), command or entry (a user's workload; default builtin)")
+    run.add_argument("--workload", required=True, type=_run_id,
+                     help="the workload's name in the spec (a built-in example's name unless --example is given)")
+    run.add_argument("--example", choices=sorted(workloads.WORKLOADS),
+                     help="builtin: the example a variant runs (default: --workload)")
+    run.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", type=_option,
+                     help="builtin: an option of the example, e.g. lstm_units=32 (repeatable)")
+    run.add_argument("--task", type=_run_id, help="the task this workload is a variant of (default: the example's name)")
+    run.add_argument("--primary-metric", choices=sorted(catalogue.BUILTIN_METRICS),
+                     help="builtin: the metric that judges the run (default test_accuracy)")
+    run.add_argument("--workload-file", default=catalogue.WORKLOAD_FILE,
+                     help="command/entry: the workload description render wrote (default %s, beside the user's files)"
+                     % catalogue.WORKLOAD_FILE)
     run.add_argument("--run-id", required=True, type=_run_id, help="the record is <output-dir>/<run-id>.parquet")
     run.add_argument("--study-id")
     run.add_argument("--study-name")
@@ -140,10 +164,16 @@ def main(argv: Optional[List[str]] = None) -> int:
             seed=args.seed, repeat=args.repeat, study_id=args.study_id, study_name=args.study_name,
             software_env=args.software_env, hardware_env=args.hardware_env, epochs=args.epochs,
             max_samples=args.max_samples, determinism=args.determinism, sample_data=args.sample_data,
-            record_format=args.record_format, verbose=args.verbose,
+            record_format=args.record_format, verbose=args.verbose, kind=args.kind,
+            example=args.example, options=dict(args.option), task=args.task,
+            primary_metric=args.primary_metric, workload_file=args.workload_file,
         )
+        if args.kind == catalogue.KIND_BUILTIN and args.example is None and args.workload not in workloads.WORKLOADS:
+            parser.error("argument --workload: %r is not a built-in example (%s); give --example or --kind"
+                         % (args.workload, ", ".join(sorted(workloads.WORKLOADS))))
         rec, path, code = run_job(opts)
-        summary = {k: rec[k] for k in ("run_id", "status", "test_accuracy", "test_loss", "sample_data", "error_type", "error_message")}
+        summary = {k: rec[k] for k in ("run_id", "status", "workload_kind", "primary_metric", "primary_value", "test_accuracy",
+                                       "test_loss", "sample_data", "error_type", "error_message")}
         summary["record"] = path
         print(json.dumps(summary, sort_keys=True))
         return code

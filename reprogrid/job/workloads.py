@@ -19,6 +19,7 @@ Works with ``tf.keras`` on Keras 2 (TF 2.8-2.15) and Keras 3 (TF 2.16+).
 """
 from __future__ import annotations
 
+import copy
 import os
 from typing import Any, Dict, List, Optional
 
@@ -51,6 +52,20 @@ class BuiltinWorkload(object):
     files = []  # type: List[str]
     epochs = 1
     batch_size = 32
+    options = {}  # type: Dict[str, Any]
+
+    def option(self, key: str) -> Any:
+        """The value of an option (``catalogue`` lists them): the variant's, else the example's."""
+        return self.options.get(key, catalogue.BUILTIN[self.name].options[key].default)
+
+    def with_options(self, options: Optional[Dict[str, Any]]) -> "BuiltinWorkload":
+        """A variant of this example: the same steps with ``options`` (checked by the catalogue)."""
+        good, bad = catalogue.check_options(self.name, dict(options or {}))
+        if bad:
+            raise ValueError("; ".join("option %s: %s" % item for item in sorted(bad.items())))
+        variant = copy.copy(self)
+        variant.options = good
+        return variant
 
     def load(self, data_dir: str, max_samples: Optional[int]) -> Dict[str, np.ndarray]:
         raise NotImplementedError
@@ -89,12 +104,12 @@ class MnistConvnet(BuiltinWorkload):
         return keras.Sequential(
             [
                 keras.Input(shape=(28, 28, 1)),
-                layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+                layers.Conv2D(self.option("filters"), kernel_size=(3, 3), activation="relu"),
                 layers.MaxPooling2D(pool_size=(2, 2)),
-                layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+                layers.Conv2D(2 * self.option("filters"), kernel_size=(3, 3), activation="relu"),
                 layers.MaxPooling2D(pool_size=(2, 2)),
                 layers.Flatten(),
-                layers.Dropout(0.5),
+                layers.Dropout(self.option("dropout")),
                 layers.Dense(self.num_classes, activation="softmax"),
             ]
         )
@@ -127,9 +142,9 @@ class BidirectionalLstmImdb(BuiltinWorkload):
     def build(self, keras, data=None):
         layers = keras.layers
         inputs = keras.Input(shape=(None,), dtype="int32")
-        x = layers.Embedding(self.max_features, 128)(inputs)
-        x = layers.Bidirectional(layers.LSTM(64, return_sequences=True))(x)
-        x = layers.Bidirectional(layers.LSTM(64))(x)
+        x = layers.Embedding(self.max_features, self.option("embedding_dim"))(inputs)
+        x = layers.Bidirectional(layers.LSTM(self.option("lstm_units"), return_sequences=True))(x)
+        x = layers.Bidirectional(layers.LSTM(self.option("lstm_units")))(x)
         outputs = layers.Dense(1, activation="sigmoid")(x)
         return keras.Model(inputs, outputs)
 
@@ -192,11 +207,11 @@ class ImbalancedClassification(BuiltinWorkload):
         return keras.Sequential(
             [
                 keras.Input(shape=shape),
-                layers.Dense(256, activation="relu"),
-                layers.Dense(256, activation="relu"),
-                layers.Dropout(0.3),
-                layers.Dense(256, activation="relu"),
-                layers.Dropout(0.3),
+                layers.Dense(self.option("units"), activation="relu"),
+                layers.Dense(self.option("units"), activation="relu"),
+                layers.Dropout(self.option("dropout")),
+                layers.Dense(self.option("units"), activation="relu"),
+                layers.Dropout(self.option("dropout")),
                 layers.Dense(1, activation="sigmoid"),
             ]
         )
@@ -245,9 +260,10 @@ WORKLOADS = {w.name: w for w in (MnistConvnet(), BidirectionalLstmImdb(), Imbala
 EXPECTED_PARAMS = {"mnist_convnet": 34826, "bidirectional_lstm_imdb": 2757761, "imbalanced_classification": 139777}
 
 
-def get(name: str) -> BuiltinWorkload:
-    """The workload called ``name`` (KeyError lists the known ones)."""
+def get(name: str, options: Optional[Dict[str, Any]] = None) -> BuiltinWorkload:
+    """The workload called ``name``, a variant when ``options`` are given (KeyError lists the known ones)."""
     try:
-        return WORKLOADS[name]
+        workload = WORKLOADS[name]
     except KeyError:
         raise KeyError("unknown workload %r (known: %s)" % (name, ", ".join(sorted(WORKLOADS))))
+    return workload.with_options(options) if options else workload

@@ -24,8 +24,9 @@ from reprogrid.condor.escaping import FILTERS, UnsafeValue, dag_name, dag_vars_v
 from reprogrid.core.files import atomic_directory
 from reprogrid.render.hardware import Pin, pins_for_study, study_warnings
 from reprogrid.core.resources import sample_data_dir, templates_dir
+from reprogrid.job import catalogue
 from reprogrid.job.catalogue import DATA_FILES
-from reprogrid.spec.model import Cell, Study, slug
+from reprogrid.spec.model import Cell, Study, Workload, slug
 from reprogrid import tree
 from reprogrid.tree import DAG_FILE, RUN_OUTPUTS
 
@@ -76,26 +77,48 @@ def _sample_inputs() -> Dict[str, str]:
     return {name: f"data/{name}" for name in sorted(set(DATA_FILES))}
 
 
-def _inputs_for(study: Study, workload_data: str, base_dir: Path) -> List[str]:
-    """transfer_input_files entries for a workload: its data file plus any extra inputs."""
-    if study.data.sample:
-        return [_sample_inputs()[workload_data]]
-    known = set(DATA_FILES)
+def _local(item: str, base_dir: Path) -> str:
+    """A local input as an absolute path (relative ones are relative to the spec); URLs unchanged."""
+    if "://" not in item and not Path(item).is_absolute():
+        return str((base_dir / item).resolve())
+    return item
+
+
+def _inputs_for(study: Study, workload: Workload, base_dir: Path) -> List[str]:
+    """transfer_input_files entries for a workload: its data (file or own inputs) plus any extra inputs.
+
+    A user workload's folder (its files and description) goes with a trailing slash, so its
+    contents land in the job's sandbox with their relative paths.
+    """
     out = []
+    if workload.kind != catalogue.KIND_BUILTIN:
+        out.append(tree.workload_dir(slug(workload.name)) + "/")
+        out += [_local(item, base_dir) for item in workload.data]
+    if study.data.sample:
+        return out + ([_sample_inputs()[workload.data_file]] if workload.data_file else [])
+    known = set(DATA_FILES)
     for item in study.data.inputs:
         name = Path(item.split("://", 1)[-1]).name
-        if name == workload_data or name not in known:
-            if "://" not in item and not Path(item).is_absolute():
-                item = str((base_dir / item).resolve())
-            out.append(item)
+        if name == workload.data_file or name not in known:
+            out.append(_local(item, base_dir))
     return out
 
 
 def _job_arguments(study: Study, cell: Cell) -> str:
-    """The job's arguments; the run's own values come from the node's VARS."""
+    """The job's arguments (naming the workload's kind); the run's own values come from the node's VARS."""
     w = cell.workload
-    args = [
-        "--workload", w.name, "--run-id", "$(run_id)", "--study-id", study.study_id,
+    args = ["--kind", w.kind, "--workload", w.name]
+    if w.kind == catalogue.KIND_BUILTIN:
+        if w.builtin != w.name:
+            args += ["--example", str(w.builtin)]
+        for key, value in sorted(w.options.items()):
+            args += ["--option", f"{key}={value!r}"]
+        if w.primary_metric != catalogue.BUILTIN_PRIMARY:
+            args += ["--primary-metric", w.primary_metric]
+    if w.task:
+        args += ["--task", w.task]
+    args += [
+        "--run-id", "$(run_id)", "--study-id", study.study_id,
         "--study-name", study.name, "--software-env", cell.software.name,
         "--hardware-env", cell.hardware.name, "--repeat", "$(repeat)", "--seed", "$(seed)",
         "--data-dir", ".", "--output-dir", tree.RESULTS_DIR,
@@ -108,8 +131,37 @@ def _job_arguments(study: Study, cell: Cell) -> str:
         args.append("--no-determinism")
     if study.data.sample:
         args.append("--sample-data")
-    # Names are validated ([A-Za-z0-9_.-]), so no quoting is needed in condor's argument syntax.
+    # Names, metrics and option values are validated ([A-Za-z0-9_.=-]): no quoting is needed in
+    # condor's argument syntax. A user's command never appears here: it is in the workload's
+    # description file, shipped with its files.
     return " ".join(args)
+
+
+def workload_description(workload: Workload) -> bytes:
+    """``reprogrid-workload.json``: what the job side needs to run a command or entry workload."""
+    data = {
+        "name": workload.name, "kind": workload.kind, "command": list(workload.command), "entry": workload.entry,
+        "files": list(workload.files), "data": list(workload.data), "task": workload.task_name,
+        "primary_metric": workload.primary_metric, "higher_is_better": workload.higher_is_better,
+    }
+    return (json.dumps(data, indent=1, sort_keys=True) + "\n").encode()
+
+
+def _workload_files(study: Study, base_dir: Path) -> Iterator[Tuple[str, bytes]]:
+    """Each user workload's description and shipped files (read from the spec's folder), by path in the tree."""
+    for w in study.workloads:
+        if w.kind == catalogue.KIND_BUILTIN:
+            continue
+        folder = tree.workload_dir(slug(w.name))
+        yield f"{folder}/{catalogue.WORKLOAD_FILE}", workload_description(w)
+        for rel in w.files:
+            source = base_dir / rel
+            paths = sorted(p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if source.is_dir() else [source]
+            for path in paths:
+                try:
+                    yield f"{folder}/{path.relative_to(base_dir).as_posix()}", path.read_bytes()
+                except OSError as err:
+                    raise UserError(f"cannot ship {rel} with workload {w.name}", [Problem(str(path), f"{err}; check the file")]) from err
 
 
 def _environment(pin: Pin) -> str:
@@ -154,7 +206,9 @@ def _manifest_head(study: Study, data: Dict) -> Dict:
             "sample_data": study.data.sample,
             "pool_profile": study.pool.profile,
         },
-        "workloads": {w["name"]: w for w in data["workloads"]},
+        "workloads": {w["name"]: dict(w, kind=wl.kind, task=wl.task_name, primary_metric=wl.primary_metric,
+                                      higher_is_better=wl.higher_is_better)
+                      for w, wl in zip(data["workloads"], study.workloads)},
         "software": {s["name"]: s for s in data["software"]},
         "hardware": {h["name"]: dict(h, device=hw.device) for h, hw in zip(data["hardware"], study.hardware)},
     }
@@ -225,10 +279,13 @@ def render_files(
     *,
     template_dir: Optional[Union[str, Path]] = None,
     base_dir: Union[str, Path] = ".",
+    workload_files: bool = True,
 ) -> Iterator[Tuple[str, bytes]]:
     """Every text file of the submit tree as ``(relative path, content)``, in a fixed order.
 
-    Raises ``UserError`` when a value cannot be written safely or a template fails.
+    User workloads' files are read from ``base_dir`` (the spec's folder); ``workload_files=False``
+    leaves them out (for callers that only need the submit descriptions). Raises ``UserError``
+    when a value cannot be written safely, a shipped file cannot be read or a template fails.
     """
     env = template_environment(template_dir)
     base_dir = Path(base_dir)
@@ -241,7 +298,7 @@ def render_files(
                 version=__version__, study=study, cell=c.cell, workload=c.workload,
                 software=c.software, hardware=c.hardware, pin=pin,
                 arguments=_job_arguments(study, c), environment=_environment(pin),
-                inputs=[tree.JOB_BUNDLE] + _inputs_for(study, c.workload.data_file, base_dir),
+                inputs=[tree.JOB_BUNDLE] + _inputs_for(study, c.workload, base_dir),
                 resources=study.resources, output_destination=study.output.destination,
             )
             yield tree.cell_submit_file(c.cell), text.encode()
@@ -249,6 +306,8 @@ def render_files(
         yield DAG_FILE, dag_text(study, env).encode()
         yield tree.DAG_CONFIG_FILE, env.get_template("study.dag.config.j2").render(study=study, throttles=study.throttles).encode()
         yield tree.JOB_WRAPPER, env.get_template("run_job.sh.j2").render(version=__version__).encode()
+        if workload_files:
+            yield from _workload_files(study, base_dir)
     except UnsafeValue as err:
         raise UserError(f"study {study.name!r} cannot be rendered safely", [Problem("study", f"{err}")]) from err
     except jinja2.TemplateError as err:
@@ -296,7 +355,7 @@ def render_study(
     """Write the submit tree of ``study`` to ``out_dir`` atomically."""
     from reprogrid.render.bundle import build_job_bundle
 
-    study = study.validated()
+    study = study.validated(base_dir=str(base_dir))
     out_dir = Path(out_dir)
     carried = _check_destination(out_dir, force)
     written: List[str] = []

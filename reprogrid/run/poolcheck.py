@@ -230,7 +230,7 @@ def job_ads_for_study(study: Study) -> Dict[str, Tuple[str, Any]]:
     from reprogrid.render.study import render_files
 
     small = dataclasses.replace(study, workloads=study.workloads[:1], software=study.software[:1], repeats=1)
-    files = dict(render_files(small))
+    files = dict(render_files(small, workload_files=False))
     out: Dict[str, Tuple[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="reprogrid-poolcheck-") as iwd:
         for run in small.runs():

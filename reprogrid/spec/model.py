@@ -29,15 +29,70 @@ def slug(name: str) -> str:
 
 
 @dataclass(frozen=True)
+class Metrics:
+    """Which metric judges a workload, and whether a higher value is better."""
+
+    primary: str = catalogue.BUILTIN_PRIMARY
+    higher_is_better: bool = True
+
+
+@dataclass(frozen=True)
 class Workload:
+    """What one run trains. Its kind follows from the fields set (see ``job/catalogue.py``):
+
+    - built-in: ``name`` is a catalogue example, or ``example`` names one, with ``options``
+      (a variant, e.g. a narrower LSTM); ``task`` groups variants of one task for claims;
+    - command: ``command`` (argv) runs in the sandbox and writes ``metrics.json``;
+    - entry: ``entry`` (``FILE.py:NAME`` or ``module:NAME``) is called by the job.
+
+    ``files`` (relative to the spec) ship with each job; ``data`` are the workload's own inputs.
+    """
+
     name: str
     epochs: Optional[int] = None
     max_samples: Optional[int] = None
     determinism: bool = True
+    example: Optional[str] = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    task: Optional[str] = None
+    command: Tuple[str, ...] = ()
+    entry: Optional[str] = None
+    files: Tuple[str, ...] = ()
+    data: Tuple[str, ...] = ()
+    metrics: Optional[Metrics] = None
 
     @property
-    def data_file(self) -> str:
-        return catalogue.data_file(self.name)
+    def kind(self) -> str:
+        if self.command:
+            return catalogue.KIND_COMMAND
+        if self.entry:
+            return catalogue.KIND_ENTRY
+        return catalogue.KIND_BUILTIN
+
+    @property
+    def builtin(self) -> Optional[str]:
+        """The catalogue example a built-in workload runs (None for user workloads)."""
+        if self.kind != catalogue.KIND_BUILTIN:
+            return None
+        return self.example or self.name
+
+    @property
+    def task_name(self) -> str:
+        """The task this workload is a variant of (default: the example's name, or its own)."""
+        return self.task or self.builtin or self.name
+
+    @property
+    def primary_metric(self) -> str:
+        return self.metrics.primary if self.metrics else catalogue.BUILTIN_PRIMARY
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.metrics.higher_is_better if self.metrics else True
+
+    @property
+    def data_file(self) -> Optional[str]:
+        """The catalogue data file of a built-in workload (None for user workloads)."""
+        return catalogue.data_file(self.builtin) if self.builtin else None
 
 
 @dataclass(frozen=True)
@@ -206,16 +261,19 @@ class Study:
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False, width=100)
 
-    def validated(self) -> "Study":
-        """Run the full validation on a study built from the dataclasses directly."""
+    def validated(self, base_dir: Optional[str] = None) -> "Study":
+        """Run the full validation on a study built from the dataclasses directly.
+
+        With ``base_dir`` the workloads' shipped files are checked there too.
+        """
         from reprogrid.spec.validate import study_from_dict  # the validator builds Studies
 
-        return study_from_dict(self.to_dict())
+        return study_from_dict(self.to_dict(), base_dir=base_dir)
 
     def cells(self) -> List[Cell]:
         """Every workload x software x hardware combination, in a stable order."""
         return [
-            Cell(f"{w.name}--{slug(s.name)}--{slug(h.name)}", w, s, h)
+            Cell(f"{slug(w.name)}--{slug(s.name)}--{slug(h.name)}", w, s, h)
             for w in self.workloads
             for s in self.software
             for h in self.hardware

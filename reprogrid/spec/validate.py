@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import difflib
 import re
+import shlex
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import yaml
 
 from reprogrid.core.errors import Problem, UserError
+from reprogrid.job import catalogue
 from reprogrid.job.catalogue import WORKLOAD_NAMES
+from reprogrid.spec import usercode
 from reprogrid.spec.model import (
     CPU_VENDORS, MICROARCH_LEVELS, POOL_PROFILES, CpuPin, DataInputs, GpuPin, HardwareEnv,
-    LocalStack, Output, Pool, Resources, SoftwareEnv, Study, Throttles, Workload, slug,
+    LocalStack, Metrics, Output, Pool, Resources, SoftwareEnv, Study, Throttles, Workload, slug,
 )
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -189,22 +192,174 @@ def _location(check: _Checker, value: Any, where: str, what: str) -> Optional[st
     return text
 
 
-def _workload(check: _Checker, where: str, raw: Any) -> Optional[Workload]:
+WORKLOAD_KEYS = ["name", "example", "options", "task", "command", "entry", "files", "data", "metrics",
+                 "epochs", "max_samples", "determinism"]
+_METRIC = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,63}$")
+_ENTRY = re.compile(r"^(?:[A-Za-z0-9_][A-Za-z0-9_./-]*\.py|[A-Za-z_][A-Za-z0-9_.]*):[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _workload(check: _Checker, where: str, raw: Any, base_dir: Optional[Path] = None) -> Optional[Workload]:
+    """One workload of any kind (see ``job/catalogue.py``): built-in (or a variant), command or entry."""
     if isinstance(raw, str):
         raw = {"name": raw}
-    data = check.mapping(raw, where, ["name", "epochs", "max_samples", "determinism"], ["name"])
-    name = data.get("name")
-    if name is not None and name not in WORKLOAD_NAMES:
-        close = difflib.get_close_matches(str(name), WORKLOAD_NAMES, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        check.problem(_join(where, "name"), f"unknown workload {_show(name)}; choose one of {', '.join(WORKLOAD_NAMES)}{hint}")
+    data = check.mapping(raw, where, WORKLOAD_KEYS, ["name"])
+    name = check.name(data.get("name"), _join(where, "name"))
+    given = [k for k in ("example", "command", "entry") if data.get(k) is not None]
+    if len(given) > 1:
+        check.problem(where, f"give one of example, command or entry, not {' and '.join(given)}")
         return None
+    task = check.name(data.get("task"), _join(where, "task"))
     epochs = check.integer(data.get("epochs"), _join(where, "epochs"), 1, "15")
     max_samples = check.integer(data.get("max_samples"), _join(where, "max_samples"), 1, "1000")
     determinism = check.boolean(data.get("determinism"), _join(where, "determinism"))
+    common = dict(task=task, determinism=True if determinism is None else determinism)
     if name is None:
         return None
-    return Workload(name, epochs, max_samples, True if determinism is None else determinism)
+    if given in (["command"], ["entry"]):
+        for key in ("options", "epochs", "max_samples", "example"):
+            if data.get(key) is not None:
+                check.problem(_join(where, key), f"applies to built-in examples only; a {given[0]} workload reads its own settings")
+        user = _user_workload(check, where, data, given[0], base_dir)
+        return Workload(name, **common, **user) if user is not None else None
+    example = _example(check, where, name, data)
+    for key in ("files", "data"):
+        if data.get(key) is not None:
+            check.problem(_join(where, key), "applies to command and entry workloads; a built-in example ships its own code and reads data.inputs")
+    if example is None:
+        return None
+    options = _options(check, where, example, data.get("options"))
+    metrics = _builtin_metrics(check, _join(where, "metrics"), data.get("metrics"))
+    return Workload(name, epochs, max_samples, example=None if example == name else example,
+                    options=options, metrics=metrics, **common)
+
+
+def _example(check: _Checker, where: str, name: str, data: Mapping[str, Any]) -> Optional[str]:
+    example = data.get("example")
+    key = "example" if example is not None else "name"
+    example = name if example is None else example
+    if example not in WORKLOAD_NAMES:
+        close = difflib.get_close_matches(str(example), WORKLOAD_NAMES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        rest = "" if key == "example" else (
+            ", name one with example:, or bring your own workload with command: or entry: (see docs/user-guide.md)")
+        check.problem(_join(where, key), f"unknown workload {_show(example)}; choose one of {', '.join(WORKLOAD_NAMES)}{rest}{hint}")
+        return None
+    return str(example)
+
+
+def _options(check: _Checker, where: str, example: str, raw: Any) -> Dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        check.problem(_join(where, "options"), f"expected a mapping like {{lstm_units: 32}}, got {_show(raw)}")
+        return {}
+    good, bad = catalogue.check_options(example, dict(raw))
+    for key, message in bad.items():
+        check.problem(f"{where}.options.{key}", message)
+    return dict(sorted(good.items()))
+
+
+def _builtin_metrics(check: _Checker, where: str, raw: Any) -> Optional[Metrics]:
+    if raw is None:
+        return None
+    data = check.mapping(raw, where, ["primary", "higher_is_better"], ["primary"])
+    primary = data.get("primary")
+    if primary is None:
+        return None
+    if primary not in catalogue.BUILTIN_METRICS:
+        check.problem(_join(where, "primary"), f"a built-in example records {', '.join(catalogue.BUILTIN_METRICS)}; got {_show(primary)}")
+        return None
+    direction = catalogue.BUILTIN_METRICS[primary]
+    given = check.boolean(data.get("higher_is_better"), _join(where, "higher_is_better"))
+    if given is not None and given != direction:
+        check.problem(_join(where, "higher_is_better"), f"{primary} is better when {'higher' if direction else 'lower'}; set {str(direction).lower()} or leave it out")
+    return Metrics(primary, direction)
+
+
+def _user_metrics(check: _Checker, where: str, raw: Any) -> Optional[Metrics]:
+    if raw is None:
+        check.problem(where, "is required for your own workload: give {primary: accuracy, higher_is_better: true} (the metric in metrics.json that judges a run)")
+        return None
+    data = check.mapping(raw, where, ["primary", "higher_is_better"], ["primary", "higher_is_better"])
+    primary = check.text(data.get("primary"), _join(where, "primary"), _METRIC, "expected a metric name like accuracy or val_loss")
+    higher = check.boolean(data.get("higher_is_better"), _join(where, "higher_is_better"))
+    if primary is None or higher is None:
+        return None
+    return Metrics(primary, higher)
+
+
+def _command(check: _Checker, where: str, raw: Any) -> Tuple[str, ...]:
+    if isinstance(raw, str):
+        try:
+            raw = shlex.split(raw)
+        except ValueError as err:
+            check.problem(where, f"cannot split the command: {err}; give it as a list like [python, train.py]")
+            return ()
+    if not isinstance(raw, (list, tuple)) or not raw:
+        check.problem(where, f"expected the command as a non-empty list like [python, train.py, --epochs, \"3\"], got {_show(raw)}")
+        return ()
+    out = []
+    for i, item in enumerate(raw):
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            check.problem(f"{where}[{i}]", f"expected a string, got {_show(item)}")
+        elif any(ord(ch) < 32 for ch in str(item)):
+            check.problem(f"{where}[{i}]", "must not contain newlines, tabs or other control characters")
+        else:
+            out.append(str(item))
+    return tuple(out)
+
+
+def _user_workload(check: _Checker, where: str, data: Mapping[str, Any], kind: str,
+                   base_dir: Optional[Path]) -> Optional[Dict[str, Any]]:
+    """The fields of a command or entry workload; shipped files checked against ``base_dir``."""
+    files = list(check.string_list(data.get("files"), _join(where, "files"), usercode.SAFE_FILE, usercode.SAFE_FILE_RULE))
+    raw_files = data.get("files") if isinstance(data.get("files"), (list, tuple)) else [data.get("files")]
+    for i, item in enumerate(raw_files):
+        if item in catalogue.RESERVED_FILES:
+            check.problem(f"{where}.files[{i}]", f"{item} is a name the job itself uses; rename the file")
+    if len(set(files)) != len(files):
+        check.problem(_join(where, "files"), "lists a file twice")
+    command: Tuple[str, ...] = ()
+    entry = None
+    if kind == "command":
+        command = _command(check, _join(where, "command"), data.get("command"))
+    else:
+        entry = check.text(data.get("entry"), _join(where, "entry"), _ENTRY,
+                           "expected FILE.py:FUNCTION (a file in files) or module:FUNCTION, like train.py:main")
+        module_file = entry.split(":", 1)[0] if entry and entry.split(":", 1)[0].endswith(".py") else None
+        if module_file and module_file not in files:
+            files.append(module_file)
+    inputs = [i for i in (_input(check, item, f"{where}.data[{n}]") for n, item in enumerate(_list(check, data.get("data"), _join(where, "data")))) if i]
+    metrics = _user_metrics(check, _join(where, "metrics"), data.get("metrics"))
+    if base_dir is not None:
+        for problem_where, message in usercode.check_shipped(Path(base_dir), files, entry):
+            check.problem(f"{where}.{problem_where}", message)
+    if metrics is None or (kind == "command" and not command) or (kind == "entry" and not entry):
+        return None
+    return dict(command=command, entry=entry, files=tuple(files), data=tuple(inputs), metrics=metrics)
+
+
+def _list(check: _Checker, value: Any, where: str) -> List[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, (list, tuple)):
+        check.problem(where, f"expected a list of paths or URLs, got {_show(value)}")
+        return []
+    return list(value)
+
+
+def _input(check: _Checker, item: Any, where: str) -> Optional[str]:
+    """A data input: a safe local path or a URL of a scheme HTCondor can transfer."""
+    text = _location(check, item, where, "path or URL")
+    if text is None:
+        return None
+    scheme = text.split("://", 1)[0] if "://" in text else ""
+    if scheme and scheme not in ("osdf", "https", "http", "pelican", "file"):
+        check.problem(where, f"unsupported URL scheme {scheme!r}; use osdf://, https:// or a local path")
+        return None
+    return text
 
 
 def _image(check: _Checker, value: Any, where: str) -> Optional[str]:
@@ -389,10 +544,12 @@ STUDY_KEYS = [
 ]
 
 
-def study_from_dict(raw: Any, *, source: str = "study spec") -> Study:
+def study_from_dict(raw: Any, *, source: str = "study spec", base_dir: Optional[Union[str, Path]] = None) -> Study:
     """Validate plain data (a parsed YAML file, or dicts from a notebook) into a Study.
 
-    Raises ``UserError`` listing every problem, each with its path and the fix.
+    With ``base_dir`` (the spec's folder) every workload's shipped file must exist there
+    and an entry's function must be defined. Raises ``UserError`` listing every problem,
+    each with its path and the fix.
     """
     check = _Checker()
     data = check.mapping(raw, "", STUDY_KEYS, ["name", "workloads", "software", "hardware"])
@@ -402,7 +559,7 @@ def study_from_dict(raw: Any, *, source: str = "study spec") -> Study:
     seed_per_repeat = check.boolean(data.get("seed_per_repeat"), "seed_per_repeat")
     repeats = check.integer(data.get("repeats", 1), "repeats", 1, "5")
     retries = check.integer(data.get("retries", 2), "retries", 0, "2")
-    workloads, software, hardware = _matrix(check, data)
+    workloads, software, hardware = _matrix(check, data, None if base_dir is None else Path(base_dir))
     resources = _resources(check, data)
     inputs, sample = _data_inputs(check, data, workloads)
     throttles = _throttles(check, data)
@@ -419,9 +576,10 @@ def study_from_dict(raw: Any, *, source: str = "study spec") -> Study:
     )
 
 
-def _matrix(check: _Checker, data: Mapping[str, Any]) -> Tuple[List[Workload], List[SoftwareEnv], List[HardwareEnv]]:
+def _matrix(check: _Checker, data: Mapping[str, Any], base_dir: Optional[Path] = None) -> Tuple[List[Workload], List[SoftwareEnv], List[HardwareEnv]]:
     """The three axes of the study, each entry checked, names unique once dots become ``_``."""
-    workloads = [w for w in (_workload(check, p, r) for p, r in check.entries(data.get("workloads"), "workloads")) if w]
+    entries = check.entries(data.get("workloads"), "workloads")
+    workloads = [w for w in (_workload(check, p, r, base_dir) for p, r in entries) if w]
     software = [s for s in (_software(check, p, r) for p, r in check.entries(data.get("software"), "software")) if s]
     hardware = [h for h in (_hardware(check, p, r) for p, r in check.entries(data.get("hardware"), "hardware")) if h]
     _unique_slugs(check, "workloads", [(f"workloads[{i}].name", w.name) for i, w in enumerate(workloads)])
@@ -450,20 +608,14 @@ def _data_inputs(check: _Checker, data: Mapping[str, Any], workloads: Sequence[W
         check.problem("data.inputs", f"expected a list of paths or URLs, got {_show(raw_inputs)}")
         raw_inputs = []
     for i, item in enumerate(raw_inputs):
-        where = f"data.inputs[{i}]"
-        text = _location(check, item, where, "path or URL")
-        if text is None:
-            continue
-        scheme = text.split("://", 1)[0] if "://" in text else ""
-        if scheme and scheme not in ("osdf", "https", "http", "pelican", "file"):
-            check.problem(where, f"unsupported URL scheme {scheme!r}; use osdf://, https:// or a local path")
-            continue
-        inputs.append(text)
+        text = _input(check, item, f"data.inputs[{i}]")
+        if text is not None:
+            inputs.append(text)
     sample = check.boolean(raw_data.get("sample"), "data.sample") or False
     names_given = {Path(i.split("://", 1)[-1]).name for i in inputs}
     if not sample:
         for w in workloads:
-            if w.data_file not in names_given:
+            if w.data_file is not None and w.data_file not in names_given:
                 check.problem(
                     "data.inputs",
                     f"no input provides {w.data_file} for workload {w.name}; add its path or osdf:// URL "
@@ -522,4 +674,4 @@ def load_study(path: Union[str, Path]) -> Study:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise UserError(f"{path} is not valid YAML", [Problem(where, f"{getattr(err, 'problem', err)}; fix the YAML syntax")])
-    return study_from_dict(raw, source=str(path))
+    return study_from_dict(raw, source=str(path), base_dir=path.parent)
