@@ -7,7 +7,6 @@ and the emulated schedd, and land in the dataset with their own primary metric.
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 

@@ -131,7 +131,8 @@ def run_job(opts: RunOptions) -> Tuple[Dict[str, Any], str, int]:
         rec["error_message"] = "%s (during %s)" % (err, progress["stage"])
         sys.stderr.write("reprogrid-job: run %s failed during %s:\n" % (opts.run_id, progress["stage"]))
         traceback.print_exc(file=sys.stderr)
-    tf = progress.get("tf") or sys.modules.get("tensorflow")
+    # built-ins know which framework ran the model; user code may have imported TF itself
+    tf = progress["tf"] if "tf" in progress else sys.modules.get("tensorflow")
     rec.update(fingerprint.to_columns(fingerprint.collect(tf)))
     _fill_backend_columns(rec, progress.get("keras") or sys.modules.get("keras"))
     rec["finished_at"] = utc_now()
