@@ -137,3 +137,18 @@ def test_bad_tables_are_user_errors(tmp_path):
     bad.write_text(header + "sw,cpu,1,mnist_convnet,0,,3.8,2.8.0,,15,0.1,high,AuthenticAMD,AMD EPYC 7302,23,49,x86_64-v3,False,,,,,\n")
     with pytest.raises(UserError, match="line 2, column test_accuracy"):
         import_coakley2022(bad)
+
+
+@needs_reference
+def test_logical_cpus_and_omp_threads_are_mapped(runs):
+    import json
+
+    cpu = runs[runs["gpu_count"] == 0]
+    by_model = cpu.groupby("cpu_model")["cpu_logical_count"].unique()
+    assert list(by_model["AMD EPYC 7302 16-Core Processor"]) == [64]
+    assert list(by_model["Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz"]) == [80]
+    assert set(cpu["omp_num_threads"]) == {"4"}
+    assert json.loads(cpu["thread_env_json"].iloc[0]) == {"OMP_NUM_THREADS": "4"}
+    assert runs["intra_op_pool"].isna().all()  # not recorded: not invented
+    colab = runs[runs["software_env"] == "google-colab"]
+    assert colab["omp_num_threads"].isna().all() and colab["thread_env_json"].isna().all()
