@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reprogrid.analysis import tables as analysis
+from reprogrid import analysis
 from reprogrid.core.errors import UserError
 from reprogrid.gather import load_dataset
 from reprogrid.gather.importers import COAKLEY2022_PAPER_SOFTWARE, cpu_env_name, gpu_env_name, import_coakley2022

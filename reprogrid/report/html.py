@@ -18,9 +18,9 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
 import pandas as pd
 
-from reprogrid.analysis import tables as analysis
+from reprogrid import analysis
 from reprogrid.report import plots
-from reprogrid.analysis.tables import Tolerances, summarize  # noqa: F401 - re-exported for notebooks
+from reprogrid.analysis import Tolerances, summarize  # noqa: F401 - re-exported for notebooks
 from reprogrid.core.files import write_text_atomic
 
 PathLike = Union[str, "os.PathLike[str]"]

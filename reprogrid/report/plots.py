@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from reprogrid.analysis import tables as analysis
+from reprogrid import analysis
 
 LEVEL_COLOURS = {
     analysis.LEVEL_BITWISE: "#1a9850",
