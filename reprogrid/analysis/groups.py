@@ -27,7 +27,7 @@ from reprogrid.analysis.determinism import determinism
 from reprogrid.analysis.prepare import CELL, ENV_KEYS, FINGERPRINT_ATTRIBUTES, LOSS, _ok, prepare
 
 SCOPE = ("workload", "device_class", "software_env")
-PERMUTATIONS = 999
+PERMUTATIONS = 499
 ALPHA = 0.05
 MAX_DEPTH = 3
 

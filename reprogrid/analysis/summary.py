@@ -66,7 +66,7 @@ def summarize(df: pd.DataFrame, *, claims: Iterable[Any] = (), tolerances: Optio
         "outcome_groups_all": groups_all,
         "group_explanations_all": expl_all,
         "claims": evaluate_claims(prepared, claim_list),
-        "verdicts": verdicts(prepared, claim_list, tol, det=det),
-        "verdicts_by_device": verdicts(prepared, claim_list, tol, by=("workload", "device_class"), det=det),
+        "verdicts": verdicts(prepared, claim_list, tol, det=det, envs=envs),
+        "verdicts_by_device": verdicts(prepared, claim_list, tol, by=("workload", "device_class"), det=det, envs=envs),
         "criteria": pd.DataFrame({"verdict": list(tol.criteria()), "criterion": list(tol.criteria().values())}),
     }

@@ -62,7 +62,8 @@ COLUMNS = ["n_runs", "n_envs", "metric", "range", "env_std", "run_std", "distinc
 
 
 def verdicts(df: pd.DataFrame, claims: Iterable[Any] = (), tolerances: Optional[Tolerances] = None,
-             by: Sequence[str] = ("workload",), det: Optional[pd.DataFrame] = None) -> pd.DataFrame:
+             by: Sequence[str] = ("workload",), det: Optional[pd.DataFrame] = None,
+             envs: Optional[pd.DataFrame] = None) -> pd.DataFrame:
     """Outcomes / analysis / interpretation reproducible per workload (and ``by``), each with
     the figures it was decided on (``*_basis``); criteria: ``Tolerances.criteria()``."""
     tol = tolerances or Tolerances()
@@ -71,7 +72,7 @@ def verdicts(df: pd.DataFrame, claims: Iterable[Any] = (), tolerances: Optional[
     if prepared.empty:
         return pd.DataFrame(columns=keys + COLUMNS)
     det = determinism(prepared) if det is None else det
-    envs = _environments(prepared, det)
+    envs = _environments(prepared, det) if envs is None else envs
     surv = survival(prepared, det, by=keys, envs=envs, n_boot=0)
     parsed = parse_claims(claims, prepared)
     stable = claim_stability(prepared) if "task" in prepared and prepared["task"].notna().any() else pd.DataFrame()
