@@ -193,12 +193,18 @@ def claim_stability(df: pd.DataFrame, claims: Iterable[Any] = (), level: float =
     cols = ["task", "claim", "n_variants", "n_envs", "n_support", "share", "share_low", "share_high", "decision",
             "kendall_tau_mean", "kendall_tau_min"]
     rows = []
-    task = prepared["task"].astype(object).where(prepared["task"].notna(), prepared["workload"].astype(str))
-    for name, part in prepared.assign(_task=task.astype(str)).groupby("_task", sort=True):
-        variants = sorted(set(part["workload"].astype(str)))
-        if len(variants) < 2 or part["metric_name"].astype(str).nunique() != 1:
+    pairs = prepared[["workload", "task"]].drop_duplicates()
+    task_of = {str(w): (str(w) if pd.isna(t) else str(t)) for w, t in zip(pairs["workload"], pairs["task"])}
+    tasks: Dict[str, List[str]] = {}
+    for workload, name in task_of.items():
+        tasks.setdefault(name, []).append(workload)
+    for name, variants in sorted(tasks.items()):
+        if len(variants) < 2:
             continue
-        rows += _task_rows(str(name), part, variants, level)
+        part = prepared[prepared["workload"].astype(str).isin(variants).to_numpy()]
+        if part["metric_name"].astype(str).nunique() != 1:
+            continue
+        rows += _task_rows(name, part, sorted(variants), level)
     user = [c for c in parse_claims(claims, prepared) if c.kind == "compare"]
     if user:
         table = evaluate_claims(prepared, user, level)

@@ -27,7 +27,7 @@ from reprogrid.analysis.determinism import determinism
 from reprogrid.analysis.prepare import CELL, ENV_KEYS, FINGERPRINT_ATTRIBUTES, LOSS, _ok, prepare
 
 SCOPE = ("workload", "device_class", "software_env")
-PERMUTATIONS = 499
+PERMUTATIONS = 199
 ALPHA = 0.05
 MAX_DEPTH = 3
 
@@ -168,11 +168,14 @@ def _explain_scope(part: pd.DataFrame, within: List[str], permutations: int, rng
         perm = np.array([search.score(rng.permutation(code)) for _ in range(permutations)], dtype=np.int64)
     p_value = (1 + int((perm <= score).sum())) / (1 + permutations)
     used = _tree_attributes(node)
-    label_of = part["hardware_env"].astype(str) + np.where(part["observed_env"].astype(str) != part["hardware_env"].astype(str),
-                                                          " [" + part["observed_env"].astype(str) + "]", "")
     if "hardware_env" in within:
-        label_of = part["software_env"].astype(str)
-    members = "; ".join(f"{g}: {', '.join(sorted(label_of[part['group'] == g]))}" for g in names)
+        label_of = part["software_env"].astype(str).tolist()
+    else:
+        label_of = [h if o == h else f"{h} [{o}]" for h, o in zip(part["hardware_env"].astype(str), part["observed_env"].astype(str))]
+    by_group: Dict[str, List[str]] = {}
+    for label, group in zip(label_of, labels):
+        by_group.setdefault(group, []).append(label)
+    members = "; ".join(f"{g}: {', '.join(sorted(by_group[g]))}" for g in names)
     return dict(n_envs=n, n_groups=len(names), n_leaves=leaves, attributes=used,
                 aliases="; ".join(f"{a} = {', '.join(aliases[a])}" for a in used if aliases.get(a)),
                 root=used[0] if used else None, rule=rule, pure=impurity == 0,
@@ -212,7 +215,7 @@ class _TreeSearch:
         self.full = (1 << n) - 1
 
     def best(self, code: np.ndarray) -> Tuple[int, int, Any]:
-        self.groups = [sum(1 << i for i in np.flatnonzero(code == g)) for g in range(int(code.max()) + 1)]
+        self.groups = [sum(1 << int(i) for i in np.flatnonzero(code == g)) for g in range(int(code.max()) + 1)]
         self.memo: Dict[Tuple[int, int], Tuple[int, int, Any]] = {}
         return self._search(self.full, self.max_depth)
 
@@ -223,7 +226,7 @@ class _TreeSearch:
     def pure_leaves(self, code: np.ndarray, budget: int) -> int:
         """The fewest leaves of a pure tree (depth <= max) for labelling ``code`` when at most
         ``budget``, else ``budget + 1``: branch and bound (a subset with g groups needs g leaves)."""
-        self.groups = [sum(1 << i for i in np.flatnonzero(code == g)) for g in range(int(code.max()) + 1)]
+        self.groups = [sum(1 << int(i) for i in np.flatnonzero(code == g)) for g in range(int(code.max()) + 1)]
         self.bounds: Dict[Tuple[int, int], Tuple[int, bool]] = {}
         found = self._pure(self.full, self.max_depth, budget)
         return found if found <= budget else budget + 1

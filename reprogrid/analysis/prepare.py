@@ -65,7 +65,8 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in ("workload", "software_env", "hardware_env", "status") if c not in df.columns]
     if missing:
         raise UserError.of("not a results table", [Problem("columns", f"missing {', '.join(missing)}: load it with gather.load_dataset")])
-    keep = [c for c in df.columns if c in _ANALYSIS_COLUMNS]
+    # Attribute columns nobody recorded are left out (every later step copies fewer columns).
+    keep = [c for c in df.columns if c in _ANALYSIS_COLUMNS and (c in _ALWAYS or df[c].notna().any())]
     out = df[keep].copy()
     for col in ("test_accuracy", "test_loss", "fraud_tp", "fraud_fp", "fraud_tn", "fraud_fn", "primary_metric",
                 "primary_value", "higher_is_better", "task", "gpu_count", "seed", "predictions_sha256", "cpu_model",
@@ -100,6 +101,9 @@ _ANALYSIS_COLUMNS = frozenset((
     "error_type", "error_message", "sample_data", "determinism", "predictions_sha256", "gpu_count", "machine_name",
     "fingerprint_json", "primary_metric", "primary_value", "higher_is_better", "metrics_json", "task", "variant_json",
     "workload_kind", *METRICS, *FINGERPRINT_ATTRIBUTES, *OBSERVED_KEY))
+
+
+_ALWAYS = frozenset(("run_id", "workload", "software_env", "hardware_env", "status", "seed", *METRICS))
 
 
 def _add_primary_metric(out: pd.DataFrame) -> None:
