@@ -68,14 +68,15 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     # Attribute columns nobody recorded are left out (every later step copies fewer columns).
     keep = [c for c in df.columns if c in _ANALYSIS_COLUMNS and (c in _ALWAYS or df[c].notna().any())]
     out = df[keep].copy()
-    for col in ("test_accuracy", "test_loss", "fraud_tp", "fraud_fp", "fraud_tn", "fraud_fn", "primary_metric",
-                "primary_value", "higher_is_better", "task", "gpu_count", "seed", "predictions_sha256", "cpu_model",
-                "gpu_name", "machine_name", "sample_data"):
+    for col in METRICS:
+        if col not in out.columns:
+            out[col] = np.full(len(out), np.nan)
+        elif not pd.api.types.is_float_dtype(out[col].dtype):
+            out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    for col in ("primary_metric", "primary_value", "higher_is_better", "task", "gpu_count", "seed",
+                "predictions_sha256", "cpu_model", "gpu_name", "machine_name", "sample_data"):
         if col not in out.columns:
             out[col] = None
-    for col in METRICS:
-        if col in out.columns:
-            out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
     gpu_count = pd.to_numeric(out["gpu_count"], errors="coerce")
     has_gpu = (gpu_count.fillna(0) > 0) | (gpu_count.isna() & out["gpu_name"].notna())
     out["device_class"] = pd.Categorical(np.where(has_gpu.to_numpy(dtype=bool), "gpu", "cpu"), categories=["cpu", "gpu"])
@@ -103,12 +104,17 @@ _ANALYSIS_COLUMNS = frozenset((
     "workload_kind", *METRICS, *FINGERPRINT_ATTRIBUTES, *OBSERVED_KEY))
 
 
-_ALWAYS = frozenset(("run_id", "workload", "software_env", "hardware_env", "status", "seed", *METRICS))
+_ALWAYS = frozenset(("run_id", "workload", "software_env", "hardware_env", "status", "seed", ACCURACY, LOSS))
 
 
 def _add_primary_metric(out: pd.DataFrame) -> None:
     """``metric_name``, ``value``, ``higher_is_better``: the workload's primary metric or accuracy."""
     named = out["primary_metric"].notna().to_numpy(dtype=bool)
+    if not named.any():  # built-in workloads and the reference data: accuracy, higher is better
+        out["value"] = out[ACCURACY].to_numpy(dtype=float)
+        out["metric_name"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), categories=[ACCURACY])
+        out["higher_is_better"] = np.ones(len(out), dtype=bool)
+        return
     primary = pd.to_numeric(out["primary_value"], errors="coerce").astype(float).to_numpy()
     out["value"] = np.where(named, primary, out[ACCURACY].to_numpy(dtype=float))
     out["metric_name"] = _cat_text(out["primary_metric"].where(pd.Series(named, index=out.index), ACCURACY))
