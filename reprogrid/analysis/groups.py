@@ -13,8 +13,10 @@ then to the alphabetically first name; attributes that split the environments ex
 alike are reported as aliases. A permutation test says whether the explanation is better
 than chance: the group labels are shuffled over the scope's environments and the same
 search is run; p = (1 + number of shuffles explained at least as well) / (1 + shuffles).
-Explanations are "identified" only when the tree is pure and the Holm-adjusted p-value
-(over the scopes of the table) is at most ``alpha``.
+Explanations are "identified" only when the tree is pure and the Benjamini-Hochberg
+q-value (over the scopes of the table) is at most ``alpha``: the expected share of false
+identifications among the identified is at most ``alpha``, and when nothing is really
+explained (shuffled labels) the chance of identifying anything at all is at most ``alpha``.
 """
 from __future__ import annotations
 
@@ -95,7 +97,7 @@ def outcome_groups(df: pd.DataFrame, within: Sequence[str] = SCOPE,
 
 
 EXPLAIN_COLUMNS = ["n_envs", "n_groups", "n_leaves", "attributes", "aliases", "root", "rule", "pure", "p_value",
-                   "p_holm", "identified", "status", "groups", "score", "perm_scores"]
+                   "q_value", "identified", "status", "groups", "score", "perm_scores"]
 
 
 def explain_groups(groups: pd.DataFrame, within: Sequence[str] = SCOPE, *, permutations: int = PERMUTATIONS,
@@ -106,7 +108,7 @@ def explain_groups(groups: pd.DataFrame, within: Sequence[str] = SCOPE, *, permu
     Columns: ``n_envs``, ``n_groups``, ``n_leaves`` (leaves of the tree; as many leaves as
     groups is the most economical explanation), ``attributes`` (root first), ``aliases``
     (attribute -> attributes splitting the environments identically), ``rule``, ``pure``,
-    ``p_value``, ``p_holm``, ``identified``, ``status``, ``groups`` (members), and the
+    ``p_value``, ``q_value``, ``identified``, ``status``, ``groups`` (members), and the
     permutation statistics ``score`` / ``perm_scores`` that ``explain_workloads`` combines.
     """
     within = list(within)
@@ -125,28 +127,30 @@ def explain_groups(groups: pd.DataFrame, within: Sequence[str] = SCOPE, *, permu
 
 
 def _decide(out: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    """Holm-adjusted p-values over the rows, ``identified`` and a one-line ``status``."""
+    """Benjamini-Hochberg q-values over the rows, ``identified`` and a one-line ``status``."""
     if out.empty:
         return out
-    out["p_holm"] = holm(out["p_value"].to_numpy(dtype=float))
-    out["identified"] = out["pure"].astype(bool) & (out["p_holm"] <= alpha)
+    out["q_value"] = benjamini_hochberg(out["p_value"].to_numpy(dtype=float))
+    out["identified"] = out["pure"].astype(bool) & (out["q_value"] <= alpha)
     out["status"] = [
         ("identified" if ident else
          "not identified: no tree of depth <= 3 separates the groups" if not pure else
-         f"not identified: chance does as well (p = {p:.3g}, Holm {ph:.3g} > {alpha:g})")
-        for ident, pure, p, ph in zip(out["identified"], out["pure"], out["p_value"], out["p_holm"])]
+         f"not identified: chance does as well (p = {p:.3g}, q = {q:.3g} > {alpha:g})")
+        for ident, pure, p, q in zip(out["identified"], out["pure"], out["p_value"], out["q_value"])]
     return out
 
 
-def holm(p: np.ndarray) -> np.ndarray:
-    """Holm's step-down adjustment of p-values (controls the family-wise error rate)."""
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg q-values (step-up; controls the false discovery rate, and the
+    family-wise error rate when no explanation is real)."""
     m = len(p)
     if m == 0:
         return p
     order = np.argsort(p, kind="stable")
-    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    ranked = p[order] * m / np.arange(1, m + 1)
+    q = np.minimum(1.0, np.minimum.accumulate(ranked[::-1])[::-1])
     out = np.empty(m)
-    out[order] = adjusted
+    out[order] = q
     return out
 
 
@@ -333,10 +337,10 @@ def explain_workloads(explanations: pd.DataFrame, by: Sequence[str] = ("workload
 
     The combined statistic is the sum of the scopes' scores (misplaced environments, then
     leaves); shuffle b of every scope is summed the same way, so p = (1 + number of
-    combined shuffles at least as good) / (1 + shuffles). Holm-adjusted over the rows.
+    combined shuffles at least as good) / (1 + shuffles); q-values over the rows.
     """
     by = list(by)
-    cols = by + ["n_scopes", "n_envs", "n_groups", "n_leaves", "attributes", "pure_scopes", "p_value", "p_holm",
+    cols = by + ["n_scopes", "n_envs", "n_groups", "n_leaves", "attributes", "pure_scopes", "p_value", "q_value",
                  "identified", "status"]
     if explanations.empty:
         return pd.DataFrame(columns=cols)

@@ -111,11 +111,11 @@ COLUMN_NOTES = {
                 "are listed below the table.",
     "workload_explanations": "Per workload and device class: attributes (how many software environments' trees use "
                              "each), n_leaves vs n_groups (one leaf per group is the most economical explanation), "
-                             "p_value = permutation test over all its scopes together, p_holm = Holm-adjusted over "
-                             "the rows; identified = pure and p_holm <= 0.05.",
+                             "p_value = permutation test over all its scopes together, q_value = Benjamini-"
+                             "Hochberg over the rows; identified = pure and q_value <= 0.05.",
     "group_explanations": "Per scope (workload x device x software env): the smallest tree over every varying "
                           "fingerprint attribute (rule), its leaves vs groups, aliases (attributes that split "
-                          "identically), and the permutation test's p-value (raw and Holm-adjusted).",
+                          "identically), and the permutation test's p-value and its Benjamini-Hochberg q-value.",
     "factors": "Per workload and factor: n_levels in these data, eta_sq = share of the between-environment sum of "
                "squares the factor's levels explain on their own (factors are confounded: shares do not add up), "
                "effect = largest difference of level means (metric units), best/worst level.",
@@ -188,7 +188,7 @@ def _explanation_clause(expl: pd.DataFrame, workload: str) -> str:
         attrs = ", ".join(e["attributes"][:4])
         parts.append(f" {str(e['device_class']).upper()} outcome groups ({int(e['n_groups'])} in {int(e['n_scopes'])} "
                      f"software env(s)): {'explained by ' + attrs if e['identified'] else 'NOT IDENTIFIED (' + attrs + ')'}"
-                     f" - permutation test p = {e['p_value']:.3g} (Holm {e['p_holm']:.3g}).")
+                     f" - permutation test p = {e['p_value']:.3g} (q = {e['q_value']:.3g}).")
     return "".join(parts)
 
 
@@ -257,7 +257,7 @@ def render_markdown(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], e
     expl = tables["group_explanations"]
     parts += ["## What separates the outcome groups\n", COLUMN_NOTES["workload_explanations"] + "\n",
               _md_table(tables.get("workload_explanations"), ["workload", "device_class", "n_groups", "n_leaves",
-                                                              "attributes", "p_value", "p_holm", "identified"]),
+                                                              "attributes", "p_value", "q_value", "identified"]),
               "Within each software environment:\n",
               _md_table(expl, ["workload", "device_class", "software_env", "n_groups", "n_leaves", "attributes",
                                "p_value", "identified"])]
@@ -433,12 +433,12 @@ def _group_section(tables: Mapping[str, pd.DataFrame]) -> List[str]:
             _html_table(tables.get("workload_explanations")),
             "<h3>Within each software environment</h3>", _note("group_explanations"),
             _html_table(tables["group_explanations"], ["workload", "device_class", "software_env", "n_envs", "n_groups",
-                                                       "n_leaves", "attributes", "aliases", "rule", "p_value", "p_holm",
+                                                       "n_leaves", "attributes", "aliases", "rule", "p_value", "q_value",
                                                        "status", "groups"]),
             "<h3>Attributes that separate groups</h3>", _note("group_factors"), _html_table(tables["group_factors"]),
             "<h3>Across all environments</h3>", _note("group_explanations"),
             _html_table(tables["group_explanations_all"], ["workload", "device_class", "n_envs", "n_groups", "n_leaves",
-                                                           "attributes", "p_value", "p_holm", "status"]),
+                                                           "attributes", "p_value", "q_value", "status"]),
             "<details><summary>Every environment and its group</summary>" + _note("outcome_groups")
             + _html_table(tables["outcome_groups"], ["workload", "device_class", "software_env", "hardware_env",
                                                      "observed_env", "group", "value", "loss", "n", "cpu_vendor",
