@@ -71,14 +71,15 @@ def environment_outcomes(df: pd.DataFrame, decimals: Optional[int] = None,
 
 
 def outcome_groups(df: pd.DataFrame, within: Sequence[str] = SCOPE,
-                   decimals: Optional[int] = None, det: Optional[pd.DataFrame] = None) -> pd.DataFrame:
+                   decimals: Optional[int] = None, det: Optional[pd.DataFrame] = None,
+                   outcomes: Optional[pd.DataFrame] = None) -> pd.DataFrame:
     """Environments whose outcomes are identical, grouped within each ``within`` scope.
 
     One row per observed environment with ``group`` (``G1`` = the best value in its scope,
     by the metric's direction; ``nondeterministic`` where the repeats disagreed) and
-    ``n_groups`` of its scope.
+    ``n_groups`` of its scope. ``outcomes``: ``environment_outcomes`` already computed.
     """
-    envs = environment_outcomes(df, decimals, det)
+    envs = environment_outcomes(df, decimals, det) if outcomes is None else outcomes
     if envs.empty:
         return envs.assign(group=pd.Series(dtype=str), n_groups=pd.Series(dtype=int))
     within = list(within)

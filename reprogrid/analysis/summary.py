@@ -7,7 +7,9 @@ import pandas as pd
 
 from reprogrid.analysis.claims import claim_stability, evaluate_claims, parse_claims
 from reprogrid.analysis.determinism import determinism, nondeterministic_cells
-from reprogrid.analysis.groups import ALPHA, PERMUTATIONS, explain_groups, explain_workloads, group_factors, outcome_groups
+from reprogrid.analysis.groups import (
+    ALPHA, PERMUTATIONS, environment_outcomes, explain_groups, explain_workloads, group_factors, outcome_groups,
+)
 from reprogrid.analysis.hardware import hardware_check, provenance
 from reprogrid.analysis.prepare import _ok, prepare
 from reprogrid.analysis.stats import cell_means, metric_stats
@@ -36,10 +38,12 @@ def summarize(df: pd.DataFrame, *, claims: Iterable[Any] = (), tolerances: Optio
     prov = provenance(everything)
     prepared = _ok(everything)
     det = determinism(prepared)
-    envs = _environments(prepared, det)
-    groups = outcome_groups(prepared, decimals=decimals, det=det)
+    outcomes = environment_outcomes(prepared, decimals, det)
+    envs = _environments(prepared, det, outcomes)
+    groups = outcome_groups(prepared, decimals=decimals, det=det, outcomes=outcomes)
     expl = explain_groups(groups, permutations=permutations, alpha=alpha, seed=seed)
-    groups_all = outcome_groups(prepared, within=("workload", "device_class"), decimals=decimals, det=det)
+    groups_all = outcome_groups(prepared, within=("workload", "device_class"), decimals=decimals, det=det,
+                                outcomes=outcomes)
     expl_all = explain_groups(groups_all, within=("workload", "device_class"), permutations=permutations,
                               alpha=alpha, seed=seed)
     return {

@@ -45,11 +45,12 @@ FACTORS: Dict[str, Tuple[str, ...]] = {
 }
 
 
-def _environments(df: pd.DataFrame, det: Optional[pd.DataFrame]) -> pd.DataFrame:
+def _environments(df: pd.DataFrame, det: Optional[pd.DataFrame],
+                  outcomes: Optional[pd.DataFrame] = None) -> pd.DataFrame:
     """Observed environments with their value, spread, run count and within-environment variance."""
     prepared = _ok(prepare(df))
     det = determinism(prepared) if det is None else det
-    envs = environment_outcomes(prepared, det=det)
+    envs = environment_outcomes(prepared, det=det) if outcomes is None else outcomes
     if envs.empty:
         return envs
     var = prepared.groupby(list(CELL), observed=True)["value"].var(ddof=1).rename("within_var").reset_index()
