@@ -126,6 +126,7 @@ COLUMN_NOTES = {
                "nondeterministic environment), exact; k_needed = smallest k reaching 95% for both.",
     "stats": "Test accuracy over every successful run: n runs, min/max/mean/std in percent, range in percentage "
              "points (pp).",
+    "stats_all": "Every metric over every successful run: n, min, max, range (range_pp for accuracy), mean, std.",
     "determinism": "A cell = one workload, software env, hardware env, observed environment and seed; level = how "
                    "far its repeats agree.",
     "nondeterministic": "Cells whose repeats disagreed: n runs, distinct accuracies, accuracy range (pp), level, "
@@ -352,7 +353,7 @@ def _answer_section(tables: Mapping[str, pd.DataFrame]) -> List[str]:
                                                  "env_std", "env_std_low", "env_std_high", "env_range",
                                                  "env_range_low", "env_range_high", "run_std", "between_share",
                                                  "distinct_outcomes", "nondeterministic_envs"]),
-            "<details><summary>The same by device class</summary>"
+            "<details><summary>The same by device class</summary>" + _note("survival")
             + _html_table(tables.get("survival_by_device")) + "</details>"]
 
 
@@ -380,7 +381,7 @@ def _factor_section(tables: Mapping[str, pd.DataFrame]) -> List[str]:
     return ["<h2>Which factors move the result</h2>", _note("factors"),
             _html_table(_varying(tables.get("factors")), ["workload", "factor", "columns", "n_levels", "eta_sq",
                                                           "effect", "best_level", "worst_level", "note"]),
-            "<details><summary>Factors that do not vary in these data</summary>"
+            "<details><summary>Factors that do not vary in these data</summary>" + _note("factors")
             + _html_table(tables.get("factors")[tables["factors"]["n_levels"] <= 1] if tables.get("factors") is not None
                           and not tables["factors"].empty else None, ["workload", "factor", "note"]) + "</details>",
             "<h2>Claim stability (variants of one task)</h2>", _note("claim_stability"),
@@ -395,13 +396,13 @@ def _spread_section(tables: Mapping[str, pd.DataFrame], prepared: pd.DataFrame) 
     acc = _accuracy(tables["stats"])
     body = ["<h2>How far outcomes move</h2>", _note("stats"),
             _html_table(acc, ["workload", "n", "min (%)", "max (%)", "range_pp", "mean (%)", "std (%)"]),
-            "<details><summary>All metrics (loss, fraud confusion counts)</summary>"
+            "<details><summary>All metrics (loss, fraud confusion counts)</summary>" + _note("stats_all")
             + _html_table(tables["stats"]) + "</details>"]
     for key, label in (("stats_by_software", "by software environment"), ("stats_by_hardware", "by hardware environment"),
                        ("stats_by_device", "by device class"), ("stats_by_observed", "by observed hardware (fingerprint)")):
         part = _accuracy(tables[key])
         cols = [c for c in part.columns if c not in ("metric", "min", "max", "mean", "std", "range")]
-        body.append(f"<details><summary>Test accuracy {e(label)}</summary>{_html_table(part, cols)}</details>")
+        body.append(f"<details><summary>Test accuracy {e(label)}</summary>{_note('stats')}{_html_table(part, cols)}</details>")
     for workload in sorted(set(prepared["workload"].astype(str))):
         body += [f"<h2>{e(workload)}</h2>",
                  _img(plots.accuracy_strip(prepared, workload), f"{workload} accuracy by environment"),
@@ -417,6 +418,7 @@ def _determinism_section(tables: Mapping[str, pd.DataFrame]) -> List[str]:
             "primary metric and loss; <em>equal accuracy only</em>: hashes or loss differ; <em>different</em>: the "
             "primary metric differs. Repeats that landed on machines with other logical CPUs, pools or stack are "
             "other cells, not nondeterminism.</p>",
+            "<p class='cols'>How many cells reached each level (count).</p>",
             _html_table(det["level"].value_counts().rename_axis("level").reset_index() if not det.empty else det),
             f"<h3>Nondeterministic cells ({len(tables['nondeterministic'])})</h3>", _note("nondeterministic"),
             _html_table(tables["nondeterministic"], ["workload", "software_env", "hardware_env", "observed_env",
