@@ -32,6 +32,7 @@ def test_fingerprint_sections_and_columns(tmp_path):
     assert cols["nvidia_tensorflow_version"] == "22.03-tf2"
     assert (cols["tf_enable_onednn_opts"], cols["omp_num_threads"], cols["tf_deterministic_ops"]) == ("0", "1", "1")
     assert cols["python_version"] and cols["numpy_version"]
+    assert all(cols[c] is None or isinstance(cols[c], str) for c in ("jax_version", "torch_version"))
     assert cols["cpu_count"] >= 1
     assert cols["microarch"] in (None, "x86_64-v1", "x86_64-v2", "x86_64-v3", "x86_64-v4")
     whole = json.loads(cols["fingerprint_json"])

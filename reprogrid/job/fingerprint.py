@@ -461,6 +461,8 @@ def software_info(tf: Any = None) -> Dict[str, Any]:
         info["numpy"] = numpy.__version__
     except Exception:
         info["numpy"] = None
+    for name in ("jax", "torch"):  # installed versions, read without importing the frameworks
+        info[name] = _dist_version(name)
     if tf is None:
         return info
     info["tensorflow"] = getattr(tf, "__version__", None)
@@ -488,6 +490,16 @@ def software_info(tf: Any = None) -> Dict[str, Any]:
     except Exception:
         pass
     return info
+
+
+def _dist_version(name: str) -> Optional[str]:
+    """The installed distribution's version (``importlib.metadata``), None when absent."""
+    try:
+        from importlib import metadata
+
+        return metadata.version(name)
+    except Exception:
+        return None
 
 
 def os_info() -> Dict[str, Any]:
@@ -562,6 +574,7 @@ def to_columns(fp: Dict[str, Any]) -> Dict[str, Any]:
     flags = cpu.get("flags")
     out = _base_columns(fp, cpu, gpu, sw, osi, cont, job, machine, env, first, flags)
     out.update(_thread_columns(fp.get("threads") or {}, fp.get("numerics") or {}))
+    out.update(_framework_columns(sw))
     return out
 
 
@@ -579,6 +592,10 @@ def _thread_columns(threads: Dict[str, Any], numerics: Dict[str, Any]) -> Dict[s
         "xla_jit": numerics.get("xla_jit"),
         "keras_backend": numerics.get("keras_backend"),
     }
+
+
+def _framework_columns(sw: Dict[str, Any]) -> Dict[str, Any]:
+    return {"jax_version": sw.get("jax"), "torch_version": sw.get("torch")}
 
 
 def _base_columns(fp: Dict[str, Any], cpu: Dict[str, Any], gpu: Dict[str, Any], sw: Dict[str, Any],
