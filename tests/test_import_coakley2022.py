@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reprogrid.analysis import tables as analysis
+from reprogrid import analysis
 from reprogrid.core.errors import UserError
 from reprogrid.gather import load_dataset
 from reprogrid.gather.importers import COAKLEY2022_PAPER_SOFTWARE, cpu_env_name, gpu_env_name, import_coakley2022
@@ -144,3 +144,71 @@ def test_bad_tables_are_user_errors(tmp_path):
     bad.write_text(header + "sw,cpu,1,mnist_convnet,0,,3.8,2.8.0,,15,0.1,high,AuthenticAMD,AMD EPYC 7302,23,49,x86_64-v3,False,,,,,\n")
     with pytest.raises(UserError, match="line 2, column test_accuracy"):
         import_coakley2022(bad)
+
+
+@needs_reference
+def test_logical_cpus_and_omp_threads_are_mapped(runs):
+    import json
+
+    cpu = runs[runs["gpu_count"] == 0]
+    by_model = cpu.groupby("cpu_model")["cpu_logical_count"].unique()
+    assert list(by_model["AMD EPYC 7302 16-Core Processor"]) == [64]
+    assert list(by_model["Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz"]) == [80]
+    assert set(cpu["omp_num_threads"]) == {"4"}
+    assert json.loads(cpu["thread_env_json"].iloc[0]) == {"OMP_NUM_THREADS": "4"}
+    assert runs["intra_op_pool"].isna().all()  # not recorded: not invented
+    colab = runs[runs["software_env"] == "google-colab"]
+    assert colab["omp_num_threads"].isna().all() and colab["thread_env_json"].isna().all()
+
+
+def _cpu_explanations(df: pd.DataFrame, permutations: int = 199):
+    groups = analysis.outcome_groups(df)
+    scopes = analysis.explain_groups(groups, permutations=permutations)
+    return scopes, analysis.explain_workloads(scopes).set_index(["workload", "device_class"])
+
+
+def _shuffle_cpu_fingerprints(paper: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Give every CPU environment's runs the fingerprint of another CPU environment (same software)."""
+    import numpy as np
+
+    attrs = [c for c in analysis.FINGERPRINT_ATTRIBUTES if c != "software_env"]
+    cpu = sorted(set(paper.loc[paper["gpu_count"] == 0, "hardware_env"]))
+    moved = dict(zip(cpu, np.random.default_rng(seed).permutation(cpu)))
+    out = paper.reset_index(drop=True).copy()
+    fingerprints = out.drop_duplicates(["software_env", "hardware_env"]).set_index(["software_env", "hardware_env"])[attrs]
+    mask = out["hardware_env"].isin(cpu)
+    keys = list(zip(out.loc[mask, "software_env"], out.loc[mask, "hardware_env"].map(moved)))
+    out.loc[mask, attrs] = fingerprints.loc[keys].to_numpy()
+    return out
+
+
+@needs_reference
+def test_fingerprint_attributes_explain_the_cpu_groups_of_each_workload_beyond_chance(paper):
+    scopes, workloads = _cpu_explanations(paper)
+    for workload in (LSTM, FRAUD, MNIST):
+        row = workloads.loc[(workload, "cpu")]
+        assert row["identified"] and row["p_value"] <= 0.01, workload  # no shuffle of 199 did as well
+        assert row["n_leaves"] == row["n_groups"]  # one leaf per group in every software environment
+    assert any(a.startswith("has_avx512f") for a in workloads.loc[(LSTM, "cpu"), "attributes"])
+    assert any(a.startswith("cpu_logical_count") for a in workloads.loc[(MNIST, "cpu"), "attributes"])
+    # three GPU environments with three outcomes: any labelling is separated as well, so nothing is claimed
+    assert not workloads.xs("gpu", level="device_class")["identified"].any()
+
+
+@needs_reference
+@pytest.mark.parametrize("seed", [0, 1])
+def test_with_environment_labels_shuffled_nothing_is_identified(paper, seed):
+    scopes, workloads = _cpu_explanations(_shuffle_cpu_fingerprints(paper, seed))
+    assert not scopes["identified"].any() and not workloads["identified"].any()
+
+
+@needs_reference
+def test_a_loose_pin_over_the_reference_data_invents_no_accuracy(paper):
+    import numpy as np
+
+    relabel = paper["hardware_env"].isin(["amd-epyc-7302", "intel-xeon-gold-6148"])
+    loose = paper.assign(hardware_env=paper["hardware_env"].where(~relabel, "cpu-any"))
+    groups = analysis.outcome_groups(loose)
+    lstm = groups[(groups["workload"] == LSTM) & (groups["software_env"] == "dockerhub-2.8.0")
+                  & (groups["hardware_env"] == "cpu-any")]
+    assert sorted(lstm["value"].round(5)) == [0.84256, 0.86168] and not np.isclose(groups["value"], 0.85212).any()

@@ -22,7 +22,7 @@ claims (checked in every environment; repeat --claim):
 
 examples:
   reprogrid report submit/mystudy                   # -> submit/mystudy/report/
-  reprogrid report coakley -o coakley-report --claim "accuracy >= 0.85" --analysis-pp 0.5
+  reprogrid report coakley -o coakley-report --claim "accuracy >= 0.85" --analysis-tol 0.01
 """
 
 
@@ -34,12 +34,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", metavar="DIR", help="report folder (default: SUBMIT_DIR/report, or DATASET-report)")
     parser.add_argument("--claim", action="append", default=[], metavar="TEXT", help="a claim to check in every environment")
     parser.add_argument("--title", default=None, help="report title")
-    parser.add_argument("--outcome-pp", type=float, default=0.0, metavar="PP", help="outcomes tolerance, accuracy points (default 0)")
-    parser.add_argument("--analysis-pp", type=float, default=1.0, metavar="PP", help="analysis tolerance, accuracy points (default 1)")
-    parser.add_argument("--interpretation-pp", type=float, default=5.0, metavar="PP",
-                        help="interpretation tolerance without claims, accuracy points (default 5)")
+    parser.add_argument("--outcome-tol", type=float, default=0.0, metavar="X",
+                        help="largest difference of the primary metric still called the same outcome, in the metric's "
+                             "units (default 0)")
+    parser.add_argument("--analysis-tol", type=float, default=0.005, metavar="X",
+                        help="largest std between environments still called the same analysis result, in the metric's "
+                             "units (default 0.005, i.e. 0.5 accuracy points), unless run-to-run noise is larger")
+    parser.add_argument("--outcome-pp", type=float, default=None, help=argparse.SUPPRESS)  # old spelling, accuracy points
+    parser.add_argument("--analysis-pp", type=float, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--interpretation-pp", type=float, default=None, help=argparse.SUPPRESS)  # no longer used
     parser.add_argument("--claim-share", type=float, default=1.0, metavar="F",
-                        help="share of environments a claim must hold in (default 1.0)")
+                        help="share of environments in which a claim's decision (holds / fails) must agree (default 1.0)")
     parser.add_argument("--decimals", type=int, default=None, metavar="N",
                         help="round accuracy/loss to N decimals before grouping outcomes (default: exact)")
     parser.add_argument("--quiet", action="store_true", help="print only the report paths")
@@ -54,7 +59,7 @@ def default_output(path: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reprogrid.analysis.tables import Tolerances
+    from reprogrid.analysis import Tolerances
     from reprogrid.core.errors import Problem, UserError
     from reprogrid.gather.dataset import find_dataset, load_dataset, read_report
     from reprogrid.report.html import build_report
@@ -67,8 +72,9 @@ def run(args: argparse.Namespace) -> int:
     dataset = find_dataset(path)
     provenance = {"source": str(dataset), "counts": gathered.get("counts", {})}
     title = args.title or f"reprogrid report: {path.resolve().name}"
-    tol = Tolerances(outcome_pp=args.outcome_pp, analysis_pp=args.analysis_pp,
-                     interpretation_pp=args.interpretation_pp, claim_share=args.claim_share)
+    outcome = args.outcome_tol if args.outcome_pp is None else args.outcome_pp / 100
+    analysis_tol = args.analysis_tol if args.analysis_pp is None else args.analysis_pp / 100
+    tol = Tolerances(outcome=outcome, analysis=analysis_tol, claim_share=args.claim_share)
     out = Path(args.output) if args.output else default_output(path)
     paths = build_report(df, out, title=title, provenance=provenance, claims=args.claim, tolerances=tol,
                          decimals=args.decimals)

@@ -18,6 +18,11 @@ How the columns map (nothing is invented; what the table does not hold stays nul
   images' environment variables -> ``env_cuda_version``/``env_cudnn_version``;
   ``compiler_version`` -> ``tensorflow_compiler``; ``date_time`` -> ``started_at``.
 - ``has_avx2`` is True for ``x86_64-v3``/``v4`` (both levels require AVX2).
+- ``cpu_logical_count`` (logical CPUs of the execute node, what TensorFlow sized its
+  default pools from) -> ``cpu_logical_count``; ``omp_num_threads`` (set by HTCondor to
+  the CPU request) -> ``omp_num_threads`` and ``thread_env_json``
+  (``{"OMP_NUM_THREADS": "4"}``). Both are optional (older copies of the table lack
+  them). Pools, affinity and quota were not recorded and stay null.
 - No prediction hashes were published: determinism is judged on equal metrics.
 """
 from __future__ import annotations
@@ -43,7 +48,9 @@ COAKLEY2022_COLUMNS = (
     "cpu_vendor", "cpu_model", "cpu_family", "cpu_model_number", "microarch", "has_avx512f",
     "gpu_name", "driver_version", "cuda_version", "cudnn_version", "site",
 )
-_NUMERIC = ("run", "epochs", "test_loss", "test_accuracy", "cpu_family", "cpu_model_number")
+#: later additions to the published table (logical CPUs of the node, HTCondor's OMP_NUM_THREADS)
+COAKLEY2022_OPTIONAL = ("cpu_logical_count", "omp_num_threads")
+_NUMERIC = ("run", "epochs", "test_loss", "test_accuracy", "cpu_family", "cpu_model_number", *COAKLEY2022_OPTIONAL)
 _REQUIRED = ("software_env", "device", "experiment", "run", "test_accuracy", "test_loss", "cpu_model")
 
 
@@ -73,9 +80,22 @@ def import_coakley2022(csv_path: PathLike, *, paper_only: bool = False):
     the cuDNN 8.2.1 rebuild and the Colab runs. Raises ``UserError`` naming the file,
     column and line when the table is not the published one.
     """
+    path = Path(csv_path)
+    raw = _read_table(path)
+    numbers = _check_table(raw, path)
+    if paper_only:
+        keep = raw["software_env"].isin(COAKLEY2022_PAPER_SOFTWARE)
+        raw = raw[keep].reset_index(drop=True)
+        numbers = {k: v[keep].reset_index(drop=True) for k, v in numbers.items()}
+    df = _schema_frame(_columns(raw, numbers), len(raw))
+    _check_unique(df, path)
+    return df
+
+
+def _read_table(path: Path):
+    """The CSV as text columns, every expected column present (else a UserError naming them)."""
     import pandas as pd
 
-    path = Path(csv_path)
     if not path.is_file():
         raise UserError.of("cannot import", [Problem(str(path), "file not found: pass coakley2022_runs.csv (shared/reference/)")])
     try:
@@ -86,6 +106,16 @@ def import_coakley2022(csv_path: PathLike, *, paper_only: bool = False):
     if missing:
         raise UserError.of("not the coakley2022 table", [Problem(
             f"{path}: header", f"missing column(s) {', '.join(missing)}; expected the columns of coakley2022_runs.csv")])
+    for col in COAKLEY2022_OPTIONAL:  # added to the published table later: empty when absent
+        if col not in raw.columns:
+            raw[col] = ""
+    return raw
+
+
+def _check_table(raw, path: Path) -> Dict[str, Any]:
+    """The numeric columns parsed; every bad cell (first five per column) as one UserError."""
+    import pandas as pd
+
     problems: List[Problem] = []
     numbers: Dict[str, Any] = {}
     for col in _NUMERIC:
@@ -104,56 +134,104 @@ def import_coakley2022(csv_path: PathLike, *, paper_only: bool = False):
         problems.append(Problem(f"{path}: line {i + 2}, column device", f"expected cpu or gpu, got {raw.at[i, 'device']!r}"))
     if problems:
         raise UserError.of("cannot import the coakley2022 table", problems)
-    if paper_only:
-        keep = raw["software_env"].isin(COAKLEY2022_PAPER_SOFTWARE)
-        raw = raw[keep].reset_index(drop=True)
-        numbers = {k: v[keep].reset_index(drop=True) for k, v in numbers.items()}
+    return numbers
 
-    def text(col: str):
-        return raw[col].where(raw[col] != "", None)
+
+def _columns(raw, numbers: Dict[str, Any]) -> Dict[str, Any]:
+    """Every schema column (None where the table does not say), from the checked table."""
+    out: Dict[str, Any] = {name: None for name in COLUMN_NAMES}
+    out.update(_run_columns(raw, numbers))
+    out.update(_machine_columns(raw, numbers))
+    out.update(_thread_columns(raw, numbers))
+    out.update(_workload_columns(raw, numbers))
+    return out
+
+
+def _text(raw, col: str):
+    return raw[col].where(raw[col] != "", None)
+
+
+def _run_columns(raw, numbers: Dict[str, Any]) -> Dict[str, Any]:
+    """Identity, naming and results: workload, environments, run id, metrics, provenance."""
+    import pandas as pd
 
     is_gpu = raw["device"] == "gpu"
     hardware = [gpu_env_name(g) if gpu and g else cpu_env_name(c)
                 for gpu, g, c in zip(is_gpu, raw["gpu_name"], raw["cpu_model"])]
     repeat = numbers["run"].astype("Int64")
-    workload = raw["experiment"]
-    software = raw["software_env"]
+    workload, software = raw["experiment"], raw["software_env"]
     run_id = [f"{w}--{s.replace('.', '_')}--{h}--r{r}" for w, s, h, r in zip(workload, software, hardware, repeat)]
-    microarch = text("microarch")
-    out: Dict[str, Any] = {name: None for name in COLUMN_NAMES}
-    out.update(
+    return dict(
         schema_version=SCHEMA_VERSION, study_id=COAKLEY2022_STUDY_ID, study_name=COAKLEY2022_STUDY_NAME,
         run_id=run_id, workload=workload, software_env=software, hardware_env=hardware,
         repeat=repeat, seed=1, status="ok", epochs=numbers["epochs"].astype("Int64"),
         determinism=True, sample_data=False,
         test_loss=numbers["test_loss"].astype(float), test_accuracy=numbers["test_accuracy"].astype(float),
         started_at=raw["date_time"].str.replace(" ", "T", n=1).where(raw["date_time"] != "", None),
-        cpu_vendor=text("cpu_vendor"), cpu_model=text("cpu_model"),
+        condor_cluster_id=pd.to_numeric(raw["job"].where(raw["job"].str.fullmatch(r"\d+"), None), errors="coerce").astype("Int64"),
+        glidein_site=_text(raw, "site"),
+        fingerprint_json=[json.dumps({"source": "coakley2022_runs.csv", "line": i + 2, "job": j, "device": d}, sort_keys=True)
+                          for i, (j, d) in enumerate(zip(raw["job"], raw["device"]))],
+    )
+
+
+def _machine_columns(raw, numbers: Dict[str, Any]) -> Dict[str, Any]:
+    """The execute node's CPU and GPU and the image's software stack."""
+    microarch = _text(raw, "microarch")
+    return dict(
+        cpu_vendor=_text(raw, "cpu_vendor"), cpu_model=_text(raw, "cpu_model"),
         cpu_family=numbers["cpu_family"].astype("Int64"), cpu_model_number=numbers["cpu_model_number"].astype("Int64"),
         microarch=microarch,
         has_avx2=microarch.isin(["x86_64-v3", "x86_64-v4"]).where(microarch.notna(), None),
         has_avx512f=raw["has_avx512f"].str.lower().map({"true": True, "false": False}),
-        gpu_count=is_gpu.astype(int), gpu_name=text("gpu_name"), gpu_driver=text("driver_version"),
-        python_version=text("python_version"), tensorflow_version=text("tensorflow_version"),
-        tensorflow_compiler=text("compiler_version"),
-        env_cuda_version=text("cuda_version"), env_cudnn_version=text("cudnn_version"),
-        condor_cluster_id=pd.to_numeric(raw["job"].where(raw["job"].str.fullmatch(r"\d+"), None), errors="coerce").astype("Int64"),
-        glidein_site=text("site"),
-        fingerprint_json=[json.dumps({"source": "coakley2022_runs.csv", "line": i + 2, "job": j, "device": d}, sort_keys=True)
-                          for i, (j, d) in enumerate(zip(raw["job"], raw["device"]))],
-        # the workload columns (schema 2), as the job side fills them for a built-in example
+        gpu_count=(raw["device"] == "gpu").astype(int), gpu_name=_text(raw, "gpu_name"), gpu_driver=_text(raw, "driver_version"),
+        python_version=_text(raw, "python_version"), tensorflow_version=_text(raw, "tensorflow_version"),
+        tensorflow_compiler=_text(raw, "compiler_version"),
+        env_cuda_version=_text(raw, "cuda_version"), env_cudnn_version=_text(raw, "cudnn_version"),
+    )
+
+
+def _thread_columns(raw, numbers: Dict[str, Any]) -> Dict[str, Any]:
+    """Logical CPUs of the node and the OMP_NUM_THREADS HTCondor set (nothing more is known:
+    pools, affinity and quota were not recorded and stay null)."""
+    omp = numbers["omp_num_threads"].astype("Int64")
+    omp_text = [None if pd_isna(v) else str(int(v)) for v in omp]
+    return dict(
+        cpu_logical_count=numbers["cpu_logical_count"].astype("Int64"),
+        omp_num_threads=omp_text,
+        thread_env_json=[None if v is None else json.dumps({"OMP_NUM_THREADS": v}, sort_keys=True) for v in omp_text],
+    )
+
+
+def _workload_columns(raw, numbers: Dict[str, Any]) -> Dict[str, Any]:
+    """The workload columns (schema 2), as the job side fills them for a built-in example."""
+    workload = raw["experiment"]
+    return dict(
         workload_kind="builtin", task=workload,
         variant_json=[json.dumps({"example": w, "options": {}}, sort_keys=True) for w in workload],
         metrics_json=[json.dumps({"test_accuracy": a, "test_loss": l}, sort_keys=True)
                       for a, l in zip(numbers["test_accuracy"].astype(float), numbers["test_loss"].astype(float))],
         primary_metric="test_accuracy", primary_value=numbers["test_accuracy"].astype(float), higher_is_better=True,
     )
-    df = pd.DataFrame({name: _series(out[name], len(raw), name) for name in COLUMN_NAMES})
+
+
+def pd_isna(value: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
+def _schema_frame(out: Dict[str, Any], n: int):
+    import pandas as pd
+
+    return pd.DataFrame({name: _series(out[name], n, name) for name in COLUMN_NAMES})
+
+
+def _check_unique(df, path: Path) -> None:
     dupes = df["run_id"][df["run_id"].duplicated()]
     if len(dupes):
         raise UserError.of("cannot import the coakley2022 table", [Problem(
             f"{path}", f"run {dupes.iloc[0]!r} appears twice (same experiment, software, hardware and run)")])
-    return df
 
 
 def _series(value: Any, n: int, name: str):

@@ -4,6 +4,16 @@ Everything the analysis groups outcomes by. Every probe is guarded: a missing to
 or library gives ``None`` (an absent GPU is ``gpu_count = 0``), never an exception, so a
 failed run still records where it failed. Parsers are pure functions over text.
 Standard library only, TensorFlow passed in when it imported.
+
+The ``threads`` section records what the process could really run on and what
+TensorFlow really uses: logical CPUs of the host and of the process (affinity), the
+cgroup CPU quota, the thread variables the execute node set, and the *effective*
+intra-/inter-op pool sizes (TensorFlow's rule: the configured value when > 0, else
+``TF_NUM_INTRAOP_THREADS``/``TF_NUM_INTEROP_THREADS`` when > 0, else the CPUs the
+process can schedule on; the API's ``0`` means "unset", never "no threads"). The
+``numerics`` section says whether oneDNN is effectively on (TensorFlow's own answer when
+it can be asked, else ``TF_ENABLE_ONEDNN_OPTS``, else the default: on for TF >= 2.9 on
+x86-64 Linux), the XLA/JIT setting and the Keras backend.
 """
 from __future__ import annotations
 
@@ -14,7 +24,7 @@ import os
 import platform
 import subprocess
 import sys
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 # x86-64 microarchitecture levels, exactly the instruction lists HTCondor's
 # sysapi (cpuflags_to_microarch_string) checks, highest level first.
@@ -35,7 +45,17 @@ ENV_VARS = [
     "TENSORFLOW_VERSION", "NVIDIA_DRIVER_CAPABILITIES",
     "APPTAINER_CONTAINER", "APPTAINER_NAME", "APPTAINER_COMMAND",
     "SINGULARITY_CONTAINER", "SINGULARITY_NAME", "SINGULARITY_COMMAND",
-    "OSG_SITE_NAME", "GLIDEIN_Site",
+    "OSG_SITE_NAME", "GLIDEIN_Site", "KERAS_BACKEND",
+]
+
+# Variables that size thread pools: the usual BLAS/OpenMP/TF ones and HTCondor's default
+# STARTER_NUM_THREADS_ENV_VARS (the starter sets each to the job's CPU request).
+THREAD_ENV_VARS = [
+    "OMP_NUM_THREADS", "OMP_THREAD_LIMIT", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+    "NUMEXPR_MAX_THREADS", "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS", "TF_NUM_THREADS", "TF_LOOP_PARALLEL_ITERATIONS", "CUBACORES", "GOMAXPROCS",
+    "JULIA_NUM_THREADS", "PYTHON_CPU_COUNT", "ROOT_MAX_THREADS", "KMP_AFFINITY", "KMP_BLOCKTIME",
+    "OMP_PROC_BIND", "OMP_PLACES",
 ]
 
 # HTCondor attributes kept from $_CONDOR_JOB_AD / $_CONDOR_MACHINE_AD (a whitelist: ads
@@ -172,6 +192,74 @@ def parse_os_release(text: str) -> Dict[str, str]:
     return out
 
 
+def count_processors(cpuinfo: str) -> Optional[int]:
+    """Logical CPUs in a /proc/cpuinfo text (its ``processor`` lines); None when there are none."""
+    n = sum(1 for line in cpuinfo.splitlines() if line.split(":", 1)[0].strip().lower() == "processor")
+    return n or None
+
+
+def parse_cpu_max(text: str) -> Optional[float]:
+    """cgroup v2 ``cpu.max`` (``"200000 100000"`` -> 2.0 CPUs; ``"max 100000"`` -> None: no quota)."""
+    parts = text.split()
+    if not parts or parts[0] == "max":
+        return None
+    try:
+        quota = float(parts[0])
+        period = float(parts[1]) if len(parts) > 1 else 100000.0
+    except ValueError:
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def parse_cfs(quota_text: str, period_text: str) -> Optional[float]:
+    """cgroup v1 ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us`` in CPUs (quota -1 -> None)."""
+    quota, period = _int_or_none(quota_text), _int_or_none(period_text)
+    if quota is None or period is None or quota <= 0 or period <= 0:
+        return None
+    return quota / float(period)
+
+
+def positive_int(value: Any) -> Optional[int]:
+    """A thread count from a setting: an integer > 0, else None (unset, 0, garbage)."""
+    number = _int_or_none(value)
+    return number if number is not None and number > 0 else None
+
+
+def effective_pools(configured_intra: Any, configured_inter: Any, environ: Dict[str, str],
+                    schedulable: Optional[int]) -> Dict[str, Optional[int]]:
+    """The pool sizes TensorFlow uses (tensorflow/core/common_runtime/process_util.cc).
+
+    intra-op: the configured value when > 0, else ``TF_NUM_INTRAOP_THREADS`` when > 0, else
+    ``port::MaxParallelism()`` = the CPUs the process can schedule on (its affinity mask).
+    inter-op: the same with ``TF_NUM_INTEROP_THREADS``. None when a needed number is unknown.
+    """
+    intra = positive_int(configured_intra) or positive_int(environ.get("TF_NUM_INTRAOP_THREADS")) or schedulable
+    inter = positive_int(configured_inter) or positive_int(environ.get("TF_NUM_INTEROP_THREADS")) or schedulable
+    return {"intra_op_pool": intra, "inter_op_pool": inter}
+
+
+def onednn_default(tf_version: Optional[str], system: str, machine: str) -> Optional[bool]:
+    """oneDNN's default without ``TF_ENABLE_ONEDNN_OPTS``: on from TF 2.9 on x86-64 Linux."""
+    if not tf_version:
+        return None
+    from .compat import version_at_least
+
+    x86 = machine.lower() in ("x86_64", "amd64")
+    return bool(system == "Linux" and x86 and version_at_least(tf_version, (2, 9)))
+
+
+def parse_bool_env(value: Optional[str]) -> Optional[bool]:
+    """TensorFlow's ReadBoolFromEnvVar: ``0``/``false`` -> False, ``1``/``true`` -> True, else None."""
+    if value is None:
+        return None
+    text = value.strip().lower()
+    if text in ("0", "false"):
+        return False
+    if text in ("1", "true"):
+        return True
+    return None
+
+
 # -- probes (I/O, each guarded) -------------------------------------------------------
 
 def _int_or_none(value: Any) -> Optional[int]:
@@ -201,6 +289,118 @@ def cpu_info() -> Dict[str, Any]:
         info["count"] = os.cpu_count()
     info["machine"] = platform.machine()
     return info
+
+
+def _cgroup_dirs(path: str) -> List[str]:
+    """A cgroup path and its ancestors, deepest first ("/a/b" -> ["/a/b", "/a", "/"])."""
+    out = []
+    path = "/" + path.strip("/")
+    while True:
+        out.append(path)
+        if path == "/":
+            return out
+        path = path.rsplit("/", 1)[0] or "/"
+
+
+def cgroup_quota(proc_cgroup: str, read: Callable[[str], Optional[str]], root: str = "/sys/fs/cgroup") -> Optional[float]:
+    """The CPU quota (CPUs) of this process's cgroup: the smallest over it and its ancestors.
+
+    ``proc_cgroup`` is /proc/self/cgroup; ``read`` reads a file (None when absent). cgroup v2
+    reads ``cpu.max``, v1 ``cpu.cfs_quota_us``/``cpu.cfs_period_us``; None when no quota.
+    """
+    quotas = []  # type: List[float]
+    for line in proc_cgroup.splitlines():
+        parts = line.strip().split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        for directory in _cgroup_dirs(path):
+            sub = "" if directory == "/" else directory
+            if controllers == "":
+                text = read(root + sub + "/cpu.max")
+                quota = parse_cpu_max(text) if text else None
+            elif "cpu" in controllers.split(","):
+                base = None
+                for name in (controllers, "cpu,cpuacct", "cpu"):
+                    if read(root + "/" + name + sub + "/cpu.cfs_period_us") is not None:
+                        base = root + "/" + name + sub
+                        break
+                quota = parse_cfs(read(base + "/cpu.cfs_quota_us") or "", read(base + "/cpu.cfs_period_us") or "") if base else None
+            else:
+                break
+            if quota is not None:
+                quotas.append(quota)
+    return min(quotas) if quotas else None
+
+
+def threads_info(tf: Any, environ: Dict[str, str]) -> Dict[str, Any]:
+    """Host and schedulable CPUs, cgroup quota, thread variables, configured and effective TF pools."""
+    text = _read("/proc/cpuinfo")
+    host = (count_processors(text) if text else None) or os.cpu_count()
+    try:
+        affinity = len(os.sched_getaffinity(0))  # type: Optional[int]
+    except (AttributeError, OSError):
+        affinity = None
+    proc_cgroup = _read("/proc/self/cgroup")
+    quota = cgroup_quota(proc_cgroup, _read) if proc_cgroup else None
+    out = {"host_logical": host, "affinity": affinity, "cgroup_quota": quota,
+           "env": {name: environ[name] for name in THREAD_ENV_VARS if name in environ}}  # type: Dict[str, Any]
+    configured = (None, None)  # type: Any
+    if tf is not None:
+        try:
+            configured = (int(tf.config.threading.get_intra_op_parallelism_threads()),
+                          int(tf.config.threading.get_inter_op_parallelism_threads()))
+        except Exception:
+            configured = (None, None)
+        out["intra_op_configured"], out["inter_op_configured"] = configured
+        out.update(effective_pools(configured[0], configured[1], environ, affinity or host))
+    return out
+
+
+def numerics_info(tf: Any, environ: Dict[str, str]) -> Dict[str, Any]:
+    """oneDNN effectively on (and how we know), XLA/JIT setting, Keras backend."""
+    out = {}  # type: Dict[str, Any]
+    if tf is None:
+        return out
+    version = getattr(tf, "__version__", None)
+    state, source = None, None
+    try:
+        from tensorflow.python.util import _pywrap_util_port  # type: ignore
+
+        state, source = bool(_pywrap_util_port.IsMklEnabled()), "tensorflow IsMklEnabled()"
+    except Exception:
+        pass
+    if state is None:
+        state = parse_bool_env(environ.get("TF_ENABLE_ONEDNN_OPTS"))
+        source = "TF_ENABLE_ONEDNN_OPTS" if state is not None else "default for this TF version and platform"
+        if state is None:
+            state = onednn_default(version, platform.system(), platform.machine())
+    out["onednn_enabled"], out["onednn_source"] = state, source
+    jit = None
+    try:
+        jit = tf.config.optimizer.get_jit()
+    except Exception:
+        pass
+    parts = [str(jit) if jit else "off"]
+    if environ.get("TF_XLA_FLAGS"):
+        parts.append("TF_XLA_FLAGS=" + environ["TF_XLA_FLAGS"])
+    out["xla_jit"] = "; ".join(parts)
+    out["keras_backend"] = keras_backend(tf, environ)
+    return out
+
+
+def keras_backend(tf: Any, environ: Dict[str, str]) -> Optional[str]:
+    """``tensorflow``/``jax``/``torch``: Keras 3's ``keras.config.backend()``; tf.keras 2 is tensorflow."""
+    try:
+        import keras  # noqa: WPS433
+
+        config = getattr(keras, "config", None)
+        if config is not None and hasattr(config, "backend"):
+            return str(config.backend())
+        return str(keras.backend.backend())
+    except Exception:
+        pass
+    return environ.get("KERAS_BACKEND") or ("tensorflow" if tf is not None else None)
 
 
 NVIDIA_FIELDS = ["name", "uuid", "driver_version", "memory.total", "compute_cap"]
@@ -261,6 +461,8 @@ def software_info(tf: Any = None) -> Dict[str, Any]:
         info["numpy"] = numpy.__version__
     except Exception:
         info["numpy"] = None
+    for name in ("jax", "torch"):  # installed versions, read without importing the frameworks
+        info[name] = _dist_version(name)
     if tf is None:
         return info
     info["tensorflow"] = getattr(tf, "__version__", None)
@@ -288,6 +490,16 @@ def software_info(tf: Any = None) -> Dict[str, Any]:
     except Exception:
         pass
     return info
+
+
+def _dist_version(name: str) -> Optional[str]:
+    """The installed distribution's version (``importlib.metadata``), None when absent."""
+    try:
+        from importlib import metadata
+
+        return metadata.version(name)
+    except Exception:
+        return None
 
 
 def os_info() -> Dict[str, Any]:
@@ -335,8 +547,10 @@ def collect(tf: Any = None, environ: Optional[Dict[str, str]] = None) -> Dict[st
         "container": lambda: container_info(environ),
         "condor": lambda: condor_info(environ),
         "env": lambda: {name: environ[name] for name in ENV_VARS if name in environ},
+        "threads": lambda: threads_info(tf, environ),
+        "numerics": lambda: numerics_info(tf, environ),
     }
-    out = {"fingerprint_version": 1}  # type: Dict[str, Any]
+    out = {"fingerprint_version": 2}  # type: Dict[str, Any]
     for name, probe in sections.items():
         try:
             out[name] = probe()
@@ -358,6 +572,35 @@ def to_columns(fp: Dict[str, Any]) -> Dict[str, Any]:
     machine = condor.get("machine") or {}
     first = (gpu.get("devices") or [{}])[0]
     flags = cpu.get("flags")
+    out = _base_columns(fp, cpu, gpu, sw, osi, cont, job, machine, env, first, flags)
+    out.update(_thread_columns(fp.get("threads") or {}, fp.get("numerics") or {}))
+    out.update(_framework_columns(sw))
+    return out
+
+
+def _thread_columns(threads: Dict[str, Any], numerics: Dict[str, Any]) -> Dict[str, Any]:
+    """The schema v2 columns of what the process really ran on (None where not probed)."""
+    env = threads.get("env")
+    return {
+        "cpu_logical_count": threads.get("host_logical"),
+        "cpu_affinity_count": threads.get("affinity"),
+        "cpu_quota": threads.get("cgroup_quota"),
+        "intra_op_pool": threads.get("intra_op_pool"),
+        "inter_op_pool": threads.get("inter_op_pool"),
+        "thread_env_json": json.dumps(env, sort_keys=True) if isinstance(env, dict) else None,
+        "onednn_enabled": numerics.get("onednn_enabled"),
+        "xla_jit": numerics.get("xla_jit"),
+        "keras_backend": numerics.get("keras_backend"),
+    }
+
+
+def _framework_columns(sw: Dict[str, Any]) -> Dict[str, Any]:
+    return {"jax_version": sw.get("jax"), "torch_version": sw.get("torch")}
+
+
+def _base_columns(fp: Dict[str, Any], cpu: Dict[str, Any], gpu: Dict[str, Any], sw: Dict[str, Any],
+                  osi: Dict[str, Any], cont: Dict[str, Any], job: Dict[str, Any], machine: Dict[str, Any],
+                  env: Dict[str, Any], first: Dict[str, Any], flags: Any) -> Dict[str, Any]:
     return {
         "cpu_vendor": cpu.get("vendor"),
         "cpu_model": cpu.get("model"),

@@ -18,10 +18,10 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
 import pandas as pd
 
-from reprogrid.analysis import tables as analysis
+from reprogrid import analysis
 from reprogrid.report import plots
 from reprogrid.report.emulation import emulation_limits
-from reprogrid.analysis.tables import Tolerances, summarize  # noqa: F401 - re-exported for notebooks
+from reprogrid.analysis import Tolerances, summarize  # noqa: F401 - re-exported for notebooks
 from reprogrid.core.files import write_text_atomic
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -103,6 +103,108 @@ def provenance_lines(facts: Mapping[str, Any], extra: Mapping[str, Any]) -> List
     return lines
 
 
+# --------------------------------------------------------------------------- the answer (first screen)
+
+#: one line per table saying what its columns mean (printed above the table)
+COLUMN_NOTES = {
+    "survival": "Per workload, on its primary metric: n_envs = observed environments (software x hardware x "
+                "observed machine/CPUs/pools/stack x seed), min/max/range over all runs, env_std and env_range over "
+                "the environments' values (each environment once) with 95% bootstrap intervals, run_std = run-to-run "
+                "std of a random environment, between_share = share of the variance that lies between environments.",
+    "verdicts": "Gundersen's degrees per workload; *_basis gives the figures each was decided on; the criteria "
+                "are listed below the table.",
+    "workload_explanations": "Per workload and device class: attributes (how many software environments' trees use "
+                             "each), n_leaves vs n_groups (one leaf per group is the most economical explanation), "
+                             "p_value = permutation test over all its scopes together, q_value = Benjamini-"
+                             "Hochberg over the rows; identified = pure and q_value <= 0.05.",
+    "group_explanations": "Per scope (workload x device x software env): the smallest tree over every varying "
+                          "fingerprint attribute (rule), its leaves vs groups, aliases (attributes that split "
+                          "identically), and the permutation test's p-value and its Benjamini-Hochberg q-value.",
+    "factors": "Per workload and factor: n_levels in these data, eta_sq = share of the between-environment sum of "
+               "squares the factor's levels explain on their own (factors are confounded: shares do not add up), "
+               "effect = largest difference of level means (metric units), best/worst level.",
+    "claim_stability": "Claims comparing variants of one task: share = fraction of environments where it holds, "
+                       "with a 95% Wilson interval; decision = holds / fails / unstable; kendall_tau = rank agreement "
+                       "of each environment's ranking of the variants with the overall ranking (1 = same everywhere).",
+    "k_curve": "P(k environments drawn at random reveal the full range of values) and P(they include a "
+               "nondeterministic environment), exact; k_needed = smallest k reaching 95% for both.",
+    "stats": "Test accuracy over every successful run: n runs, min/max/mean/std in percent, range in percentage "
+             "points (pp).",
+    "stats_all": "Every metric over every successful run: n, min, max, range (range_pp for accuracy), mean, std.",
+    "determinism": "A cell = one workload, software env, hardware env, observed environment and seed; level = how "
+                   "far its repeats agree.",
+    "nondeterministic": "Cells whose repeats disagreed: n runs, distinct accuracies, accuracy range (pp), level, "
+                        "and what the judgement rests on (hashes or metrics).",
+    "group_factors": "Per attribute: scopes where it is the tree's root, where it appears anywhere, and where the "
+                     "explanation was identified (beat chance).",
+    "claims": "Each claim per observed environment: n_envs, n_support, share with its 95% Wilson interval, "
+              "share_runs (single runs), decision, and up to five failing environments.",
+    "hardware_check": "Per requested hardware env: what ran (observed), n_machines; loose_pin = more than one kind "
+                      "of machine; name_mismatch = the name's model is not the observed one; shared = the machine "
+                      "also ran other environments (emulation).",
+    "outcome_groups": "Every observed environment of each scope with its group (G1 = best value), value, loss, runs "
+                      "and main fingerprint attributes.",
+}
+
+
+def _yes(value: Any) -> str:
+    return "not assessed" if value is None or value is pd.NA else ("yes" if bool(value) else "no")
+
+
+def survival_lines(tables: Mapping[str, pd.DataFrame]) -> List[str]:
+    """One sentence per workload answering "does this result survive a change of environment?"."""
+    surv = tables.get("survival")
+    if surv is None or surv.empty:
+        return ["No successful runs: nothing to answer."]
+    verdict = tables["verdicts"].set_index("workload") if not tables["verdicts"].empty else pd.DataFrame()
+    expl = tables.get("workload_explanations", pd.DataFrame())
+    lines = []
+    for _, s in surv.iterrows():
+        w = str(s["workload"])
+        v = verdict.loc[w] if w in verdict.index else None
+        if v is not None and bool(v["outcomes_reproducible"]):
+            answer = "yes: the same outcome in every environment"
+        elif v is not None and bool(v["analysis_reproducible"]):
+            answer = "yes, within tolerance: the environments differ no more than the tolerance or run-to-run noise"
+        else:
+            answer = "no: the result moves with the environment"
+        pp = f" = {s['range'] * 100:.2f} pp" if s["metric"] == analysis.ACCURACY else ""
+        text = (f"{w} ({s['metric']}, {'higher' if s['higher_is_better'] else 'lower'} is better) - {answer}. "
+                f"{int(s['n_envs'])} observed environments, {int(s['n_runs'])} runs: values {s['min']:.5g} to "
+                f"{s['max']:.5g} (range {s['range']:.4g}{pp}); between environments std {s['env_std']:.3g} "
+                f"(95% CI {_num(s['env_std_low'])} to {_num(s['env_std_high'])}), range of environment values "
+                f"{s['env_range']:.3g} (95% CI {_num(s['env_range_low'])} to {_num(s['env_range_high'])}); run-to-run "
+                f"std {s['run_std']:.3g}; {_pct(s['between_share'])} of the variance lies between environments; "
+                f"{int(s['distinct_outcomes'])} distinct outcome(s), {int(s['nondeterministic_envs'])} "
+                f"nondeterministic environment(s).")
+        if v is not None:
+            text += (f" Verdicts: outcomes {_yes(v['outcomes_reproducible'])}, analysis "
+                     f"{_yes(v['analysis_reproducible'])}, interpretation {_yes(v['interpretation_reproducible'])}.")
+        text += _explanation_clause(expl, w)
+        lines.append(text)
+    return lines
+
+
+def _explanation_clause(expl: pd.DataFrame, workload: str) -> str:
+    if expl is None or expl.empty:
+        return ""
+    parts = []
+    for _, e in expl[expl["workload"].astype(str) == workload].iterrows():
+        attrs = ", ".join(e["attributes"][:4])
+        parts.append(f" {str(e['device_class']).upper()} outcome groups ({int(e['n_groups'])} in {int(e['n_scopes'])} "
+                     f"software env(s)): {'explained by ' + attrs if e['identified'] else 'NOT IDENTIFIED (' + attrs + ')'}"
+                     f" - permutation test p = {e['p_value']:.3g} (q = {e['q_value']:.3g}).")
+    return "".join(parts)
+
+
+def _num(value: Any) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{value:.3g}"
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{value * 100:.0f}%"
+
+
 # --------------------------------------------------------------------------- markdown
 
 def _md_table(df: pd.DataFrame, columns: Optional[List[str]] = None, limit: int = 40) -> str:
@@ -116,6 +218,13 @@ def _md_table(df: pd.DataFrame, columns: Optional[List[str]] = None, limit: int 
     body = ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
     more = [f"\n_... {len(df) - limit} more rows in the HTML report_"] if len(df) > limit else []
     return "\n".join([head, rule, *body, *more]) + "\n"
+
+
+def _varying(factors: Optional[pd.DataFrame]) -> Optional[pd.DataFrame]:
+    """The factor rows whose factor varies in the data."""
+    if factors is None or factors.empty:
+        return factors
+    return factors[factors["n_levels"] > 1]
 
 
 def _fmt(value: Any) -> str:
@@ -140,8 +249,10 @@ def render_markdown(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], e
     """The terminal-sized summary: provenance, verdicts, ranges, nondeterminism, groups, claims."""
     acc = _accuracy(tables["stats"])
     parts = [f"# {title}\n", *[f"- {line}" for line in provenance_lines(facts, extra)], ""]
-    parts += ["## Verdicts\n", _md_table(tables["verdicts"], ["workload", "n_envs", "range_pp", "outcomes_reproducible",
-                                                              "analysis_reproducible", "interpretation_reproducible"])]
+    parts += ["## Does this result survive a change of environment?\n", *[f"- {line}" for line in survival_lines(tables)], ""]
+    parts += ["## Verdicts\n", _md_table(tables["verdicts"], ["workload", "n_envs", "range", "env_std", "run_std",
+                                                              "outcomes_reproducible", "analysis_reproducible",
+                                                              "interpretation_reproducible"])]
     parts += ["Criteria:\n", *[f"- **{k}**: {v}" for k, v in tolerances.criteria().items()], ""]
     parts += ["## Test accuracy across all environments\n",
               _md_table(acc, ["workload", "n", "min (%)", "max (%)", "range_pp", "mean (%)", "std (%)"])]
@@ -149,8 +260,18 @@ def render_markdown(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], e
     parts += [f"## Nondeterministic cells ({len(bad)})\n",
               _md_table(bad, ["workload", "software_env", "hardware_env", "n", "level", "accuracy_range_pp", "evidence"])]
     expl = tables["group_explanations"]
-    parts += ["## What separates the outcome groups (within each software environment)\n",
-              _md_table(expl, ["workload", "device_class", "software_env", "n_groups", "attributes", "pure"])]
+    parts += ["## What separates the outcome groups\n", COLUMN_NOTES["workload_explanations"] + "\n",
+              _md_table(tables.get("workload_explanations"), ["workload", "device_class", "n_groups", "n_leaves",
+                                                              "attributes", "p_value", "q_value", "identified"]),
+              "Within each software environment:\n",
+              _md_table(expl, ["workload", "device_class", "software_env", "n_groups", "n_leaves", "attributes",
+                               "p_value", "identified"])]
+    parts += ["## Factors (variance decomposition)\n", COLUMN_NOTES["factors"] + "\n",
+              _md_table(_varying(tables.get("factors")), ["workload", "factor", "n_levels", "eta_sq", "effect"])]
+    if tables.get("claim_stability") is not None and not tables["claim_stability"].empty:
+        parts += ["## Claim stability\n", COLUMN_NOTES["claim_stability"] + "\n",
+                  _md_table(tables["claim_stability"], ["task", "claim", "n_envs", "share", "share_low", "share_high",
+                                                        "decision", "kendall_tau_mean"])]
     if not tables["claims"].empty:
         parts += ["## Claims\n", _md_table(tables["claims"], ["claim", "n_envs", "n_support", "share", "failing"])]
     hw = tables["hardware_check"]
@@ -173,6 +294,7 @@ th,td{border:1px solid #ddd;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#f0f0f0} tr:nth-child(even) td{background:#fafafa}
 img{max-width:100%;margin:.4em 0} .yes{color:#1a7f37;font-weight:600} .no{color:#b42318;font-weight:600}
 details{margin:.5em 0} summary{cursor:pointer;font-weight:600}
+.prov.answer{background:#eef7ee;border-left-color:#1a7f37} p.cols{color:#555;font-size:12px;margin:.2em 0}
 """
 
 
@@ -200,73 +322,137 @@ def _img(png: Optional[bytes], alt: str) -> str:
     return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'>"
 
 
+def _note(key: str) -> str:
+    """The one-line explanation of a table's columns."""
+    return f"<p class='cols'>{html.escape(COLUMN_NOTES[key])}</p>"
+
+
 def render_html(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], extra: Mapping[str, Any],
                 prepared: pd.DataFrame, *, title: str, tolerances: Tolerances) -> str:
-    """The full report page (one file, images inline)."""
+    """The full report page (one file, images inline): what the data are, the answer, then the detail."""
     e = html.escape
     lines = provenance_lines(facts, extra)
     warn = facts["data"] != "real data" or bool(facts["emulated_hardware_envs"]) or bool(extra.get("emulated"))
     body = [f"<h1>{e(title)}</h1>",
             f"<div class='prov{' warn' if warn else ''}'><strong>What these data are</strong><ul>"
             + "".join(f"<li>{e(line)}</li>" for line in lines) + "</ul></div>"]
-    body += ["<h2>Verdicts</h2>",
-             _html_table(tables["verdicts"], ["workload", "n_runs", "n_envs", "range_pp", "distinct_outcomes",
-                                              "nondeterministic_cells", "outcomes_reproducible", "analysis_reproducible",
-                                              "interpretation_reproducible", "interpretation_basis"]),
-             "<p>Criteria (Gundersen's degrees of reproducibility, with this report's tolerances):</p><ul>"
-             + "".join(f"<li><strong>{e(k)}</strong>: {e(v)}</li>" for k, v in tolerances.criteria().items()) + "</ul>",
-             "<details><summary>Verdicts by device class</summary>"
-             + _html_table(tables["verdicts_by_device"], ["workload", "device_class", "n_envs", "range_pp",
-                                                          "outcomes_reproducible", "analysis_reproducible",
-                                                          "interpretation_reproducible"]) + "</details>"]
+    body += _answer_section(tables)
+    body += _verdict_section(tables, tolerances)
+    body += _factor_section(tables)
+    body += _spread_section(tables, prepared)
+    body += _determinism_section(tables)
+    body += _group_section(tables)
+    body += _claims_section(tables)
+    body += ["<h2>Requested vs observed hardware</h2>", _note("hardware_check"), _html_table(tables["hardware_check"])]
+    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{e(title)}</title><style>{_CSS}</style></head><body>" + "\n".join(body) + "</body></html>\n")
+
+
+def _answer_section(tables: Mapping[str, pd.DataFrame]) -> List[str]:
+    e = html.escape
+    return ["<div class='prov answer'><strong>Does this result survive a change of environment?</strong><ul>"
+            + "".join(f"<li>{e(line)}</li>" for line in survival_lines(tables)) + "</ul></div>",
+            _note("survival"),
+            _html_table(tables.get("survival"), ["workload", "metric", "n_runs", "n_envs", "min", "max", "range",
+                                                 "env_std", "env_std_low", "env_std_high", "env_range",
+                                                 "env_range_low", "env_range_high", "run_std", "between_share",
+                                                 "distinct_outcomes", "nondeterministic_envs"]),
+            "<details><summary>The same by device class</summary>" + _note("survival")
+            + _html_table(tables.get("survival_by_device")) + "</details>"]
+
+
+def _verdict_section(tables: Mapping[str, pd.DataFrame], tolerances: Tolerances) -> List[str]:
+    e = html.escape
+    return ["<h2>Verdicts</h2>", _note("verdicts"),
+            _html_table(tables["verdicts"], ["workload", "n_runs", "n_envs", "metric", "range", "env_std", "run_std",
+                                             "distinct_outcomes", "nondeterministic_cells", "outcomes_reproducible",
+                                             "analysis_reproducible", "interpretation_reproducible", "outcome_basis",
+                                             "analysis_basis", "interpretation_basis"]),
+            "<p>Criteria (Gundersen's degrees of reproducibility, with this report's tolerances; each degree implies "
+            "the next, and none depends on how many environments were run):</p><ul>"
+            + "".join(f"<li><strong>{e(k)}</strong>: {e(v)}</li>" for k, v in tolerances.criteria().items()) + "</ul>",
+            "<details><summary>Verdicts by device class</summary>"
+            + _html_table(tables["verdicts_by_device"], ["workload", "device_class", "n_envs", "range", "env_std",
+                                                         "run_std", "outcomes_reproducible", "analysis_reproducible",
+                                                         "interpretation_reproducible"]) + "</details>"]
+
+
+def _factor_section(tables: Mapping[str, pd.DataFrame]) -> List[str]:
+    curve = tables.get("k_curve")
+    needed = "" if curve is None or curve.empty else "; ".join(
+        f"{w}: {int(part['k_needed'].iloc[0])} of {int(part['n_envs'].iloc[0])}"
+        for w, part in curve.groupby("workload", sort=True))
+    return ["<h2>Which factors move the result</h2>", _note("factors"),
+            _html_table(_varying(tables.get("factors")), ["workload", "factor", "columns", "n_levels", "eta_sq",
+                                                          "effect", "best_level", "worst_level", "note"]),
+            "<details><summary>Factors that do not vary in these data</summary>" + _note("factors")
+            + _html_table(tables.get("factors")[tables["factors"]["n_levels"] <= 1] if tables.get("factors") is not None
+                          and not tables["factors"].empty else None, ["workload", "factor", "note"]) + "</details>",
+            "<h2>Claim stability (variants of one task)</h2>", _note("claim_stability"),
+            _html_table(tables.get("claim_stability")),
+            "<h2>How many environments are enough?</h2>", _note("k_curve"),
+            f"<p>Environments needed for 95%: {html.escape(needed) or 'n/a'}.</p>",
+            _img(plots.k_curve(tables.get("k_curve")), "probability that k environments reveal the full range")]
+
+
+def _spread_section(tables: Mapping[str, pd.DataFrame], prepared: pd.DataFrame) -> List[str]:
+    e = html.escape
     acc = _accuracy(tables["stats"])
-    body += ["<h2>How far outcomes move</h2>",
-             "<p>Test accuracy over every successful run; range in percentage points (pp).</p>",
-             _html_table(acc, ["workload", "n", "min (%)", "max (%)", "range_pp", "mean (%)", "std (%)"]),
-             "<details><summary>All metrics (loss, fraud confusion counts)</summary>"
-             + _html_table(tables["stats"]) + "</details>"]
+    body = ["<h2>How far outcomes move</h2>", _note("stats"),
+            _html_table(acc, ["workload", "n", "min (%)", "max (%)", "range_pp", "mean (%)", "std (%)"]),
+            "<details><summary>All metrics (loss, fraud confusion counts)</summary>" + _note("stats_all")
+            + _html_table(tables["stats"]) + "</details>"]
     for key, label in (("stats_by_software", "by software environment"), ("stats_by_hardware", "by hardware environment"),
                        ("stats_by_device", "by device class"), ("stats_by_observed", "by observed hardware (fingerprint)")):
         part = _accuracy(tables[key])
         cols = [c for c in part.columns if c not in ("metric", "min", "max", "mean", "std", "range")]
-        body.append(f"<details><summary>Test accuracy {e(label)}</summary>{_html_table(part, cols)}</details>")
-    workloads = sorted(set(prepared["workload"].astype(str)))
-    for workload in workloads:
+        body.append(f"<details><summary>Test accuracy {e(label)}</summary>{_note('stats')}{_html_table(part, cols)}</details>")
+    for workload in sorted(set(prepared["workload"].astype(str))):
         body += [f"<h2>{e(workload)}</h2>",
                  _img(plots.accuracy_strip(prepared, workload), f"{workload} accuracy by environment"),
                  _img(plots.accuracy_heatmap(tables["cell_means"], workload), f"{workload} mean accuracy heat map"),
                  _img(plots.plot_determinism_matrix(tables["determinism"], workload), f"{workload} determinism matrix")]
+    return body
+
+
+def _determinism_section(tables: Mapping[str, pd.DataFrame]) -> List[str]:
     det = tables["determinism"]
-    body += ["<h2>Determinism</h2>",
-             "<p>A cell is one workload in one software environment on one observed machine with one seed. "
-             "<em>bitwise identical</em>: equal prediction hashes; <em>equal metrics</em>: no hashes recorded, equal "
-             "accuracy and loss; <em>equal accuracy only</em>: hashes or loss differ; <em>different</em>: accuracy "
-             "differs.</p>",
-             _html_table(det["level"].value_counts().rename_axis("level").reset_index() if not det.empty else det),
-             f"<h3>Nondeterministic cells ({len(tables['nondeterministic'])})</h3>",
-             _html_table(tables["nondeterministic"], ["workload", "software_env", "hardware_env", "observed_machine",
-                                                      "n", "distinct_accuracy", "accuracy_range_pp", "level", "evidence"])]
-    body += ["<h2>Outcome groups</h2>",
-             "<p>Environments whose runs gave identical outcomes form a group (G1 = highest accuracy). The attributes "
-             "are the fingerprint attributes of the smallest decision tree that separates the groups.</p>",
-             "<h3>Attributes that separate groups</h3>", _html_table(tables["group_factors"]),
-             "<h3>Within each software environment</h3>",
-             _html_table(tables["group_explanations"], ["workload", "device_class", "software_env", "n_envs", "n_groups",
-                                                        "attributes", "rule", "pure", "groups"]),
-             "<h3>Across all environments</h3>",
-             _html_table(tables["group_explanations_all"], ["workload", "device_class", "n_envs", "n_groups",
-                                                            "attributes", "pure"]),
-             "<details><summary>Every environment and its group</summary>"
-             + _html_table(tables["outcome_groups"], ["workload", "device_class", "software_env", "hardware_env", "group",
-                                                      "accuracy", "loss", "n", "cpu_vendor", "has_avx512f", "microarch",
-                                                      "cpu_model", "gpu_name"]) + "</details>"]
-    body += ["<h2>Claims</h2>",
-             "<p>Each claim is checked in every environment (software x hardware, mean of its runs).</p>",
-             _html_table(tables["claims"], ["claim", "n_envs", "n_support", "share", "share_runs", "holds_everywhere", "failing"])]
-    body += ["<h2>Requested vs observed hardware</h2>",
-             "<p><em>loose_pin</em>: more than one kind of machine ran the environment; <em>name_mismatch</em>: the "
-             "model in the environment's name is not the observed one; <em>shared</em>: the same machine also ran "
-             "other hardware environments (emulation).</p>",
-             _html_table(tables["hardware_check"])]
-    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{e(title)}</title><style>{_CSS}</style></head><body>" + "\n".join(body) + "</body></html>\n")
+    return ["<h2>Determinism</h2>", _note("determinism"),
+            "<p><em>bitwise identical</em>: equal prediction hashes; <em>equal metrics</em>: no hashes recorded, equal "
+            "primary metric and loss; <em>equal accuracy only</em>: hashes or loss differ; <em>different</em>: the "
+            "primary metric differs. Repeats that landed on machines with other logical CPUs, pools or stack are "
+            "other cells, not nondeterminism.</p>",
+            "<p class='cols'>How many cells reached each level (count).</p>",
+            _html_table(det["level"].value_counts().rename_axis("level").reset_index() if not det.empty else det),
+            f"<h3>Nondeterministic cells ({len(tables['nondeterministic'])})</h3>", _note("nondeterministic"),
+            _html_table(tables["nondeterministic"], ["workload", "software_env", "hardware_env", "observed_env",
+                                                     "n", "distinct_accuracy", "accuracy_range_pp", "level", "evidence"])]
+
+
+def _group_section(tables: Mapping[str, pd.DataFrame]) -> List[str]:
+    return ["<h2>Outcome groups and what explains them</h2>",
+            "<p>Observed environments whose runs gave identical outcomes form a group (G1 = best value). An "
+            "explanation is the smallest decision tree over every fingerprint attribute that varies; ties go to the "
+            "attribute with fewer distinct values, then the alphabetically first. It counts as identified only when "
+            "a permutation test (group labels shuffled over the environments) shows chance does not do as well.</p>",
+            "<h3>Per workload (all software environments together)</h3>", _note("workload_explanations"),
+            _html_table(tables.get("workload_explanations")),
+            "<h3>Within each software environment</h3>", _note("group_explanations"),
+            _html_table(tables["group_explanations"], ["workload", "device_class", "software_env", "n_envs", "n_groups",
+                                                       "n_leaves", "attributes", "aliases", "rule", "p_value", "q_value",
+                                                       "status", "groups"]),
+            "<h3>Attributes that separate groups</h3>", _note("group_factors"), _html_table(tables["group_factors"]),
+            "<h3>Across all environments</h3>", _note("group_explanations"),
+            _html_table(tables["group_explanations_all"], ["workload", "device_class", "n_envs", "n_groups", "n_leaves",
+                                                           "attributes", "p_value", "q_value", "status"]),
+            "<details><summary>Every environment and its group</summary>" + _note("outcome_groups")
+            + _html_table(tables["outcome_groups"], ["workload", "device_class", "software_env", "hardware_env",
+                                                     "observed_env", "group", "value", "loss", "n", "cpu_vendor",
+                                                     "has_avx512f", "microarch", "cpu_logical_count", "gpu_name"])
+            + "</details>"]
+
+
+def _claims_section(tables: Mapping[str, pd.DataFrame]) -> List[str]:
+    return ["<h2>Claims</h2>", _note("claims"),
+            _html_table(tables["claims"], ["claim", "n_envs", "n_support", "share", "share_low", "share_high",
+                                           "share_runs", "decision", "failing"])]

@@ -1,6 +1,6 @@
 """Plots of the report as PNG bytes (matplotlib, Agg canvas; no pyplot global state).
 
-Each function takes the analysis tables (``reprogrid.analysis.tables``) for one workload and
+Each function takes the analysis tables (``reprogrid.analysis``) for one workload and
 returns PNG bytes, or None when there is nothing to draw. Axes carry labels and units.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from reprogrid.analysis import tables as analysis
+from reprogrid import analysis
 
 LEVEL_COLOURS = {
     analysis.LEVEL_BITWISE: "#1a9850",
@@ -134,3 +134,27 @@ def _colours(n: int):
 
     cmap = colormaps["tab10" if n <= 10 else "tab20"]
     return [cmap(i % cmap.N) for i in range(n)]
+
+
+def k_curve(curve: pd.DataFrame) -> Optional[bytes]:
+    """How many environments are enough: P(k random environments reveal the full range), per
+    workload (solid), and P(they include a nondeterministic environment) (dashed), over k."""
+    if curve is None or curve.empty:
+        return None
+    workloads = sorted(curve["workload"].astype(str).unique())
+    fig = _figure(8.5, 4.0)
+    ax = fig.add_subplot(1, 1, 1)
+    cmap = _colours(len(workloads))
+    for i, workload in enumerate(workloads):
+        part = curve[curve["workload"].astype(str) == workload].sort_values("k")
+        ax.plot(part["k"], part["p_full_range"], "-", color=cmap[i], label=f"{workload}: full range")
+        if part["p_nondeterministic"].notna().any():
+            ax.plot(part["k"], part["p_nondeterministic"], "--", color=cmap[i],
+                    label=f"{workload}: a nondeterministic environment")
+    ax.axhline(0.95, color="#999999", lw=0.8, ls=":")
+    ax.set_xlabel("k = environments drawn at random (without replacement)")
+    ax.set_ylabel("probability")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("How many environments are enough?")
+    ax.legend(fontsize=7, loc="lower right")
+    return _png(fig)

@@ -1,0 +1,362 @@
+"""Outcome groups: environments with identical outcomes, and the fingerprint attributes that separate them.
+
+An *environment* here is what was observed, not what was requested: one workload in one
+software environment, requested hardware environment, observed environment (machine,
+logical CPUs, thread pools, stack; see ``prepare.OBSERVED_KEY``) and seed. A loose pin
+that ran on two kinds of machine is two environments, each with its own runs and value,
+never their mean.
+
+The explanation of a scope's groups is the smallest decision tree (depth <= 3) over every
+fingerprint attribute that varies in the scope: fewest misplaced environments, then
+fewest leaves. Ties go to the split attribute with fewer distinct values in the scope,
+then to the alphabetically first name; attributes that split the environments exactly
+alike are reported as aliases. A permutation test says whether the explanation is better
+than chance: the group labels are shuffled over the scope's environments and the same
+search is run; p = (1 + number of shuffles explained at least as well) / (1 + shuffles).
+Explanations are "identified" only when the tree is pure and the Benjamini-Hochberg
+q-value (over the scopes of the table) is at most ``alpha``: the expected share of false
+identifications among the identified is at most ``alpha``, and when nothing is really
+explained (shuffled labels) the chance of identifying anything at all is at most ``alpha``.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+
+from reprogrid.analysis.determinism import determinism
+from reprogrid.analysis.prepare import CELL, ENV_KEYS, FINGERPRINT_ATTRIBUTES, LOSS, _ok, prepare
+
+SCOPE = ("workload", "device_class", "software_env")
+PERMUTATIONS = 199
+ALPHA = 0.05
+MAX_DEPTH = 3
+
+
+def environment_outcomes(df: pd.DataFrame, decimals: Optional[int] = None,
+                         det: Optional[pd.DataFrame] = None) -> pd.DataFrame:
+    """One row per observed environment of each workload: its value, signature and attributes.
+
+    Keys: ``prepare.ENV_KEYS``. ``value`` is the primary metric (the mean of the runs only
+    for a nondeterministic environment, whose repeats differ; ``value_min``/``value_max``
+    show their spread). The signature is the prediction hash where every run recorded one,
+    else the metric and loss (rounded to ``decimals`` when given). Nondeterministic
+    environments get no signature: they cannot be grouped by outcome.
+    """
+    df = _ok(prepare(df))
+    det = determinism(df) if det is None else det
+    env_keys = list(ENV_KEYS)
+    attrs = [a for a in FINGERPRINT_ATTRIBUTES if a in df.columns and a not in env_keys]
+    first = df.drop_duplicates(env_keys)[env_keys + attrs + ["metric_name", "higher_is_better"]]
+    stats = df.groupby(env_keys, observed=True).agg(
+        n=("value", "size"), value=("value", "mean"), value_min=("value", "min"), value_max=("value", "max"),
+        loss=(LOSS, "mean"), n_hashes=("predictions_sha256", "count"), hash=("predictions_sha256", "first")).reset_index()
+    stats = stats[stats["n"] > 0]
+    if stats.empty:
+        return stats.assign(deterministic=pd.Series(dtype=bool), signature=pd.Series(dtype=object)).drop(columns=["hash", "n_hashes"])
+    bad = det[det["deterministic"].eq(False).fillna(False).astype(bool)][list(CELL)].assign(_bad=True)
+    stats = stats.merge(bad, on=list(CELL), how="left")
+    val = stats["value"].round(decimals) if decimals is not None else stats["value"]
+    loss = stats["loss"].round(decimals) if decimals is not None else stats["loss"]
+    signature = np.where(stats["n_hashes"] == stats["n"], "hash:" + stats["hash"].astype(str),
+                         "value:" + val.map(repr) + " loss:" + loss.map(repr))
+    stats["deterministic"] = ~stats.pop("_bad").fillna(False).astype(bool).to_numpy()
+    stats["signature"] = np.where(stats["deterministic"], signature, None)
+    out = stats.merge(first, on=env_keys, how="left")
+    for col in env_keys:
+        if col != "seed":
+            out[col] = out[col].astype(str)
+    return out.drop(columns=["hash", "n_hashes"])
+
+
+def outcome_groups(df: pd.DataFrame, within: Sequence[str] = SCOPE,
+                   decimals: Optional[int] = None, det: Optional[pd.DataFrame] = None,
+                   outcomes: Optional[pd.DataFrame] = None) -> pd.DataFrame:
+    """Environments whose outcomes are identical, grouped within each ``within`` scope.
+
+    One row per observed environment with ``group`` (``G1`` = the best value in its scope,
+    by the metric's direction; ``nondeterministic`` where the repeats disagreed) and
+    ``n_groups`` of its scope. ``outcomes``: ``environment_outcomes`` already computed.
+    """
+    envs = environment_outcomes(df, decimals, det) if outcomes is None else outcomes
+    if envs.empty:
+        return envs.assign(group=pd.Series(dtype=str), n_groups=pd.Series(dtype=int))
+    within = list(within)
+    ok = envs[envs["signature"].notna()]
+    sig = ok.groupby(within + ["signature"], observed=True).agg(
+        value=("value", "mean"), hib=("higher_is_better", "first")).reset_index()
+    sig["rank_key"] = np.where(sig["hib"].astype(bool), -sig["value"], sig["value"])
+    sig = sig.sort_values(within + ["rank_key", "signature"])
+    sig["group"] = "G" + (sig.groupby(within, observed=True).cumcount() + 1).astype(str)
+    out = envs.merge(sig[within + ["signature", "group"]], on=within + ["signature"], how="left")
+    out["group"] = out["group"].fillna("nondeterministic")
+    n_groups = sig.groupby(within, observed=True).size().rename("n_groups").reset_index()
+    out = out.merge(n_groups, on=within, how="left")
+    out["n_groups"] = out["n_groups"].fillna(0).astype(int)
+    return out.sort_values(within + ["group", "hardware_env", "software_env", "observed_env"]).reset_index(drop=True)
+
+
+EXPLAIN_COLUMNS = ["n_envs", "n_groups", "n_leaves", "attributes", "aliases", "root", "rule", "pure", "p_value",
+                   "q_value", "identified", "status", "groups", "score", "perm_scores"]
+
+
+def explain_groups(groups: pd.DataFrame, within: Sequence[str] = SCOPE, *, permutations: int = PERMUTATIONS,
+                   alpha: float = ALPHA, seed: int = 0, max_depth: int = MAX_DEPTH) -> pd.DataFrame:
+    """For each scope with more than one outcome group: the attributes that separate them, and
+    whether chance separates a shuffled labelling as well (see the module docstring).
+
+    Columns: ``n_envs``, ``n_groups``, ``n_leaves`` (leaves of the tree; as many leaves as
+    groups is the most economical explanation), ``attributes`` (root first), ``aliases``
+    (attribute -> attributes splitting the environments identically), ``rule``, ``pure``,
+    ``p_value``, ``q_value``, ``identified``, ``status``, ``groups`` (members), and the
+    permutation statistics ``score`` / ``perm_scores`` that ``explain_workloads`` combines.
+    """
+    within = list(within)
+    if groups.empty:
+        return pd.DataFrame(columns=within + EXPLAIN_COLUMNS)
+    ok = groups[groups["group"] != "nondeterministic"]
+    rows = []
+    for number, (key, part) in enumerate(ok.groupby(within, observed=True, sort=True)):
+        key = key if isinstance(key, tuple) else (key,)
+        if part["group"].nunique() < 2:
+            continue
+        rng = np.random.default_rng([seed, number])
+        rows.append({**dict(zip(within, key)), **_explain_scope(part, within, permutations, rng, max_depth)})
+    out = pd.DataFrame(rows, columns=within + EXPLAIN_COLUMNS)
+    return _decide(out, alpha)
+
+
+def _decide(out: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Benjamini-Hochberg q-values over the rows, ``identified`` and a one-line ``status``."""
+    if out.empty:
+        return out
+    out["q_value"] = benjamini_hochberg(out["p_value"].to_numpy(dtype=float))
+    out["identified"] = out["pure"].astype(bool) & (out["q_value"] <= alpha)
+    out["status"] = [
+        ("identified" if ident else
+         "not identified: no tree of depth <= 3 separates the groups" if not pure else
+         f"not identified: chance does as well (p = {p:.3g}, q = {q:.3g} > {alpha:g})")
+        for ident, pure, p, q in zip(out["identified"], out["pure"], out["p_value"], out["q_value"])]
+    return out
+
+
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg q-values (step-up; controls the false discovery rate, and the
+    family-wise error rate when no explanation is real)."""
+    m = len(p)
+    if m == 0:
+        return p
+    order = np.argsort(p, kind="stable")
+    ranked = p[order] * m / np.arange(1, m + 1)
+    q = np.minimum(1.0, np.minimum.accumulate(ranked[::-1])[::-1])
+    out = np.empty(m)
+    out[order] = q
+    return out
+
+
+def _explain_scope(part: pd.DataFrame, within: List[str], permutations: int, rng: np.random.Generator,
+                   max_depth: int) -> Dict[str, Any]:
+    """The tree, aliases and permutation test of one scope's environments."""
+    labels = part["group"].astype(str).tolist()
+    names = sorted(set(labels), key=_group_order)
+    code = np.array([names.index(g) for g in labels])
+    cands, aliases = _candidates(part, within)
+    search = _TreeSearch(cands, len(labels), max_depth)
+    impurity, leaves, node = search.best(code)
+    rule = search.text(node, names)
+    n = len(labels)
+    score = impurity * (n + 1) + leaves
+    if impurity == 0:  # a pure tree: is a shuffle separated by a pure tree with as few leaves? (capped at leaves + 1)
+        perm = np.array([search.pure_leaves(rng.permutation(code), leaves) for _ in range(permutations)], dtype=np.int64)
+    else:
+        perm = np.array([search.score(rng.permutation(code)) for _ in range(permutations)], dtype=np.int64)
+    p_value = (1 + int((perm <= score).sum())) / (1 + permutations)
+    used = _tree_attributes(node)
+    if "hardware_env" in within:
+        label_of = part["software_env"].astype(str).tolist()
+    else:
+        label_of = [h if o == h else f"{h} [{o}]" for h, o in zip(part["hardware_env"].astype(str), part["observed_env"].astype(str))]
+    by_group: Dict[str, List[str]] = {}
+    for label, group in zip(label_of, labels):
+        by_group.setdefault(group, []).append(label)
+    members = "; ".join(f"{g}: {', '.join(sorted(by_group[g]))}" for g in names)
+    return dict(n_envs=n, n_groups=len(names), n_leaves=leaves, attributes=used,
+                aliases="; ".join(f"{a} = {', '.join(aliases[a])}" for a in used if aliases.get(a)),
+                root=used[0] if used else None, rule=rule, pure=impurity == 0,
+                p_value=p_value, groups=members, score=score, perm_scores=perm)
+
+
+def _candidates(part: pd.DataFrame, within: List[str]) -> Tuple[List[Tuple[str, List[Tuple[str, int]]]], Dict[str, List[str]]]:
+    """Varying attributes as (name, [(value, bitmask of environments)]), one per distinct split,
+    in tie-break order (fewer distinct values, then name); and each kept attribute's aliases."""
+    by_split: Dict[Tuple[int, ...], List[Tuple[int, str, List[Tuple[str, int]]]]] = {}
+    for attr in FINGERPRINT_ATTRIBUTES:
+        if attr not in part.columns or attr in within:
+            continue
+        values = ["?" if pd.isna(v) else str(v) for v in part[attr]]
+        distinct = sorted(set(values))
+        if len(distinct) < 2:
+            continue
+        first: Dict[str, int] = {}
+        canon = tuple(first.setdefault(v, len(first)) for v in values)
+        masks = [(v, sum(1 << i for i, x in enumerate(values) if x == v)) for v in distinct]
+        by_split.setdefault(canon, []).append((len(distinct), attr, masks))
+    cands, aliases = [], {}
+    for members in by_split.values():
+        members.sort()
+        _, attr, masks = members[0]
+        cands.append((len(masks), attr, masks))
+        aliases[attr] = [m[1] for m in members[1:]]
+    cands.sort()
+    return [(attr, masks) for _, attr, masks in cands], aliases
+
+
+class _TreeSearch:
+    """Exhaustive smallest-tree search over bitmasks of environments (memoised per labelling)."""
+
+    def __init__(self, cands: List[Tuple[str, List[Tuple[str, int]]]], n: int, max_depth: int) -> None:
+        self.cands, self.n, self.max_depth = cands, n, max_depth
+        self.full = (1 << n) - 1
+
+    def best(self, code: np.ndarray) -> Tuple[int, int, Any]:
+        self.groups = [sum(1 << int(i) for i in np.flatnonzero(code == g)) for g in range(int(code.max()) + 1)]
+        self.memo: Dict[Tuple[int, int], Tuple[int, int, Any]] = {}
+        return self._search(self.full, self.max_depth)
+
+    def score(self, code: np.ndarray) -> int:
+        impurity, leaves, _ = self.best(code)
+        return impurity * (self.n + 1) + leaves
+
+    def pure_leaves(self, code: np.ndarray, budget: int) -> int:
+        """The fewest leaves of a pure tree (depth <= max) for labelling ``code`` when at most
+        ``budget``, else ``budget + 1``: branch and bound (a subset with g groups needs g leaves)."""
+        self.groups = [sum(1 << int(i) for i in np.flatnonzero(code == g)) for g in range(int(code.max()) + 1)]
+        self.bounds: Dict[Tuple[int, int], Tuple[int, bool]] = {}
+        found = self._pure(self.full, self.max_depth, budget)
+        return found if found <= budget else budget + 1
+
+    def _pure(self, subset: int, depth: int, budget: int) -> int:
+        """Fewest leaves of a pure subtree for ``subset`` if <= ``budget``, else a number > budget."""
+        key = (subset, depth)
+        known = self.bounds.get(key)
+        if known is not None and (known[1] or known[0] > budget):
+            return known[0]
+        distinct = sum(1 for g in self.groups if subset & g)
+        if distinct == 1:
+            return 1
+        if depth == 0 or distinct > budget:
+            return budget + 1
+        best = budget + 1
+        for _, masks in self.cands:
+            parts = [subset & m for _, m in masks if subset & m]
+            if len(parts) < 2:
+                continue
+            lows = [sum(1 for g in self.groups if part & g) for part in parts]
+            remaining = sum(lows)
+            if remaining >= best:
+                continue
+            total = 0
+            for part, low in zip(parts, lows):
+                remaining -= low
+                got = self._pure(part, depth - 1, best - 1 - total - remaining)
+                total += got
+                if total + remaining >= best:
+                    break
+            else:
+                best = total
+        self.bounds[key] = (best, best <= budget) if best <= budget else (budget + 1, False)
+        return best
+
+    def text(self, node: Any, names: List[str]) -> str:
+        """The tree as ``attr: value -> G1; value -> (attr2: ...)`` (groups of the last ``best``)."""
+        if node[0] == "leaf":
+            return "+".join(name for name, g in zip(names, self.groups) if node[1] & g)
+        return f"{node[1]}: " + "; ".join(
+            f"{value} -> {self.text(child, names) if child[0] == 'leaf' else '(' + self.text(child, names) + ')'}"
+            for value, child in node[2])
+
+    def _search(self, subset: int, depth: int) -> Tuple[int, int, Any]:
+        key = (subset, depth)
+        if key in self.memo:
+            return self.memo[key]
+        counts = [(subset & g).bit_count() for g in self.groups]
+        best = (subset.bit_count() - max(counts), 1, ("leaf", subset))
+        if best[0] > 0 and depth > 0:
+            for attr, masks in self.cands:
+                parts = [(v, subset & m) for v, m in masks if subset & m]
+                if len(parts) < 2:
+                    continue
+                impurity = leaves = 0
+                children = []
+                for value, sub in parts:
+                    child = self._search(sub, depth - 1)
+                    impurity, leaves = impurity + child[0], leaves + child[1]
+                    children.append((value, child[2]))
+                    if (impurity, leaves) >= best[:2]:
+                        break
+                else:
+                    best = (impurity, leaves, ("split", attr, children))
+        self.memo[key] = best
+        return best
+
+
+def _group_order(label: str) -> Tuple[int, str]:
+    return (int(label[1:]), "") if label[1:].isdigit() else (10 ** 6, label)
+
+
+def _tree_attributes(node: Any) -> List[str]:
+    out: List[str] = []
+    queue = [node]
+    while queue:
+        current = queue.pop(0)
+        if current[0] == "split":
+            if current[1] not in out:
+                out.append(current[1])
+            queue.extend(child for _, child in current[2])
+    return out
+
+
+def group_factors(explanations: pd.DataFrame) -> pd.DataFrame:
+    """How often each attribute separates outcome groups, over all scopes (root and anywhere),
+    and in how many of those scopes the explanation was identified (beats chance)."""
+    if explanations.empty:
+        return pd.DataFrame(columns=["attribute", "as_root", "anywhere", "identified"])
+    roots = explanations["root"].dropna().value_counts()
+    anywhere = pd.Series([a for attrs in explanations["attributes"] for a in attrs], dtype=object).value_counts()
+    ident = explanations[explanations["identified"].astype(bool)] if "identified" in explanations else explanations.iloc[:0]
+    identified = pd.Series([a for attrs in ident["attributes"] for a in attrs], dtype=object).value_counts()
+    out = pd.DataFrame({"as_root": roots, "anywhere": anywhere, "identified": identified}).fillna(0).astype(int)
+    out.index.name = "attribute"
+    return out.sort_values(["identified", "as_root", "anywhere"], ascending=False).reset_index()
+
+
+def explain_workloads(explanations: pd.DataFrame, by: Sequence[str] = ("workload", "device_class"),
+                      alpha: float = ALPHA) -> pd.DataFrame:
+    """One row per workload (and device class): which attributes explain its outcome groups
+    over all its scopes, and one permutation test for them together.
+
+    The combined statistic is the sum of the scopes' scores (misplaced environments, then
+    leaves); shuffle b of every scope is summed the same way, so p = (1 + number of
+    combined shuffles at least as good) / (1 + shuffles); q-values over the rows.
+    """
+    by = list(by)
+    cols = by + ["n_scopes", "n_envs", "n_groups", "n_leaves", "attributes", "pure_scopes", "p_value", "q_value",
+                 "identified", "status"]
+    if explanations.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for key, part in explanations.groupby(by, observed=True, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        perms = np.vstack(part["perm_scores"].to_list())
+        combined = perms.sum(axis=0)
+        score = int(part["score"].sum())
+        p_value = (1 + int((combined <= score).sum())) / (1 + perms.shape[1])
+        counts = pd.Series([a for attrs in part["attributes"] for a in attrs], dtype=object).value_counts()
+        rows.append({**dict(zip(by, key)), "n_scopes": len(part), "n_envs": int(part["n_envs"].sum()),
+                     "n_groups": int(part["n_groups"].sum()), "n_leaves": int(part["n_leaves"].sum()),
+                     "attributes": [f"{a} ({c}/{len(part)})" for a, c in counts.items()],
+                     "pure": bool(part["pure"].all()), "pure_scopes": int(part["pure"].sum()), "p_value": p_value})
+    out = pd.DataFrame(rows)
+    out = _decide(out, alpha)
+    return out[cols]

@@ -1,0 +1,87 @@
+"""Requested versus observed hardware (loose pins, emulation) and what the data are (provenance)."""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Sequence
+
+import pandas as pd
+import re
+
+from reprogrid.analysis.prepare import _distinct, prepare
+
+
+def hardware_check(df: pd.DataFrame) -> pd.DataFrame:
+    """What each requested hardware environment was observed to be, and where they disagree.
+
+    Columns: ``hardware_env``, ``device_class`` (observed), ``observed`` (distinct CPU
+    models / GPU names seen), ``n_machines``, ``loose_pin`` (more than one kind of machine
+    answered the request), ``name_mismatch`` (the model numbers in the environment's name,
+    such as ``7302`` or ``a100``, are not in the observed model: the request was not what
+    ran, e.g. an emulated dry run), ``shared`` (other hardware environments observed the
+    same machine) and ``agrees``.
+    """
+    df = prepare(df)
+    pairs = (df.groupby(["hardware_env", "observed_machine", "device_class", "observed_hardware"], observed=True)
+               .size().rename("n").reset_index())
+    machine_envs = pairs.groupby("observed_machine", observed=True)["hardware_env"].nunique()
+    rows = []
+    for hw, part in pairs.groupby("hardware_env", observed=True, sort=True):
+        observed = sorted(set(part["observed_hardware"].astype(str)))
+        machines = sorted(set(part["observed_machine"].astype(str)))
+        mismatch = _name_mismatch(str(hw), observed)
+        shared = bool((machine_envs.reindex(part["observed_machine"].unique()).fillna(0) > 1).any())
+        devices = sorted(set(part["device_class"].astype(str)))
+        rows.append(dict(hardware_env=str(hw), device_class="/".join(devices), n_runs=int(part["n"].sum()),
+                         observed="; ".join(observed), n_machines=len(machines), loose_pin=len(machines) > 1,
+                         name_mismatch=mismatch, shared=shared,
+                         agrees=(len(machines) == 1 and mismatch is not True)))
+    return pd.DataFrame(rows, columns=["hardware_env", "device_class", "n_runs", "observed", "n_machines",
+                                       "loose_pin", "name_mismatch", "shared", "agrees"])
+
+
+def _name_mismatch(name: str, observed: Sequence[str]) -> Optional[bool]:
+    """True when the name's model tokens (with digits: 7302, a100, v4) are not all observed."""
+    tokens = [t for t in re.split(r"[-_.\s]+", name.lower()) if re.search(r"\d", t) and not re.fullmatch(r"r?\d", t)]
+    if not tokens:
+        return None
+    for text in observed:
+        words = set(re.split(r"[^a-z0-9]+", text.lower()))
+        flat = re.sub(r"[^a-z0-9]+", "", text.lower())
+        if all(t in words or t.replace("-", "") in flat for t in tokens):
+            return False
+    return True
+
+
+
+def provenance(df: pd.DataFrame) -> Dict[str, Any]:
+    """What the data are: runs, failures, sample or real data, emulated hardware environments."""
+    prepared = prepare(df)
+    n = len(prepared)
+    status = prepared["status"]
+    sample = prepared["sample_data"]
+    n_sample = int(sample.eq(True).fillna(False).sum()) if n else 0
+    n_real = int(sample.eq(False).fillna(False).sum()) if n else 0
+    data = ("none" if n == 0 else "sample data" if n_sample == n else "real data" if n_real == n
+            else "mixed: sample and real data" if n_sample and n_real else "unknown (not recorded)")
+    hw = hardware_check(prepared) if n else pd.DataFrame(columns=["hardware_env", "name_mismatch", "shared", "n_machines"])
+    emulated = hw[(hw["name_mismatch"] == True) | ((hw["shared"] == True) & (hw["name_mismatch"] != False))]  # noqa: E712
+    emulated_envs = set(emulated["hardware_env"].astype(str))
+    if n and "fingerprint_json" in prepared:
+        # The emulated schedd marks its machine ads; the job copies the marker into its fingerprint.
+        marked = prepared["fingerprint_json"].astype("string").str.contains('"ReprogridEmulated": true', regex=False)
+        emulated_envs |= set(prepared.loc[marked.fillna(False).astype(bool), "hardware_env"].astype(str))
+    studies = _distinct(prepared["study_name"]) if "study_name" in prepared else []
+    return {
+        "runs": n,
+        "ok": int((status == "ok").sum()),
+        "failed": int((status == "failed").sum()),
+        "data": data,
+        "sample_runs": n_sample,
+        "workloads": _distinct(prepared["workload"]),
+        "software_envs": _distinct(prepared["software_env"]),
+        "hardware_envs": _distinct(prepared["hardware_env"]),
+        "observed_machines": _distinct(prepared["observed_machine"]),
+        "emulated_hardware_envs": sorted(emulated_envs),
+        "studies": studies,
+    }
+
+

@@ -1,0 +1,44 @@
+"""Statistics of the metrics: min, max, range, mean, std per workload (and any columns); cell means."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from reprogrid.analysis.prepare import ACCURACY, FRACTION_METRICS, METRICS, _ok, prepare
+
+
+def metric_stats(df: pd.DataFrame, by: Sequence[str] = (), metrics: Sequence[str] = METRICS) -> pd.DataFrame:
+    """min, max, range, mean, std of each metric per workload (and ``by``), successful runs only.
+
+    ``range_pp`` is the range in percentage points for accuracy (NaN for other metrics).
+    Metrics a workload never records (fraud counts outside the credit-card workload) are left out.
+    """
+    df = _ok(prepare(df))
+    keys = ["workload", *by]
+    metrics = [m for m in metrics if m in df.columns]
+    grouped = df[keys + metrics].groupby(keys, observed=True, sort=True)[metrics]
+    agg = grouped.agg(["count", "min", "max", "mean", "std"])
+    if agg.empty:
+        return pd.DataFrame(columns=[*keys, "metric", "n", "min", "max", "range", "range_pp", "mean", "std"])
+    long = agg.stack(level=0, future_stack=True).reset_index()
+    long = long.rename(columns={f"level_{len(keys)}": "metric", "count": "n"})
+    if "metric" not in long.columns:
+        long = long.rename(columns={long.columns[len(keys)]: "metric"})
+    long = long[long["n"] > 0].copy()
+    long["range"] = long["max"] - long["min"]
+    long["range_pp"] = np.where(long["metric"].isin(FRACTION_METRICS), long["range"] * 100, np.nan)
+    long["n"] = long["n"].astype(int)
+    cols = [*keys, "metric", "n", "min", "max", "range", "range_pp", "mean", "std"]
+    return long[cols].reset_index(drop=True)
+
+
+def cell_means(df: pd.DataFrame, metric: str = ACCURACY) -> pd.DataFrame:
+    """Mean and count of ``metric`` per workload x software env x hardware env (the heat map)."""
+    df = _ok(prepare(df))
+    g = df.groupby(["workload", "software_env", "hardware_env"], observed=True)[metric]
+    out = g.agg(["mean", "min", "max", "count"]).reset_index()
+    return out.rename(columns={"count": "n"})
+
+
