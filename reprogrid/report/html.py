@@ -79,7 +79,8 @@ def provenance_lines(facts: Mapping[str, Any], extra: Mapping[str, Any]) -> List
                  f"{len(facts['workloads'])} workload(s) x {len(facts['software_envs'])} software x "
                  f"{len(facts['hardware_envs'])} hardware environment(s).")
     counts = extra.get("counts") or {}
-    gaps = {k: v for k, v in counts.items() if k in ("missing", "duplicate", "corrupt", "unexpected") and v}
+    gaps = {k: v for k, v in counts.items()
+            if k in ("failed (no record)", "missing", "duplicate", "corrupt", "unexpected") and v}
     if gaps:
         lines.append("Gather: " + ", ".join(f"{v} {k}" for k, v in gaps.items())
                      + " run(s) not in this analysis (see the gather report).")
@@ -91,6 +92,8 @@ def provenance_lines(facts: Mapping[str, Any], extra: Mapping[str, Any]) -> List
                      f"the records carry the requested hardware_env but the fingerprint of the machine that ran "
                      f"them ({'; '.join(machines[:3])}{' ...' if len(machines) > 3 else ''}). Differences between "
                      f"these environments are not hardware effects.")
+    elif not facts["ok"]:
+        lines.append("Hardware: no successful record, so nothing to check against the requested hardware.")
     else:
         lines.append("Hardware: every hardware environment's records carry a fingerprint consistent with its name "
                      "(see the hardware check for loose pins).")

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -91,10 +91,27 @@ class Log:
 
 
 class ProgressLine:
-    """A one-line progress bar on stderr (TTY only): done / running / idle / failed."""
+    """A one-line progress bar on stderr (TTY only): done / running / idle / failed.
 
-    def __init__(self, total: int, enabled: bool) -> None:
+    With ``lines`` (for a stderr that is not a terminal: a CI log, a redirect) it draws
+    no bar but prints one line per node that finishes, so a long run is never silent.
+    """
+
+    def __init__(self, total: int, enabled: bool, lines: bool = False) -> None:
         self.total, self.enabled, self.last = total, enabled, 0.0
+        self.lines = lines and not enabled
+        self.finished = 0
+        self.started = time.monotonic()
+
+    def node(self, name: str, ok: bool, why: str = "") -> None:
+        """One line for a node that finished (``lines`` mode only)."""
+        self.finished += 1
+        if not self.lines:
+            return
+        state = "done" if ok else f"FAILED ({why})" if why else "FAILED"
+        sys.stderr.write(f"[{self.finished}/{self.total} {time.monotonic() - self.started:6.0f} s] "
+                         f"node {name} {state}\n")
+        sys.stderr.flush()
 
     def update(self, done: int, running: int, idle: int, failed: int, force: bool = False) -> None:
         if not self.enabled:
@@ -127,11 +144,15 @@ class DagOutcome:
     interrupted: bool = False
     jobs_run: int = 0
     seconds: float = 0.0
+    #: nodes that neither finished nor failed (FINAL included, e.g. after Ctrl-C)
+    not_run: List[str] = field(default_factory=list)
+    #: failed node -> why it failed (the hold reason, the exit status)
+    reasons: Dict[str, str] = field(default_factory=dict)
 
 
 class Scheduler:
     def __init__(self, dag: Dag, machines: Sequence[classad.ClassAd], slots: int, executor: Executor,
-                 log: Log, progress: bool = False, node_log: bool = True) -> None:
+                 log: Log, progress: bool = False, node_log: bool = True, lines: bool = False) -> None:
         self.dag = dag
         self.slots = max(1, slots)
         self.free_slots = self.slots
@@ -166,7 +187,7 @@ class Scheduler:
         self.dag_status = DAG_OK
         self.aborted: Optional[int] = None
         self.final_started = False
-        self.progress = ProgressLine(len(dag.nodes), progress)
+        self.progress = ProgressLine(len(dag.nodes), progress, lines)
         self.status_path = None
         if dag.node_status is not None:
             p = Path(dag.node_status.path)
@@ -195,6 +216,7 @@ class Scheduler:
         st.status = STATUS_DONE
         st.details = ""
         self.counts["done"] += 1
+        self.progress.node(st.node.name, True)
         self.log(f"Node {st.node.name} job proc ({st.cluster}.0.0) completed successfully."
                  if st.cluster else f"Node {st.node.name} completed successfully.")
         if st.node.final:
@@ -224,6 +246,7 @@ class Scheduler:
         st.status = STATUS_ERROR
         st.details = why
         self.counts["failed"] += 1
+        self.progress.node(node.name, False, why)
         if not node.final and self.dag_status == DAG_OK:
             self.dag_status = DAG_NODE_FAILED
         self._mark_futile(st)
@@ -651,6 +674,7 @@ class Scheduler:
                 for child in st.node.children:
                     self.states[child].waiting -= 1
         pre_done = self.counts["done"]
+        self.progress.finished = pre_done
         if pre_done:
             self.log(f"{pre_done} node(s) already DONE (rescue DAG or DONE): not run again")
         for st in self.states.values():
@@ -718,7 +742,10 @@ class Scheduler:
         return DagOutcome(exit_code=exit_code, dag_status=self.dag_status, done=done, failed=failed,
                        futile=futile, rescue_file=rescue, aborted=self.aborted is not None,
                        interrupted=interrupted is not None, jobs_run=self.jobs_run,
-                       seconds=time.time() - t0)
+                       seconds=time.time() - t0,
+                       not_run=[s.node.name for s in self.states.values() if s.status not in (STATUS_DONE, STATUS_ERROR)],
+                       reasons={s.node.name: s.details for s in self.states.values()
+                                if s.status == STATUS_ERROR and not s.node.final})
 
 
 def _i(value: object, default: int) -> int:
