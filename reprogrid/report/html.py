@@ -50,6 +50,7 @@ def build_report(df: pd.DataFrame, out_dir: PathLike, *, title: str = "reprogrid
     prepared = analysis.prepare(df)
     facts = analysis.provenance(prepared)
     extra = dict(provenance or {})
+    extra.update(stack_facts(df))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     markdown = render_markdown(tables, facts, extra, title=title, tolerances=tol)
@@ -99,7 +100,44 @@ def provenance_lines(facts: Mapping[str, Any], extra: Mapping[str, Any]) -> List
                      "(see the hardware check for loose pins).")
     if facts["studies"]:
         lines.append("Study: " + "; ".join(facts["studies"]) + ".")
+    lines += same_stack_lines(extra)
     return lines
+
+
+# --------------------------------------------------------------------------- software stacks
+
+def stack_facts(df: pd.DataFrame) -> Dict[str, Any]:
+    """The observed software stacks and the same-stack groups, for the report's parts."""
+    from reprogrid.analysis.stacks import same_stack_groups, software_stacks
+
+    stacks = software_stacks(df)
+    return {"software_stacks": stacks, "same_stack": same_stack_groups(stacks)}
+
+
+def same_stack_lines(extra: Mapping[str, Any]) -> List[str]:
+    """The first-screen warning: requested software environments that ran one and the same stack."""
+    lines = []
+    for stack, envs in extra.get("same_stack") or []:
+        lines.append(f"SAME STACK: the software environments {', '.join(envs)} were not different here: all ran "
+                     f"{stack}. Differences between them are not software effects, and no verdict compares "
+                     "their TensorFlow versions (map a software environment to another interpreter to compare "
+                     "real stacks).")
+    return lines
+
+
+def stack_section_html(extra: Mapping[str, Any]) -> str:
+    """What each software environment really ran (observed in its records)."""
+    stacks = extra.get("software_stacks")
+    intro = ("<p>What answered each requested software environment, as its records' fingerprints observed it "
+             "(not what the environment's name or image promises).</p>")
+    return "<h2>Software stack observed per software environment</h2>" + intro + _html_table(
+        stacks, ["software_env", "n_runs", "python", "tensorflow", "keras", "keras_backend", "cuda", "cudnn"])
+
+
+def stack_section_markdown(extra: Mapping[str, Any]) -> str:
+    """The same table for summary.md."""
+    return "## Software stack observed per software environment\n\n" + _md_table(
+        extra.get("software_stacks"), ["software_env", "n_runs", "stack"])
 
 
 # --------------------------------------------------------------------------- markdown
@@ -139,6 +177,7 @@ def render_markdown(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], e
     """The terminal-sized summary: provenance, verdicts, ranges, nondeterminism, groups, claims."""
     acc = _accuracy(tables["stats"])
     parts = [f"# {title}\n", *[f"- {line}" for line in provenance_lines(facts, extra)], ""]
+    parts += [stack_section_markdown(extra)]
     parts += ["## Verdicts\n", _md_table(tables["verdicts"], ["workload", "n_envs", "range_pp", "outcomes_reproducible",
                                                               "analysis_reproducible", "interpretation_reproducible"])]
     parts += ["Criteria:\n", *[f"- **{k}**: {v}" for k, v in tolerances.criteria().items()], ""]
@@ -156,7 +195,7 @@ def render_markdown(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], e
     off = hw[~hw["agrees"].astype(bool)] if not hw.empty else hw
     if not off.empty:
         parts += ["## Requested vs observed hardware (disagreements)\n",
-                  _md_table(off, ["hardware_env", "observed", "n_machines", "loose_pin", "name_mismatch", "shared"])]
+                  _md_table(off, ["hardware_env", "observed", "n_machines", "loose_pin", "name_check", "shared"])]
     return "\n".join(parts).rstrip() + "\n"
 
 
@@ -204,10 +243,12 @@ def render_html(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], extra
     """The full report page (one file, images inline)."""
     e = html.escape
     lines = provenance_lines(facts, extra)
-    warn = facts["data"] != "real data" or bool(facts["emulated_hardware_envs"]) or bool(extra.get("emulated"))
+    warn = (facts["data"] != "real data" or bool(facts["emulated_hardware_envs"]) or bool(extra.get("emulated"))
+            or bool(extra.get("same_stack")))
     body = [f"<h1>{e(title)}</h1>",
             f"<div class='prov{' warn' if warn else ''}'><strong>What these data are</strong><ul>"
             + "".join(f"<li>{e(line)}</li>" for line in lines) + "</ul></div>"]
+    body.append(stack_section_html(extra))
     body += ["<h2>Verdicts</h2>",
              _html_table(tables["verdicts"], ["workload", "n_runs", "n_envs", "range_pp", "distinct_outcomes",
                                               "nondeterministic_cells", "outcomes_reproducible", "analysis_reproducible",
@@ -228,6 +269,8 @@ def render_html(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], extra
                        ("stats_by_device", "by device class"), ("stats_by_observed", "by observed hardware (fingerprint)")):
         part = _accuracy(tables[key])
         cols = [c for c in part.columns if c not in ("metric", "min", "max", "mean", "std", "range")]
+        if key == "stats_by_software" and extra.get("same_stack"):
+            label += " (NOT a software comparison: see SAME STACK above)"
         body.append(f"<details><summary>Test accuracy {e(label)}</summary>{_html_table(part, cols)}</details>")
     workloads = sorted(set(prepared["workload"].astype(str)))
     for workload in workloads:
@@ -263,9 +306,12 @@ def render_html(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], extra
              "<p>Each claim is checked in every environment (software x hardware, mean of its runs).</p>",
              _html_table(tables["claims"], ["claim", "n_envs", "n_support", "share", "share_runs", "holds_everywhere", "failing"])]
     body += ["<h2>Requested vs observed hardware</h2>",
-             "<p><em>loose_pin</em>: more than one kind of machine ran the environment; <em>name_mismatch</em>: the "
-             "model in the environment's name is not the observed one; <em>shared</em>: the same machine also ran "
-             "other hardware environments (emulation).</p>",
-             _html_table(tables["hardware_check"])]
+             "<p><em>loose_pin</em>: more than one kind of machine ran the environment; <em>name_check</em>: the "
+             "model in the environment's name against the observed model string: <em>match</em>, "
+             "<em>mismatch</em>, or <em>cannot tell</em> when the host hides its model (a VM reporting only "
+             "\"AMD EPYC\"); <em>shared</em>: the same machine also ran other hardware environments "
+             "(emulation).</p>",
+             _html_table(tables["hardware_check"], ["hardware_env", "device_class", "n_runs", "observed", "n_machines",
+                                                    "loose_pin", "name_check", "shared", "agrees"])]
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>{e(title)}</title><style>{_CSS}</style></head><body>" + "\n".join(body) + "</body></html>\n")
