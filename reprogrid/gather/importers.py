@@ -77,7 +77,7 @@ def import_coakley2022(csv_path: PathLike, *, paper_only: bool = False):
 
     path = Path(csv_path)
     if not path.is_file():
-        raise UserError.of("cannot import", [Problem(str(path), "file not found: pass coakley2022_runs.csv (shared/reference/)")])
+        raise UserError.of("cannot import", [Problem(str(path), "file not found: pass the study's per-run CSV (coakley2022_runs.csv)")])
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
