@@ -239,22 +239,42 @@ def test_report_names_the_observed_stack_and_says_same_stack_on_its_first_screen
 # --------------------------------------------------------------------------- the demo
 
 
-def test_demo_prints_a_line_per_node_reports_what_ran_and_a_second_demo_trains_nothing(tmp_path, capsys):
-    import tensorflow as tf
+@pytest.fixture(scope="module")
+def demo_once(tmp_path_factory):
+    """One run_demo on a tiny study (2 runs, 1 epoch, 300 samples), its stderr, and a rerun."""
+    import contextlib
+    import io
 
+    import reprogrid.spec.presets as presets
     from reprogrid.demo import run_demo
 
-    out = tmp_path / "demo"
-    first = run_demo(out, slots=2, study=tiny_study("tinydemo"))
-    err = capsys.readouterr().err
-    assert first.exit_code == 0 and first.complete == 2 and first.jobs_run == 3  # 2 runs + the FINAL gather
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(presets, "demo", lambda: tiny_study("tinydemo"))
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            first = run_demo(out, slots=2)
+        yield out, first, err.getvalue(), lambda: run_demo(out, slots=2)
+
+
+def test_demo_prints_a_line_per_node_and_its_report_says_what_ran(demo_once):
+    import tensorflow as tf
+
+    _, first, err, _ = demo_once
+    assert first.exit_code == 0 and first.complete == 2
     assert re.search(r"node imbalanced_classification--dockerhub-2_8_0--\S+ done", err), err
     page = first.report_html.read_text()
     screen = page[: page.index("<h2>")]
-    keras = tf.keras.__version__
-    assert "SAME STACK" in screen and f"TF {tf.__version__}" in screen and f"Keras {keras}" in screen
-    results = {p.name: p.stat().st_mtime_ns for p in (out / "submit" / "results").iterdir()}
+    assert "SAME STACK" in screen and "dockerhub-2.8.0, dockerhub-2.9.1" in screen
+    assert f"TF {tf.__version__}" in screen and f"Keras {tf.keras.__version__}" in screen
 
-    second = run_demo(out, slots=2, study=tiny_study("tinydemo"))
-    assert second.reused and second.jobs_run == 0 and second.complete == 2
-    assert {p.name: p.stat().st_mtime_ns for p in (out / "submit" / "results").iterdir()} == results
+
+def test_a_second_demo_trains_nothing(demo_once):
+    out, first, _, again = demo_once
+    assert first.complete == 2
+    records = {p.name: p.stat().st_mtime_ns for p in (out / "submit" / "results").iterdir()}
+    log = (out / "submit" / "study.dag.dagman.out").read_text()
+    second = again()
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "submit" / "results").iterdir()} == records
+    assert (out / "submit" / "study.dag.dagman.out").read_text() == log  # no DAG run at all
+    assert second.complete == 2 and second.reused and second.jobs_run == 0 and first.jobs_run == 3
