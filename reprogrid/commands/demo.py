@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         if not sep or not name or not path:
             raise UserError("bad --python", [Problem(f"--python {item}", "expected SOFTWARE_ENV=/path/to/python")])
         pythons[name] = path
-    print(f"reprogrid demo: a scaled-down coakley2022 study on bundled sample data, in {args.output}/")
+    print(f"reprogrid demo: a scaled-down coakley2022 study on bundled sample data, in {args.output}/; jobs "
+          "matched against the built-in 2022 OSPool inventory (it replays the paper's pool) and run here")
     result = run_demo(args.output, slots=args.slots, pythons=pythons or None, resume=not args.fresh)
     return report_demo(result, strict=args.strict)
 

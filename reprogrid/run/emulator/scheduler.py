@@ -673,8 +673,7 @@ class Scheduler:
                 self.counts["done"] += 1
                 for child in st.node.children:
                     self.states[child].waiting -= 1
-        pre_done = self.counts["done"]
-        self.progress.finished = pre_done
+        pre_done = self.progress.finished = self.counts["done"]
         if pre_done:
             self.log(f"{pre_done} node(s) already DONE (rescue DAG or DONE): not run again")
         for st in self.states.values():
@@ -742,10 +741,13 @@ class Scheduler:
         return DagOutcome(exit_code=exit_code, dag_status=self.dag_status, done=done, failed=failed,
                        futile=futile, rescue_file=rescue, aborted=self.aborted is not None,
                        interrupted=interrupted is not None, jobs_run=self.jobs_run,
-                       seconds=time.time() - t0,
-                       not_run=[s.node.name for s in self.states.values() if s.status not in (STATUS_DONE, STATUS_ERROR)],
-                       reasons={s.node.name: s.details for s in self.states.values()
-                                if s.status == STATUS_ERROR and not s.node.final})
+                       seconds=time.time() - t0, **self._leftovers())
+
+    def _leftovers(self) -> Dict[str, object]:
+        """The nodes that did not run (FINAL included) and why each failed node failed."""
+        return {"not_run": [s.node.name for s in self.states.values() if s.status not in (STATUS_DONE, STATUS_ERROR)],
+                "reasons": {s.node.name: s.details for s in self.states.values()
+                            if s.status == STATUS_ERROR and not s.node.final}}
 
 
 def _i(value: object, default: int) -> int:
