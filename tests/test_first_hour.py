@@ -232,6 +232,9 @@ def test_report_names_the_observed_stack_and_says_same_stack_on_its_first_screen
     assert "SAME STACK" in first and "dockerhub-2.8.0, dockerhub-2.9.1" in first
     assert "TF 2.21.0, Keras 3.15.1 (tensorflow backend)" in first
     assert "<td>2.21.0</td>" in page and "<td>3.15.1</td>" in page
+    assert "cannot tell whether amd-epyc-7302 got the requested CPU" in first
+    assert "consistent with its name" not in page
+    assert "These verdicts compare environments that did not differ" in page
     check = hardware_check(df)
     assert list(check["name_check"]) == ["cannot tell"] and check["name_mismatch"].isna().all()
 

@@ -95,6 +95,9 @@ def provenance_lines(facts: Mapping[str, Any], extra: Mapping[str, Any]) -> List
                      f"these environments are not hardware effects.")
     elif not facts["ok"]:
         lines.append("Hardware: no successful record, so nothing to check against the requested hardware.")
+    elif extra.get("cannot_tell"):
+        lines.append("Hardware: cannot tell whether " + ", ".join(extra["cannot_tell"]) + " got the requested CPU: "
+                     "the hosts that ran them hide their CPU model string (see the hardware check).")
     else:
         lines.append("Hardware: every hardware environment's records carry a fingerprint consistent with its name "
                      "(see the hardware check for loose pins).")
@@ -111,7 +114,21 @@ def stack_facts(df: pd.DataFrame) -> Dict[str, Any]:
     from reprogrid.analysis.stacks import same_stack_groups, software_stacks
 
     stacks = software_stacks(df)
-    return {"software_stacks": stacks, "same_stack": same_stack_groups(stacks)}
+    hw = analysis.hardware_check(df) if len(df) else None
+    unknown = [] if hw is None or "name_check" not in hw else \
+        sorted(hw.loc[hw["name_check"] == "cannot tell", "hardware_env"].astype(str))
+    return {"software_stacks": stacks, "same_stack": same_stack_groups(stacks), "cannot_tell": unknown}
+
+
+def verdict_caveat(facts: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
+    """A sentence before the verdicts when the environments they compare did not differ."""
+    if not extra.get("same_stack"):
+        return ""
+    hardware = (" and hardware environments emulated on one machine"
+                if facts["emulated_hardware_envs"] or extra.get("emulated") else "")
+    return ("These verdicts compare environments that did not differ in what they claim to vary: software "
+            f"environments that ran the same stack (SAME STACK above){hardware}. They say nothing about "
+            "TensorFlow versions" + (" or hardware." if hardware else "."))
 
 
 def same_stack_lines(extra: Mapping[str, Any]) -> List[str]:
@@ -178,7 +195,8 @@ def render_markdown(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], e
     acc = _accuracy(tables["stats"])
     parts = [f"# {title}\n", *[f"- {line}" for line in provenance_lines(facts, extra)], ""]
     parts += [stack_section_markdown(extra)]
-    parts += ["## Verdicts\n", _md_table(tables["verdicts"], ["workload", "n_envs", "range_pp", "outcomes_reproducible",
+    caveat = verdict_caveat(facts, extra)
+    parts += ["## Verdicts\n", *([f"**{caveat}**\n"] if caveat else []), _md_table(tables["verdicts"], ["workload", "n_envs", "range_pp", "outcomes_reproducible",
                                                               "analysis_reproducible", "interpretation_reproducible"])]
     parts += ["Criteria:\n", *[f"- **{k}**: {v}" for k, v in tolerances.criteria().items()], ""]
     parts += ["## Test accuracy across all environments\n",
@@ -249,7 +267,8 @@ def render_html(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], extra
             f"<div class='prov{' warn' if warn else ''}'><strong>What these data are</strong><ul>"
             + "".join(f"<li>{e(line)}</li>" for line in lines) + "</ul></div>"]
     body.append(stack_section_html(extra))
-    body += ["<h2>Verdicts</h2>",
+    caveat = verdict_caveat(facts, extra)
+    body += ["<h2>Verdicts</h2>" + (f"<p class='prov warn'>{e(caveat)}</p>" if caveat else ""),
              _html_table(tables["verdicts"], ["workload", "n_runs", "n_envs", "range_pp", "distinct_outcomes",
                                               "nondeterministic_cells", "outcomes_reproducible", "analysis_reproducible",
                                               "interpretation_reproducible", "interpretation_basis"]),
