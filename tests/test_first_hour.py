@@ -281,3 +281,16 @@ def test_a_second_demo_trains_nothing(demo_once):
     assert {p.name: p.stat().st_mtime_ns for p in (out / "submit" / "results").iterdir()} == records
     assert (out / "submit" / "study.dag.dagman.out").read_text() == log  # no DAG run at all
     assert second.complete == 2 and second.reused and second.jobs_run == 0 and first.jobs_run == 3
+
+
+def test_demo_strict_exits_1_when_a_run_failed(tmp_path, capsys):
+    from reprogrid.commands.demo import report_demo
+    from reprogrid.demo import DemoResult
+
+    summary = tmp_path / "summary.md"
+    summary.write_text("# demo\n")
+    result = DemoResult(submit_dir=tmp_path / "submit", report_html=tmp_path / "report.html", summary_md=summary,
+                        runs=36, complete=0, failed=36, seconds=1.0, exit_code=0)  # FINAL gather succeeded
+    assert report_demo(result) == 0  # DAGMan's rule, as documented
+    assert report_demo(result, strict=True) == 1
+    assert "--strict: 36 of 36 runs did not complete" in capsys.readouterr().err
