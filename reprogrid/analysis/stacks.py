@@ -31,8 +31,11 @@ def _text(value: Any) -> Optional[str]:
     return text or None
 
 
-def _backend(fingerprint: Any, keras: Optional[str]) -> Optional[str]:
-    """Keras's backend from the fingerprint; Keras 2 (tf.keras) always ran on TensorFlow."""
+def _backend(column: Any, fingerprint: Any, keras: Optional[str]) -> Optional[str]:
+    """Keras's backend: the record's ``keras_backend`` column where the schema has one, else
+    the fingerprint's ``software.keras_backend``; Keras 2 (tf.keras) always ran on TensorFlow."""
+    if _text(column):
+        return str(column)
     text = _text(fingerprint)
     if text:
         try:
@@ -75,12 +78,14 @@ def software_stacks(df: pd.DataFrame) -> pd.DataFrame:
     if df is None or df.empty or "software_env" not in df.columns:
         return pd.DataFrame(columns=columns)
     counts: Dict[Tuple[str, Tuple[Tuple[str, Optional[str]], ...]], int] = {}
-    fingerprints = df["fingerprint_json"] if "fingerprint_json" in df.columns else pd.Series([None] * len(df), index=df.index)
+    none = pd.Series([None] * len(df), index=df.index)
+    fingerprints = df["fingerprint_json"] if "fingerprint_json" in df.columns else none
+    backends = df["keras_backend"] if "keras_backend" in df.columns else none
     for index, env in df["software_env"].items():
         row = {label: _text(df.at[index, col]) if col in df.columns else None for col, label in STACK_COLUMNS}
         if not any(row.values()):
             continue
-        row["keras_backend"] = _backend(fingerprints.get(index), row["keras"])
+        row["keras_backend"] = _backend(backends.get(index), fingerprints.get(index), row["keras"])
         key = (str(env), tuple(sorted(row.items())))
         counts[key] = counts.get(key, 0) + 1
     rows = []

@@ -276,12 +276,6 @@ def software_info(tf: Any = None) -> Dict[str, Any]:
     except Exception:
         info["keras"] = None
     try:
-        from .compat import keras_module
-
-        info["keras_backend"] = str(keras_module().backend.backend())
-    except Exception:
-        info["keras_backend"] = None
-    try:
         build = dict(tf.sysconfig.get_build_info())
         info["build_info"] = {str(k): (v if isinstance(v, (bool, int, float, str)) or v is None else str(v)) for k, v in build.items()}
         info["cuda_build"] = build.get("cuda_version")
