@@ -26,10 +26,34 @@ typical flow:
   reprogrid init --preset coakley2022 -o study.yaml
   reprogrid validate study.yaml
   reprogrid render study.yaml -o submit/mystudy   # DAG + submit files + job bundle
-  reprogrid dryrun submit/mystudy/study.dag       # run it here, schedd emulated
+  reprogrid dryrun submit/mystudy                 # run it here, schedd emulated
   condor_submit_dag submit/mystudy/study.dag      # ...or on an OSG access point
   reprogrid gather submit/mystudy && reprogrid report submit/mystudy
+
+Commands that work on a rendered study take its submit folder or its study.dag.
+exit codes (each command's --help says what 0 and 1 mean for it):
+  0 success, 1 the work ran but the result is not what was asked for (a failed run, an
+  unmatched pin, no successful records), 2 bad input (the message names it and the fix),
+  130 interrupted (Ctrl-C)
 """
+
+
+class _PlainHelp:
+    """Mixin for every help formatter: no reST/Markdown backticks in what a terminal shows."""
+
+    def format_help(self) -> str:
+        return super().format_help().replace("``", "").replace("`", "")  # type: ignore[misc]
+
+
+def _plain(parser: argparse.ArgumentParser) -> None:
+    """Give ``parser`` and all its subparsers a help formatter without backtick markup."""
+    base = parser.formatter_class
+    if not issubclass(base, _PlainHelp):
+        parser.formatter_class = type("Plain" + base.__name__, (_PlainHelp, base), {})  # type: ignore[assignment]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                _plain(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
             modules.append(importlib.import_module(f"{commands.__name__}.{info.name}"))
     for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 50), m.__name__)):
         module.register(subparsers)
+    _plain(parser)
     return parser
 
 

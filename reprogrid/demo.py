@@ -8,6 +8,7 @@ public function a user would call; this module only strings them together.
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,12 @@ class DemoResult:
     failed: int
     seconds: float
     exit_code: int
+    #: jobs the emulated schedd ran this time (0 when an earlier demo had finished them all)
+    jobs_run: int = 0
+    #: True when an earlier, finished demo in the same folder was reused (nothing trained)
+    reused: bool = False
+    #: the dry run's outcome (None when reused); says "interrupted" and what was not run
+    outcome: Optional[object] = None
 
 
 def provision_stacks(study, *, skip: Set[str] = frozenset(), progress: Optional[bool] = None) -> None:  # noqa: ANN001
@@ -53,12 +60,16 @@ def run_demo(
     repeats: Optional[int] = None,
     progress: Optional[bool] = None,
     resume: bool = True,
+    study: Optional[Mapping] = None,
 ) -> DemoResult:
     """Render, dry-run, gather and report the demo study under ``out_dir``.
 
     Re-running resumes: a rendered tree is kept and DAGMan's rescue logic runs only what
     is not done yet. ``pythons`` maps software environments to local interpreters (say
-    a Keras 2 TensorFlow for one of them) so two stacks are really compared.
+    a Keras 2 TensorFlow for one of them) so two stacks are really compared. A demo
+    that finished is not run again: the second call trains nothing (``resume=False``
+    starts over). ``study`` replaces the demo preset (a raw study dict, e.g. a tiny one).
+    When stderr is not a terminal, one line per finished node is printed there.
     """
     from reprogrid.run import emulator
     from reprogrid.gather import gather, load_dataset
@@ -70,7 +81,7 @@ def run_demo(
     started = time.monotonic()
     out = Path(out_dir)
     submit_dir = out / "submit"
-    raw = demo()
+    raw = copy.deepcopy(dict(study)) if study is not None else demo()
     if repeats is not None:
         raw["repeats"] = repeats
     if pythons:
@@ -81,17 +92,23 @@ def run_demo(
         for software in raw["software"]:
             if software["name"] in pythons:
                 software["local_python"] = str(pythons[software["name"]])
-    study = study_from_dict(raw, source="demo preset")
-    provision_stacks(study, skip=set(pythons or ()), progress=progress)
+    spec = study_from_dict(raw, source="demo preset")
+    provision_stacks(spec, skip=set(pythons or ()), progress=progress)
     fresh = not (resume and tree.is_submit_dir(submit_dir))
     if not fresh:
         from reprogrid.spec.validate import load_study
 
-        fresh = load_study(submit_dir / "study.yaml") != study
+        fresh = load_study(submit_dir / "study.yaml") != spec
     if fresh:
-        render_study(study, submit_dir, force=True)
+        render_study(spec, submit_dir, force=True)
     dag = submit_dir / DAG_FILE
-    run = emulator.dryrun(dag, slots=slots, progress=progress)
+    reused = not fresh and finished_before(submit_dir)
+    run = None if reused else emulator.dryrun(dag, slots=slots, progress=progress)
+    if run is not None and run.interrupted:
+        return DemoResult(submit_dir=submit_dir, report_html=out / "report" / "report.html",
+                          summary_md=out / "report" / "summary.md", runs=spec.run_count, complete=len(run.done),
+                          failed=len(run.failed), seconds=time.monotonic() - started, exit_code=run.exit_code,
+                          jobs_run=run.jobs_run, outcome=run)
     result = gather(submit_dir, progress=progress)
     df = load_dataset(submit_dir)
     report = build_report(
@@ -101,6 +118,17 @@ def run_demo(
     counts: Dict[str, int] = dict(result.counts)
     return DemoResult(
         submit_dir=submit_dir, report_html=report.html, summary_md=report.markdown,
-        runs=study.run_count, complete=counts.get("complete", 0), failed=counts.get("failed", 0),
-        seconds=time.monotonic() - started, exit_code=run.exit_code,
+        runs=spec.run_count, complete=counts.get("complete", 0), failed=counts.get("failed", 0),
+        seconds=time.monotonic() - started, exit_code=run.exit_code if run is not None else 0,
+        jobs_run=run.jobs_run if run is not None else 0, reused=reused, outcome=run,
     )
+
+
+def finished_before(submit_dir: Path) -> bool:
+    """Whether an earlier run of this submit tree finished every node (DAGMan's node
+    status file says so); then resuming has nothing left to run."""
+    from reprogrid.run.status import read_node_status
+
+    status = read_node_status(submit_dir / tree.NODE_STATUS_FILE)
+    return bool(status and status.complete and status.nodes
+                and all(state == "done" for state, _, _ in status.nodes.values()))

@@ -1,7 +1,7 @@
 """Requested versus observed hardware (loose pins, emulation) and what the data are (provenance)."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from typing import List, Any, Dict, Optional, Sequence
 
 import pandas as pd
 import re
@@ -32,17 +32,40 @@ def hardware_check(df: pd.DataFrame) -> pd.DataFrame:
         devices = sorted(set(part["device_class"].astype(str)))
         rows.append(dict(hardware_env=str(hw), device_class="/".join(devices), n_runs=int(part["n"].sum()),
                          observed="; ".join(observed), n_machines=len(machines), loose_pin=len(machines) > 1,
-                         name_mismatch=mismatch, shared=shared,
+                         name_mismatch=mismatch, name_check=name_check(str(hw), observed), shared=shared,
                          agrees=(len(machines) == 1 and mismatch is not True)))
     return pd.DataFrame(rows, columns=["hardware_env", "device_class", "n_runs", "observed", "n_machines",
-                                       "loose_pin", "name_mismatch", "shared", "agrees"])
+                                       "loose_pin", "name_mismatch", "name_check", "shared", "agrees"])
+
+
+def name_check(name: str, observed: Sequence[str]) -> str:
+    """The requested model in the name vs the observed one, in words: ``match``,
+    ``mismatch``, ``cannot tell`` (the host hides its model string, e.g. "AMD EPYC" or
+    "Intel(R) Xeon(R) Processor" in a VM) or ``""`` (the name carries no model number)."""
+    verdict = _name_mismatch(name, observed)
+    return "" if verdict is None and not _model_tokens(name) else \
+        "cannot tell" if verdict is None else "mismatch" if verdict else "match"
+
+
+def _names_a_model(text: str) -> bool:
+    """Whether a CPU/GPU model string names a model number (7302, 6148, a100), not just a
+    vendor, a family or a clock frequency."""
+    return any(len(w) >= 3 and re.search(r"\d", w) and not re.search(r"\d(ghz|mhz)$", w)
+               for w in re.split(r"[^a-z0-9]+", str(text).lower()))
+
+
+def _model_tokens(text: str) -> List[str]:
+    return [t for t in re.split(r"[-_.\s]+", text.lower()) if re.search(r"\d", t) and not re.fullmatch(r"r?\d", t)]
 
 
 def _name_mismatch(name: str, observed: Sequence[str]) -> Optional[bool]:
-    """True when the name's model tokens (with digits: 7302, a100, v4) are not all observed."""
-    tokens = [t for t in re.split(r"[-_.\s]+", name.lower()) if re.search(r"\d", t) and not re.fullmatch(r"r?\d", t)]
+    """True when the name's model tokens (with digits: 7302, a100, v4) are not all observed;
+    None when the name has none or no observed model string names a model (cannot tell)."""
+    tokens = _model_tokens(name)
     if not tokens:
         return None
+    if not any(_names_a_model(text) for text in observed):
+        return None  # "AMD EPYC", "Intel(R) Xeon(R) Processor @ 2.40GHz", "?": the host hides its model
     for text in observed:
         words = set(re.split(r"[^a-z0-9]+", text.lower()))
         flat = re.sub(r"[^a-z0-9]+", "", text.lower())

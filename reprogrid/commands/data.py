@@ -1,4 +1,4 @@
-"""``reprogrid data fetch|verify|stage``: the study's data files, checked, and staged to OSDF."""
+"""reprogrid data fetch|verify|stage: the study's data files, checked, and staged to OSDF."""
 from __future__ import annotations
 
 import argparse
@@ -18,6 +18,11 @@ examples:
   reprogrid data verify data/
   reprogrid data stage data/ --osdf osdf:///ospool/ap40/data/alice/reprogrid --spec study.yaml
   reprogrid data stage data/ --osdf osdf:///ospool/ap40/data/alice/reprogrid --run
+
+exit codes:
+  0  fetch/verify: every file (present) checks out; stage: commands printed or run
+  1  fetch/verify: a file failed its check (or verify found none); stage: a copy failed
+  2  bad input (a file, folder or option): the message names it and the fix
 """
 
 

@@ -1,7 +1,9 @@
-"""``reprogrid dryrun``: run a DAG here with the schedd and DAGMan emulated (or just plan it)."""
+"""reprogrid dryrun: run a DAG here with the schedd and DAGMan emulated (or just plan it)."""
 from __future__ import annotations
 
 import argparse
+import sys
+from collections import Counter
 
 ORDER = 45
 
@@ -26,13 +28,30 @@ newest one and runs only what is left. Ctrl-C stands for condor_rm of the DAGMan
 running jobs stop, the rescue DAG is written and the FINAL node runs with DAG_STATUS 4
 (a second Ctrl-C stops it too).
 
---plan runs nothing: it matches every node's job against the machine inventory (the
-built-in one, modelled on the original study's 13 hardware environments, or --pool) and
-names the requirement clause that excludes any node matching nothing (exit 1).
+When stderr is not a terminal (a CI log, a redirect) one line is printed per finished
+node instead of the progress bar.
+
+--plan runs nothing: it matches every node's job against the machine inventory (by
+default the built-in 2022 one, modelled on the original study's 13 hardware environments,
+which it names on stderr; --pool today or a capture for today's pool),
+prints per requested hardware environment the runs, matching slots and kinds of slot
+and the first match (the per-node table with --verbose), and names the requirement
+clause that excludes any node matching nothing.
+
+exit codes:
+  0  the DAG succeeded by DAGMan's rule: a DAG with a FINAL node takes the FINAL
+     node's status, so runs may have failed (a line on stderr says how many and why);
+     with --strict, 0 only when every node succeeded
+  1  some node failed (or, with --strict, any run failed); --plan: some node matches
+     no machine
+  2  bad input (a file, folder or option): the message names it and the fix
+  130 interrupted (Ctrl-C); run the same command again to resume
 
 examples:
+  reprogrid dryrun submit/mystudy                  # the submit folder, or its DAG:
   reprogrid dryrun submit/mystudy/study.dag
-  reprogrid dryrun submit/mystudy/study.dag --plan
+  reprogrid dryrun submit/mystudy --strict         # exit 1 if any run failed (for CI)
+  reprogrid dryrun submit/mystudy --plan [--verbose]
   condor_status -json > pool.json && reprogrid dryrun study.dag --plan --pool pool.json
   reprogrid dryrun study.dag --slots 4 --python dockerhub-2.8.0=/opt/tf28/bin/python
   reprogrid dryrun study.dag --map-url osdf:///ospool/ap40/data/me=./data
@@ -43,9 +62,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "dryrun", help="run (or --plan) a DAG locally with the schedd and DAGMan emulated",
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("dag", metavar="DAGFILE", help="the DAG input file (e.g. submit/mystudy/study.dag)")
+    parser.add_argument("dag", metavar="SUBMIT_DIR_OR_DAG",
+                        help="a submit folder (e.g. submit/mystudy) or a DAG file (e.g. submit/mystudy/study.dag)")
     parser.add_argument("--plan", action="store_true", help="match jobs to machines, run nothing")
-    parser.add_argument("--pool", metavar="FILE", help="machine inventory from `condor_status -json` (default: built-in)")
+    parser.add_argument("--verbose", action="store_true", help="with --plan: also the per-node table")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when any node failed, even if the FINAL node succeeded (for CI)")
+    parser.add_argument("--pool", metavar="FILE|ospool-2022|today",
+                        help="machines to match against: a condor_status -json capture, ospool-2022 (default: the "
+                        "built-in inventory of the 2022 pool the paper ran on, which the demo's pins need) or "
+                        "today (the built-in description of today's OSPool)")
     parser.add_argument("--slots", type=int, metavar="N", help="local execution slots (default: number of cores)")
     parser.add_argument("--python", action="append", default=[], metavar="SOFTWARE_ENV=PYTHON",
                         help="interpreter for a software env's container jobs (repeatable)")
@@ -67,8 +93,6 @@ def _pairs(values, flag):  # noqa: ANN001
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
     from reprogrid.run.emulator.dagfile import DagParseError
     from reprogrid.run.emulator.driver import dryrun, plan
 
@@ -80,18 +104,50 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, dryrun, plan) -> int:  # noqa: ANN001
+    from reprogrid.commands._target import resolve
+    from reprogrid.condor.ospool_today import PAPER, pool_ads
+
+    target = resolve(args.dag, "dryrun")
+    machines, label = pool_ads(args.pool or PAPER)
+    print(f"reprogrid dryrun: machines: {label}", file=sys.stderr)
     if args.plan:
-        result = plan(args.dag, pool=args.pool)
-        print(result.format())
+        result = plan(target.dag, machines=machines)
+        print(result.format(verbose=args.verbose))
         return result.exit_code
-    outcome = dryrun(args.dag, slots=args.slots, pool=args.pool, pythons=_pairs(args.python, "--python"),
+    outcome = dryrun(target.dag, slots=args.slots, machines=machines, pythons=_pairs(args.python, "--python"),
                      map_url=_pairs(args.map_url, "--map-url"), use_rescue=not args.no_rescue)
     if outcome.used_rescue:
         print(f"resumed from {outcome.used_rescue}")
-    print(f"{len(outcome.done)} nodes done, {len(outcome.failed)} failed, {len(outcome.futile)} not run "
-          f"({outcome.jobs_run} jobs in {outcome.seconds:.1f} s); log: {outcome.dagman_out}")
+    print(outcome_line(outcome))
     if outcome.failed:
         print("failed: " + ", ".join(outcome.failed[:20]) + (" ..." if len(outcome.failed) > 20 else ""))
     if outcome.rescue_file:
         print(f"rescue DAG: {outcome.rescue_file} (run the same command again to resume)")
+    line = failure_line(outcome)
+    if line:
+        print(f"reprogrid dryrun: {line}", file=sys.stderr)
+    if args.strict and outcome.exit_code == 0 and (outcome.failed or outcome.not_run):
+        return 1
     return outcome.exit_code
+
+
+def outcome_line(outcome) -> str:  # noqa: ANN001
+    """``N nodes done, F failed, R not run`` (and ``interrupted``), as dryrun and demo print it."""
+    head = "interrupted: " if outcome.interrupted else ""
+    return (f"{head}{len(outcome.done)} nodes done, {len(outcome.failed)} failed, {len(outcome.not_run)} not run "
+            f"({outcome.jobs_run} jobs in {outcome.seconds:.1f} s); log: {outcome.dagman_out}")
+
+
+def failure_line(outcome) -> str:  # noqa: ANN001
+    """One sentence on how many nodes failed and the commonest reason, or '' when none did."""
+    if not outcome.failed:
+        return ""
+    reasons = Counter(outcome.reasons.get(n, "") or "no reason recorded" for n in outcome.failed)
+    why, count = reasons.most_common(1)[0]
+    total = len(outcome.failed)
+    rule = ""
+    if outcome.exit_code == 0:
+        rule = ("; the DAG still exits 0 because its FINAL node succeeded (DAGMan's rule): "
+                "pass --strict to exit 1 when any run failed")
+    return (f"{total} node(s) failed; commonest reason ({count} of {total}): {why}{rule}; "
+            f"details in {outcome.dagman_out}")

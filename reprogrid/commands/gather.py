@@ -1,4 +1,4 @@
-"""``reprogrid gather``: per-run records of a submit folder -> one checked Parquet dataset."""
+"""reprogrid gather: per-run records of a submit folder -> one checked Parquet dataset."""
 from __future__ import annotations
 
 import argparse
@@ -19,6 +19,12 @@ examples:
   reprogrid gather submit/mystudy --strict         # exit 1 if anything is not complete
   reprogrid gather submit/mystudy -o /tmp/ds --json   # the full report as JSON on stdout
   python -c "import reprogrid.gather as g; print(g.load_dataset('submit/mystudy'))"
+
+SUBMIT_DIR may also be given as its DAG file (submit/mystudy/study.dag).
+exit codes:
+  0  a dataset was written (even a partial one, unless --strict)
+  1  --strict: some run is not complete, or a record is unexpected
+  2  bad input (a file, folder or option): the message names it and the fix
 """
 
 
@@ -26,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "gather", help="collect per-run results into one Parquet dataset, checked against the manifest",
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("submit_dir", metavar="SUBMIT_DIR", help="submit folder written by `reprogrid render`")
+    parser.add_argument("submit_dir", metavar="SUBMIT_DIR", help="submit folder written by reprogrid render, or its study.dag")
     parser.add_argument("-o", "--output", metavar="DIR", help="dataset folder (default: SUBMIT_DIR/dataset)")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when any run is failed, missing, duplicate or corrupt, or a record is unexpected")
@@ -41,7 +47,10 @@ def run(args: argparse.Namespace) -> int:
 
     from reprogrid.gather.collect import gather
 
-    result = gather(args.submit_dir, output=args.output, workers=args.workers, progress=args.progress)
+    from reprogrid.commands._target import resolve
+
+    target = resolve(args.submit_dir, "gather", need_dag=False)
+    result = gather(target.submit_dir, output=args.output, workers=args.workers, progress=args.progress)
     if args.json:
         json.dump(result.to_dict(), sys.stdout, indent=1)
         sys.stdout.write("\n")

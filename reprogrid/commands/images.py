@@ -25,6 +25,11 @@ Each image is built in BUILD_DIR/<name>/ from a copy of singularity/<name>.def a
 job bundle (reprogrid-job.pyz), then copied to /ospool/<ap>/data/<user>/reprogrid/,
 which jobs read as osdf:///ospool/<ap>/data/<user>/reprogrid/<name>.sif.
 Building needs apptainer (an OSG access point has it); elsewhere the steps are printed.
+
+exit codes:
+  0  listed, printed, built or filled
+  1  build --run: a build or copy step failed
+  2  bad input (a file, folder or option): the message names it and the fix
 """
 
 

@@ -1,4 +1,4 @@
-"""``reprogrid import``: published results of other studies -> a dataset gather/report read."""
+"""reprogrid import: published results of other studies -> a dataset gather and report read."""
 from __future__ import annotations
 
 import argparse
@@ -7,13 +7,18 @@ ORDER = 80
 
 EPILOG = """\
 sources:
-  coakley2022   the per-run table of Coakley, Kirkpatrick, Gundersen (eScience 2022),
-                shared/reference/coakley2022_runs.csv (one row per training run)
+  coakley2022   the per-run table of Coakley, Kirkpatrick, Gundersen (eScience 2022):
+                a CSV with one row per training run (columns as in the study's
+                published per-run results; see docs/user-guide.md, "Importing")
 
 examples:
-  reprogrid import coakley2022 ../shared/reference/coakley2022_runs.csv -o coakley
-  reprogrid import coakley2022 runs.csv -o coakley --paper-only   # the paper's 780 runs
+  reprogrid import coakley2022 coakley2022_runs.csv -o coakley
+  reprogrid import coakley2022 coakley2022_runs.csv -o coakley --paper-only   # the paper's 780 runs
   reprogrid report coakley -o coakley-report
+
+exit codes:
+  0  imported
+  2  bad input (a file, folder or option): the message names it and the fix
 """
 
 

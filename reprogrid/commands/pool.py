@@ -11,13 +11,24 @@ examples:
   condor_status -json > pool.json                 # on an access point (all slots)
   reprogrid pool import pool.json                 # what the pool offers
   reprogrid pool check study.yaml --pool pool.json
-  reprogrid pool check study.yaml                 # against the built-in 2022 OSPool inventory
+  reprogrid pool check study.yaml                 # against today's OSPool (built-in)
+  reprogrid pool check study.yaml --pool ospool-2022   # the 2022 pool the paper ran on
 
 `check` turns every hardware environment into the job ad condor_submit would make from
 the study's own submit description, matches it against every slot (both ways, GPUs
 included) and groups identical slots. It names pinned attributes that no slot
 advertises (on today's OSPool: OSGVO_CPU_MODEL, gone since September 2024) and the
-clauses that exclude every slot. Exit code 1 when some environment matches no slot.
+clauses that exclude every slot.
+
+Without --pool, check judges the study against TODAY's OSPool: a built-in, dated
+description of what today's pool advertises (see reprogrid/condor/ospool_today.py for
+its date and sources). --pool ospool-2022 replays the 2022 OSPool the paper ran on
+(it says so when used); --pool FILE uses your own condor_status -json capture.
+
+exit codes:
+  0  import: summarised; check: every hardware environment matches some slot
+  1  check: some environment matches no slot (each is named, with what to pin instead)
+  2  bad input (a file, folder or option): the message names it and the fix
 """
 
 
@@ -38,8 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p_check = sub.add_parser("check", help="per hardware environment: matching slots, unadvertised pins",
                              epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p_check.add_argument("spec", metavar="SPEC", help="the study YAML file")
-    p_check.add_argument("--pool", metavar="FILE", help="a condor_status -json capture (default: the built-in "
-                         "inventory of the 2022 OSPool machines the original study ran on)")
+    p_check.add_argument("--pool", metavar="FILE|today|ospool-2022",
+                         help="a condor_status -json capture; today (default: the built-in, dated description of "
+                         "today's OSPool); ospool-2022 (the 2022 pool the original study ran on)")
     p_check.add_argument("--json", action="store_true", help="print JSON")
     p_check.set_defaults(func=_check)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
@@ -58,20 +70,19 @@ def _check(args: argparse.Namespace) -> int:
     from reprogrid.run.poolcheck import check_study, describe_checks
     from reprogrid.spec.validate import load_study
 
+    from reprogrid.condor.ospool_today import pool_ads
+    from reprogrid.run.poolcheck import pool_findings
+
     study = load_study(args.spec)
-    if args.pool:
-        from reprogrid.condor.pool import load_pool
-
-        ads = load_pool(args.pool)
-    else:
-        from reprogrid.condor.inventory import builtin_machine_ads
-
-        ads = builtin_machine_ads()
+    ads, label = pool_ads(args.pool)
     checks = check_study(study, ads)
     if args.json:
         print(json.dumps([c.as_dict() for c in checks]))
     else:
-        source = args.pool or "the built-in 2022 OSPool inventory"
-        print(f"pool: {source} ({len(ads)} slots); study {study.name}, pool profile {study.pool.profile}\n")
+        print(f"pool: {label} ({len(ads)} slots); study {study.name}, pool profile {study.pool.profile}\n")
         print(describe_checks(checks))
+        findings = pool_findings(study, ads, label)
+        if findings:
+            print("\nwhat this pool cannot do for the study:")
+            print("\n".join(f"  - {f}" for f in findings))
     return 0 if all(c.matching_slots for c in checks) else 1

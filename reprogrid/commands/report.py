@@ -1,15 +1,16 @@
-"""``reprogrid report``: a gathered (or imported) dataset -> HTML report + Markdown summary."""
+"""reprogrid report: a gathered (or imported) dataset -> HTML report + Markdown summary."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any, Dict
 
 from reprogrid import tree
 
 ORDER = 70
 
 EPILOG = """\
-PATH is a gathered submit folder, a dataset folder (from gather or `reprogrid import`)
+PATH is a gathered submit folder (or its study.dag), a dataset folder (from gather or `reprogrid import`)
 or one .parquet file. The report states on its first screen whether the data are the
 bundled samples or real data, which hardware environments were emulated, how many runs
 failed or are missing. Verdicts use Gundersen's degrees (outcomes / analysis /
@@ -23,6 +24,12 @@ claims (checked in every environment; repeat --claim):
 examples:
   reprogrid report submit/mystudy                   # -> submit/mystudy/report/
   reprogrid report coakley -o coakley-report --claim "accuracy >= 0.85" --analysis-tol 0.01
+
+exit codes:
+  0  report written from at least one successful record
+  1  no successful record: the report is written but analyses nothing; the message says
+     where the failures are and what to do
+  2  bad input (a file, folder or option): the message names it and the fix
 """
 
 
@@ -58,19 +65,60 @@ def default_output(path: Path) -> Path:
     return base.parent / f"{base.name}-report"
 
 
+def _resolve_path(raw: str) -> Path:
+    """PATH as given -> what report reads, saying which form it got (stderr)."""
+    import sys
+
+    from reprogrid.commands._target import resolve
+
+    path = Path(raw)
+    if path.suffix == ".dag" or (path.is_dir() and tree.is_submit_dir(path)):
+        return resolve(path, "report", need_dag=False).submit_dir
+    kind = "Parquet file" if path.is_file() else "dataset folder"
+    if path.exists():
+        print(f"reprogrid report: got the {kind} {path}", file=sys.stderr)
+    return path
+
+
+def status_counts(submit_dir: Path, gathered: Dict[str, Any]) -> Dict[str, int]:
+    """The gather counts in status's words: a run without a record whose job failed is
+    "failed (no record)", as ``reprogrid status`` calls it, not "missing"."""
+    counts = dict(gathered.get("counts") or {})
+    missing = {r.get("run_id") for r in gathered.get("runs") or [] if r.get("class") == "missing"}
+    if not missing or not tree.is_submit_dir(submit_dir):
+        return counts
+    from reprogrid.core.errors import UserError
+    from reprogrid.run.status import StatusTracker
+
+    try:
+        progress = StatusTracker(submit_dir, cache=False).update()
+    except (UserError, OSError):
+        return counts
+    failed = sum(1 for r in progress.runs if r.state == "failed" and r.run_id in missing)
+    if failed:
+        counts["missing"] = counts.get("missing", 0) - failed
+        counts[FAILED_NO_RECORD] = failed
+    return counts
+
+
+FAILED_NO_RECORD = "failed (no record)"
+
+
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from reprogrid.analysis import Tolerances
     from reprogrid.core.errors import Problem, UserError
     from reprogrid.gather.dataset import find_dataset, load_dataset, read_report
     from reprogrid.report.html import build_report
 
-    path = Path(args.path)
     if not (0 < args.claim_share <= 1):
         raise UserError.of("bad option", [Problem("--claim-share", "must be in (0, 1], e.g. 0.9")])
+    path = _resolve_path(args.path)
     df = load_dataset(path)
     gathered = read_report(path) or {}
     dataset = find_dataset(path)
-    provenance = {"source": str(dataset), "counts": gathered.get("counts", {})}
+    provenance = {"source": str(dataset), "counts": status_counts(path, gathered)}
     title = args.title or f"reprogrid report: {path.resolve().name}"
     outcome = args.outcome_tol if args.outcome_pp is None else args.outcome_pp / 100
     analysis_tol = args.analysis_tol if args.analysis_pp is None else args.analysis_pp / 100
@@ -81,5 +129,19 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(paths.markdown.read_text(encoding="utf-8"))
     print(f"report: {paths.html}\nsummary: {paths.markdown}")
+    ok = int((df["status"].astype(str) == "ok").sum()) if "status" in df.columns and len(df) else 0
+    if ok == 0:
+        print(no_records_message(path, len(df), provenance["counts"]), file=sys.stderr)
+        return 1
     return 0
 
+
+def no_records_message(path: Path, records: int, counts: Dict[str, int]) -> str:
+    """What to do when there is nothing to analyse."""
+    seen = ", ".join(f"{v} {k}" for k, v in counts.items() if v and k != "complete") or f"{records} record(s)"
+    where = path if tree.is_submit_dir(path) else None
+    steps = (f"look at why: reprogrid status {where} (hold reasons), reprogrid gather {where} (recorded errors), "
+             f"{where}/study.dag.dagman.out; fix the cause, then run the study again and gather"
+             if where else "check the study that produced this dataset: its runs recorded no successful result")
+    return (f"reprogrid report: no successful record to analyse ({seen}); the report says only that. "
+            f"What to do: {steps}.")

@@ -21,7 +21,14 @@ waiting (not submitted yet). Read from SUBMIT_DIR/study.dag.status (DAGMan's nod
 status file) and SUBMIT_DIR/logs/study.log (the job event log), the same for the real
 pool and `reprogrid dryrun`. The event log is read incrementally: the reader's position
 is kept in logs/.reprogrid-status.json, so a large log is not read again each time.
-Exit code: 0 when every run is done, 1 when some failed, 3 while runs are still pending.
+The same words as report and gather: a run that ended without a record is "failed"
+in both (report lists what it cannot analyse as failed or missing, as gather did).
+SUBMIT_DIR may also be given as its DAG file (submit/mystudy/study.dag).
+exit codes:
+  0  every run is done
+  1  some run failed
+  3  runs are still pending (waiting, idle, running or held)
+  2  bad input (a file, folder or option): the message names it and the fix
 """
 
 
@@ -31,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Show how far a submitted (or emulated) study has come, by software and "
                     "hardware environment.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("submit_dir", metavar="SUBMIT_DIR", help="a folder written by `reprogrid render`")
+    parser.add_argument("submit_dir", metavar="SUBMIT_DIR", help="a folder written by reprogrid render, or its study.dag")
     parser.add_argument("--watch", nargs="?", type=float, const=30.0, default=None, metavar="SECONDS",
                         help="keep updating every SECONDS (default 30) until the DAG is over")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -57,7 +64,10 @@ def _exit_code(progress) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    tracker = StatusTracker(args.submit_dir, cache=not args.no_cache)
+    from reprogrid.commands._target import resolve
+
+    target = resolve(args.submit_dir, "status", need_dag=False)
+    tracker = StatusTracker(target.submit_dir, cache=not args.no_cache)
     progress = tracker.update()
     if args.watch is None:
         _show(progress, args.json, clear=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import List, Optional
 
 from reprogrid.core.errors import Problem, UserError
 from reprogrid.core.files import write_text_atomic
@@ -22,6 +23,9 @@ With --workload, a script defining main(seed, determinism, data_dir, output_dir)
 entry workload (the job calls it); any other script a command workload (`python train.py`,
 which writes $REPROGRID_OUTPUT_DIR/metrics.json). Modules it imports from its own folder are
 shipped too. See docs/user-guide.md, "Your own workload".
+exit codes:
+  0  written (or printed)
+  2  bad input (a file, folder or option): the message names it and the fix
 """
 
 VALIDATE_EPILOG = """\
@@ -30,7 +34,15 @@ Every problem is reported at once, with its place in the spec and the fix, e.g.
   workloads[0].files[1]: utils.py does not exist in .; shipped files are relative to the spec's folder
   workloads[1].entry: 'main' is not defined at the top level of train.py (it defines train); ...
 Your workloads' files are checked, and an entry's function found, without importing them.
-Exit codes: 0 valid, 2 invalid. Warnings (pins the pool cannot honour) do not fail.
+
+Pins are judged against today's OSPool (a built-in, dated description of what it
+advertises) unless --pool names a condor_status -json capture or ospool-2022 (the
+paper's 2022 pool). Warnings name each hardware environment the pool cannot honour or
+cannot tell apart from another, and what to pin instead; placeholders such as YOUR_USER
+and local data inputs that do not exist are reported too.
+exit codes:
+  0  valid (warnings do not fail; reprogrid pool check exits 1 on unmatched pins)
+  2  invalid: every problem is listed with its place in the spec and the fix
 """
 
 RENDER_EPILOG = """\
@@ -43,8 +55,15 @@ writes, atomically (a failure leaves nothing behind):
 examples:
   reprogrid render study.yaml -o submit/mystudy
   reprogrid render study.yaml -o submit/mystudy --templates my_templates/   # override any .j2
-then: reprogrid dryrun submit/mystudy/study.dag   (local, schedd emulated)
+then: reprogrid dryrun submit/mystudy   (local, schedd emulated)
+exit codes:
+  0  rendered (warnings about pins today's pool cannot honour do not fail)
+  2  bad input (a file, folder or option): the message names it and the fix
 """
+
+
+POOL_HELP = ("judge the hardware pins against this pool: a condor_status -json capture, today (default: "
+             "the built-in, dated description of today's OSPool) or ospool-2022 (the paper's 2022 pool)")
 
 
 def _print_warnings(warnings) -> None:
@@ -94,12 +113,23 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def pool_warnings(study, pool: Optional[str], base_dir: Path) -> List[str]:  # noqa: ANN001
+    """What validate and render warn about beyond the spec itself: pins judged against
+    today's OSPool (or ``--pool``), placeholders and missing local inputs."""
+    from reprogrid.condor.ospool_today import pool_ads
+    from reprogrid.run.poolcheck import pool_findings
+    from reprogrid.spec.validate import input_warnings
+
+    ads, label = pool_ads(pool)
+    return pool_findings(study, ads, label) + input_warnings(study, base_dir)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from reprogrid.render.hardware import study_warnings
     from reprogrid.spec.validate import load_study
 
     study = load_study(args.spec)
-    _print_warnings(study_warnings(study))
+    _print_warnings(study_warnings(study) + pool_warnings(study, args.pool, Path(args.spec).parent))
     runs = study.runs()
     print(
         f"{args.spec}: valid. {len(runs)} runs = {len(study.workloads)} workloads x "
@@ -120,8 +150,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     spec = Path(args.spec)
     study = load_study(spec)
     out = Path(args.output) if args.output else Path("submit") / study.study_id
+    extra = pool_warnings(study, args.pool, spec.parent)
     result = render_study(study, out, template_dir=args.templates, base_dir=spec.parent, force=args.force)
-    _print_warnings(result.warnings)
+    _print_warnings(list(result.warnings) + extra)
     print(f"rendered {result.runs} runs into {out}/")
     print(f"  on an access point: condor_submit_dag {result.dag_file}")
     print(f"  here, emulated:     reprogrid dryrun {result.dag_file}")
@@ -146,6 +177,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("validate", help="check a study spec; list every problem with its fix", epilog=VALIDATE_EPILOG,
                               formatter_class=fmt, description="Validate a study spec without writing anything.")
     p.add_argument("spec", help="the study YAML file")
+    p.add_argument("--pool", metavar="FILE|today|ospool-2022", default=None, help=POOL_HELP)
     p.set_defaults(func=cmd_validate)
 
     p = subparsers.add_parser("render", help="render a study into a DAG + submit files", epilog=RENDER_EPILOG, formatter_class=fmt,
@@ -154,4 +186,5 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", metavar="DIR", help="submit folder to write (default: submit/<study name>)")
     p.add_argument("--templates", metavar="DIR", help="folder of .j2 templates overriding the built-in ones by name")
     p.add_argument("--force", action="store_true", help="replace a previous rendering even if it holds results")
+    p.add_argument("--pool", metavar="FILE|today|ospool-2022", default=None, help=POOL_HELP)
     p.set_defaults(func=cmd_render)

@@ -17,7 +17,12 @@ examples:
 
 Then watch it with `reprogrid status submit/mystudy --watch`. On a machine without
 HTCondor (a laptop, CI), run the same tree locally with the schedd emulated:
-  reprogrid dryrun submit/mystudy/study.dag
+  reprogrid dryrun submit/mystudy
+
+SUBMIT_DIR may also be given as its DAG file (submit/mystudy/study.dag).
+exit codes:
+  0  submitted (or, with --print, the command printed)
+  2  bad input, or no HTCondor schedd here: the message names it and the fix
 """
 
 
@@ -27,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Submit SUBMIT_DIR/study.dag through the HTCondor Python bindings "
                     "(htcondor2.Submit.from_dag + Schedd.submit), as condor_submit_dag would.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("submit_dir", metavar="SUBMIT_DIR", help="a folder written by `reprogrid render`")
+    parser.add_argument("submit_dir", metavar="SUBMIT_DIR", help="a folder written by reprogrid render, or its study.dag")
     parser.add_argument("--print", dest="print_only", action="store_true",
                         help="print the equivalent condor_submit_dag command and exit")
     parser.add_argument("--schedd", metavar="NAME", help="submit to this schedd (default: the local one)")
@@ -39,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from reprogrid.commands._target import resolve
+
+    args.submit_dir = str(resolve(args.submit_dir, "submit").submit_dir)
     dag = submission.find_dag(args.submit_dir)
     options = submission.SubmitOptions(
         batch_name=args.batch_name or submission.batch_name(args.submit_dir),

@@ -1,5 +1,9 @@
 """The built-in machine inventory: slot ClassAds of the original study's 2022 OSPool.
 
+This is the pool profile for replaying the paper (``--pool ospool-2022``; messages that
+use it say so). Today's OSPool no longer advertises ``OSGVO_CPU_MODEL``: pins are judged
+against :mod:`reprogrid.condor.ospool_today` by default.
+
 One partitionable slot ad per kind of machine the study ran on (10 CPU models, and the
 hosts of the A100, A40 and V100 GPUs), with the attributes the OSPool advertises
 (DESIGN.md): ``CpuFamily``/``CpuModelNumber``, ``Microarch``, ``has_*`` ISA flags (absent

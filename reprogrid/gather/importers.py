@@ -97,7 +97,7 @@ def _read_table(path: Path):
     import pandas as pd
 
     if not path.is_file():
-        raise UserError.of("cannot import", [Problem(str(path), "file not found: pass coakley2022_runs.csv (shared/reference/)")])
+        raise UserError.of("cannot import", [Problem(str(path), "file not found: pass the study's per-run CSV (coakley2022_runs.csv)")])
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:

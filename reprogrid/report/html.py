@@ -52,6 +52,7 @@ def build_report(df: pd.DataFrame, out_dir: PathLike, *, title: str = "reprogrid
     facts = analysis.provenance(prepared)
     extra = dict(provenance or {})
     extra.setdefault("emulation_limits", emulation_limits(df))
+    extra.update(stack_facts(df))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     markdown = render_markdown(tables, facts, extra, title=title, tolerances=tol)
@@ -81,7 +82,8 @@ def provenance_lines(facts: Mapping[str, Any], extra: Mapping[str, Any]) -> List
                  f"{len(facts['workloads'])} workload(s) x {len(facts['software_envs'])} software x "
                  f"{len(facts['hardware_envs'])} hardware environment(s).")
     counts = extra.get("counts") or {}
-    gaps = {k: v for k, v in counts.items() if k in ("missing", "duplicate", "corrupt", "unexpected") and v}
+    gaps = {k: v for k, v in counts.items()
+            if k in ("failed (no record)", "missing", "duplicate", "corrupt", "unexpected") and v}
     if gaps:
         lines.append("Gather: " + ", ".join(f"{v} {k}" for k, v in gaps.items())
                      + " run(s) not in this analysis (see the gather report).")
@@ -95,12 +97,24 @@ def provenance_lines(facts: Mapping[str, Any], extra: Mapping[str, Any]) -> List
                      f"these environments come only from what the emulator reproduces of each machine (the "
                      f"thread pools its host's logical CPUs give), never from their CPUs or GPUs.")
         lines += [f"Emulation: {line}" for line in extra.get("emulation_limits") or []]
+        if extra.get("cannot_tell"):
+            lines.append(_cannot_tell_line(extra))
+    elif not facts["ok"]:
+        lines.append("Hardware: no successful record, so nothing to check against the requested hardware.")
+    elif extra.get("cannot_tell"):
+        lines.append(_cannot_tell_line(extra))
     else:
         lines.append("Hardware: every hardware environment's records carry a fingerprint consistent with its name "
                      "(see the hardware check for loose pins).")
     if facts["studies"]:
         lines.append("Study: " + "; ".join(facts["studies"]) + ".")
+    lines += same_stack_lines(extra)
     return lines
+
+
+def _cannot_tell_line(extra: Mapping[str, Any]) -> str:
+    return ("Hardware: cannot tell whether " + ", ".join(extra["cannot_tell"]) + " got the requested CPU: "
+            "the hosts that ran them hide their CPU model string (see the hardware check).")
 
 
 # --------------------------------------------------------------------------- the answer (first screen)
@@ -140,8 +154,9 @@ COLUMN_NOTES = {
     "claims": "Each claim per observed environment: n_envs, n_support, share with its 95% Wilson interval, "
               "share_runs (single runs), decision, and up to five failing environments.",
     "hardware_check": "Per requested hardware env: what ran (observed), n_machines; loose_pin = more than one kind "
-                      "of machine; name_mismatch = the name's model is not the observed one; shared = the machine "
-                      "also ran other environments (emulation).",
+                      "of machine; name_check = the model in the name against the observed model string: match, "
+                      "mismatch, or cannot tell when the host hides its model (a VM reporting only \"AMD EPYC\"); "
+                      "shared = the machine also ran other environments (emulation).",
     "outcome_groups": "Every observed environment of each scope with its group (G1 = best value), value, loss, runs "
                       "and main fingerprint attributes.",
 }
@@ -205,6 +220,56 @@ def _pct(value: Any) -> str:
     return "n/a" if value is None or pd.isna(value) else f"{value * 100:.0f}%"
 
 
+# --------------------------------------------------------------------------- software stacks
+
+def stack_facts(df: pd.DataFrame) -> Dict[str, Any]:
+    """The observed software stacks and the same-stack groups, for the report's parts."""
+    from reprogrid.analysis.stacks import same_stack_groups, software_stacks
+
+    stacks = software_stacks(df)
+    hw = analysis.hardware_check(df) if len(df) else None
+    unknown = [] if hw is None or "name_check" not in hw else \
+        sorted(hw.loc[hw["name_check"] == "cannot tell", "hardware_env"].astype(str))
+    return {"software_stacks": stacks, "same_stack": same_stack_groups(stacks), "cannot_tell": unknown}
+
+
+def verdict_caveat(facts: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
+    """A sentence before the verdicts when the environments they compare did not differ."""
+    if not extra.get("same_stack"):
+        return ""
+    hardware = (" and hardware environments emulated on one machine"
+                if facts["emulated_hardware_envs"] or extra.get("emulated") else "")
+    return ("These verdicts compare environments that did not differ in what they claim to vary: software "
+            f"environments that ran the same stack (SAME STACK above){hardware}. They say nothing about "
+            "TensorFlow versions" + (" or hardware." if hardware else "."))
+
+
+def same_stack_lines(extra: Mapping[str, Any]) -> List[str]:
+    """The first-screen warning: requested software environments that ran one and the same stack."""
+    lines = []
+    for stack, envs in extra.get("same_stack") or []:
+        lines.append(f"SAME STACK: the software environments {', '.join(envs)} were not different here: all ran "
+                     f"{stack}. Differences between them are not software effects, and no verdict compares "
+                     "their TensorFlow versions (map a software environment to another interpreter to compare "
+                     "real stacks).")
+    return lines
+
+
+def stack_section_html(extra: Mapping[str, Any]) -> str:
+    """What each software environment really ran (observed in its records)."""
+    stacks = extra.get("software_stacks")
+    intro = ("<p>What answered each requested software environment, as its records' fingerprints observed it "
+             "(not what the environment's name or image promises).</p>")
+    return "<h2>Software stack observed per software environment</h2>" + intro + _html_table(
+        stacks, ["software_env", "n_runs", "python", "tensorflow", "keras", "keras_backend", "cuda", "cudnn"])
+
+
+def stack_section_markdown(extra: Mapping[str, Any]) -> str:
+    """The same table for summary.md."""
+    return "## Software stack observed per software environment\n\n" + _md_table(
+        extra.get("software_stacks"), ["software_env", "n_runs", "stack"])
+
+
 # --------------------------------------------------------------------------- markdown
 
 def _md_table(df: pd.DataFrame, columns: Optional[List[str]] = None, limit: int = 40) -> str:
@@ -250,9 +315,12 @@ def render_markdown(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], e
     acc = _accuracy(tables["stats"])
     parts = [f"# {title}\n", *[f"- {line}" for line in provenance_lines(facts, extra)], ""]
     parts += ["## Does this result survive a change of environment?\n", *[f"- {line}" for line in survival_lines(tables)], ""]
-    parts += ["## Verdicts\n", _md_table(tables["verdicts"], ["workload", "n_envs", "range", "env_std", "run_std",
-                                                              "outcomes_reproducible", "analysis_reproducible",
-                                                              "interpretation_reproducible"])]
+    parts += [stack_section_markdown(extra)]
+    caveat = verdict_caveat(facts, extra)
+    parts += ["## Verdicts\n", *([f"**{caveat}**\n"] if caveat else []),
+              _md_table(tables["verdicts"], ["workload", "n_envs", "range", "env_std", "run_std",
+                                         "outcomes_reproducible", "analysis_reproducible",
+                                         "interpretation_reproducible"])]
     parts += ["Criteria:\n", *[f"- **{k}**: {v}" for k, v in tolerances.criteria().items()], ""]
     parts += ["## Test accuracy across all environments\n",
               _md_table(acc, ["workload", "n", "min (%)", "max (%)", "range_pp", "mean (%)", "std (%)"])]
@@ -278,7 +346,7 @@ def render_markdown(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], e
     off = hw[~hw["agrees"].astype(bool)] if not hw.empty else hw
     if not off.empty:
         parts += ["## Requested vs observed hardware (disagreements)\n",
-                  _md_table(off, ["hardware_env", "observed", "n_machines", "loose_pin", "name_mismatch", "shared"])]
+                  _md_table(off, ["hardware_env", "observed", "n_machines", "loose_pin", "name_check", "shared"])]
     return "\n".join(parts).rstrip() + "\n"
 
 
@@ -332,18 +400,22 @@ def render_html(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], extra
     """The full report page (one file, images inline): what the data are, the answer, then the detail."""
     e = html.escape
     lines = provenance_lines(facts, extra)
-    warn = facts["data"] != "real data" or bool(facts["emulated_hardware_envs"]) or bool(extra.get("emulated"))
+    warn = (facts["data"] != "real data" or bool(facts["emulated_hardware_envs"]) or bool(extra.get("emulated"))
+            or bool(extra.get("same_stack")))
     body = [f"<h1>{e(title)}</h1>",
             f"<div class='prov{' warn' if warn else ''}'><strong>What these data are</strong><ul>"
             + "".join(f"<li>{e(line)}</li>" for line in lines) + "</ul></div>"]
     body += _answer_section(tables)
-    body += _verdict_section(tables, tolerances)
+    body.append(stack_section_html(extra))
+    body += _verdict_section(tables, tolerances, verdict_caveat(facts, extra))
     body += _factor_section(tables)
-    body += _spread_section(tables, prepared)
+    body += _spread_section(tables, prepared, extra)
     body += _determinism_section(tables)
     body += _group_section(tables)
     body += _claims_section(tables)
-    body += ["<h2>Requested vs observed hardware</h2>", _note("hardware_check"), _html_table(tables["hardware_check"])]
+    body += ["<h2>Requested vs observed hardware</h2>", _note("hardware_check"),
+             _html_table(tables["hardware_check"], ["hardware_env", "device_class", "n_runs", "observed", "n_machines",
+                                                    "loose_pin", "name_check", "shared", "agrees"])]
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>{e(title)}</title><style>{_CSS}</style></head><body>" + "\n".join(body) + "</body></html>\n")
 
@@ -361,9 +433,9 @@ def _answer_section(tables: Mapping[str, pd.DataFrame]) -> List[str]:
             + _html_table(tables.get("survival_by_device")) + "</details>"]
 
 
-def _verdict_section(tables: Mapping[str, pd.DataFrame], tolerances: Tolerances) -> List[str]:
+def _verdict_section(tables: Mapping[str, pd.DataFrame], tolerances: Tolerances, caveat: str = "") -> List[str]:
     e = html.escape
-    return ["<h2>Verdicts</h2>", _note("verdicts"),
+    return ["<h2>Verdicts</h2>" + (f"<p class='prov warn'>{e(caveat)}</p>" if caveat else ""), _note("verdicts"),
             _html_table(tables["verdicts"], ["workload", "n_runs", "n_envs", "metric", "range", "env_std", "run_std",
                                              "distinct_outcomes", "nondeterministic_cells", "outcomes_reproducible",
                                              "analysis_reproducible", "interpretation_reproducible", "outcome_basis",
@@ -395,7 +467,8 @@ def _factor_section(tables: Mapping[str, pd.DataFrame]) -> List[str]:
             _img(plots.k_curve(tables.get("k_curve")), "probability that k environments reveal the full range")]
 
 
-def _spread_section(tables: Mapping[str, pd.DataFrame], prepared: pd.DataFrame) -> List[str]:
+def _spread_section(tables: Mapping[str, pd.DataFrame], prepared: pd.DataFrame,
+                    extra: Mapping[str, Any]) -> List[str]:
     e = html.escape
     acc = _accuracy(tables["stats"])
     body = ["<h2>How far outcomes move</h2>", _note("stats"),
@@ -406,6 +479,8 @@ def _spread_section(tables: Mapping[str, pd.DataFrame], prepared: pd.DataFrame) 
                        ("stats_by_device", "by device class"), ("stats_by_observed", "by observed hardware (fingerprint)")):
         part = _accuracy(tables[key])
         cols = [c for c in part.columns if c not in ("metric", "min", "max", "mean", "std", "range")]
+        if key == "stats_by_software" and extra.get("same_stack"):
+            label += " (NOT a software comparison: see SAME STACK above)"
         body.append(f"<details><summary>Test accuracy {e(label)}</summary>{_note('stats')}{_html_table(part, cols)}</details>")
     for workload in sorted(set(prepared["workload"].astype(str))):
         body += [f"<h2>{e(workload)}</h2>",

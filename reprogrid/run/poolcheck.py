@@ -331,3 +331,63 @@ def describe_checks(checks: Sequence[HardwareCheck], max_kinds: int = 6) -> str:
         for warning in c.warnings:
             lines.append(f"  note: {warning}")
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- today's pool
+
+
+def _instead(hardware: Any) -> str:
+    """What to pin instead of a CPU model string: the attributes today's pool advertises."""
+    cpu = hardware.cpu
+    if cpu is None:
+        return "pins on attributes the pool advertises (see reprogrid pool import)"
+    parts = []
+    if cpu.family is not None:
+        parts.append(f"cpu.family: {cpu.family} (CpuFamily)")
+    if cpu.model_number is not None:
+        parts.append(f"cpu.model_number: {cpu.model_number} (CpuModelNumber)")
+    if cpu.microarch is not None:
+        parts.append(f"cpu.microarch: {cpu.microarch} (Microarch)")
+    parts.append("cpu.flags such as [avx512f] (has_avx512f) where the ISA matters")
+    return ("keep " if cpu.family is not None else "pin ") + ", ".join(parts) + \
+        ", and drop cpu.model or set pool.profile: ospool (it then only warns)"
+
+
+def pool_findings(study: Study, ads: Sequence[Any], label: str) -> List[str]:
+    """Per hardware environment, what the pool ``ads`` (called ``label``) cannot do for it.
+
+    Names each environment the pool cannot honour (no slot matches: the clause or the
+    unadvertised attribute, and what to pin instead) and each group of environments it
+    cannot tell apart (with the CPU model pin dropped, they match exactly the same
+    slots, e.g. AMD EPYC 7302/7402/7F52 sharing CpuFamily 23 / CpuModelNumber 49). The
+    job's fingerprint records which machine really ran, whatever the pin.
+    """
+    out: List[str] = []
+    if study.pool.profile == "ospool-2022":
+        out.append(f"pool.profile ospool-2022 replays the 2022 OSPool the paper ran on (exact CPU model pins "
+                   f"through OSGVO_CPU_MODEL); judged here against {label}")
+    checks = check_study(study, ads)
+    by_name = {h.name: h for h in study.hardware}
+    for check in checks:
+        if check.matching_slots:
+            continue
+        why = "; ".join([f"not advertised: {', '.join(check.unadvertised)}"] if check.unadvertised else [])
+        why = why or "; ".join(check.excluded_by[:2]) or "no slot satisfies its requirements"
+        out.append(f"hardware {check.name!r}: {label} cannot honour it: 0 of {check.total_slots} slots match "
+                   f"({why}); pin instead: {_instead(by_name[check.name])}")
+    relaxed = study if study.pool.profile == "ospool" and not study.pool.cpu_model_attribute else \
+        dataclasses.replace(study, pool=dataclasses.replace(study.pool, profile="ospool", cpu_model_attribute=None))
+    loose = check_study(relaxed, ads) if relaxed is not study else checks
+    same: Dict[Tuple[str, ...], List[str]] = {}
+    for check in loose:
+        if check.matching_slots:
+            same.setdefault(tuple(sorted(k.description for k in check.kinds)), []).append(check.name)
+    for kinds, names in same.items():
+        if len(names) < 2:
+            continue
+        shown = "; ".join(kinds[:2]) + (f"; ... {len(kinds) - 2} more kinds" if len(kinds) > 2 else "")
+        out.append(f"hardware {', '.join(names)}: {label} cannot tell these apart: without a CPU model string "
+                   f"they match exactly the same slots ({shown}), so a run asking for one may land on another. "
+                   "Pin something that differs (cpu.flags, cpu.microarch, sites) or merge them into one "
+                   "environment; the job's fingerprint records which machine really ran")
+    return out

@@ -675,3 +675,29 @@ def load_study(path: Union[str, Path]) -> Study:
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise UserError(f"{path} is not valid YAML", [Problem(where, f"{getattr(err, 'problem', err)}; fix the YAML syntax")])
     return study_from_dict(raw, source=str(path), base_dir=path.parent)
+#: Placeholders the presets and guides use for what only the user can fill in.
+PLACEHOLDERS = ("YOUR_USER", "YOUR_PROJECT", "YOUR_AP", "CHANGE_ME")
+
+
+def input_warnings(study: Study, base_dir: Union[str, Path] = ".") -> List[str]:
+    """What a valid spec still needs before it can run: placeholders left in its paths
+    and URLs (``YOUR_USER``), and local data inputs that do not exist (relative to
+    ``base_dir``, the spec's folder). Each names the field and the fix."""
+    out: List[str] = []
+    fields = [(f"data.inputs[{i}]", text) for i, text in enumerate(study.data.inputs)]
+    fields += [(f"software[{i}].image", s.image or "") for i, s in enumerate(study.software)]
+    if study.output.destination:
+        fields.append(("output.destination", study.output.destination))
+    for where, text in fields:
+        hit = next((p for p in PLACEHOLDERS if p in text), None)
+        if hit:
+            out.append(f"{where}: {text!r} still holds the placeholder {hit}: replace it with your "
+                       "own value (e.g. your access point user name) before rendering for the pool")
+    for where, text in fields[:len(study.data.inputs)]:
+        if "://" in text or any(p in text for p in PLACEHOLDERS):
+            continue
+        path = Path(text) if Path(text).is_absolute() else Path(base_dir) / text
+        if not path.exists():
+            out.append(f"{where}: the local input {text!r} does not exist (looked for {path}): fetch it "
+                       "(reprogrid data fetch DIR) or fix the path; jobs would be held at submit time")
+    return out

@@ -59,6 +59,7 @@ class NodePlan:
     hardware_envs: List[str]
     reasons: List[str] = field(default_factory=list)
     note: str = ""
+    requested: str = ""  # the hardware environment the job asks for (ReprogridHardwareEnv), if any
 
 
 @dataclass
@@ -76,20 +77,49 @@ class PlanResult:
     def exit_code(self) -> int:
         return 1 if self.unmatched else 0
 
-    def format(self) -> str:
+    def summary(self) -> List[str]:
+        """Per requested environment: runs, matching slots and slot kinds, and the first match."""
+        envs: Dict[str, List[NodePlan]] = {}
+        for n in self.nodes:
+            envs.setdefault(n.requested or (n.note and "(no job / local)") or "(not named)", []).append(n)
+        width = max([len(k) for k in envs] + [len("environment")])
+        lines = [f"{'environment'.ljust(width)}  {'runs':>5}  {'slots':>6}  {'kinds':>5}  first match"]
+        for env, nodes in envs.items():
+            kinds = sorted({h for n in nodes for h in n.hardware_envs})
+            first = next((n for n in nodes if n.slots), None)
+            where = (nodes[0].note if nodes[0].note else
+                     f"{first.node} -> {', '.join(first.hardware_envs[:3])}" if first else "NOTHING MATCHES")
+            lines.append(f"{env.ljust(width)}  {len(nodes):5d}  {max(n.slots for n in nodes):6d}  {len(kinds):5d}  {where}")
+        return lines
+
+    def format(self, verbose: bool = True) -> str:
         lines = [f"{len(self.nodes)} nodes, {self.autoclusters} autoclusters, "
                  f"{self.machine_groups} kinds of machine ({self.total_slots} slots)", ""]
+        lines += self.summary()
+        if not verbose:
+            lines += ["", "(the per-node table: add --verbose)"]
+            return "\n".join(lines + self._unmatched_lines(verbose=False))
+        lines.append("")
         width = max([len(n.node) for n in self.nodes] + [4])
         lines.append(f"{'node'.ljust(width)}  slots  hardware")
         for n in self.nodes:
             where = n.note or (", ".join(n.hardware_envs) if n.hardware_envs else "NOTHING MATCHES")
             lines.append(f"{n.node.ljust(width)}  {n.slots:5d}  {where}")
+        return "\n".join(lines + self._unmatched_lines())
+
+    def _unmatched_lines(self, verbose: bool = True) -> List[str]:
+        lines: List[str] = []
         if self.unmatched:
             lines += ["", f"{len(self.unmatched)} node(s) match no machine:"]
+            seen = set()
             for n in self.unmatched:
-                lines.append(f"  {n.node}:")
+                if not verbose and n.requested and n.requested in seen:
+                    continue
+                seen.add(n.requested)
+                lines.append(f"  {n.node}:" if verbose or not n.requested else
+                             f"  {n.requested} (e.g. {n.node}):")
                 lines += [f"    excluded by: {r}" for r in n.reasons]
-        return "\n".join(lines)
+        return lines
 
 
 def default_machines() -> List[classad.ClassAd]:
@@ -130,14 +160,16 @@ def software_pythons(dag_path: PathLike, overrides: Optional[Mapping[str, str]] 
 def dryrun(dag_path: PathLike, *, slots: Optional[int] = None, pool: Optional[PathLike] = None,
            machines: Optional[Sequence[classad.ClassAd]] = None, pythons: Optional[Mapping[str, str]] = None,
            map_url: Optional[Mapping[str, PathLike]] = None, progress: Optional[bool] = None,
-           use_rescue: bool = True, scratch_dir: Optional[PathLike] = None) -> DryRunResult:
+           use_rescue: bool = True, scratch_dir: Optional[PathLike] = None,
+           lines: Optional[bool] = None) -> DryRunResult:
     """Execute the DAG at ``dag_path`` here, as condor_submit_dag + the schedd would.
 
     ``slots`` defaults to the number of cores; ``pool`` (a ``condor_status -json`` file)
     or ``machines`` replace the built-in inventory; ``pythons`` maps software env names
     to interpreters (on top of ``manifest.json``'s ``local_python``); ``map_url`` maps URL
     prefixes to local folders for ``osdf://``/``https://`` inputs. The newest rescue DAG
-    is used unless ``use_rescue`` is False.
+    is used unless ``use_rescue`` is False. ``lines``: one stderr line per finished node
+    (default: when no progress bar is drawn, i.e. stderr is not a terminal).
     """
     dag_path = Path(dag_path).absolute()
     rescue = newest_rescue(dag_path) if use_rescue else None
@@ -153,7 +185,8 @@ def dryrun(dag_path: PathLike, *, slots: Optional[int] = None, pool: Optional[Pa
     try:
         executor = Executor(scratch_root, UrlMapper(map_url), software_pythons(dag_path, pythons))
         show = sys.stderr.isatty() if progress is None else progress
-        outcome = Scheduler(dag, inventory, slot_count, executor, log, progress=show).run()
+        outcome = Scheduler(dag, inventory, slot_count, executor, log, progress=show,
+                            lines=(not show) if lines is None else lines).run()
     finally:
         log.close()
         shutil.rmtree(scratch_root, ignore_errors=True)
@@ -207,7 +240,8 @@ def plan(dag_path: PathLike, *, pool: Optional[PathLike] = None,
             summary = per_key[key] = (sum(len(groups[g].members) for g in matching),
                                       sorted({groups[g].hardware_env for g in matching}),
                                       [] if matching else mm.explain(ad))
-        row = NodePlan(node.name, summary[0], summary[1], list(summary[2]))
+        row = NodePlan(node.name, summary[0], summary[1], list(summary[2]),
+                       requested=str(ad.get("ReprogridHardwareEnv") or ""))
         rows.append(row)
     return PlanResult(nodes=rows, total_slots=len(inventory), autoclusters=len(set(keys.values())),
                       machine_groups=len(groups))

@@ -118,10 +118,27 @@ class Log:
 
 
 class ProgressLine:
-    """A one-line progress bar on stderr (TTY only): done / running / idle / failed."""
+    """A one-line progress bar on stderr (TTY only): done / running / idle / failed.
 
-    def __init__(self, total: int, enabled: bool) -> None:
+    With ``lines`` (for a stderr that is not a terminal: a CI log, a redirect) it draws
+    no bar but prints one line per node that finishes, so a long run is never silent.
+    """
+
+    def __init__(self, total: int, enabled: bool, lines: bool = False) -> None:
         self.total, self.enabled, self.last = total, enabled, 0.0
+        self.lines = lines and not enabled
+        self.finished = 0
+        self.started = time.monotonic()
+
+    def node(self, name: str, ok: bool, why: str = "") -> None:
+        """One line for a node that finished (``lines`` mode only)."""
+        self.finished += 1
+        if not self.lines:
+            return
+        state = "done" if ok else f"FAILED ({why})" if why else "FAILED"
+        sys.stderr.write(f"[{self.finished}/{self.total} {time.monotonic() - self.started:6.0f} s] "
+                         f"node {name} {state}\n")
+        sys.stderr.flush()
 
     def update(self, done: int, running: int, idle: int, failed: int, force: bool = False) -> None:
         if not self.enabled:
@@ -154,6 +171,10 @@ class DagOutcome:
     interrupted: bool = False
     jobs_run: int = 0
     seconds: float = 0.0
+    #: nodes that neither finished nor failed (FINAL included, e.g. after Ctrl-C)
+    not_run: List[str] = field(default_factory=list)
+    #: failed node -> why it failed (the hold reason, the exit status)
+    reasons: Dict[str, str] = field(default_factory=dict)
 
 
 
@@ -171,7 +192,7 @@ def highest_cluster(path: Optional[Path]) -> int:
 
 class Scheduler:
     def __init__(self, dag: Dag, machines: Sequence[classad.ClassAd], slots: int, executor: Executor,
-                 log: Log, progress: bool = False, node_log: bool = True) -> None:
+                 log: Log, progress: bool = False, node_log: bool = True, lines: bool = False) -> None:
         self.dag = dag
         self.slots = max(1, slots)
         self.free_slots = self.slots
@@ -213,7 +234,7 @@ class Scheduler:
         self.halt_path = Path(str(dag.path) + ".halt")
         self.last_halt_check = 0.0
         self.final_started = False
-        self.progress = ProgressLine(len(dag.nodes), progress)
+        self.progress = ProgressLine(len(dag.nodes), progress, lines)
         self.status_path = None
         if dag.node_status is not None:
             p = Path(dag.node_status.path)
@@ -257,6 +278,7 @@ class Scheduler:
         st.status = STATUS_DONE
         st.details = ""
         self.counts["done"] += 1
+        self.progress.node(st.node.name, True)
         if st.node.final:
             return
         for child in st.node.children:
@@ -280,6 +302,7 @@ class Scheduler:
         st.status = STATUS_ERROR
         st.details = why + (f" (after {st.retries} node retries)" if node.retry else "")
         self.counts["failed"] += 1
+        self.progress.node(node.name, False, why)
         if self.dag_status == DAG_OK and (self.aborted is None or node.final):
             self.dag_status = DAG_NODE_FAILED  # an abort sets the status after the node failed
         if futile:
@@ -973,8 +996,9 @@ class Scheduler:
                 self.counts["done"] += 1
                 for child in st.node.children:
                     self.states[child].waiting -= 1
-        if self.counts["done"]:
-            self.log(f"{self.counts['done']} node(s) already DONE (rescue DAG or DONE): not run again")
+        pre_done = self.progress.finished = self.counts["done"]
+        if pre_done:
+            self.log(f"{pre_done} node(s) already DONE (rescue DAG or DONE): not run again")
         for st in self.states.values():
             if st.status == STATUS_NOT_READY and st.waiting == 0 and not st.node.final:
                 self._ready(st)
@@ -1101,7 +1125,13 @@ class Scheduler:
         return DagOutcome(exit_code=exit_code, dag_status=self.dag_status, done=done, failed=failed,
                           futile=futile, rescue_file=self.rescue, aborted=self.aborted is not None,
                           interrupted=self.removed is not None, jobs_run=self.jobs_run,
-                          seconds=time.time() - t0)
+                          seconds=time.time() - t0, **self._leftovers())
+
+    def _leftovers(self) -> Dict[str, object]:
+        """The nodes that did not run (FINAL included) and why each failed node failed."""
+        return {"not_run": [s.node.name for s in self.states.values() if s.status not in (STATUS_DONE, STATUS_ERROR)],
+                "reasons": {s.node.name: s.details for s in self.states.values()
+                            if s.status == STATUS_ERROR and not s.node.final}}
 
     def _log_summary(self) -> None:
         """DAGMan's ``print_status`` block, which tools grep in dagman.out."""
