@@ -56,11 +56,15 @@ LABEL = f"today's OSPool (built-in description of {DESCRIBED})"
 _H100 = GpuModel("NVIDIA H100 80GB HBM3", 9.0, 81_559, 12.4, 4)
 _L40S = GpuModel("NVIDIA L40S", 8.9, 46_068, 12.4, 4)
 
-#: Newer kinds of machine than the study's (family/model numbers as /proc/cpuinfo gives them).
+#: Newer kinds of machine than the study's (family/model numbers as /proc/cpuinfo gives them;
+#: logical CPUs of one socket with SMT: sites differ, a condor_status capture says the truth).
 NEWER: Tuple[MachineModel, ...] = (
-    MachineModel("today-amd-epyc-9454", "AMD EPYC 9454 48-Core Processor", 25, 17, "x86_64-v4", "UW-Madison"),
-    MachineModel("today-intel-xeon-gold-6338", "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz", 6, 106, "x86_64-v4", "Purdue"),
-    MachineModel("today-intel-xeon-gold-6430", "Intel(R) Xeon(R) Gold 6430", 6, 143, "x86_64-v4", "UCSD"),
+    MachineModel("today-amd-epyc-9454", "AMD EPYC 9454 48-Core Processor", 25, 17, "x86_64-v4", "UW-Madison",
+                 cpus=96),
+    MachineModel("today-intel-xeon-gold-6338", "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz", 6, 106, "x86_64-v4", "Purdue",
+                 cpus=64),
+    MachineModel("today-intel-xeon-gold-6430", "Intel(R) Xeon(R) Gold 6430", 6, 143, "x86_64-v4", "UCSD",
+                 cpus=64),
     MachineModel("today-gpu-h100", "AMD EPYC 9454 48-Core Processor", 25, 17, "x86_64-v4", "SDSC-PRP",
                  cpus=96, memory_mb=768_000, gpu=_H100),
     MachineModel("today-gpu-l40s", "Intel(R) Xeon(R) Gold 6430", 6, 143, "x86_64-v4", "UW-Madison",
