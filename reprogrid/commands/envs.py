@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from reprogrid.spec.model import Study
 
 ORDER = 72
 
@@ -63,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
-def load_spec(spec: str):  # noqa: ANN201 - a Study
+def load_spec(spec: str) -> "Study":
     """A study from a study file, a submit folder (its study.yaml) or a preset name."""
     from reprogrid import tree
     from reprogrid.core.errors import Problem, UserError

@@ -24,7 +24,12 @@ def _machine_ad(fingerprint_json: Any) -> Dict[str, Any]:
 
 
 def _isa(microarch: Optional[str], avx512: Any) -> str:
-    return f"{microarch or '?'}{', AVX-512' if avx512 is True else ''}"
+    return f"{microarch or '?'}{', AVX-512' if _true(avx512) else ''}"
+
+
+def _true(value: Any) -> bool:
+    """True for True and numpy's True (a DataFrame row's bool), False for missing values."""
+    return _present(value) and bool(value)
 
 
 def _present(value: Any) -> bool:
@@ -50,8 +55,8 @@ def _sentence(env: str, ad: Mapping[str, Any], seen: Mapping[str, Any]) -> str:
     emulated = [f"its host's {cpus} logical CPUs sizing TensorFlow's default thread pools" if cpus else None,
                 "the starter's thread variables (OMP_NUM_THREADS...) set to the slot's CPUs"]
     model = ad.get("OSGVO_CPU_MODEL") or ad.get("CpuModel") or f"family {ad.get('CpuFamily')} model {ad.get('CpuModelNumber')}"
-    want_isa = _isa(ad.get("Microarch"), ad.get("has_avx512f") is True)
-    got_isa = _isa(seen.get("microarch"), seen.get("has_avx512f") is True)
+    want_isa = _isa(ad.get("Microarch"), ad.get("has_avx512f"))
+    got_isa = _isa(seen.get("microarch"), seen.get("has_avx512f"))
     not_emulated = [
         f"instruction set {want_isa} (ran {got_isa} here{'' if want_isa != got_isa else ', the same level'})",
         f"microarchitecture of {model} (ran {seen.get('cpu_model') or 'this CPU'})",
