@@ -40,6 +40,11 @@ examples:
   reprogrid envs build submit/mystudy --only keras3-jax
   reprogrid envs list
   reprogrid envs remove 3f9a1c                    # by key prefix, or by software env name
+
+exit codes:
+  0  built (or reused), listed or removed
+  2  bad input (a spec, a name, a package pip cannot install): the message names it, pip's
+     own error and the fix; nothing half-built is ever listed or used
 """
 
 
