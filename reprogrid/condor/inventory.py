@@ -6,7 +6,7 @@ against :mod:`reprogrid.condor.ospool_today` by default.
 
 One partitionable slot ad per kind of machine the study ran on (10 CPU models, and the
 hosts of the A100, A40 and V100 GPUs), with the attributes the OSPool advertises
-(DESIGN.md): ``CpuFamily``/``CpuModelNumber``, ``Microarch``, ``has_*`` ISA flags (absent
+(docs/hardware-pins.md): ``CpuFamily``/``CpuModelNumber``, ``Microarch``, ``has_*`` ISA flags (absent
 when false), the 2022-era ``OSGVO_CPU_MODEL``, GPU ads nested as ``GPUs_GPU_<id>`` and
 listed in ``AvailableGPUs``, site and container support. ``render``'s fidelity tests and
 the emulator's matchmaking both use it; ``ReprogridHardwareEnv`` names the environment

@@ -1,7 +1,7 @@
 """Importers: published results of other studies -> the project's result schema.
 
 ``import_coakley2022(csv_path)`` reads the per-run table of Coakley, Kirkpatrick and
-Gundersen (eScience 2022; ``shared/reference/coakley2022_runs.csv``, one row per training
+Gundersen (eScience 2022; its published ``coakley2022_runs.csv``, one row per training
 run) and returns a DataFrame with exactly the columns of ``reprogrid.job.schema``, so
 gather's dataset layout, the analysis and the report treat it like any gathered study.
 

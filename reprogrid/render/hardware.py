@@ -1,6 +1,6 @@
 """Hardware pins -> HTCondor requirements, per pool profile, with honest warnings.
 
-What a pool can express is limited (DESIGN.md): ``CpuFamily``/``CpuModelNumber`` do not
+What a pool can express is limited (docs/hardware-pins.md): ``CpuFamily``/``CpuModelNumber`` do not
 identify a CPU model, and the exact model string (``OSGVO_CPU_MODEL`` on the 2022 OSPool)
 is gone from today's OSPool. :func:`pin_for` turns a hardware environment into the
 ``requirements`` clauses and GPU submit commands for a pool profile and says, in
@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Tuple
 from reprogrid.condor.escaping import classad_number, classad_string
 from reprogrid.spec.model import CPU_VENDORS, HardwareEnv, Pool
 
-#: Other CPU models that share a family/model number (DESIGN.md), to explain loose pins.
+#: Other CPU models that share a family/model number (docs/hardware-pins.md), to explain loose pins.
 SHARED_FAMILY_MODEL = {
     (23, 49): ("AMD EPYC 7302", "EPYC 7402", "EPYC 7F52"),
     (25, 1): ("AMD EPYC 7443", "EPYC 7513", "EPYC 7713"),
