@@ -77,6 +77,19 @@ def test_ties_are_broken_by_the_stated_rule_and_aliases_are_named():
     assert "cpu_vendor = glidein_site" in e["aliases"]
 
 
+def test_an_implementation_factor_wins_a_tie_with_a_location_label():
+    # Emulated hosts: the thread pool follows the machine, and so does the machine's site
+    # name ("glidein_resource" sorts before "intra_op_pool"); the pool is what moved the result.
+    rows = []
+    for i, (pool, good) in enumerate([(64, True), (40, False), (80, False), (64, True)]):
+        machine = dict(EPYC, intra_op_pool=pool, glidein_resource=f"Res{pool}")  # one host, as emulated
+        rows += [row("w", "sw", f"hw{i}", r, 0.9 if good else 0.8, sha="g" if good else f"b{pool}", **machine)
+                 for r in range(2)]
+    e = analysis.explain_groups(analysis.outcome_groups(frame(rows))).iloc[0]
+    assert e["attributes"][0] == "intra_op_pool"
+    assert "glidein_resource" in e["aliases"]
+
+
 def test_a_claim_in_one_environment_respects_the_hierarchy():
     one = frame([row("w", "sw", "amd", r, 0.9, sha="x", **EPYC) for r in range(3)])
     v = analysis.verdicts(one, ["w: accuracy > 0.95"]).iloc[0]

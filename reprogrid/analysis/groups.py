@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from reprogrid.analysis.determinism import determinism
-from reprogrid.analysis.prepare import CELL, ENV_KEYS, FINGERPRINT_ATTRIBUTES, LOSS, _ok, prepare
+from reprogrid.analysis.prepare import CELL, ENV_KEYS, FINGERPRINT_ATTRIBUTES, LOCATION_LABELS, LOSS, _ok, prepare
 
 SCOPE = ("workload", "device_class", "software_env")
 PERMUTATIONS = 199
@@ -189,7 +189,8 @@ def _explain_scope(part: pd.DataFrame, within: List[str], permutations: int, rng
 
 def _candidates(part: pd.DataFrame, within: List[str]) -> Tuple[List[Tuple[str, List[Tuple[str, int]]]], Dict[str, List[str]]]:
     """Varying attributes as (name, [(value, bitmask of environments)]), one per distinct split,
-    in tie-break order (fewer distinct values, then name); and each kept attribute's aliases."""
+    in tie-break order (implementation factors before location labels, then fewer distinct
+    values, then name); and each kept attribute's aliases."""
     by_split: Dict[Tuple[int, ...], List[Tuple[int, str, List[Tuple[str, int]]]]] = {}
     for attr in FINGERPRINT_ATTRIBUTES:
         if attr not in part.columns or attr in within:
@@ -201,15 +202,15 @@ def _candidates(part: pd.DataFrame, within: List[str]) -> Tuple[List[Tuple[str, 
         first: Dict[str, int] = {}
         canon = tuple(first.setdefault(v, len(first)) for v in values)
         masks = [(v, sum(1 << i for i, x in enumerate(values) if x == v)) for v in distinct]
-        by_split.setdefault(canon, []).append((len(distinct), attr, masks))
+        by_split.setdefault(canon, []).append((attr in LOCATION_LABELS, len(distinct), attr, masks))
     cands, aliases = [], {}
     for members in by_split.values():
-        members.sort()
-        _, attr, masks = members[0]
-        cands.append((len(masks), attr, masks))
-        aliases[attr] = [m[1] for m in members[1:]]
-    cands.sort()
-    return [(attr, masks) for _, attr, masks in cands], aliases
+        members.sort(key=lambda m: m[:3])
+        label, n, attr, masks = members[0]
+        cands.append((label, n, attr, masks))
+        aliases[attr] = [m[2] for m in members[1:]]
+    cands.sort(key=lambda c: c[:3])
+    return [(attr, masks) for _, _, attr, masks in cands], aliases
 
 
 class _TreeSearch:

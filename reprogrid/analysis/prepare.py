@@ -30,6 +30,10 @@ FINGERPRINT_ATTRIBUTES = (
     "omp_num_threads", "intra_op_threads", "inter_op_threads", "intra_op_pool", "inter_op_pool",
     "thread_env_json", "onednn_enabled", "xla_jit", "software_env",
 )
+#: Where a run ran, not how: names of a site or an execute point. They follow the machine
+#: exactly (so they always explain as well as the machine's real properties), which is why
+#: the explanation search prefers any implementation factor that splits alike (a tie rule).
+LOCATION_LABELS = frozenset(("glidein_site", "glidein_resource"))
 #: kept for older callers (the explanation search no longer uses a hand-ordered list)
 GROUP_ATTRIBUTES = FINGERPRINT_ATTRIBUTES
 #: What makes two runs "the same environment" beyond the requested labels: the machine,

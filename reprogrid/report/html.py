@@ -507,8 +507,9 @@ def _determinism_section(tables: Mapping[str, pd.DataFrame]) -> List[str]:
 def _group_section(tables: Mapping[str, pd.DataFrame]) -> List[str]:
     return ["<h2>Outcome groups and what explains them</h2>",
             "<p>Observed environments whose runs gave identical outcomes form a group (G1 = best value). An "
-            "explanation is the smallest decision tree over every fingerprint attribute that varies; ties go to the "
-            "attribute with fewer distinct values, then the alphabetically first. It counts as identified only when "
+            "explanation is the smallest decision tree over every fingerprint attribute that varies; ties go to an "
+            "implementation factor before a location label (site, resource), then to the attribute with fewer "
+            "distinct values, then the alphabetically first. It counts as identified only when "
             "a permutation test (group labels shuffled over the environments) shows chance does not do as well.</p>",
             "<h3>Per workload (all software environments together)</h3>", _note("workload_explanations"),
             _html_table(tables.get("workload_explanations")),
