@@ -53,8 +53,7 @@ def test_keras3_backend_trains_deterministically_and_records_itself(backend, mod
     assert a["keras_backend"] == backend and a["keras_version"].startswith("3.")
     assert a[f"{module}_version"]
     assert a["tensorflow_version"] is None  # TensorFlow did not run the model
-    other = {"jax": "torch_version", "torch": "jax_version"}[backend]
-    assert a[other] is None
+    # the other framework's version is recorded when it is installed (the stack), not run
 
 
 def test_backend_start_up_variables_follow_each_backends_documentation():
