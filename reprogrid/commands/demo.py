@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
+
+from reprogrid.core.text import shown_block
 
 ORDER = 1
 
@@ -53,10 +56,10 @@ def run(args: argparse.Namespace) -> int:
     result = run_demo(args.output, slots=args.slots, pythons=pythons or None, resume=not args.fresh)
     summary = Path(result.summary_md).read_text(encoding="utf-8")
     print()
-    print(summary.strip())
+    print(shown_block(summary.strip()))
     print()
     print(f"{result.complete}/{result.runs} runs complete, {result.failed} failed, in {result.seconds:.0f} s")
     print(f"report:  {result.report_html}")
     print(f"summary: {result.summary_md}")
-    print(f"submit tree (condor_submit_dag-ready): {result.submit_dir}/study.dag")
+    print(f"submit tree (condor_submit_dag-ready): {shlex.quote(str(result.submit_dir) + '/study.dag')}")
     return 0 if result.exit_code == 0 else 1

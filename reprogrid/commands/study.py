@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
 from reprogrid.core.errors import Problem, UserError
 from reprogrid.core.files import write_text_atomic
+from reprogrid.core.text import shown
 
 ORDER = 10
 
@@ -53,7 +55,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise UserError(f"{out} exists", [Problem(str(out), "pass --force to overwrite it, or choose another -o")])
     write_text_atomic(out, text)
-    print(f"wrote {out} (preset {args.preset}); next: reprogrid render {out} -o submit/{args.preset}")
+    print(f"wrote {shown(out)} (preset {args.preset}); next: reprogrid render {shlex.quote(str(out))} -o submit/{args.preset}")
     return 0
 
 
@@ -80,9 +82,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else Path("submit") / study.study_id
     result = render_study(study, out, template_dir=args.templates, base_dir=spec.parent, force=args.force)
     _print_warnings(result.warnings)
-    print(f"rendered {result.runs} runs into {out}/")
-    print(f"  on an access point: condor_submit_dag {result.dag_file}")
-    print(f"  here, emulated:     reprogrid dryrun {result.dag_file}")
+    print(f"rendered {result.runs} runs into {shown(out)}/")
+    print(f"  on an access point: condor_submit_dag {shlex.quote(str(result.dag_file))}")
+    print(f"  here, emulated:     reprogrid dryrun {shlex.quote(str(result.dag_file))}")
     return 0
 
 

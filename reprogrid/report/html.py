@@ -18,6 +18,8 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
 import pandas as pd
 
+from reprogrid.core.text import markdown_text
+
 from reprogrid.analysis import tables as analysis
 from reprogrid.report import plots
 from reprogrid.analysis.tables import Tolerances, summarize  # noqa: F401 - re-exported for notebooks
@@ -107,9 +109,9 @@ def _md_table(df: pd.DataFrame, columns: Optional[List[str]] = None, limit: int 
     df = df[columns] if columns else df
     shown = df.head(limit)
     cells = [[_fmt(v) for v in row] for row in shown.itertuples(index=False)]
-    head = "| " + " | ".join(str(c) for c in shown.columns) + " |"
+    head = "| " + " | ".join(markdown_text(c) for c in shown.columns) + " |"
     rule = "|" + "|".join("---" for _ in shown.columns) + "|"
-    body = ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
+    body = ["| " + " | ".join(markdown_text(c) for c in row) + " |" for row in cells]
     more = [f"\n_... {len(df) - limit} more rows in the HTML report_"] if len(df) > limit else []
     return "\n".join([head, rule, *body, *more]) + "\n"
 
@@ -135,7 +137,7 @@ def render_markdown(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], e
                     title: str, tolerances: Tolerances) -> str:
     """The terminal-sized summary: provenance, verdicts, ranges, nondeterminism, groups, claims."""
     acc = _accuracy(tables["stats"])
-    parts = [f"# {title}\n", *[f"- {line}" for line in provenance_lines(facts, extra)], ""]
+    parts = [f"# {markdown_text(title)}\n", *[f"- {markdown_text(line)}" for line in provenance_lines(facts, extra)], ""]
     parts += ["## Verdicts\n", _md_table(tables["verdicts"], ["workload", "n_envs", "range_pp", "outcomes_reproducible",
                                                               "analysis_reproducible", "interpretation_reproducible"])]
     parts += ["Criteria:\n", *[f"- **{k}**: {v}" for k, v in tolerances.criteria().items()], ""]
