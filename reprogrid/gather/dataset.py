@@ -106,13 +106,16 @@ class DatasetWriter:
 
 
 def write_dataset(tables: Iterable[Any], output: PathLike,
-                  report: Union[None, Dict[str, Any], Callable[[], Dict[str, Any]]] = None) -> int:
+                  report: Union[None, Dict[str, Any], Callable[[], Dict[str, Any]]] = None,
+                  extra: Optional[Dict[str, Callable[[], str]]] = None) -> int:
     """Write result-schema tables as a hive-partitioned dataset at ``output``, atomically.
 
     ``tables`` are conformed (see :func:`conform`) and streamed one at a time; ``report``
     (a dict, or a function called after the last table) is stored as
     ``_gather_report.json`` inside the dataset. Returns the rows written. Gather and the
-    importers both write through here, so they produce the same layout.
+    importers both write through here, so they produce the same layout. ``extra`` maps
+    more file names (``_``-prefixed, so readers skip them) to functions giving their text,
+    called after the report.
     """
     output = _checked_output(Path(output))
     with atomic_directory(output) as tmp:
@@ -125,6 +128,8 @@ def write_dataset(tables: Iterable[Any], output: PathLike,
         if report is not None:
             content = dict(report() if callable(report) else report, rows_written=writer.rows)
             write_text_atomic(tmp / REPORT_NAME, json.dumps(content, indent=1) + "\n")
+        for name, text in (extra or {}).items():
+            (tmp / name).write_text(text(), encoding="utf-8")
     return writer.rows
 
 
