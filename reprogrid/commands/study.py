@@ -39,6 +39,10 @@ then: reprogrid dryrun submit/mystudy/study.dag   (local, schedd emulated)
 """
 
 
+MAX_RUNS_HELP = ("refuse a study of more than N runs (default 100,000, or $REPROGRID_MAX_RUNS): "
+                 "a typo in repeats must not render for ever")
+
+
 def _print_warnings(warnings) -> None:
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -63,7 +67,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from reprogrid.render.hardware import study_warnings
     from reprogrid.spec.validate import load_study
 
-    study = load_study(args.spec)
+    study = load_study(args.spec, max_runs=args.max_runs)
     _print_warnings(study_warnings(study))
     runs = study.runs()
     print(
@@ -78,9 +82,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     from reprogrid.spec.validate import load_study
 
     spec = Path(args.spec)
-    study = load_study(spec)
+    study = load_study(spec, max_runs=args.max_runs)
     out = Path(args.output) if args.output else Path("submit") / study.study_id
-    result = render_study(study, out, template_dir=args.templates, base_dir=spec.parent, force=args.force)
+    result = render_study(study, out, template_dir=args.templates, base_dir=spec.parent, force=args.force,
+                          max_runs=args.max_runs)
     _print_warnings(result.warnings)
     print(f"rendered {result.runs} runs into {shown(out)}/")
     print(f"  on an access point: condor_submit_dag {shlex.quote(str(result.dag_file))}")
@@ -102,6 +107,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("validate", help="check a study spec; list every problem with its fix", epilog=VALIDATE_EPILOG,
                               formatter_class=fmt, description="Validate a study spec without writing anything.")
     p.add_argument("spec", help="the study YAML file")
+    p.add_argument("--max-runs", type=int, metavar="N", help=MAX_RUNS_HELP)
     p.set_defaults(func=cmd_validate)
 
     p = subparsers.add_parser("render", help="render a study into a DAG + submit files", epilog=RENDER_EPILOG, formatter_class=fmt,
@@ -110,4 +116,5 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", metavar="DIR", help="submit folder to write (default: submit/<study name>)")
     p.add_argument("--templates", metavar="DIR", help="folder of .j2 templates overriding the built-in ones by name")
     p.add_argument("--force", action="store_true", help="replace a previous rendering even if it holds results")
+    p.add_argument("--max-runs", type=int, metavar="N", help=MAX_RUNS_HELP)
     p.set_defaults(func=cmd_render)

@@ -362,6 +362,7 @@ def render_study(
     template_dir: Optional[Union[str, Path]] = None,
     base_dir: Union[str, Path] = ".",
     force: bool = False,
+    max_runs: Optional[int] = None,
 ) -> RenderResult:
     """Write the submit tree of ``study`` to ``out_dir`` atomically.
 
@@ -369,7 +370,7 @@ def render_study(
     them (see :func:`_render_over`); results are never moved. A file-system fault is a
     ``UserError`` naming the path and the fix.
     """
-    study = study.validated()
+    study = study.validated(max_runs)
     out_dir = Path(out_dir)
     _check_writable(out_dir)
     carried = _check_destination(out_dir, force)

@@ -196,11 +196,11 @@ class Study:
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False, width=100)
 
-    def validated(self) -> "Study":
+    def validated(self, max_runs: Optional[int] = None) -> "Study":
         """Run the full validation on a study built from the dataclasses directly."""
         from reprogrid.spec.validate import study_from_dict  # the validator builds Studies
 
-        return study_from_dict(self.to_dict())
+        return study_from_dict(self.to_dict(), max_runs=max_runs)
 
     def cells(self) -> List[Cell]:
         """Every workload x software x hardware combination, in a stable order."""
