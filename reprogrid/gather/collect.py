@@ -267,8 +267,8 @@ def _locate(submit_dir: PathLike, output: Optional[PathLike]) -> Tuple[Path, Dic
     results_dir = submit / tree.RESULTS_DIR
     if dataset_dir.resolve() in (submit.resolve(), results_dir.resolve()):
         raise UserError.of("cannot gather", [Problem(str(dataset_dir), "the dataset cannot replace the submit or results folder; choose another output")])
-    _checked_output(dataset_dir)
     _check_writable(dataset_dir)
+    _checked_output(dataset_dir)
     return submit, manifest, dataset_dir
 
 
