@@ -388,6 +388,37 @@ def _check_size(check: "_Checker", counts: Tuple[int, int, int], repeats: Option
                       f"lists, or raise the bound with --max-runs N (or {MAX_RUNS_ENV}=N) if you mean it")
 
 
+def _data_inputs(check: _Checker, data: Mapping[str, Any], workloads: Sequence[Workload]) -> Tuple[List[str], bool]:
+    """``data.inputs`` (checked paths and URLs) and ``data.sample``; each workload's data file must be given."""
+    raw_data = check.mapping(data.get("data"), "data", ["inputs", "sample"])
+    inputs = []
+    raw_inputs = raw_data.get("inputs") or []
+    if not isinstance(raw_inputs, (list, tuple)):
+        check.problem("data.inputs", f"expected a list of paths or URLs, got {_show(raw_inputs)}")
+        raw_inputs = []
+    for i, item in enumerate(raw_inputs):
+        where = f"data.inputs[{i}]"
+        text = _location(check, item, where, "path or URL")
+        if text is None:
+            continue
+        scheme = text.split("://", 1)[0] if "://" in text else ""
+        if scheme and scheme not in ("osdf", "https", "http", "pelican", "file"):
+            check.problem(where, f"unsupported URL scheme {scheme!r}; use osdf://, https:// or a local path")
+            continue
+        inputs.append(text)
+    sample = check.boolean(raw_data.get("sample"), "data.sample") or False
+    names_given = {Path(i.split("://", 1)[-1]).name for i in inputs}
+    if not sample:
+        for w in workloads:
+            if w.data_file not in names_given:
+                check.problem(
+                    "data.inputs",
+                    f"no input provides {w.data_file} for workload {w.name}; add its path or osdf:// URL "
+                    "(see `reprogrid data fetch`), or set data.sample: true to use the bundled sample files",
+                )
+    return inputs, sample
+
+
 def study_from_dict(raw: Any, *, source: str = "study spec", max_runs: Optional[int] = None) -> Study:
     """Validate plain data (a parsed YAML file, or dicts from a notebook) into a Study.
 
@@ -419,32 +450,7 @@ def study_from_dict(raw: Any, *, source: str = "study spec", max_runs: Optional[
         gpus=check.integer(res.get("gpus"), "resources.gpus", 1, "1"),
     )
 
-    raw_data = check.mapping(data.get("data"), "data", ["inputs", "sample"])
-    inputs = []
-    raw_inputs = raw_data.get("inputs") or []
-    if not isinstance(raw_inputs, (list, tuple)):
-        check.problem("data.inputs", f"expected a list of paths or URLs, got {_show(raw_inputs)}")
-        raw_inputs = []
-    for i, item in enumerate(raw_inputs):
-        where = f"data.inputs[{i}]"
-        text = _location(check, item, where, "path or URL")
-        if text is None:
-            continue
-        scheme = text.split("://", 1)[0] if "://" in text else ""
-        if scheme and scheme not in ("osdf", "https", "http", "pelican", "file"):
-            check.problem(where, f"unsupported URL scheme {scheme!r}; use osdf://, https:// or a local path")
-            continue
-        inputs.append(text)
-    sample = check.boolean(raw_data.get("sample"), "data.sample") or False
-    names_given = {Path(i.split("://", 1)[-1]).name for i in inputs}
-    if not sample:
-        for w in workloads:
-            if w.data_file not in names_given:
-                check.problem(
-                    "data.inputs",
-                    f"no input provides {w.data_file} for workload {w.name}; add its path or osdf:// URL "
-                    "(see `reprogrid data fetch`), or set data.sample: true to use the bundled sample files",
-                )
+    inputs, sample = _data_inputs(check, data, workloads)
 
     thr = check.mapping(data.get("throttles"), "throttles", ["max_jobs", "max_idle", "max_jobs_per_hardware"])
     throttles = Throttles(

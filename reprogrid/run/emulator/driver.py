@@ -183,7 +183,8 @@ def _run(dag, inventory, slot_count: int, log: Log, start: int, recovered, lock:
         show = sys.stderr.isatty() if opts["progress"] is None else opts["progress"]
         scheduler = Scheduler(dag, inventory, slot_count, executor, log, progress=show)
         scheduler.cluster = start  # job ids keep increasing across runs of one DAG
-        scheduler.recovered = recovered
+        if recovered is not None:
+            scheduler.recover(recovered)
         return scheduler.run()
     finally:
         shutil.rmtree(scratch_root, ignore_errors=True)

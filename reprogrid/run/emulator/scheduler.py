@@ -250,16 +250,14 @@ class Scheduler:
     # -- recovery (a killed run's nodes log, see recovery.py) ---------------------------------------
     recovered: Optional["Recovered"] = None
 
-    def _recover_done(self) -> None:
-        """DAGMan's recovery mode, first part (before the DONE nodes are counted).
+    def recover(self, recovered: "Recovered") -> None:
+        """DAGMan's recovery mode, first part (call before :meth:`run`).
 
         Nodes whose job terminated with 0 in the killed run and have no POST script are
         DONE, as if a rescue DAG said so. Jobs submitted but never terminated are logged
         as aborted (their processes died with the killed run); their nodes run again.
         """
-        rec = self.recovered
-        if rec is None:
-            return
+        self.recovered = rec = recovered
         self.log(f"Running in RECOVERY mode: {len(rec.finished)} node job(s) terminated in the killed run, "
                  f"{len(rec.orphans)} were running; next job id {self.cluster + 1}")
         for cluster, name in sorted(rec.orphans.items()):
@@ -694,7 +692,6 @@ class Scheduler:
         for w in self.dag.warnings:
             self.log(f"Warning: {w}")
         final = self.states.get(self.dag.final) if self.dag.final else None
-        self._recover_done()
         for st in self.states.values():
             st.waiting = len(st.node.parents)
         for st in self.states.values():
