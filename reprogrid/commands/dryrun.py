@@ -15,6 +15,12 @@ the interpreter mapped to the job's software env). On failure a rescue DAG
 (<dag>.rescue001, ...) is written; running the same command again resumes from the
 newest one and runs only what is left. Ctrl-C stops running jobs and writes the rescue.
 
+One dry run per DAG: <dag>.lock names the running one, and a second exits 2 with its pid.
+A dry run that was killed (SIGKILL, a closed laptop) leaves the lock; the next run takes
+it over with a note and recovers from <dag>.nodes.log as DAGMan does: nodes whose job
+finished are not run again, job ids go on where they stopped. Jobs die with the dry run
+that started them, and its scratch folders go with it.
+
 --plan runs nothing: it matches every node's job against the machine inventory (the
 built-in one, modelled on the original study's 13 hardware environments, or --pool) and
 names the requirement clause that excludes any node matching nothing (exit 1).
