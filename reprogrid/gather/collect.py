@@ -252,7 +252,8 @@ def gather(submit_dir: PathLike, *, output: Optional[PathLike] = None, workers: 
     finally:
         if previous is not None:
             previous[1].close()
-    report_runs[:] = _ordered_runs(manifest["runs"], g.runs)
+    if not report_runs:  # write_dataset calls report(); this is for a study of no runs
+        report_runs[:] = _ordered_runs(manifest["runs"], g.runs)
     result.files_read = g.files_read
     return result
 

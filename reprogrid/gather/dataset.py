@@ -127,10 +127,24 @@ def write_dataset(tables: Iterable[Any], output: PathLike,
             writer.close()
         if report is not None:
             content = dict(report() if callable(report) else report, rows_written=writer.rows)
-            write_text_atomic(tmp / REPORT_NAME, json.dumps(content, indent=1) + "\n")
+            write_text_atomic(tmp / REPORT_NAME, report_json(content))
         for name, text in (extra or {}).items():
             (tmp / name).write_text(text(), encoding="utf-8")
     return writer.rows
+
+
+def report_json(content: Dict[str, Any]) -> str:
+    """The report as JSON with one key per line and one list item (a run) per line: as
+    readable as an indented dump, and written by the C encoder (an indented dump of
+    100,000 runs takes seconds in pure Python)."""
+    lines = []
+    for key, value in content.items():
+        if isinstance(value, list) and value:
+            items = ",\n  ".join(json.dumps(item) for item in value)
+            lines.append(f" {json.dumps(key)}: [\n  {items}\n ]")
+        else:
+            lines.append(f" {json.dumps(key)}: {json.dumps(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def _checked_output(output: Path) -> Path:
