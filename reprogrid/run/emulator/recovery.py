@@ -36,6 +36,7 @@ class DagLock:
         self.path = Path(str(dag_path) + ".lock")
         self.fd: Optional[int] = None
         self.previous: Optional[Dict[str, Any]] = None
+        self.written = False
 
     def acquire(self) -> Optional[Dict[str, Any]]:
         """Take the lock; return the content of a stale lock taken over (None when fresh).
@@ -71,15 +72,21 @@ class DagLock:
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, data, 0)
         os.fsync(self.fd)
+        self.written = True
 
     def release(self) -> None:
-        """Remove the lock file (a clean exit: the next run starts fresh, not in recovery)."""
+        """Remove the lock file (a clean exit: the next run starts fresh, not in recovery).
+
+        A stale lock we took over but never got to write (the DAG did not parse, say) is
+        left as it was, so the killed run's recovery is not lost.
+        """
         if self.fd is None:
             return
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
+        if self.written or self.previous is None:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
         os.close(self.fd)
         self.fd = None
 
