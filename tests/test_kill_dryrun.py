@@ -16,12 +16,12 @@ from reprogrid.condor.bindings import htcondor2
 MARK = "37.125"  # the slow jobs' sleep: found in /proc to detect orphans
 
 
-def _write_dag(d: Path) -> Path:
+def _write_dag(d: Path, pause: float = 0.0) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     runs, slow = d / "runs.txt", d / "SLOW"
     slow.write_text("")
     script = (f"echo $(name) >> {runs}; if [ -e {slow} ] && [ $(name) != a ] && [ $(name) != b ]; "
-              f"then sleep {MARK} & wait; fi")
+              f"then sleep {MARK} & wait; fi; sleep {pause}")
     (d / "job.sub").write_text(
         "executable = /bin/sh\n"
         f"arguments = \"-c '{script}'\"\n"
@@ -52,12 +52,12 @@ def _orphans():
     return found
 
 
-def _wait(pred, timeout=30.0):
+def _wait(pred, step=0.05, timeout=30.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if pred():
             return True
-        time.sleep(0.05)
+        time.sleep(step)
     return False
 
 
@@ -77,8 +77,8 @@ def test_sigkill_then_same_command_runs_only_what_did_not_finish(tmp_path):
     proc.kill()
     proc.wait()
     # the jobs (and their own children) die with the dry run; its sandboxes go too
-    assert _wait(lambda: not _orphans(), 10), f"orphans left: {_orphans()}"
-    assert _wait(lambda: not any((tmp_path / "scratch").iterdir()), 10), list((tmp_path / "scratch").iterdir())
+    assert _wait(lambda: not _orphans(), timeout=10), f"orphans left: {_orphans()}"
+    assert _wait(lambda: not any((tmp_path / "scratch").iterdir()), timeout=10), list((tmp_path / "scratch").iterdir())
     assert (dag.parent / "k.dag.lock").exists()  # a killed run leaves its lock: the next one recovers
 
     (dag.parent / "SLOW").unlink()
@@ -97,6 +97,30 @@ def test_sigkill_then_same_command_runs_only_what_did_not_finish(tmp_path):
     aborted = {int(e.cluster) for e in events if int(e.type) == 9}
     terminated = {int(e.cluster) for e in events if int(e.type) == 5}
     assert aborted | terminated == set(submits) and not aborted & terminated  # nothing left "running"
+
+
+@pytest.mark.parametrize("started", [0, 1, 3, 5])
+def test_sigkill_at_any_moment_never_runs_a_finished_node_twice(tmp_path, started):
+    """Killed once ``started`` jobs have started (0: as soon as it holds the lock), then run again."""
+    dag = _write_dag(tmp_path / "dag", pause=0.3)
+    (dag.parent / "SLOW").unlink()
+    env = _env(tmp_path)
+    runs_file = dag.parent / "runs.txt"
+    proc = subprocess.Popen(_cmd(dag), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert _wait(lambda: proc.poll() is not None or (dag.parent / "k.dag.lock").exists() and (
+        started == 0 or runs_file.exists() and len(runs_file.read_text().split()) >= started), 0.005)
+    proc.kill()
+    assert proc.wait() == -signal.SIGKILL  # the kill landed inside the run
+    done = subprocess.run(_cmd(dag), env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    runs = (dag.parent / "runs.txt").read_text().split()
+    events = list(htcondor2().JobEventLog(str(dag.parent / "k.dag.nodes.log")).events(0))
+    node_of = {int(e.cluster): str(e.get("LogNotes", "")).split(": ")[-1] for e in events if int(e.type) == 0}
+    ok = [node_of[int(e.cluster)] for e in events if int(e.type) == 5 and e.get("ReturnValue") == 0]
+    assert sorted(ok) == sorted(set(ok)) and set("abcd") <= set(ok)  # each node finished once
+    for node in "abcd":
+        assert runs.count(node) <= list(node_of.values()).count(node)  # every start was logged
+    assert _wait(lambda: not any((tmp_path / "scratch").iterdir()), timeout=10)
 
 
 def test_second_dry_run_of_a_dag_is_refused_naming_the_first(tmp_path):
