@@ -323,8 +323,9 @@ def _render_over(study: Study, out_dir: Path, carried: Sequence[str], **options)
     left that the new one does not write (a stale rescue DAG, the old DAG's logs) is
     removed after the new files are in place; run outputs are kept.
     """
-    for leftover in [out_dir / name for name in os.listdir(out_dir)]:
-        sweep_leftovers(leftover)
+    sweep_leftovers(out_dir)  # a killed re-render's staging folder beside it
+    for leftover in [out_dir / name for name in os.listdir(out_dir) if not is_temp_name(name)]:
+        sweep_leftovers(leftover)  # and the swapped-out entries inside it
     stage = Path(tempfile.mkdtemp(prefix=temp_prefix(out_dir), dir=out_dir.parent))
     try:
         written = _write_tree(study, stage, skip=carried, **options)
