@@ -132,3 +132,14 @@ def test_escaping_helpers():
     assert shown("a\rb\x1b[2J\u202e") == "a\\x0db\\x1b[2J\\u202e"
     assert markdown_text("<img src=x onerror=alert(1)>") == "\\<img src=x onerror=alert(1)\\>"
     assert csv_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and csv_cell("-1.5") == "-1.5" and csv_cell(3) == 3
+
+
+def test_gather_refuses_when_an_old_render_hid_the_results(tmp_path, submit):
+    """An earlier version's killed `render --force` left the records in .NAME.<random>.tmp/results."""
+    hidden = tmp_path / ".submit.ab12cd34.tmp" / "results"
+    hidden.mkdir(parents=True)
+    for f in (submit / "results").iterdir():
+        f.rename(hidden / f.name)
+    code, _, err = run("gather", str(submit))
+    _refused(code, err, str(hidden), "mv ")
+    assert not (submit / "dataset").exists()

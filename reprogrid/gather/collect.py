@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shlex
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -270,7 +271,31 @@ def _locate(submit_dir: PathLike, output: Optional[PathLike]) -> Tuple[Path, Dic
         raise UserError.of("cannot gather", [Problem(str(dataset_dir), "the dataset cannot replace the submit or results folder; choose another output")])
     _check_writable(dataset_dir)
     _checked_output(dataset_dir)
+    _check_hidden_results(submit)
     return submit, manifest, dataset_dir
+
+
+def _check_hidden_results(submit: Path) -> None:
+    """Refuse to gather an empty results/ while a killed ``render --force`` of an earlier
+    version left the records in its hidden temporary folder (``.NAME.<random>.tmp/results``):
+    the gather would replace a good dataset with an empty one."""
+    import re
+
+    results = submit / tree.RESULTS_DIR
+    if results.is_dir() and any(not n.startswith(".") for n in os.listdir(results)):
+        return
+    pattern = re.compile(rf"^\.{re.escape(submit.name)}\.[A-Za-z0-9_]{{8}}\.tmp$")
+    try:
+        names = os.listdir(submit.absolute().parent)
+    except OSError:
+        return
+    for name in names:
+        hidden = submit.absolute().parent / name / tree.RESULTS_DIR
+        if pattern.match(name) and hidden.is_dir() and any(not n.startswith(".") for n in os.listdir(hidden)):
+            raise UserError.of("cannot gather", [Problem(str(hidden), (
+                f"holds the records of {submit} (an interrupted `render --force` of an earlier reprogrid left them "
+                f"there) while {results} is empty; move them back first: mv {shlex.quote(str(hidden))}/* "
+                f"{shlex.quote(str(results))}/"))])
 
 
 def _check_writable(dataset_dir: Path) -> None:
