@@ -111,13 +111,20 @@ def read_one(item: Tuple[str, str]) -> Found:
         return Found(None, 0, 0, f"{type(err).__name__}: {err}".strip(), [])
 
 
+@functools.lru_cache(maxsize=1)
 def _polars():
+    """polars, when installed and new enough for the scan options used here (else None)."""
     try:
+        import inspect
+
         import polars
 
-        return polars
-    except ImportError:  # pragma: no cover - polars is a dependency; pyarrow.dataset is the fallback
+        params = inspect.signature(polars.scan_parquet).parameters
+    except (ImportError, TypeError, ValueError):  # pragma: no cover - pyarrow.dataset is the fallback
         return None
+    if not {"missing_columns", "extra_columns", "include_file_paths"} <= set(params):
+        return None  # pragma: no cover - an old polars
+    return polars
 
 
 @functools.lru_cache(maxsize=1)
