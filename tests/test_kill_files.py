@@ -162,3 +162,14 @@ def test_regather_reads_only_new_records(tmp_path):
     assert third.counts["failed"] == 1 and third.counts["missing"] == 1 and third.counts["complete"] == 38
     full = gather(submit, output=tmp_path / "full", progress=False, incremental=False)
     assert _same_dataset(submit / "dataset", tmp_path / "full")  # incremental = full, byte for byte
+
+
+def test_gather_without_polars_gives_the_same_dataset(tmp_path, monkeypatch):
+    import reprogrid.gather.records as records
+    from reprogrid.gather import gather
+
+    submit = _submit_with_records(tmp_path / "submit", 30)
+    gather(submit, output=tmp_path / "with", progress=False)
+    monkeypatch.setattr(records, "_polars", lambda: None)  # the pyarrow.dataset fallback
+    gather(submit, output=tmp_path / "without", progress=False)
+    assert _same_dataset(tmp_path / "with", tmp_path / "without")
