@@ -2,15 +2,18 @@
 
 Compared in the same run, on the same files, each in its own process (so peak RSS is
 per method):
-  - reprogrid gather: classify against the manifest, validate, write the dataset;
+  - naive (the baseline): a loop of pandas.read_parquet + one pandas.concat, on the first
+    --naive-files files (default: all; at 100k pass 20000, the rate is per file);
   - pyarrow.dataset: ds.dataset(results).to_batches(), counting rows (reads only; to_table()
     would hold ~250 KiB of buffers per file: 25 GiB at 100k files);
-  - naive: a loop of pandas.read_parquet + one pandas.concat (on the first --naive-files
-    files, the rate extrapolates: it is too slow to wait for at 100k).
+  - reprogrid gather: read, validate, classify against the manifest, write the dataset
+    (a full gather: no earlier dataset);
+  - re-gather: gather again after 1% of the records changed (their mtime), reading only those.
 Files are generated once into --dir (kept between runs; ~20 KB each, realistic records).
-Targets: >= 5x the naive loop, within 2x of pyarrow.dataset, bounded memory.
+Targets (issue 14): >= 10x the naive loop at 20,000 and 100,000 files, bounded memory.
+Not part of the test suite (minutes at 100k).
 
-    python benchmarks/bench_gather.py [--files 100000] [--repeat 1] [--dir /tmp/reprogrid-bench-gather]
+    python benchmarks/bench_gather.py [--files 100000] [--naive-files 20000] [--repeat 1] [--dir DIR]
 """
 from __future__ import annotations
 
@@ -82,17 +85,31 @@ def method(name: str, submit: str, limit: int) -> dict:
 
     results = Path(submit) / "results"
     t = time.perf_counter()
-    if name == "gather":
+    if name in ("gather", "re-gather"):
         from reprogrid.gather import gather
 
         out = Path(submit).parent / (Path(submit).name + "-dataset")
-        res = gather(submit, output=out, progress=False)
-        files = res.rows_written
-    elif name == "pyarrow.dataset":
+        if name == "re-gather":
+            paths = sorted(results.iterdir())[::100]
+            for p in paths:
+                os.utime(p)  # "changed": the next gather reads these again, and only these
+            t = time.perf_counter()
+            res = gather(submit, output=out, progress=False)
+            files = res.files_read
+            assert files == len(paths), (files, len(paths))
+        else:
+            import shutil
+
+            shutil.rmtree(out, ignore_errors=True)
+            t = time.perf_counter()
+            res = gather(submit, output=out, progress=False, incremental=False)
+            files = res.rows_written
+    elif name.startswith("pyarrow.dataset"):
         import pyarrow.dataset as ds
 
         # stream the batches (to_table() would hold every file's buffers: ~250 KiB each)
-        files = sum(b.num_rows for b in ds.dataset(str(results), format="parquet").to_batches())
+        paths = sorted(str(p) for p in results.iterdir())[:limit]
+        files = sum(b.num_rows for b in ds.dataset(paths, format="parquet").to_batches())
     else:
         import pandas as pd
 
@@ -112,7 +129,9 @@ def run_isolated(name: str, submit: Path, limit: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=100_000)
-    parser.add_argument("--naive-files", type=int, default=5_000)
+    parser.add_argument("--naive-files", type=int, default=0, help="files for the naive loop (default: all)")
+    parser.add_argument("--pyarrow-files", type=int, default=0,
+                        help="files for pyarrow.dataset (default: all; its memory grows with the files: ~11 GiB at 100k)")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--dir", default="/tmp/reprogrid-bench-gather")
     args = parser.parse_args()
@@ -120,15 +139,19 @@ def main() -> None:
     submit = generate(Path(args.dir), args.files)
     print(f"{args.files:,} files ready in {submit} ({time.perf_counter() - t:.0f} s to generate)")
     rows = {}
-    for name in ("naive", "pyarrow.dataset", "gather"):
-        runs = [run_isolated(name, submit, min(args.naive_files, args.files)) for _ in range(args.repeat)]
+    limits = {"naive": args.naive_files, "pyarrow.dataset": args.pyarrow_files}
+    for name in ("naive", "pyarrow.dataset", "gather", "re-gather"):
+        limit = min(limits.get(name) or args.files, args.files)
+        runs = [run_isolated(name, submit, limit) for _ in range(args.repeat)]
         rate = statistics.median(r["files"] / r["seconds"] for r in runs)
         rows[name] = (rate, runs[0]["files"], max(r["peak_rss_mib"] for r in runs), statistics.median(r["seconds"] for r in runs))
     print(f"{'method':<18}{'files':>9}{'seconds':>9}{'files/s':>10}{'peak RSS MiB':>14}{'vs naive':>10}{'vs pyarrow':>12}")
     for name, (rate, files, rss, sec) in rows.items():
         print(f"{name:<18}{files:>9,}{sec:>9.1f}{rate:>10.0f}{rss:>14.0f}{rate / rows['naive'][0]:>9.1f}x"
               f"{rate / rows['pyarrow.dataset'][0]:>11.2f}x")
-    print(f"median of {args.repeat} run(s) per method; naive measured on the first {rows['naive'][1]:,} files")
+    print(f"median of {args.repeat} run(s) per method; naive measured on the first {rows['naive'][1]:,} files, "
+          f"pyarrow.dataset on {rows['pyarrow.dataset'][1]:,}; "
+          f"re-gather: files read after 1% changed (its rate counts the files read)")
 
 
 if __name__ == "__main__":

@@ -87,6 +87,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except UserError as err:
         print(f"reprogrid {args.command}: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a file-system fault no stage turned into a message: still no traceback
+        from reprogrid.core.errors import file_system_error
+
+        print(f"reprogrid {args.command}: {file_system_error(err, 'complete the command')}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"reprogrid {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -31,7 +31,7 @@ def test_report_states_sample_data_and_emulation_first_and_embeds_plots(tmp_path
     assert all(base64.b64decode(img).startswith(b"\x89PNG") for img in images)
     assert "accuracy &gt;= 0.85" in page and "outcomes reproducible" in page
     md = paths.markdown.read_text()
-    assert md.startswith("# Demo <study>") and "SAMPLE DATA" in md and "## Verdicts" in md
+    assert md.startswith("# Demo \\<study\\>") and "SAMPLE DATA" in md and "## Verdicts" in md
     assert "| mnist_convnet |" in md
 
 

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
+
+from reprogrid.core.text import shown_block
 
 ORDER = 1
 
@@ -85,7 +88,7 @@ def report_demo(result, strict: bool = False) -> int:  # noqa: ANN001
         return outcome.exit_code or 130
     summary = Path(result.summary_md).read_text(encoding="utf-8")
     print()
-    print(summary.strip())
+    print(shown_block(summary.strip()))
     print()
     if result.reused:
         print(f"resumed: an earlier demo in {result.submit_dir.parent}/ had finished every run, so nothing was "
@@ -96,7 +99,7 @@ def report_demo(result, strict: bool = False) -> int:  # noqa: ANN001
           f"in {result.seconds:.0f} s")
     print(f"report:  {result.report_html}")
     print(f"summary: {result.summary_md}")
-    print(f"submit tree (condor_submit_dag-ready): {result.submit_dir}/study.dag")
+    print(f"submit tree (condor_submit_dag-ready): {shlex.quote(str(result.submit_dir) + '/study.dag')}")
     line = failure_line(outcome) if outcome is not None else ""
     if line:
         print(f"reprogrid demo: {line}", file=sys.stderr)

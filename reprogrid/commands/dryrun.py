@@ -28,6 +28,12 @@ newest one and runs only what is left. Ctrl-C stands for condor_rm of the DAGMan
 running jobs stop, the rescue DAG is written and the FINAL node runs with DAG_STATUS 4
 (a second Ctrl-C stops it too).
 
+One dry run per DAG: <dag>.lock names the running one, and a second exits 2 with its pid.
+A dry run that was killed (SIGKILL, a closed laptop) leaves the lock; the next run takes
+it over with a note and recovers from <dag>.nodes.log as DAGMan does: nodes whose job
+finished are not run again, job ids go on where they stopped. Jobs die with the dry run
+that started them, and its scratch folders go with it.
+
 When stderr is not a terminal (a CI log, a redirect) one line is printed per finished
 node instead of the progress bar.
 

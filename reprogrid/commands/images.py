@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -133,7 +134,7 @@ def _build(args: argparse.Namespace) -> int:
         print()
         if args.run:
             for step in plan.steps:
-                print(f"+ {' '.join(step)}", file=sys.stderr)
+                print(f"+ {shlex.join(step)}", file=sys.stderr)
                 done = subprocess.run(list(step), cwd=plan.context)
                 if done.returncode != 0:
                     print(f"reprogrid images build: {plan.name}: {step[0]} exited {done.returncode}",

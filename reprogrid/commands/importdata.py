@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 
 ORDER = 80
 
@@ -45,5 +46,5 @@ def run(args: argparse.Namespace) -> int:
     rows = write_imported(df, args.output, source=str(args.csv))
     print(f"imported {rows} runs ({df['workload'].nunique()} workloads, {df['software_env'].nunique()} software x "
           f"{df['hardware_env'].nunique()} hardware environments) into {args.output}")
-    print(f"next: reprogrid report {args.output}")
+    print(f"next: reprogrid report {shlex.quote(str(args.output))}")
     return 0

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import List, Optional
 
 from reprogrid.core.errors import Problem, UserError
 from reprogrid.core.files import write_text_atomic
+from reprogrid.core.text import shown
 
 ORDER = 10
 
@@ -64,6 +66,8 @@ exit codes:
 
 POOL_HELP = ("judge the hardware pins against this pool: a condor_status -json capture, today (default: "
              "the built-in, dated description of today's OSPool) or ospool-2022 (the paper's 2022 pool)")
+MAX_RUNS_HELP = ("refuse a study of more than N runs (default 100,000, or $REPROGRID_MAX_RUNS): "
+                 "a typo in repeats must not render for ever")
 
 
 def _print_warnings(warnings) -> None:
@@ -109,7 +113,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         raise UserError(f"{out} exists", [Problem(str(out), "pass --force to overwrite it, or choose another -o")])
     write_text_atomic(out, text)
     what = f"workload {args.workload}" if args.workload else f"preset {args.preset or 'coakley2022'}"
-    print(f"wrote {out} ({what}); next: reprogrid validate {out} && reprogrid render {out} -o submit/{out.stem}")
+    print(f"wrote {shown(out)} ({what}); next: reprogrid validate {shlex.quote(str(out))} && "
+          f"reprogrid render {shlex.quote(str(out))} -o submit/{shlex.quote(out.stem)}")
     return 0
 
 
@@ -128,7 +133,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from reprogrid.render.hardware import study_warnings
     from reprogrid.spec.validate import load_study
 
-    study = load_study(args.spec)
+    study = load_study(args.spec, max_runs=args.max_runs)
     _print_warnings(study_warnings(study) + pool_warnings(study, args.pool, Path(args.spec).parent))
     runs = study.runs()
     print(
@@ -148,14 +153,15 @@ def cmd_render(args: argparse.Namespace) -> int:
     from reprogrid.spec.validate import load_study
 
     spec = Path(args.spec)
-    study = load_study(spec)
+    study = load_study(spec, max_runs=args.max_runs)
     out = Path(args.output) if args.output else Path("submit") / study.study_id
     extra = pool_warnings(study, args.pool, spec.parent)
-    result = render_study(study, out, template_dir=args.templates, base_dir=spec.parent, force=args.force)
+    result = render_study(study, out, template_dir=args.templates, base_dir=spec.parent, force=args.force,
+                          max_runs=args.max_runs)
     _print_warnings(list(result.warnings) + extra)
-    print(f"rendered {result.runs} runs into {out}/")
-    print(f"  on an access point: condor_submit_dag {result.dag_file}")
-    print(f"  here, emulated:     reprogrid dryrun {result.dag_file}")
+    print(f"rendered {result.runs} runs into {shown(out)}/")
+    print(f"  on an access point: condor_submit_dag {shlex.quote(str(result.dag_file))}")
+    print(f"  here, emulated:     reprogrid dryrun {shlex.quote(str(result.dag_file))}")
     return 0
 
 
@@ -178,6 +184,7 @@ def register(subparsers) -> None:
                               formatter_class=fmt, description="Validate a study spec without writing anything.")
     p.add_argument("spec", help="the study YAML file")
     p.add_argument("--pool", metavar="FILE|today|ospool-2022", default=None, help=POOL_HELP)
+    p.add_argument("--max-runs", type=int, metavar="N", help=MAX_RUNS_HELP)
     p.set_defaults(func=cmd_validate)
 
     p = subparsers.add_parser("render", help="render a study into a DAG + submit files", epilog=RENDER_EPILOG, formatter_class=fmt,
@@ -187,4 +194,5 @@ def register(subparsers) -> None:
     p.add_argument("--templates", metavar="DIR", help="folder of .j2 templates overriding the built-in ones by name")
     p.add_argument("--force", action="store_true", help="replace a previous rendering even if it holds results")
     p.add_argument("--pool", metavar="FILE|today|ospool-2022", default=None, help=POOL_HELP)
+    p.add_argument("--max-runs", type=int, metavar="N", help=MAX_RUNS_HELP)
     p.set_defaults(func=cmd_render)

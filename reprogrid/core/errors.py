@@ -40,3 +40,30 @@ class UserError(Exception):
         lines = [f"{self.summary} ({len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}):"]
         lines += [f"  - {p}" for p in self.problems]
         return "\n".join(lines)
+
+
+_FS_FIXES = {
+    "EACCES": "no permission: choose a folder you can write, or change its permissions",
+    "EPERM": "not permitted: choose a folder you can write, or change its permissions",
+    "EROFS": "the file system is read-only: choose a folder on a writable disk",
+    "ENOTDIR": "a part of this path is a file, not a folder: choose another path",
+    "EISDIR": "this is a folder where a file was expected: choose another path",
+    "ENAMETOOLONG": "the name is too long for the file system: choose a shorter name",
+    "ENOSPC": "the disk is full: free some space or choose another disk",
+    "EDQUOT": "the disk quota is exhausted: free some space or choose another disk",
+    "ENOENT": "it does not exist: check the path",
+    "EEXIST": "it exists already: remove it or choose another path",
+    "ENOTEMPTY": "the folder is not empty: choose an empty or new folder",
+}
+
+
+def file_system_error(err: OSError, doing: str, path: object = None) -> UserError:
+    """A ``UserError`` for a file-system fault: what failed, on which path, and the fix."""
+    import errno as _errno
+
+    name = _errno.errorcode.get(err.errno or 0, "")
+    where = str(path if path is not None else (err.filename or ""))
+    if err.filename and path is not None and str(err.filename) != str(path):
+        where = str(err.filename)
+    fix = _FS_FIXES.get(name, "check the path and that the disk is usable")
+    return UserError(f"cannot {doing}", [Problem(where, f"{err.strerror or err}; {fix}")])

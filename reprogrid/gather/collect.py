@@ -29,24 +29,30 @@ chunk size whatever the number of runs.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
+import shlex
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from reprogrid import tree
-from reprogrid.core.errors import Problem, UserError
-from reprogrid.job.schema import COLUMN_NAMES, COLUMNS, SCHEMA_VERSION, STATUS_FAILED, STATUS_OK
+from reprogrid.core.errors import Problem, UserError, file_system_error
+from reprogrid.core.files import check_name_length
+from reprogrid.core.text import shown
+from reprogrid.job.schema import SCHEMA_VERSION, STATUS_FAILED, STATUS_OK
 from reprogrid.core.progress import Progress
-from reprogrid.gather.dataset import REPORT_NAME, _checked_output, arrow_schema, conform, write_dataset
+from reprogrid.gather.records import Found, Rows, check_record, read_items
+from reprogrid.gather.dataset import PARTITION, REPORT_NAME, _checked_output, arrow_schema, conform, write_dataset
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 REPORT_SCHEMA = "reprogrid.gather-report/1"
 CLASSES = ("complete", "failed", "missing", "duplicate", "corrupt")
-_CHUNK = 2048
+_CHUNK = 4096
 
 
 # --------------------------------------------------------------------------- schema
@@ -67,6 +73,7 @@ class GatherResult:
     ignored_files: List[str] = field(default_factory=list)
     extra_columns: Dict[str, int] = field(default_factory=dict)
     rows_written: int = 0
+    files_read: int = 0  # record files read this time (the rest were unchanged since the last gather)
 
     @property
     def counts(self) -> Dict[str, int]:
@@ -105,7 +112,9 @@ class GatherResult:
         counts = self.counts
         total = len(self.runs)
         lines = [
-            f"gathered {self.rows_written} record(s) for {total} run(s) into {self.dataset_dir}",
+            f"gathered {self.rows_written} record(s) for {total} run(s) into {shown(self.dataset_dir)}"
+            + (f" ({self.files_read} file(s) read, the rest unchanged since the last gather)"
+               if self.files_read < sum(len(r["files"]) for r in self.runs) else ""),
             "  " + "  ".join(f"{name}={counts[name]}" for name in (*CLASSES, "unexpected")),
         ]
         for cls in ("failed", "missing", "duplicate", "corrupt"):
@@ -113,20 +122,20 @@ class GatherResult:
             if runs:
                 lines.append(f"{cls} ({len(runs)}):")
                 for run in runs[:limit]:
-                    lines.append(f"  {run['run_id']}: {run.get('detail') or ''}".rstrip())
+                    lines.append(f"  {shown(run['run_id'])}: {shown(run.get('detail') or '')}".rstrip())
                 if len(runs) > limit:
                     lines.append(f"  ... and {len(runs) - limit} more (see {self.report_path})")
         if self.unexpected:
             lines.append(f"unexpected records, not in the manifest ({len(self.unexpected)}):")
             for item in self.unexpected[:limit]:
-                lines.append(f"  {', '.join(item['files'])}")
+                lines.append(f"  {shown(', '.join(item['files']))}")
         if self.corrupt_files:
             lines.append(f"unreadable or invalid files ({len(self.corrupt_files)}):")
             for item in self.corrupt_files[:limit]:
-                lines.append(f"  {item['file']}: {item['error']}")
+                lines.append(f"  {shown(item['file'])}: {shown(item['error'])}")
         if self.extra_columns:
             lines.append("columns not in the result schema (left out): "
-                         + ", ".join(f"{k} ({v} files)" for k, v in sorted(self.extra_columns.items())))
+                         + ", ".join(f"{shown(k)} ({v} files)" for k, v in sorted(self.extra_columns.items())))
         lines.append(f"report: {self.report_path}")
         return "\n".join(lines)
 
@@ -136,137 +145,12 @@ class GatherResult:
 
 # --------------------------------------------------------------------------- reading
 
-def _read_parquet(path: str):
-    import pyarrow.parquet as pq
+def scan_results(results_dir: Path, stats: Optional[Dict[str, Tuple[int, int]]] = None
+                 ) -> Tuple[Dict[str, List[Tuple[str, str]]], List[str]]:
+    """Map run id -> [(kind, path)] for every record file; and the files that are not records.
 
-    return pq.ParquetFile(path).read(use_threads=False)
-
-
-def _read_json(path: str):
-    import pyarrow as pa
-
-    with open(path, "r", encoding="utf-8") as handle:
-        record = json.load(handle)
-    if isinstance(record, list) and all(isinstance(r, dict) for r in record):
-        records = record
-    elif isinstance(record, dict):
-        records = [record]
-    else:
-        raise ValueError("expected a JSON object with the record's columns")
-    extra = sorted({k for r in records for k in r} - set(COLUMN_NAMES))
-    known = [{k: v for k, v in r.items() if k in COLUMN_NAMES} for r in records]
-    for r in known:  # a JSON bool must not pass as an int column, nor an int as a bool
-        for name, value in r.items():
-            kind = COLUMNS_BY_NAME[name]
-            if value is None:
-                continue
-            if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-                raise ValueError(f"column {name!r}: expected an integer, got {value!r}")
-            if kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise ValueError(f"column {name!r}: expected a number, got {value!r}")
-            if kind == "bool" and not isinstance(value, bool):
-                raise ValueError(f"column {name!r}: expected true/false, got {value!r}")
-            if kind == "str" and not isinstance(value, str):
-                raise ValueError(f"column {name!r}: expected a string, got {value!r}")
-    table = pa.Table.from_pylist(known, schema=arrow_schema())
-    return table, extra
-
-
-COLUMNS_BY_NAME = dict(COLUMNS)
-
-
-def _read_one(item: Tuple[str, str]) -> Tuple[Any, Optional[str], List[str]]:
-    """Read one record file: (table, error, extra columns)."""
-    kind, path = item
-    try:
-        if kind == "parquet":
-            table = _read_parquet(path)
-            extra = [c for c in table.column_names if c not in COLUMNS_BY_NAME]
-            return table, None, extra
-        table, extra = _read_json(path)
-        return table, None, extra
-    except Exception as err:  # noqa: BLE001 - any unreadable file is reported, not raised
-        return None, f"{type(err).__name__}: {err}".strip(), []
-
-
-def _scan_parquet(paths: List[str]) -> Optional[Dict[str, Tuple[Any, Optional[str], List[str]]]]:
-    """Read many record files in one pyarrow.dataset scan (C++ threads, no per-file Python).
-
-    Returns path -> (table, None, extra columns) like :func:`_read_one`, or None when any
-    file in the batch cannot be read or cast to the schema (the caller then reads the
-    batch file by file, so one bad file is reported alone).
+    ``stats``, when given, receives path -> (size, mtime in ns) of every record file.
     """
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-
-    if not paths:
-        return {}
-    schema = arrow_schema()
-    names = set(schema.names)
-    try:
-        dataset = ds.dataset(paths, format="parquet", schema=schema)
-        batches: Dict[str, List[Any]] = {}
-        extras: Dict[str, List[str]] = {}
-        for tagged in dataset.scanner(batch_readahead=64, fragment_readahead=64).scan_batches():
-            path = tagged.fragment.path
-            batches.setdefault(path, []).append(tagged.record_batch)
-            if path not in extras:
-                extras[path] = [c for c in tagged.fragment.physical_schema.names if c not in names]
-    except (pa.ArrowException, OSError, ValueError):
-        return None
-    out: Dict[str, Tuple[Any, Optional[str], List[str]]] = {}
-    for path in paths:
-        found = batches.get(path)
-        table = pa.Table.from_batches(found, schema=schema) if found else schema.empty_table()
-        out[path] = (table, None, extras.get(path, []))
-    return out
-
-
-def _first(table, name: str) -> Any:
-    if name not in table.column_names or table.num_rows == 0:
-        return None
-    return table.column(name)[0].as_py()
-
-
-_CHECKED = ("run_id", "schema_version", "workload", "software_env", "hardware_env")
-
-
-def _check_record(table, stem: str, expected: Dict[str, Any]) -> Optional[str]:
-    """Why this single file's record is not valid for run ``stem`` (None when it is)."""
-    if table.num_rows == 0:
-        return "the file holds no record"
-    names = table.schema.names
-    if "run_id" not in names:
-        return "no run_id column: not a reprogrid result record"
-    if table.num_rows > 1:
-        run_ids = set(table.column("run_id").to_pylist())
-        if run_ids != {stem}:
-            shown = ", ".join(repr(r) for r in sorted(run_ids, key=str))
-            return f"record's run_id {shown} does not match the file name {stem!r}"
-    # One conversion of the first row's checked columns (per-column scalars cost ~40 us each).
-    row = table.select([c for c in _CHECKED if c in names]).slice(0, 1).to_pylist()[0]
-    if row["run_id"] != stem:
-        return f"record's run_id {row['run_id']!r} does not match the file name {stem!r}"
-    version = row.get("schema_version")
-    if version is None:
-        return "no schema_version: not a reprogrid result record"
-    if isinstance(version, bool) or not isinstance(version, int):
-        try:
-            version = int(version)
-        except (TypeError, ValueError):
-            return f"schema_version {version!r} is not an integer"
-    if version < 1:
-        return f"schema_version {version} is not a known result schema"
-    for key in ("workload", "software_env", "hardware_env"):
-        want = expected.get(key)
-        got = row.get(key)
-        if want is not None and got is not None and got != want:
-            return f"record says {key} {got!r}, the manifest says {want!r}"
-    return None
-
-
-def scan_results(results_dir: Path) -> Tuple[Dict[str, List[Tuple[str, str]]], List[str]]:
-    """Map run id -> [(kind, path)] for every record file; and the files that are not records."""
     by_stem: Dict[str, List[Tuple[str, str]]] = {}
     ignored: List[str] = []
     if not results_dir.is_dir():
@@ -282,6 +166,9 @@ def scan_results(results_dir: Path) -> Tuple[Dict[str, List[Tuple[str, str]]], L
             stem, dot, ext = name.rpartition(".")
             if dot and ext in ("parquet", "json") and stem:
                 by_stem.setdefault(stem, []).append((ext, entry.path))
+                if stats is not None:
+                    st = entry.stat()
+                    stats[entry.path] = (st.st_size, st.st_mtime_ns)
             else:
                 ignored.append(name)
     for files in by_stem.values():
@@ -295,14 +182,85 @@ def scan_results(results_dir: Path) -> Tuple[Dict[str, List[Tuple[str, str]]], L
 
 # --------------------------------------------------------------------------- gather
 
+INDEX_NAME = "_gather_index.json"
+INDEX_SCHEMA = "reprogrid.gather-index/1"
+
+
+@dataclass
+class _Gathering:
+    """The state of one gather: what was found, what each run is, what was read."""
+
+    submit: Path
+    expected: Dict[str, Dict[str, Any]]
+    by_stem: Dict[str, List[Tuple[str, str]]]
+    stats: Dict[str, Tuple[int, int]]
+    runs: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    corrupt_files: List[Dict[str, Any]] = field(default_factory=list)
+    extra_columns: Dict[str, int] = field(default_factory=dict)
+    index: Dict[str, List[Any]] = field(default_factory=dict)
+    files_read: int = 0
+
+    def rel(self, path: str) -> str:
+        prefix = self._prefix
+        return path[len(prefix):] if path.startswith(prefix) else os.path.relpath(path, self.submit)
+
+    @functools.cached_property
+    def _prefix(self) -> str:
+        return os.path.join(str(self.submit), "")
+
+    def signature(self, stem: str) -> List[List[Any]]:
+        """The files of a run as (path, size, mtime): a re-gather reads a run again only when they change."""
+        return [[self.rel(p), *self.stats.get(p, (-1, -1))] for _, p in self.by_stem[stem]]
+
+
 def gather(submit_dir: PathLike, *, output: Optional[PathLike] = None, workers: Optional[int] = None,
-           progress: Optional[bool] = None) -> GatherResult:
+           progress: Optional[bool] = None, incremental: bool = True) -> GatherResult:
     """Collect ``<submit_dir>/results`` into one dataset and classify every manifest run.
 
     Tolerates partial results: missing, failed, duplicate and corrupt runs are listed in
     the result (and in ``_gather_report.json``), never raised. Raises ``UserError`` only
-    for a missing/invalid manifest or an output folder that is not a dataset.
+    for a missing/invalid manifest or an output folder that cannot be written. With
+    ``incremental`` (the default) a run whose files are unchanged since the last gather
+    into the same dataset is taken from that dataset instead of being read again; the
+    dataset written is the same, byte for byte, as a full gather's.
     """
+    submit, manifest, dataset_dir = _locate(submit_dir, output)
+    stats: Dict[str, Tuple[int, int]] = {}
+    by_stem, ignored = scan_results(submit / tree.RESULTS_DIR, stats)
+    g = _Gathering(submit, {run["run_id"]: run for run in manifest["runs"]}, by_stem, stats)
+    unexpected = [{"run_id": stem, "files": [g.rel(p) for _, p in by_stem[stem]]}
+                  for stem in sorted(set(by_stem) - set(g.expected))]
+    digest = _manifest_digest(submit)
+    previous = _previous(dataset_dir, digest) if incremental else None
+    report_runs: List[Dict[str, Any]] = []
+    result = GatherResult(submit_dir=submit, dataset_dir=dataset_dir, report_path=dataset_dir / REPORT_NAME,
+                          runs=report_runs, unexpected=unexpected, corrupt_files=g.corrupt_files,
+                          ignored_files=ignored, extra_columns=g.extra_columns)
+
+    def report() -> Dict[str, Any]:  # called by write_dataset after the last table was read
+        report_runs[:] = _ordered_runs(manifest["runs"], g.runs)
+        return result.to_dict()
+
+    def index() -> str:
+        return json.dumps({"schema": INDEX_SCHEMA, "manifest_sha256": digest, "runs": g.index},
+                          separators=(",", ":"), sort_keys=True) + "\n"
+
+    try:
+        tables = _tables(g, sorted(set(by_stem) & set(g.expected)), previous, workers, progress)
+        result.rows_written = write_dataset(tables, dataset_dir, report, extra={INDEX_NAME: index})
+    except OSError as err:
+        raise file_system_error(err, f"write the dataset {dataset_dir}", dataset_dir) from None
+    finally:
+        if previous is not None:
+            previous[1].close()
+    if not report_runs:  # write_dataset calls report(); this is for a study of no runs
+        report_runs[:] = _ordered_runs(manifest["runs"], g.runs)
+    result.files_read = g.files_read
+    return result
+
+
+def _locate(submit_dir: PathLike, output: Optional[PathLike]) -> Tuple[Path, Dict[str, Any], Path]:
+    """The submit folder, its manifest and the dataset folder; refuse what cannot work."""
     submit = Path(submit_dir)
     if not submit.is_dir():
         raise UserError.of("cannot gather", [Problem(str(submit), "not a folder: pass the submit folder written by `reprogrid render`")])
@@ -311,76 +269,185 @@ def gather(submit_dir: PathLike, *, output: Optional[PathLike] = None, workers: 
     results_dir = submit / tree.RESULTS_DIR
     if dataset_dir.resolve() in (submit.resolve(), results_dir.resolve()):
         raise UserError.of("cannot gather", [Problem(str(dataset_dir), "the dataset cannot replace the submit or results folder; choose another output")])
+    _check_writable(dataset_dir)
     _checked_output(dataset_dir)
+    _check_hidden_results(submit)
+    return submit, manifest, dataset_dir
 
-    expected = {run["run_id"]: run for run in manifest["runs"]}
-    by_stem, ignored = scan_results(results_dir)
-    rel = lambda p: os.path.relpath(p, submit)  # noqa: E731
 
-    unexpected = [{"run_id": stem, "files": [rel(p) for _, p in by_stem[stem]]}
-                  for stem in sorted(set(by_stem) - set(expected))]
-    stems = sorted(set(by_stem) & set(expected))
-    runs: Dict[str, Dict[str, Any]] = {}
-    corrupt_files: List[Dict[str, Any]] = []
-    extra_columns: Dict[str, int] = {}
-    n_files = sum(len(by_stem[s]) for s in stems)
+def _check_hidden_results(submit: Path) -> None:
+    """Refuse to gather an empty results/ while a killed ``render --force`` of an earlier
+    version left the records in its hidden temporary folder (``.NAME.<random>.tmp/results``):
+    the gather would replace a good dataset with an empty one."""
+    import re
+
+    results = submit / tree.RESULTS_DIR
+    if results.is_dir() and any(not n.startswith(".") for n in os.listdir(results)):
+        return
+    pattern = re.compile(rf"^\.{re.escape(submit.name)}\.[A-Za-z0-9_]{{8}}\.tmp$")
+    try:
+        names = os.listdir(submit.absolute().parent)
+    except OSError:
+        return
+    for name in names:
+        hidden = submit.absolute().parent / name / tree.RESULTS_DIR
+        if pattern.match(name) and hidden.is_dir() and any(not n.startswith(".") for n in os.listdir(hidden)):
+            raise UserError.of("cannot gather", [Problem(str(hidden), (
+                f"holds the records of {submit} (an interrupted `render --force` of an earlier reprogrid left them "
+                f"there) while {results} is empty; move them back first: mv {shlex.quote(str(hidden))}/* "
+                f"{shlex.quote(str(results))}/"))])
+
+
+def _check_writable(dataset_dir: Path) -> None:
+    """Refuse up front a dataset folder that cannot be created (exit 2, nothing written)."""
+    why = check_name_length(dataset_dir)
+    if why:
+        raise UserError.of("cannot gather", [Problem(str(dataset_dir), f"{why} (-o)")])
+    for parent in dataset_dir.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError.of("cannot gather", [Problem(str(parent), "is a file, not a folder; choose another -o")])
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise UserError.of("cannot gather", [Problem(str(parent), "is not writable by you; pass -o with a folder you can write, or change its permissions")])
+            return
+
+
+def _manifest_digest(submit: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256((submit / tree.MANIFEST_FILE).read_bytes()).hexdigest()
+
+
+def _previous(dataset_dir: Path, digest: str) -> Optional[Tuple[Dict[str, Any], "_OldRows"]]:
+    """The last gather's index, report and rows, when it was made from the same manifest."""
+    try:
+        index = json.loads((dataset_dir / INDEX_NAME).read_text(encoding="utf-8"))
+        report = json.loads((dataset_dir / REPORT_NAME).read_text(encoding="utf-8"))
+        if index.get("schema") != INDEX_SCHEMA or index.get("manifest_sha256") != digest:
+            return None
+        runs = {run["run_id"]: run for run in report.get("runs", [])}
+        old = _OldRows(dataset_dir)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    except Exception:  # noqa: BLE001 - an unreadable old dataset: gather everything again
+        return None
+    return {"index": index.get("runs", {}), "runs": runs}, old
+
+
+class _OldRows:
+    """Rows of the previous dataset by run id, read one row group at a time (bounded memory)."""
+
+    def __init__(self, dataset_dir: Path) -> None:
+        import pyarrow.parquet as pq
+
+        self.parts: List[Tuple[Optional[str], Any, List[int]]] = []
+        self.where: Dict[str, Tuple[int, int]] = {}
+        self.cache: Dict[int, Tuple[int, Any]] = {}
+        for folder in sorted(dataset_dir.glob(f"{PARTITION}=*")):
+            pf = pq.ParquetFile(str(folder / "part-0.parquet"))
+            segment = folder.name.split("=", 1)[1]
+            value = None if segment == "__HIVE_DEFAULT_PARTITION__" else urllib.parse.unquote(segment)
+            offsets = [0]
+            for i in range(pf.metadata.num_row_groups):
+                offsets.append(offsets[-1] + pf.metadata.row_group(i).num_rows)
+            part = len(self.parts)
+            self.parts.append((value, pf, offsets))
+            for row, run_id in enumerate(pf.read(columns=["run_id"]).column("run_id").to_pylist()):
+                self.where[run_id] = (part, row)
+
+    def row(self, stem: str):
+        import bisect
+
+        import pyarrow as pa
+
+        part, row = self.where[stem]
+        value, pf, offsets = self.parts[part]
+        group = bisect.bisect_right(offsets, row) - 1
+        cached = self.cache.get(part)
+        if cached is None or cached[0] != group:
+            table = pf.read_row_group(group)
+            table = table.append_column(PARTITION, pa.array([value] * table.num_rows, pa.string()))
+            cached = self.cache[part] = (group, Rows(conform(table), conformed=True))
+        return Found(cached[1], row - offsets[group], 1, None, [])
+
+    def close(self) -> None:
+        for _, pf, _ in self.parts:
+            close = getattr(pf, "close", None)
+            if close:
+                close()
+        self.cache.clear()
+
+
+def _tables(g: _Gathering, stems: List[str], previous, workers: Optional[int], progress: Optional[bool]) -> Iterable[Any]:
+    """Conformed tables, one per chunk of runs in run-id order (what the dataset holds)."""
+    n_files = sum(len(g.by_stem[s]) for s in stems)
     workers = workers or min(8, (os.cpu_count() or 2) * 2)
+    chunks = [stems[start:start + _CHUNK] for start in range(0, len(stems), _CHUNK)]
+    with ThreadPoolExecutor(max_workers=workers) as pool, Progress(n_files, "gather", force=progress) as bar:
+        def fetch(chunk: List[str]):
+            todo = [s for s in chunk if not _reusable(g, s, previous)]
+            items = [item for stem in todo for item in g.by_stem[stem]]
+            return todo, items, read_items(items, pool)
 
-    def tables() -> Iterable[Any]:
-        with ThreadPoolExecutor(max_workers=workers) as pool, \
-                Progress(n_files, "gather", force=progress) as bar:
-            chunks = [stems[start:start + _CHUNK] for start in range(0, len(stems), _CHUNK)]
+        pending = pool.submit(fetch, chunks[0]) if chunks else None
+        for index, chunk in enumerate(chunks):
+            todo, items, read = pending.result()
+            if index + 1 < len(chunks):  # read the next chunk while this one is checked and written
+                pending = pool.submit(fetch, chunks[index + 1])
+            g.files_read += len(items)
+            kept = _classify_chunk(g, chunk, set(todo), iter(read), previous)
+            bar.update(sum(len(g.by_stem[s]) for s in chunk), **_progress_counts(g.runs))
+            if kept:
+                yield _chunk_table(kept, g)
 
-            def fetch(chunk: List[str]):
-                items = [item for stem in chunk for item in by_stem[stem]]
-                return items, _scan_parquet([path for kind, path in items if kind == "parquet"])
 
-            pending = pool.submit(fetch, chunks[0]) if chunks else None
-            for index, chunk in enumerate(chunks):
-                items, fast = pending.result()
-                if index + 1 < len(chunks):  # read the next chunk while this one is checked and written
-                    pending = pool.submit(fetch, chunks[index + 1])
-                if fast is None:  # a bad file in this chunk: read it file by file
-                    read = iter(pool.map(_read_one, items))
-                else:
-                    json_read = dict(zip([p for k, p in items if k == "json"],
-                                         pool.map(_read_one, [i for i in items if i[0] == "json"])))
-                    read = iter([fast[path] if kind == "parquet" else json_read[path] for kind, path in items])
-                kept = []
-                for stem in chunk:
-                    valid = []
-                    problems = []
-                    for kind, path in by_stem[stem]:
-                        table, error, extra = next(read)
-                        for name in extra:
-                            extra_columns[name] = extra_columns.get(name, 0) + 1
-                        if error is None:
-                            error = _check_record(table, stem, expected[stem])
-                        if error is None:
-                            valid.append((rel(path), table))
-                        else:
-                            problems.append({"run_id": stem, "file": rel(path), "error": error})
-                    corrupt_files.extend(problems)
-                    runs[stem] = _classify(stem, valid, problems)
-                    if valid:
-                        kept.append((stem, valid[0][1].slice(0, 1)))
-                bar.update(len(items), **_progress_counts(runs))
-                if kept:
-                    yield _conform_chunk(kept, runs, corrupt_files)
+def _reusable(g: _Gathering, stem: str, previous) -> bool:
+    if previous is None:
+        return False
+    entry = previous[0]["index"].get(stem)
+    if entry is None or entry[0] != g.signature(stem) or stem not in previous[0]["runs"]:
+        return False
+    return not entry[1] or stem in previous[1].where
 
-    report_runs = []
-    result = GatherResult(submit_dir=submit, dataset_dir=dataset_dir, report_path=dataset_dir / REPORT_NAME,
-                          runs=report_runs, unexpected=unexpected, corrupt_files=corrupt_files,
-                          ignored_files=ignored, extra_columns=extra_columns)
 
-    def report() -> Dict[str, Any]:
-        report_runs[:] = _ordered_runs(manifest["runs"], runs)
-        return result.to_dict()
+def _classify_chunk(g: _Gathering, chunk: List[str], todo: set, read, previous) -> List[Tuple[str, Found]]:
+    """Classify every run of a chunk (from what was read, or the last gather); return the rows to keep."""
+    kept = []
+    for stem in chunk:
+        if stem not in todo:
+            found = _reuse(g, stem, previous)
+            if found is not None:
+                kept.append((stem, found))
+            continue
+        valid, problems, extras = [], [], []
+        for kind, path in g.by_stem[stem]:
+            found = next(read)
+            extras.extend(found.extra)
+            error = found.error if found.error is not None else check_record(found, stem, g.expected[stem])
+            if error is None:
+                valid.append((g.rel(path), found))
+            else:
+                problems.append({"run_id": stem, "file": g.rel(path), "error": error})
+        for name in extras:
+            g.extra_columns[name] = g.extra_columns.get(name, 0) + 1
+        g.corrupt_files.extend(problems)
+        g.runs[stem] = _classify(stem, valid, problems)
+        g.index[stem] = [g.signature(stem), bool(valid), problems, extras]
+        if valid:
+            kept.append((stem, valid[0][1]))
+    return kept
 
-    # the report is built after the last table was read (write_dataset calls it last)
-    result.rows_written = write_dataset(tables(), dataset_dir, report)
-    report_runs[:] = _ordered_runs(manifest["runs"], runs)
-    return result
+
+def _reuse(g: _Gathering, stem: str, previous) -> Optional[Found]:
+    """A run unchanged since the last gather: its class, problems and row as they were."""
+    _sig, has_row, problems, extra = previous[0]["index"][stem]
+    old = previous[0]["runs"][stem]
+    g.runs[stem] = {"run_id": stem, "class": old["class"], "files": old["files"], "detail": old.get("detail")}
+    g.corrupt_files.extend(problems)
+    for name in extra:
+        g.extra_columns[name] = g.extra_columns.get(name, 0) + 1
+    g.index[stem] = [g.signature(stem), has_row, problems, extra]
+    return previous[1].row(stem) if has_row else None
 
 
 def _progress_counts(runs: Dict[str, Dict[str, Any]]) -> Dict[str, int]:
@@ -390,46 +457,66 @@ def _progress_counts(runs: Dict[str, Dict[str, Any]]) -> Dict[str, int]:
     return counts
 
 
-def _classify(stem: str, valid: List[Tuple[str, Any]], problems: List[Dict[str, Any]]) -> Dict[str, Any]:
+def _classify(stem: str, valid: List[Tuple[str, Found]], problems: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """A run's class from its valid records and its files' problems."""
     files = [path for path, _ in valid] + [p["file"] for p in problems]
     if not valid:
         return {"run_id": stem, "class": "corrupt", "files": files,
                 "detail": "; ".join(f"{p['file']}: {p['error']}" for p in problems)}
-    path, table = valid[0]
+    path, first = valid[0]
     notes = [f"{p['file']} is invalid ({p['error']})" for p in problems]
-    if len(valid) > 1 or table.num_rows > 1:
-        n = sum(t.num_rows for _, t in valid)
+    if len(valid) > 1 or first.n > 1:
+        n = sum(f.n for _, f in valid)
         return {"run_id": stem, "class": "duplicate", "files": files,
                 "detail": "; ".join([f"{n} records ({', '.join(p for p, _ in valid)}); kept the first row of {path}"] + notes)}
-    status = _first(table, "status")
+    status = first.rows.value("status", first.start)
     if status == STATUS_OK:
         return {"run_id": stem, "class": "complete", "files": files, "detail": "; ".join(notes) or None}
     if status == STATUS_FAILED:
-        error = ": ".join(str(x) for x in (_first(table, "error_type"), _first(table, "error_message")) if x)
+        error = ": ".join(str(x) for x in (first.rows.value("error_type", first.start),
+                                           first.rows.value("error_message", first.start)) if x)
         return {"run_id": stem, "class": "failed", "files": files,
                 "detail": "; ".join([error or "failed (no error recorded)"] + notes)}
     return {"run_id": stem, "class": "corrupt", "files": files,
             "detail": "; ".join([f"{path}: status {status!r} is neither 'ok' nor 'failed'"] + notes)}
 
 
-def _conform_chunk(kept: List[Tuple[str, Any]], runs: Dict[str, Dict[str, Any]], corrupt_files: List[Dict[str, Any]]):
-    """Concatenate a chunk's records and conform them; fall back to file by file on a type error."""
+def _chunk_table(kept: List[Tuple[str, Found]], g: "_Gathering"):
+    """The kept rows of a chunk, in run order, as one table in the schema.
+
+    Rows of one scanned table are taken in one call; a file read on its own is conformed
+    on its own, and one whose values cannot be cast is reported corrupt, not raised.
+    """
     import pyarrow as pa
 
-    tables = [t for _, t in kept]
-    try:  # one contiguous table per chunk: the per-file buffers are released right away
-        return conform(pa.concat_tables(tables, promote_options="permissive")).combine_chunks()
-    except (ValueError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        pass
-    good = []
-    for stem, table in kept:
-        try:
-            good.append(conform(table))
-        except ValueError as err:
-            files = runs[stem]["files"]
-            corrupt_files.append({"run_id": stem, "file": files[0], "error": str(err)})
-            runs[stem] = {"run_id": stem, "class": "corrupt", "files": files, "detail": f"{files[0]}: {err}"}
-    return pa.concat_tables(good) if good else arrow_schema().empty_table()
+    pieces = []
+    i = 0
+    while i < len(kept):
+        rows = kept[i][1].rows
+        j = i
+        while j < len(kept) and kept[j][1].rows is rows:
+            j += 1
+        if rows.conformed:
+            pieces.append(rows.table.take([f.start for _, f in kept[i:j]]))
+        else:
+            for stem, found in kept[i:j]:
+                try:
+                    pieces.append(conform(rows.table.slice(found.start, 1)))
+                except ValueError as err:
+                    _conform_failed(g, stem, str(err))
+        i = j
+    if not pieces:
+        return arrow_schema().empty_table()
+    return pa.concat_tables(pieces).combine_chunks()
+
+
+def _conform_failed(g: "_Gathering", stem: str, error: str) -> None:
+    files = g.runs[stem]["files"]
+    problem = {"run_id": stem, "file": files[0], "error": error}
+    g.corrupt_files.append(problem)
+    g.index[stem][2] = g.index[stem][2] + [problem]
+    g.runs[stem] = {"run_id": stem, "class": "corrupt", "files": files, "detail": f"{files[0]}: {error}"}
+    g.index[stem][1] = False
 
 
 def _ordered_runs(manifest_runs: List[Dict[str, Any]], runs: Dict[str, Dict[str, Any]]) -> List[Dict[str, Any]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import re
 import tempfile
 from typing import Any, Dict, List, Optional
@@ -143,13 +144,16 @@ def selftest(data_dir: Optional[str] = None) -> Dict[str, Any]:
     check("deterministic training", hashes[0] == hashes[1], hashes[0][:16])
     if data_dir:
         out = tempfile.mkdtemp(prefix="reprogrid-selftest-")
-        for name, workload in sorted(workloads.WORKLOADS.items()):
-            if not all(os.path.isfile(p) for p in workload.data_paths(data_dir)):
-                continue
-            opts = RunOptions(workload=name, run_id="selftest-" + name, data_dir=data_dir, output_dir=out,
-                              epochs=1, max_samples=64 if name != "imbalanced_classification" else 2000, verbose=0)
-            rec, path, code = run_job(opts)
-            check("run " + name, code == 0, rec.get("error_message") or {"test_accuracy": rec["test_accuracy"], "record": path})
+        try:  # the records are checked here, then removed: a self-test leaves nothing behind
+            for name, workload in sorted(workloads.WORKLOADS.items()):
+                if not all(os.path.isfile(p) for p in workload.data_paths(data_dir)):
+                    continue
+                opts = RunOptions(workload=name, run_id="selftest-" + name, data_dir=data_dir, output_dir=out,
+                                  epochs=1, max_samples=64 if name != "imbalanced_classification" else 2000, verbose=0)
+                rec, path, code = run_job(opts)
+                check("run " + name, code == 0, rec.get("error_message") or {"test_accuracy": rec["test_accuracy"], "record": path})
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
     return report
 
 

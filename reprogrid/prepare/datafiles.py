@@ -119,7 +119,10 @@ def _hashing_copy(read: Callable[[int], bytes], dest: Path, total: Optional[int]
     from reprogrid.core.progress import Progress
 
     digest = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    from reprogrid.core.files import sweep_leftovers, temp_prefix
+
+    sweep_leftovers(dest)  # what a killed fetch of this file left
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(dest), dir=dest.parent)
     try:
         with os.fdopen(fd, "wb") as out, Progress(total, label) as bar:
             done = 0

@@ -12,16 +12,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import jinja2
 
 from reprogrid import __version__
-from reprogrid.core.errors import Problem, UserError
+from reprogrid.core.errors import Problem, UserError, file_system_error
 from reprogrid.condor.escaping import FILTERS, UnsafeValue, dag_name, dag_vars_value
-from reprogrid.core.files import atomic_directory
+from reprogrid.core.files import atomic_directory, check_name_length, discard, is_temp_name, swap_in, sweep_leftovers, temp_prefix
+from reprogrid.core.progress import Progress
 from reprogrid.render.hardware import Pin, pins_for_study, study_warnings
 from reprogrid.core.resources import sample_data_dir, templates_dir
 from reprogrid.job import catalogue
@@ -344,6 +346,76 @@ def _check_destination(out_dir: Path, force: bool) -> List[str]:
     return produced
 
 
+def _write_tree(study: Study, root: Path, *, template_dir: Optional[Union[str, Path]], base_dir: Union[str, Path],
+                skip: Sequence[str] = ()) -> List[str]:
+    """Write every file of the submit tree under ``root`` (run-output folders in ``skip`` left out)."""
+    from reprogrid.render.bundle import build_job_bundle
+
+    written: List[str] = []
+    with Progress(len(study.cells()) + 6, "render") as bar:
+        for rel, content in render_files(study, template_dir=template_dir, base_dir=base_dir):
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+            written.append(rel)
+            bar.update()
+    (root / tree.JOB_WRAPPER).chmod(0o755)
+    build_job_bundle(root / tree.BUNDLE_DIR)
+    written.append(tree.JOB_BUNDLE)
+    if study.data.sample:
+        for name, rel in _sample_inputs().items():
+            (root / "data").mkdir(exist_ok=True)
+            shutil.copyfile(sample_data_dir() / name, root / rel)
+            written.append(rel)
+    for folder in (tree.RESULTS_DIR, tree.LOGS_DIR):
+        if folder not in skip:
+            (root / folder).mkdir()
+            (root / folder / ".keep").write_bytes(b"")
+    return written
+
+
+def _render_over(study: Study, out_dir: Path, carried: Sequence[str], **options) -> List[str]:
+    """Re-render over a tree that holds results: they never move.
+
+    The new files are built in a folder beside ``out_dir`` and swapped in entry by entry
+    (folders in one exchange each, ``manifest.json`` last), so ``results/``, ``logs/`` and
+    ``dataset/`` stay where they are whatever moment a kill comes. What the old rendering
+    left that the new one does not write (a stale rescue DAG, the old DAG's logs) is
+    removed after the new files are in place; run outputs are kept.
+    """
+    sweep_leftovers(out_dir)  # a killed re-render's staging folder beside it
+    for leftover in [out_dir / name for name in os.listdir(out_dir) if not is_temp_name(name)]:
+        sweep_leftovers(leftover)  # and the swapped-out entries inside it
+    stage = Path(tempfile.mkdtemp(prefix=temp_prefix(out_dir), dir=out_dir.parent))
+    try:
+        written = _write_tree(study, stage, skip=carried, **options)
+        names = sorted(os.listdir(stage), key=lambda n: (n == tree.MANIFEST_FILE, n))
+        for name in names:
+            swap_in(stage / name, out_dir / name)
+        for name in sorted(os.listdir(out_dir)):
+            if name not in names and name not in RUN_OUTPUTS and not is_temp_name(name):
+                discard(out_dir / name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return written
+
+
+def _check_writable(out_dir: Path) -> None:
+    """Refuse, before anything is written, a destination that cannot be created here."""
+    why = check_name_length(out_dir)
+    if why:
+        raise UserError(f"cannot render into {out_dir}", [Problem(str(out_dir), f"{why} (-o)")])
+    for parent in [out_dir, *out_dir.absolute().parents]:
+        if parent.exists() or parent.is_symlink():
+            if parent != out_dir and not parent.is_dir():
+                raise UserError(f"cannot render into {out_dir}", [Problem(
+                    str(parent), "is a file, not a folder, so nothing can be created inside it; choose another -o")])
+            if parent.is_dir() and not os.access(parent, os.W_OK | os.X_OK):
+                raise UserError(f"cannot render into {out_dir}", [Problem(
+                    str(parent), "is not writable by you; choose a folder you can write (-o), or change its permissions")])
+            break
+
+
 def render_study(
     study: Study,
     out_dir: Union[str, Path],
@@ -351,34 +423,27 @@ def render_study(
     template_dir: Optional[Union[str, Path]] = None,
     base_dir: Union[str, Path] = ".",
     force: bool = False,
+    max_runs: Optional[int] = None,
 ) -> RenderResult:
-    """Write the submit tree of ``study`` to ``out_dir`` atomically."""
-    from reprogrid.render.bundle import build_job_bundle
+    """Write the submit tree of ``study`` to ``out_dir`` atomically.
 
-    study = study.validated(base_dir=str(base_dir))
+    With ``force`` over a tree holding results, the rendered files are replaced around
+    them (see :func:`_render_over`); results are never moved. A file-system fault is a
+    ``UserError`` naming the path and the fix.
+    """
+    study = study.validated(base_dir=str(base_dir), max_runs=max_runs)
     out_dir = Path(out_dir)
+    _check_writable(out_dir)
     carried = _check_destination(out_dir, force)
-    written: List[str] = []
-    with atomic_directory(out_dir) as tmp:
-        for rel, content in render_files(study, template_dir=template_dir, base_dir=base_dir):
-            path = tmp / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-            written.append(rel)
-        (tmp / tree.JOB_WRAPPER).chmod(0o755)
-        build_job_bundle(tmp / tree.BUNDLE_DIR)
-        written.append(tree.JOB_BUNDLE)
-        if study.data.sample:
-            for name, rel in _sample_inputs().items():
-                (tmp / "data").mkdir(exist_ok=True)
-                shutil.copyfile(sample_data_dir() / name, tmp / rel)
-                written.append(rel)
-        for folder in (tree.RESULTS_DIR, tree.LOGS_DIR):
-            (tmp / folder).mkdir()
-            (tmp / folder / ".keep").write_bytes(b"")
-        for folder in carried:  # same filesystem: a rename, nothing copied or lost
-            shutil.rmtree(tmp / folder, ignore_errors=True)
-            os.replace(out_dir / folder, tmp / folder)
+    options = dict(template_dir=template_dir, base_dir=base_dir)
+    try:
+        if carried:
+            written = _render_over(study, out_dir, carried, **options)
+        else:
+            with atomic_directory(out_dir) as tmp:
+                written = _write_tree(study, tmp, **options)
+    except OSError as err:
+        raise file_system_error(err, f"render into {out_dir}", out_dir) from None
     return RenderResult(
         submit_dir=out_dir, dag_file=out_dir / DAG_FILE, manifest_file=out_dir / tree.MANIFEST_FILE,
         runs=study.run_count, files=sorted(written), warnings=study_warnings(study),

@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 import pandas as pd
 
 from reprogrid import analysis
+from reprogrid.core.text import markdown_text
 from reprogrid.report import plots
 from reprogrid.report.emulation import emulation_limits
 from reprogrid.analysis import Tolerances, summarize  # noqa: F401 - re-exported for notebooks
@@ -278,9 +279,9 @@ def _md_table(df: pd.DataFrame, columns: Optional[List[str]] = None, limit: int 
     df = df[columns] if columns else df
     shown = df.head(limit)
     cells = [[_fmt(v) for v in row] for row in shown.itertuples(index=False)]
-    head = "| " + " | ".join(str(c) for c in shown.columns) + " |"
+    head = "| " + " | ".join(markdown_text(c) for c in shown.columns) + " |"
     rule = "|" + "|".join("---" for _ in shown.columns) + "|"
-    body = ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
+    body = ["| " + " | ".join(markdown_text(c) for c in row) + " |" for row in cells]
     more = [f"\n_... {len(df) - limit} more rows in the HTML report_"] if len(df) > limit else []
     return "\n".join([head, rule, *body, *more]) + "\n"
 
@@ -313,11 +314,11 @@ def render_markdown(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], e
                     title: str, tolerances: Tolerances) -> str:
     """The terminal-sized summary: provenance, verdicts, ranges, nondeterminism, groups, claims."""
     acc = _accuracy(tables["stats"])
-    parts = [f"# {title}\n", *[f"- {line}" for line in provenance_lines(facts, extra)], ""]
-    parts += ["## Does this result survive a change of environment?\n", *[f"- {line}" for line in survival_lines(tables)], ""]
+    parts = [f"# {markdown_text(title)}\n", *[f"- {markdown_text(line)}" for line in provenance_lines(facts, extra)], ""]
+    parts += ["## Does this result survive a change of environment?\n", *[f"- {markdown_text(line)}" for line in survival_lines(tables)], ""]
     parts += [stack_section_markdown(extra)]
     caveat = verdict_caveat(facts, extra)
-    parts += ["## Verdicts\n", *([f"**{caveat}**\n"] if caveat else []),
+    parts += ["## Verdicts\n", *([f"**{markdown_text(caveat)}**\n"] if caveat else []),
               _md_table(tables["verdicts"], ["workload", "n_envs", "range", "env_std", "run_std",
                                          "outcomes_reproducible", "analysis_reproducible",
                                          "interpretation_reproducible"])]

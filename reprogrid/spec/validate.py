@@ -7,8 +7,10 @@ and the fix, and refuses values that could inject submit commands or ClassAd cla
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import shlex
+import reprlib
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -18,6 +20,7 @@ from reprogrid.core.errors import Problem, UserError
 from reprogrid.job import catalogue
 from reprogrid.job.catalogue import WORKLOAD_NAMES
 from reprogrid.spec import usercode
+from reprogrid.core.text import shown
 from reprogrid.spec.model import (
     CPU_VENDORS, MICROARCH_LEVELS, POOL_PROFILES, CpuPin, DataInputs, GpuPin, HardwareEnv,
     LocalStack, Metrics, Output, Pool, Resources, SoftwareEnv, Study, Throttles, Workload, slug,
@@ -66,7 +69,8 @@ class _Checker:
                 self.problem(_join(where, key), "is required")
         return dict(value)
 
-    def integer(self, value: Any, where: str, minimum: Optional[int] = None, example: str = "4") -> Optional[int]:
+    def integer(self, value: Any, where: str, minimum: Optional[int] = None, example: str = "4",
+                maximum: Optional[int] = 10**9) -> Optional[int]:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
@@ -76,7 +80,10 @@ class _Checker:
                 self.problem(where, f"expected a whole number like {example}, got {_show(value)}")
                 return None
         if minimum is not None and value < minimum:
-            self.problem(where, f"must be at least {minimum}, got {value}")
+            self.problem(where, f"must be at least {minimum}, got {_show(value)}")
+            return None
+        if maximum is not None and value > maximum:
+            self.problem(where, f"must be at most {maximum:,}, got {_show(value)}")
             return None
         return value
 
@@ -175,12 +182,27 @@ class _Checker:
         return [(f"{where}[{i}]", item) for i, item in enumerate(value)]
 
 
+def _given(data: Mapping[str, Any], key: str, default: Any) -> Any:
+    """``data[key]``, or ``default`` when it is missing or null (``repeats:`` with no value)."""
+    value = data.get(key)
+    return default if value is None else value
+
+
 def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring, _REPR.maxother = 2, 4, 4, 60, 60
+
+
 def _show(value: Any) -> str:
-    text = repr(value) if not isinstance(value, str) else '"' + value.replace("\n", "\\n") + '"'
+    """A short, safe rendering of a user's value (bounded even for huge or shared structures)."""
+    if isinstance(value, str):
+        text = '"' + (value[:80] if len(value) > 80 else value).replace("\n", "\\n") + '"'
+    else:
+        text = _REPR.repr(value)
+    text = shown(text)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -544,22 +566,50 @@ STUDY_KEYS = [
 ]
 
 
-def study_from_dict(raw: Any, *, source: str = "study spec", base_dir: Optional[Union[str, Path]] = None) -> Study:
+DEFAULT_MAX_RUNS = 100_000
+MAX_RUNS_ENV = "REPROGRID_MAX_RUNS"
+
+
+def max_runs_bound(max_runs: Optional[int] = None) -> int:
+    """The run-count bound: ``max_runs``, else ``$REPROGRID_MAX_RUNS``, else 100,000."""
+    if max_runs is not None:
+        return max_runs
+    try:
+        return int(os.environ.get(MAX_RUNS_ENV, "") or DEFAULT_MAX_RUNS)
+    except ValueError:
+        raise UserError("bad run bound", [Problem(MAX_RUNS_ENV, f"expected a whole number, got {os.environ[MAX_RUNS_ENV]!r}")]) from None
+
+
+def _check_size(check: "_Checker", counts: Tuple[int, int, int], repeats: Optional[int], bound: int) -> None:
+    """A study past the bound is refused at once, before anything expands or is written."""
+    if repeats is None:
+        return
+    runs = counts[0] * counts[1] * counts[2] * repeats
+    if repeats > bound or runs > bound:
+        check.problem("repeats", f"the study expands to {max(runs, repeats):,} runs ({counts[0]} workloads x {counts[1]} software x "
+                      f"{counts[2]} hardware x {repeats:,} repeats), over the bound of {bound:,}; lower repeats or the "
+                      f"lists, or raise the bound with --max-runs N (or {MAX_RUNS_ENV}=N) if you mean it")
+
+
+def study_from_dict(raw: Any, *, source: str = "study spec", base_dir: Optional[Union[str, Path]] = None,
+                    max_runs: Optional[int] = None) -> Study:
     """Validate plain data (a parsed YAML file, or dicts from a notebook) into a Study.
 
     With ``base_dir`` (the spec's folder) every workload's shipped file must exist there
     and an entry's function must be defined. Raises ``UserError`` listing every problem,
-    each with its path and the fix.
+    each with its path and the fix. A study of more than ``max_runs`` runs (default:
+    :func:`max_runs_bound`) is refused before anything expands.
     """
     check = _Checker()
     data = check.mapping(raw, "", STUDY_KEYS, ["name", "workloads", "software", "hardware"])
     name = check.name(data.get("name"), "name")
     description = check.text(data.get("description"), "description", free=True) or ""
-    seed = check.integer(data.get("seed", 1), "seed", 0, "1")
+    seed = check.integer(_given(data, "seed", 1), "seed", 0, "1", maximum=2**31 - 1)
     seed_per_repeat = check.boolean(data.get("seed_per_repeat"), "seed_per_repeat")
-    repeats = check.integer(data.get("repeats", 1), "repeats", 1, "5")
-    retries = check.integer(data.get("retries", 2), "retries", 0, "2")
+    repeats = check.integer(_given(data, "repeats", 1), "repeats", 1, "5", maximum=None)  # bounded by the run count
+    retries = check.integer(_given(data, "retries", 2), "retries", 0, "2")
     workloads, software, hardware = _matrix(check, data, None if base_dir is None else Path(base_dir))
+    _check_size(check, (len(workloads), len(software), len(hardware)), repeats, max_runs_bound(max_runs))
     resources = _resources(check, data)
     inputs, sample = _data_inputs(check, data, workloads)
     throttles = _throttles(check, data)
@@ -659,8 +709,35 @@ def _hardware_pins_something(check: _Checker, hardware: Sequence[HardwareEnv]) -
             check.problem(f"hardware[{i}]", f"{h.name!r} pins nothing; give cpu, gpu, sites, os or requirements")
 
 
-def load_study(path: Union[str, Path]) -> Study:
-    """Read and validate a study YAML file."""
+MAX_SPEC_VALUES = 100_000
+MAX_SPEC_DEPTH = 40
+
+
+def _check_expansion(raw: Any, path: Path) -> None:
+    """Refuse a spec whose data is huge or deep once YAML aliases are expanded (a "billion
+    laughs" file is a few lines that expand to billions of values): counted with a capped,
+    iterative walk, so the check itself stays cheap."""
+    seen = 0
+    stack = [(raw, 0)]
+    while stack:
+        value, depth = stack.pop()
+        seen += 1
+        if seen > MAX_SPEC_VALUES:
+            raise UserError(f"{path} is not a usable study spec", [Problem(str(path), (
+                f"it holds more than {MAX_SPEC_VALUES:,} values once its aliases (*name) are expanded; "
+                "a study spec is a few hundred lines: remove the aliases or the repeated data"))])
+        if depth > MAX_SPEC_DEPTH:
+            raise UserError(f"{path} is not a usable study spec", [Problem(str(path), (
+                f"nested more than {MAX_SPEC_DEPTH} levels deep; a study spec is a few levels of mappings and lists"))])
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+            stack.extend((k, depth + 1) for k in value.keys() if not isinstance(k, str))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((v, depth + 1) for v in value)
+
+
+def load_study(path: Union[str, Path], *, max_runs: Optional[int] = None) -> Study:
+    """Read and validate a study YAML file (see :func:`study_from_dict` for ``max_runs``)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -669,12 +746,20 @@ def load_study(path: Union[str, Path]) -> Study:
     except (OSError, UnicodeDecodeError) as err:
         raise UserError(f"cannot read study file {path}", [Problem(str(path), str(err))])
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loaders only
+    except RecursionError:
+        raise UserError(f"{path} is not a usable study spec", [Problem(str(path), "nested too deeply; a study spec is a few levels of mappings and lists")]) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise UserError(f"{path} is not valid YAML", [Problem(where, f"{getattr(err, 'problem', err)}; fix the YAML syntax")])
-    return study_from_dict(raw, source=str(path), base_dir=path.parent)
+    _check_expansion(raw, path)
+    try:
+        return study_from_dict(raw, source=str(path), base_dir=path.parent, max_runs=max_runs)
+    except RecursionError:
+        raise UserError(f"{path} is not a usable study spec", [Problem(str(path), "nested too deeply; a study spec is a few levels of mappings and lists")]) from None
+
+
 #: Placeholders the presets and guides use for what only the user can fill in.
 PLACEHOLDERS = ("YOUR_USER", "YOUR_PROJECT", "YOUR_AP", "CHANGE_ME")
 

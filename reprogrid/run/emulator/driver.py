@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Union
@@ -24,8 +23,9 @@ from typing import Dict, List, Mapping, Optional, Sequence, Union
 from reprogrid import tree
 from reprogrid.core.errors import Problem, UserError
 from reprogrid.run.emulator.dagfile import parse_dag
-from reprogrid.run.emulator.executor import Executor, is_local
+from reprogrid.run.emulator.executor import Executor, Watchdog, is_local, make_scratch
 from reprogrid.run.emulator.jobads import JobAdCache, references
+from reprogrid.run.emulator.recovery import DagLock, last_cluster, recover, repair_tail
 from reprogrid.condor.matchmaking import Matchmaker
 from reprogrid.run.emulator.rescue import newest_rescue
 from reprogrid.run.emulator.scheduler import Log, DagOutcome, Scheduler
@@ -172,25 +172,67 @@ def dryrun(dag_path: PathLike, *, slots: Optional[int] = None, pool: Optional[Pa
     (default: when no progress bar is drawn, i.e. stderr is not a terminal).
     """
     dag_path = Path(dag_path).absolute()
-    rescue = newest_rescue(dag_path) if use_rescue else None
-    dag = parse_dag(dag_path, rescue=rescue)
-    inventory = _machines(pool, machines)
-    slot_count = slots if slots is not None else (os.cpu_count() or 1)
-    if slot_count < 1:
-        raise UserError("bad slot count", [Problem("--slots", "must be at least 1")])
-    log = Log(Path(str(dag_path) + ".dagman.out"))
-    if rescue is not None:
-        log(f"Using rescue DAG {rescue}")
-    scratch_root = Path(tempfile.mkdtemp(prefix="reprogrid-dryrun-", dir=scratch_dir))
+    lock = DagLock(dag_path)
+    previous = lock.acquire()  # a second dry run of this DAG stops here (exit 2)
     try:
-        executor = Executor(scratch_root, UrlMapper(map_url), software_pythons(dag_path, pythons))
-        show = sys.stderr.isatty() if progress is None else progress
-        outcome = Scheduler(dag, inventory, slot_count, executor, log, progress=show,
-                            lines=(not show) if lines is None else lines).run()
+        rescue = newest_rescue(dag_path) if use_rescue else None
+        dag = parse_dag(dag_path, rescue=rescue)
+        inventory = _machines(pool, machines)
+        slot_count = slots if slots is not None else (os.cpu_count() or 1)
+        if slot_count < 1:
+            raise UserError("bad slot count", [Problem("--slots", "must be at least 1")])
+        log = Log(Path(str(dag_path) + ".dagman.out"))
+        try:
+            if rescue is not None:
+                log(f"Using rescue DAG {rescue}")
+            start, recovered = _start_or_recover(dag_path, lock, previous, log)
+            outcome = _run(dag, inventory, slot_count, log, start, recovered, lock,
+                           Executor, dict(dag_path=dag_path, pythons=pythons, map_url=map_url,
+                                          progress=progress, scratch_dir=scratch_dir, lines=lines))
+        finally:
+            log.close()
     finally:
-        log.close()
-        shutil.rmtree(scratch_root, ignore_errors=True)
+        lock.release()
     return DryRunResult(**vars(outcome), used_rescue=rescue, dagman_out=log.path)
+
+
+def _start_or_recover(dag_path: Path, lock: DagLock, previous: Optional[dict], log: Log):
+    """The last job id in the nodes log; and, after a killed run (its stale lock taken
+    over), what that run's nodes log says finished (DAGMan's recovery mode)."""
+    nodes_log = Path(str(dag_path) + ".nodes.log")
+    repair_tail(nodes_log)
+    start = last_cluster(nodes_log)
+    if previous is None:
+        lock.write(start + 1)
+        return start, None
+    note = (f"{lock.path.name} was left by reprogrid dryrun pid {previous.get('pid', '?')}, which is gone: "
+            f"taking it over and recovering from {nodes_log.name} (finished nodes are not run again)")
+    print(f"reprogrid dryrun: note: {note}", file=sys.stderr)
+    log(note)
+    first = int(previous.get("first_cluster", 1) or 1)
+    lock.write(first)
+    return start, recover(nodes_log, first)
+
+
+def _run(dag, inventory, slot_count: int, log: Log, start: int, recovered, lock: DagLock,  # noqa: ANN001
+         executor_type, opts: dict) -> DagOutcome:
+    """Run the scheduler with a scratch root and a watchdog that clean up on every exit path."""
+    scratch_root = make_scratch(opts["scratch_dir"])
+    watchdog = Watchdog(scratch_root, keep_fds=(lock.fd,) if lock.fd is not None else ())
+    try:
+        executor = executor_type(scratch_root, UrlMapper(opts["map_url"]), software_pythons(opts["dag_path"], opts["pythons"]))
+        executor.watchdog = watchdog
+        show = sys.stderr.isatty() if opts["progress"] is None else opts["progress"]
+        lines = (not show) if opts.get("lines") is None else opts["lines"]
+        # job ids keep increasing across runs of one DAG: the scheduler starts above the
+        # highest id in the nodes log (``start``, read after a killed run's tail was repaired)
+        scheduler = Scheduler(dag, inventory, slot_count, executor, log, progress=show, lines=lines)
+        if recovered is not None:
+            scheduler.recover(recovered)
+        return scheduler.run()
+    finally:
+        shutil.rmtree(scratch_root, ignore_errors=True)
+        watchdog.close()
 
 
 def plan(dag_path: PathLike, *, pool: Optional[PathLike] = None,

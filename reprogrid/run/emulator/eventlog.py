@@ -2,8 +2,9 @@
 
 Events: submit (000), execute (001), image size (006), terminated (005), aborted (009),
 held (012). The text matches what the schedd/starter write closely enough that
-``htcondor2.JobEventLog`` parses every field we write. Writes are buffered and flushed
-by the scheduler in batches (and on close), so a 10,000-node DAG costs little I/O.
+``htcondor2.JobEventLog`` parses every field we write. Each event reaches the file as one
+write when it happens (as the schedd's do), so a killed dry run's logs hold every event
+of it; half an event left by a kill mid-write is cut off before the next one is appended.
 """
 from __future__ import annotations
 
@@ -94,10 +95,14 @@ class EventLogs:
             return
         handle = self._handles.get(path)
         if handle is None:
+            from reprogrid.run.emulator.recovery import repair_tail
+
             path.parent.mkdir(parents=True, exist_ok=True)
+            repair_tail(path)
             handle = open(path, "a", buffering=1 << 16)
             self._handles[path] = handle
         handle.write(text)
+        handle.flush()
 
     def flush(self) -> None:
         for handle in self._handles.values():

@@ -9,16 +9,30 @@ folder). Container-universe
 jobs run on the host with ``REPROGRID_PYTHON`` naming the interpreter mapped to their
 ``ReprogridSoftwareEnv``. Local-universe jobs run in their iwd without a sandbox.
 ``finish`` transfers outputs back and removes the sandbox.
+
+Jobs die with the dry run that started them: each runs in its own process group (session)
+and a :class:`Watchdog` process, told of every group as it starts, kills the groups that
+are still alive (the job's own children included) and removes the scratch folder when the
+dry run's end of its pipe closes, whichever way the dry run ended (SIGKILL included).
+PRE/POST scripts also get a parent-death signal (``prctl(PR_SET_PDEATHSIG, SIGKILL)`` via
+ctypes, Linux); jobs do not, because a ``preexec_fn`` turns every spawn into a full fork
+(measured: 1,109 -> 269 no-op nodes/s), and the watchdog reaches further than the signal,
+which stops at the direct child. Scratch folders are named
+``reprogrid-dryrun-<pid>-*``; :func:`sweep_scratch` removes those of dead runs.
 """
 from __future__ import annotations
 
+import ctypes
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Set
+from typing import Dict, List, Mapping, Optional, Set, Union
 
 
 from reprogrid.run.emulator.argv import job_arguments, job_environment
@@ -167,12 +181,28 @@ class Executor:
         err = out if (launch.stderr == launch.stdout and out is not subprocess.DEVNULL) else opener(launch.stderr, "wb")
         inp = opener(launch.stdin, "rb") if launch.stdin and launch.stdin != "/dev/null" else subprocess.DEVNULL
         try:
-            return subprocess.Popen(launch.argv, cwd=str(launch.cwd), env=launch.env, stdin=inp,
-                                    stdout=out, stderr=err, start_new_session=True, close_fds=True)
+            # No preexec_fn here: it makes every spawn a full fork (measured 1,109 -> 269 nodes/s);
+            # the watchdog kills the job's whole group (grandchildren too) when the dry run dies.
+            proc = subprocess.Popen(launch.argv, cwd=str(launch.cwd), env=launch.env, stdin=inp, stdout=out,
+                                    stderr=err, start_new_session=True, close_fds=True)
+            self.adopt(proc.pid)
+            return proc
         finally:
             for fh in {id(x): x for x in (out, err, inp)}.values():
                 if fh is not subprocess.DEVNULL:
                     fh.close()
+
+    watchdog: Optional["Watchdog"] = None
+
+    def adopt(self, pgid: int) -> None:
+        """Tell the watchdog of a new process group (a job or a script) to kill if we die."""
+        if self.watchdog is not None:
+            self.watchdog.add(pgid)
+
+    def release(self, pgid: int) -> None:
+        """The group's leader was reaped: the watchdog forgets it."""
+        if self.watchdog is not None:
+            self.watchdog.remove(pgid)
 
     def finish(self, ad: classad.ClassAd, launch: Launch, keep_outputs: bool = True) -> None:
         """Transfer outputs back (raises ``TransferError``) and remove the sandbox."""
@@ -187,6 +217,110 @@ class Executor:
                 shutil.rmtree(launch.sandbox, ignore_errors=True)
 
 
+PR_SET_PDEATHSIG = 1
+_libc = None
+
+
+def _set_pdeathsig(parent: int) -> None:  # runs in the child between fork and exec
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the dry run died before the signal was armed
+        os._exit(137)
+
+
+def die_with_parent():  # noqa: ANN201 - a preexec_fn or None
+    """A ``preexec_fn`` arming ``PR_SET_PDEATHSIG`` (Linux), so the child dies with us."""
+    if not sys.platform.startswith("linux"):
+        return None
+    parent = os.getpid()
+    return lambda: _set_pdeathsig(parent)
+
+
+SCRATCH_PREFIX = "reprogrid-dryrun-"
+_SCRATCH = re.compile(r"^reprogrid-dryrun-(\d+)-[A-Za-z0-9_]+$")
+
+_WATCHDOG = r"""
+import os, shutil, signal, sys
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(s, signal.SIG_IGN)
+groups = set()
+for line in sys.stdin.buffer:
+    if line[:1] == b"+":
+        groups.add(int(line[1:]))
+    elif line[:1] == b"-":
+        groups.discard(int(line[1:]))
+for g in groups:
+    try:
+        os.killpg(g, signal.SIGKILL)
+    except OSError:
+        pass
+shutil.rmtree(sys.argv[1], ignore_errors=True)
+"""
+
+
+class Watchdog:
+    """A small process that outlives a killed dry run to kill its jobs and remove its scratch.
+
+    It reads ``+pgid`` / ``-pgid`` lines on a pipe; at end of file (the dry run exited or
+    was killed) it SIGKILLs every group still listed and removes the scratch folder.
+    ``keep_fds`` (the DAG's lock) stay open in it, so the DAG stays locked until the
+    jobs are gone.
+    """
+
+    def __init__(self, scratch_root: Path, keep_fds: tuple = ()) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(scratch_root)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.DEVNULL, start_new_session=True, close_fds=True,
+                                     pass_fds=keep_fds)
+        self.pipe = self.proc.stdin
+
+    def _send(self, text: str) -> None:
+        try:
+            self.pipe.write(text.encode())
+            self.pipe.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    def add(self, pgid: int) -> None:
+        self._send(f"+{pgid}\n")
+
+    def remove(self, pgid: int) -> None:
+        self._send(f"-{pgid}\n")
+
+    def close(self) -> None:
+        """Our normal end: the watchdog kills what is left (nothing, normally) and exits."""
+        try:
+            self.pipe.close()
+        except BrokenPipeError:
+            pass
+        self.proc.wait()
+
+
+def make_scratch(parent: Optional[Union[str, Path]] = None) -> Path:
+    """A fresh scratch root, ``reprogrid-dryrun-<pid>-<random>``, after sweeping dead runs' ones."""
+    root = Path(parent) if parent is not None else Path(tempfile.gettempdir())
+    sweep_scratch(root)
+    return Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=root))
+
+
+def sweep_scratch(root: Path) -> List[Path]:
+    """Remove the scratch folders of dry runs whose process is gone (never a live run's)."""
+    from reprogrid.core.files import pid_alive
+
+    removed = []
+    try:
+        entries = [e for e in os.scandir(root) if e.name.startswith(SCRATCH_PREFIX)]
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _SCRATCH.match(entry.name)
+        if m and entry.is_dir(follow_symlinks=False) and not pid_alive(int(m.group(1))):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(Path(entry.path))
+    return removed
+
+
 def _inside(path: Path, folder: Path) -> bool:
     try:
         path.resolve().relative_to(folder.resolve())
@@ -195,4 +329,5 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
-__all__ = ["Executor", "Launch", "TransferError", "is_local", "is_container", "host_thread_env"]
+__all__ = ["Executor", "Launch", "TransferError", "Watchdog", "die_with_parent", "host_thread_env", "is_container",
+           "is_local", "make_scratch", "sweep_scratch"]

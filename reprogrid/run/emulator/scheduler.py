@@ -29,7 +29,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from reprogrid.run.emulator import eventlog
 from reprogrid.core.errors import UserError
-from reprogrid.run.emulator.executor import Executor, Launch, is_local
+from reprogrid.run.emulator.executor import Executor, Launch, die_with_parent, is_local
 from reprogrid.run.emulator.jobads import JobAdCache, expand_job_ad, references
 from reprogrid.condor.matchmaking import Matchmaker, job_requests
 from reprogrid.run.emulator.model import Dag, Node, Script
@@ -37,6 +37,7 @@ from reprogrid.run.emulator.nodestatus import STATUS_DONE, STATUS_ERROR, STATUS_
 from reprogrid.run.emulator.rescue import write_rescue
 from reprogrid.run.emulator.scripts import JobstateLog, ScriptContext, job_tag, script_argv
 from reprogrid.run.emulator.transfer import TransferError
+from reprogrid.run.emulator.recovery import Recovered
 from reprogrid.condor.bindings import classad
 
 DAG_OK, DAG_ERROR, DAG_NODE_FAILED, DAG_ABORTED, DAG_REMOVED, DAG_CYCLE, DAG_HALTED = 0, 1, 2, 3, 4, 5, 6
@@ -340,6 +341,52 @@ class Scheduler:
         self.cat_wait = {}
         self.script_wait = {"PRE": [], "POST": []}
 
+    # -- recovery (a killed run's nodes log, see recovery.py) ---------------------------------------
+    recovered: Optional["Recovered"] = None
+
+    def recover(self, recovered: "Recovered") -> None:
+        """DAGMan's recovery mode, first part (call before :meth:`run`).
+
+        Nodes whose job terminated with 0 in the killed run and have no POST script are
+        DONE, as if a rescue DAG said so. Jobs submitted but never terminated are logged
+        as aborted (their processes died with the killed run); their nodes run again.
+        """
+        self.recovered = rec = recovered
+        self.log(f"Running in RECOVERY mode: {len(rec.finished)} node job(s) terminated in the killed run, "
+                 f"{len(rec.orphans)} were running; next job id {self.cluster + 1}")
+        for cluster, name in sorted(rec.orphans.items()):
+            st = self.states.get(name)
+            if st is not None and not st.node.noop:
+                try:
+                    user_log = Path(self._job_ad(st).eval("UserLog"))
+                except (UserError, KeyError, ValueError, TypeError):
+                    user_log = None
+                self._event(user_log, eventlog.aborted_event(cluster, 0, "removed: the dry run that ran it was killed"))
+        for name, code in rec.finished.items():
+            st = self.states.get(name)
+            if st is not None and code == 0 and st.node.post is None and not st.node.final:
+                self.log(f"Node {name}: job terminated in the killed run with 0: DONE, not run again")
+                st.node.done = True
+
+    def _recover_rest(self) -> None:
+        """Recovery, second part: a POST script runs again with the job's $RETURN (no
+        POST-terminated event was logged); a failed job fails its node as it would have
+        (retried if retries are left)."""
+        rec = self.recovered
+        if rec is None:
+            return
+        for name, code in rec.finished.items():
+            st = self.states.get(name)
+            if st is None or st.node.final or st.status != STATUS_NOT_READY or st.waiting:
+                continue
+            st.retries = max(0, rec.attempts.get(name, 1) - 1)
+            st.job_return = st.ret = code
+            self.log(f"Node {name}: job terminated in the killed run with {code}: not run again")
+            if st.node.post is not None:
+                self._start_script(st, "POST")
+            else:
+                self._node_failed(st, f"job exited with status {code} (in the killed run)")
+
     # -- scripts ------------------------------------------------------------------------------
     def _script_context(self, st: NodeState) -> ScriptContext:
         codes = [None if p.aborted else (p.code if p.signum is None else -p.signum) for p in st.procs]
@@ -375,7 +422,9 @@ class Scheduler:
         self.jobstate.event(st.node.name, f"{kind}_SCRIPT_STARTED", self._jobstate_id(st, kind))
         try:
             proc = subprocess.Popen(argv, cwd=str(self.dag.node_dir(st.node)), stdin=subprocess.DEVNULL,
-                                    stdout=self.log.fileno(), stderr=subprocess.STDOUT, start_new_session=True)
+                                    stdout=self.log.fileno(), stderr=subprocess.STDOUT, start_new_session=True,
+                                    preexec_fn=die_with_parent())
+            self.executor.adopt(proc.pid)
         except OSError as err:
             self.log(f"{kind} script of node {st.node.name} could not start: {err}")
             self._script_done(st, kind, 1 if not isinstance(err, FileNotFoundError) else 127)
@@ -804,6 +853,7 @@ class Scheduler:
         child.proc.returncode = os.waitstatus_to_exitcode(status)
         os.close(child.pidfd)
         del self.children[child.pidfd]
+        self.executor.release(child.proc.pid)
         code, signum = (None, os.WTERMSIG(status)) if os.WIFSIGNALED(status) else (os.WEXITSTATUS(status), None)
         st = child.state
         if child.kind == "job":
@@ -996,6 +1046,7 @@ class Scheduler:
                 self.counts["done"] += 1
                 for child in st.node.children:
                     self.states[child].waiting -= 1
+        self._recover_rest()
         pre_done = self.progress.finished = self.counts["done"]
         if pre_done:
             self.log(f"{pre_done} node(s) already DONE (rescue DAG or DONE): not run again")
