@@ -161,6 +161,7 @@ def test_regather_reads_only_new_records(tmp_path):
     assert third.files_read == 1
     assert third.counts["failed"] == 1 and third.counts["missing"] == 1 and third.counts["complete"] == 38
     full = gather(submit, output=tmp_path / "full", progress=False, incremental=False)
+    assert full.counts == third.counts
     assert _same_dataset(submit / "dataset", tmp_path / "full")  # incremental = full, byte for byte
 
 

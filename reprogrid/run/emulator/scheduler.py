@@ -358,7 +358,7 @@ class Scheduler:
             st = self.states.get(name)
             if st is not None and not st.node.noop:
                 try:
-                    user_log = Path(self._job_ad(st).eval("UserLog"))
+                    user_log = Path(self._job_ads(st, cluster)[0].eval("UserLog"))
                 except (UserError, KeyError, ValueError, TypeError):
                     user_log = None
                 self._event(user_log, eventlog.aborted_event(cluster, 0, "removed: the dry run that ran it was killed"))
