@@ -58,3 +58,18 @@ def test_cli_report_of_a_gathered_submit_dir(tmp_path, capsys):
     assert "beats" in (submit / "report" / "summary.md").read_text()
     assert main(["report", str(submit), "--claim", "nonsense claim"]) == 2
     assert main(["report", str(tmp_path / "missing")]) == 2
+
+
+def test_first_screen_names_the_factor_that_moved_the_result(tmp_path):
+    from test_analysis import frame, row
+
+    from reprogrid.report import build_report
+
+    rows = [row("w", sw, hw, r, acc, sha=f"{sw}-{hw}", tensorflow_version=tf, keras_version=keras)
+            for sw, tf, keras, acc in (("old", "2.15.1", "2.15.0", 0.745), ("new", "2.21.0", "3.15.1", 0.535))
+            for hw in ("amd-a", "intel-v4") for r in range(2)]
+    paths = build_report(frame(rows), tmp_path / "r")
+    page = paths.html.read_text()
+    screen = page[: page.index("<h2>")]
+    assert "Moved by: software stack (100% of the between-environment variance" in screen
+    assert "21.00 pp" in screen

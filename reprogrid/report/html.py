@@ -196,9 +196,28 @@ def survival_lines(tables: Mapping[str, pd.DataFrame]) -> List[str]:
         if v is not None:
             text += (f" Verdicts: outcomes {_yes(v['outcomes_reproducible'])}, analysis "
                      f"{_yes(v['analysis_reproducible'])}, interpretation {_yes(v['interpretation_reproducible'])}.")
+        text += _factor_clause(tables.get("factors"), w, s["metric"])
         text += _explanation_clause(expl, w)
         lines.append(text)
     return lines
+
+
+def _factor_clause(factors: Optional[pd.DataFrame], workload: str, metric: str) -> str:
+    """The factors whose levels carry the between-environment variance, largest first."""
+    if factors is None or factors.empty:
+        return ""
+    part = factors[(factors["workload"].astype(str) == workload) & (factors["n_levels"] > 1)
+                   & (factors["eta_sq"].fillna(0) > 0)].sort_values("eta_sq", ascending=False)
+    if part.empty:
+        return ""
+    items = []
+    for _, f in part.head(3).iterrows():
+        pp = f" = {f['effect'] * 100:.2f} pp" if metric == analysis.ACCURACY else ""
+        best = str(f["best_level"]).split(" / ")[0]
+        worst = str(f["worst_level"]).split(" / ")[0]
+        items.append(f"{f['factor']} ({_pct(f['eta_sq'])} of the between-environment variance on its own; "
+                     f"{best} vs {worst}: {f['effect']:.4g}{pp})")
+    return " Moved by: " + "; ".join(items) + " (factors can be confounded: see the factor table)."
 
 
 def _explanation_clause(expl: pd.DataFrame, workload: str) -> str:
