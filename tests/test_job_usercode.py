@@ -5,6 +5,7 @@ TensorFlow needed (the job imports none for a user workload).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -88,7 +89,7 @@ def test_command_gets_the_contract_and_its_metrics_are_recorded(tmp_path):
     assert (rec["workload_kind"], rec["task"], rec["primary_metric"], rec["higher_is_better"]) == ("command", "mine", "accuracy", True)
     assert rec["primary_value"] == metrics["accuracy"]
     assert rec["test_accuracy"] is None and rec["weights_sha256"] is None
-    expected = usercode.hashlib.sha256(np.random.RandomState(7).rand(8).astype("<f4").tobytes()).hexdigest()
+    expected = hashlib.sha256(np.random.RandomState(7).rand(8).astype("<f4").tobytes()).hexdigest()
     assert rec["predictions_sha256"] == expected
     variant = json.loads(rec["variant_json"])
     assert variant["command"] == ["python", "train.py"] and set(variant["files_sha256"]) == {"train.py"}

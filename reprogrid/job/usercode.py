@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ast
 import collections
-import hashlib
 import importlib
 import importlib.util
 import json
@@ -30,6 +29,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import catalogue
+from .data import sha256_file
 
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.npy"
@@ -112,18 +112,10 @@ class UserWorkload(object):
                     dirs[:] = sorted(d for d in dirs if d != "__pycache__")
                     for name in sorted(names):
                         full = os.path.join(root, name)
-                        out[os.path.relpath(full, self.code_dir).replace(os.sep, "/")] = _sha256(full)
+                        out[os.path.relpath(full, self.code_dir).replace(os.sep, "/")] = sha256_file(full)
             elif os.path.isfile(path):
-                out[rel] = _sha256(path)
+                out[rel] = sha256_file(path)
         return out
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # -- the metrics ---------------------------------------------------------------------
