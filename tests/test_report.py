@@ -73,3 +73,4 @@ def test_first_screen_names_the_factor_that_moved_the_result(tmp_path):
     screen = page[: page.index("<h2>")]
     assert "Moved by: software stack (100% of the between-environment variance" in screen
     assert "21.00 pp" in screen
+    assert "No verdict" not in page and "Verdicts: outcomes no" in screen  # real stacks, real machines

@@ -167,8 +167,11 @@ def _yes(value: Any) -> str:
     return "not assessed" if value is None or value is pd.NA else ("yes" if bool(value) else "no")
 
 
-def survival_lines(tables: Mapping[str, pd.DataFrame]) -> List[str]:
-    """One sentence per workload answering "does this result survive a change of environment?"."""
+def survival_lines(tables: Mapping[str, pd.DataFrame], withheld: str = "") -> List[str]:
+    """One sentence per workload answering "does this result survive a change of environment?".
+
+    ``withheld`` (see :func:`verdicts_withheld`): the environments did not differ in what
+    they claim to vary, so the answer is "cannot tell" and no verdict is stated."""
     surv = tables.get("survival")
     if surv is None or surv.empty:
         return ["No successful runs: nothing to answer."]
@@ -178,7 +181,9 @@ def survival_lines(tables: Mapping[str, pd.DataFrame]) -> List[str]:
     for _, s in surv.iterrows():
         w = str(s["workload"])
         v = verdict.loc[w] if w in verdict.index else None
-        if v is not None and bool(v["outcomes_reproducible"]):
+        if withheld:
+            answer = "cannot tell from these data (the environments did not really differ)"
+        elif v is not None and bool(v["outcomes_reproducible"]):
             answer = "yes: the same outcome in every environment"
         elif v is not None and bool(v["analysis_reproducible"]):
             answer = "yes, within tolerance: the environments differ no more than the tolerance or run-to-run noise"
@@ -193,7 +198,9 @@ def survival_lines(tables: Mapping[str, pd.DataFrame]) -> List[str]:
                 f"std {s['run_std']:.3g}; {_pct(s['between_share'])} of the variance lies between environments; "
                 f"{int(s['distinct_outcomes'])} distinct outcome(s), {int(s['nondeterministic_envs'])} "
                 f"nondeterministic environment(s).")
-        if v is not None:
+        if withheld:
+            text += f" No verdict: {withheld}"
+        elif v is not None:
             text += (f" Verdicts: outcomes {_yes(v['outcomes_reproducible'])}, analysis "
                      f"{_yes(v['analysis_reproducible'])}, interpretation {_yes(v['interpretation_reproducible'])}.")
         text += _factor_clause(tables.get("factors"), w, s["metric"])
@@ -251,6 +258,23 @@ def stack_facts(df: pd.DataFrame) -> Dict[str, Any]:
     unknown = [] if hw is None or "name_check" not in hw else \
         sorted(hw.loc[hw["name_check"] == "cannot tell", "hardware_env"].astype(str))
     return {"software_stacks": stacks, "same_stack": same_stack_groups(stacks), "cannot_tell": unknown}
+
+
+def verdicts_withheld(facts: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
+    """Why no verdict may be drawn, or "": every software environment ran one and the same
+    stack and every hardware environment was emulated on one machine, so nothing the study
+    claims to vary really varied (the demo on one interpreter, a dry run of a pool study)."""
+    software = set(facts.get("software_envs") or [])
+    hardware = set(facts.get("hardware_envs") or [])
+    if not software or not hardware:
+        return ""
+    one_stack = len(software) == 1 or any(set(envs) >= software for _, envs in extra.get("same_stack") or [])
+    emulated = set(facts.get("emulated_hardware_envs") or []) >= hardware
+    if not (one_stack and emulated):
+        return ""
+    return ("every software environment ran the same stack and every hardware environment was emulated on "
+            "one machine, so these data cannot say whether the result survives a change of software or "
+            "hardware (map a software environment to another stack, or run on a pool).")
 
 
 def verdict_caveat(facts: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
@@ -334,9 +358,10 @@ def render_markdown(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], e
     """The terminal-sized summary: provenance, verdicts, ranges, nondeterminism, groups, claims."""
     acc = _accuracy(tables["stats"])
     parts = [f"# {markdown_text(title)}\n", *[f"- {markdown_text(line)}" for line in provenance_lines(facts, extra)], ""]
-    parts += ["## Does this result survive a change of environment?\n", *[f"- {markdown_text(line)}" for line in survival_lines(tables)], ""]
+    parts += ["## Does this result survive a change of environment?\n", *[f"- {markdown_text(line)}" for line in survival_lines(tables, verdicts_withheld(facts, extra))], ""]
     parts += [stack_section_markdown(extra)]
-    caveat = verdict_caveat(facts, extra)
+    caveat = ("No verdict: " + verdicts_withheld(facts, extra)) if verdicts_withheld(facts, extra) else \
+        verdict_caveat(facts, extra)
     parts += ["## Verdicts\n", *([f"**{markdown_text(caveat)}**\n"] if caveat else []),
               _md_table(tables["verdicts"], ["workload", "n_envs", "range", "env_std", "run_std",
                                          "outcomes_reproducible", "analysis_reproducible",
@@ -425,9 +450,10 @@ def render_html(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], extra
     body = [f"<h1>{e(title)}</h1>",
             f"<div class='prov{' warn' if warn else ''}'><strong>What these data are</strong><ul>"
             + "".join(f"<li>{e(line)}</li>" for line in lines) + "</ul></div>"]
-    body += _answer_section(tables)
+    withheld = verdicts_withheld(facts, extra)
+    body += _answer_section(tables, withheld)
     body.append(stack_section_html(extra))
-    body += _verdict_section(tables, tolerances, verdict_caveat(facts, extra))
+    body += _verdict_section(tables, tolerances, ("No verdict: " + withheld) if withheld else verdict_caveat(facts, extra))
     body += _factor_section(tables)
     body += _spread_section(tables, prepared, extra)
     body += _determinism_section(tables)
@@ -440,10 +466,10 @@ def render_html(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], extra
             f"<title>{e(title)}</title><style>{_CSS}</style></head><body>" + "\n".join(body) + "</body></html>\n")
 
 
-def _answer_section(tables: Mapping[str, pd.DataFrame]) -> List[str]:
+def _answer_section(tables: Mapping[str, pd.DataFrame], withheld: str = "") -> List[str]:
     e = html.escape
     return ["<div class='prov answer'><strong>Does this result survive a change of environment?</strong><ul>"
-            + "".join(f"<li>{e(line)}</li>" for line in survival_lines(tables)) + "</ul></div>",
+            + "".join(f"<li>{e(line)}</li>" for line in survival_lines(tables, withheld)) + "</ul></div>",
             _note("survival"),
             _html_table(tables.get("survival"), ["workload", "metric", "n_runs", "n_envs", "min", "max", "range",
                                                  "env_std", "env_std_low", "env_std_high", "env_range",
