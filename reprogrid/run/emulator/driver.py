@@ -185,8 +185,8 @@ def dryrun(dag_path: PathLike, *, slots: Optional[int] = None, pool: Optional[Pa
         try:
             if rescue is not None:
                 log(f"Using rescue DAG {rescue}")
-            start, recovered = _start_or_recover(dag_path, lock, previous, log)
-            outcome = _run(dag, inventory, slot_count, log, start, recovered, lock,
+            recovered = _start_or_recover(dag_path, lock, previous, log)
+            outcome = _run(dag, inventory, slot_count, log, recovered, lock,
                            Executor, dict(dag_path=dag_path, pythons=pythons, map_url=map_url,
                                           progress=progress, scratch_dir=scratch_dir, lines=lines))
         finally:
@@ -197,24 +197,25 @@ def dryrun(dag_path: PathLike, *, slots: Optional[int] = None, pool: Optional[Pa
 
 
 def _start_or_recover(dag_path: Path, lock: DagLock, previous: Optional[dict], log: Log):
-    """The last job id in the nodes log; and, after a killed run (its stale lock taken
-    over), what that run's nodes log says finished (DAGMan's recovery mode)."""
+    """After a killed run (its stale lock taken over), what that run's nodes log says
+    finished (DAGMan's recovery mode); None otherwise. The lock records where this run's
+    job ids start, for the run after it."""
     nodes_log = Path(str(dag_path) + ".nodes.log")
     repair_tail(nodes_log)
     start = last_cluster(nodes_log)
     if previous is None:
         lock.write(start + 1)
-        return start, None
+        return None
     note = (f"{lock.path.name} was left by reprogrid dryrun pid {previous.get('pid', '?')}, which is gone: "
             f"taking it over and recovering from {nodes_log.name} (finished nodes are not run again)")
     print(f"reprogrid dryrun: note: {note}", file=sys.stderr)
     log(note)
     first = int(previous.get("first_cluster", 1) or 1)
     lock.write(first)
-    return start, recover(nodes_log, first)
+    return recover(nodes_log, first)
 
 
-def _run(dag, inventory, slot_count: int, log: Log, start: int, recovered, lock: DagLock,  # noqa: ANN001
+def _run(dag, inventory, slot_count: int, log: Log, recovered, lock: DagLock,  # noqa: ANN001
          executor_type, opts: dict) -> DagOutcome:
     """Run the scheduler with a scratch root and a watchdog that clean up on every exit path."""
     scratch_root = make_scratch(opts["scratch_dir"])
@@ -225,7 +226,7 @@ def _run(dag, inventory, slot_count: int, log: Log, start: int, recovered, lock:
         show = sys.stderr.isatty() if opts["progress"] is None else opts["progress"]
         lines = (not show) if opts.get("lines") is None else opts["lines"]
         # job ids keep increasing across runs of one DAG: the scheduler starts above the
-        # highest id in the nodes log (``start``, read after a killed run's tail was repaired)
+        # highest id in the nodes log (read after a killed run's tail was repaired)
         scheduler = Scheduler(dag, inventory, slot_count, executor, log, progress=show, lines=lines)
         if recovered is not None:
             scheduler.recover(recovered)

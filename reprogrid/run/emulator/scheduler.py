@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import heapq
 import os
-import re
 import select
 import shutil
 import signal
@@ -37,12 +36,11 @@ from reprogrid.run.emulator.nodestatus import STATUS_DONE, STATUS_ERROR, STATUS_
 from reprogrid.run.emulator.rescue import write_rescue
 from reprogrid.run.emulator.scripts import JobstateLog, ScriptContext, job_tag, script_argv
 from reprogrid.run.emulator.transfer import TransferError
-from reprogrid.run.emulator.recovery import Recovered
+from reprogrid.run.emulator.recovery import Recovered, last_cluster
 from reprogrid.condor.bindings import classad
 
 DAG_OK, DAG_ERROR, DAG_NODE_FAILED, DAG_ABORTED, DAG_REMOVED, DAG_CYCLE, DAG_HALTED = 0, 1, 2, 3, 4, 5, 6
 RETURN_SUBMIT_FAILED, RETURN_JOB_ABORTED, RETURN_PRE_FAILED = -1001, -1002, -1004
-_EVENT_ID = re.compile(r"^\d{3} \((\d+)\.\d+\.\d+\)", re.M)
 
 
 class Interrupted(Exception):
@@ -180,17 +178,6 @@ class DagOutcome:
 
 
 
-def highest_cluster(path: Optional[Path]) -> int:
-    """The highest cluster id in an event log (0 when there is none): ids keep increasing across resumes."""
-    if path is None:
-        return 0
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return 0
-    return max((int(m.group(1)) for m in _EVENT_ID.finditer(text)), default=0)
-
-
 class Scheduler:
     def __init__(self, dag: Dag, machines: Sequence[classad.ClassAd], slots: int, executor: Executor,
                  log: Log, progress: bool = False, node_log: bool = True, lines: bool = False) -> None:
@@ -218,7 +205,7 @@ class Scheduler:
         self.deferred: List[Tuple[float, int, str, str]] = []  # (when, order, node, kind)
         self.events = eventlog.EventLogs()
         self.nodes_log = Path(str(dag.path) + ".nodes.log") if node_log else None
-        self.dag_id = highest_cluster(self.nodes_log) + 1  # the DAGMan job's own cluster
+        self.dag_id = last_cluster(self.nodes_log) + 1  # the DAGMan job's own cluster
         self.cluster = self.dag_id
         self.jobs_run = 0
         self.running_jobs = 0  # job procs running
