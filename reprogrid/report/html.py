@@ -53,7 +53,7 @@ def build_report(df: pd.DataFrame, out_dir: PathLike, *, title: str = "reprogrid
     facts = analysis.provenance(prepared)
     extra = dict(provenance or {})
     extra.setdefault("emulation_limits", emulation_limits(df))
-    extra.update(stack_facts(df))
+    extra.update(stack_facts(df, tables["hardware_check"]))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     markdown = render_markdown(tables, facts, extra, title=title, tolerances=tol)
@@ -249,13 +249,13 @@ def _pct(value: Any) -> str:
 
 # --------------------------------------------------------------------------- software stacks
 
-def stack_facts(df: pd.DataFrame) -> Dict[str, Any]:
-    """The observed software stacks and the same-stack groups, for the report's parts."""
+def stack_facts(df: pd.DataFrame, hw: Optional[pd.DataFrame]) -> Dict[str, Any]:
+    """The observed software stacks and the same-stack groups, and the hardware environments
+    whose hosts hide their CPU model (from the summary's hardware check ``hw``)."""
     from reprogrid.analysis.stacks import same_stack_groups, software_stacks
 
     stacks = software_stacks(df)
-    hw = analysis.hardware_check(df) if len(df) else None
-    unknown = [] if hw is None or "name_check" not in hw else \
+    unknown = [] if hw is None or hw.empty or "name_check" not in hw else \
         sorted(hw.loc[hw["name_check"] == "cannot tell", "hardware_env"].astype(str))
     return {"software_stacks": stacks, "same_stack": same_stack_groups(stacks), "cannot_tell": unknown}
 
@@ -358,10 +358,10 @@ def render_markdown(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], e
     """The terminal-sized summary: provenance, verdicts, ranges, nondeterminism, groups, claims."""
     acc = _accuracy(tables["stats"])
     parts = [f"# {markdown_text(title)}\n", *[f"- {markdown_text(line)}" for line in provenance_lines(facts, extra)], ""]
-    parts += ["## Does this result survive a change of environment?\n", *[f"- {markdown_text(line)}" for line in survival_lines(tables, verdicts_withheld(facts, extra))], ""]
+    withheld = verdicts_withheld(facts, extra)
+    parts += ["## Does this result survive a change of environment?\n", *[f"- {markdown_text(line)}" for line in survival_lines(tables, withheld)], ""]
     parts += [stack_section_markdown(extra)]
-    caveat = ("No verdict: " + verdicts_withheld(facts, extra)) if verdicts_withheld(facts, extra) else \
-        verdict_caveat(facts, extra)
+    caveat = ("No verdict: " + withheld) if withheld else verdict_caveat(facts, extra)
     parts += ["## Verdicts\n", *([f"**{markdown_text(caveat)}**\n"] if caveat else []),
               _md_table(tables["verdicts"], ["workload", "n_envs", "range", "env_std", "run_std",
                                          "outcomes_reproducible", "analysis_reproducible",
