@@ -220,7 +220,7 @@ def test_validate_flags_missing_local_inputs(tmp_path, capsys):
 
 
 def test_report_names_the_observed_stack_and_says_same_stack_on_its_first_screen(tmp_path):
-    from reprogrid.analysis.tables import hardware_check
+    from reprogrid.analysis import hardware_check
     from reprogrid.report import build_report
 
     stack = dict(python_version="3.11.7", tensorflow_version="2.21.0", keras_version="3.15.1",

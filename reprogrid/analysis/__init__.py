@@ -14,8 +14,7 @@ Pure pandas/numpy, no I/O. One module per question:
 - ``claims``: claims in every environment and their decision stability;
 - ``verdicts``: Gundersen's degrees with their criteria; ``summary``: every table at once.
 
-May import ``core`` and ``job`` (the result schema) only. ``analysis.tables`` is kept as
-an alias of this package for older notebooks.
+May import ``core`` and ``job`` (the result schema) only.
 """
 from reprogrid.analysis.claims import Claim, claim_stability, evaluate_claims, parse_claim, parse_claims
 from reprogrid.analysis.determinism import (

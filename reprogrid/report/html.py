@@ -5,7 +5,7 @@ plots embedded as base64 PNG) and ``summary.md``, each atomically. The first scr
 what the data are: sample or real data, which hardware environments were emulated (a
 dry run records the requested environment but the fingerprint of the machine that ran
 it), how many runs, how many failed or are missing. ``summarize`` (re-exported from
-``reprogrid.analysis.tables``) gives the same tables as DataFrames for notebooks.
+``reprogrid.analysis``) gives the same tables as DataFrames for notebooks.
 """
 from __future__ import annotations
 
