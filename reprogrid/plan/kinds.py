@@ -33,8 +33,11 @@ _VENDOR_OF = {family: vendor for vendor, families in CPU_VENDORS.items() for fam
 
 def value(ad: Any, attr: str) -> Any:
     """An attribute's evaluated value; None when absent, undefined or an error."""
-    if attr not in ad:
+    got = ad.get(attr)
+    if got is None:
         return None
+    if isinstance(got, (bool, int, float, str)):
+        return got  # a literal: no evaluation needed (the common case, and 10x cheaper)
     try:
         got = ad.eval(attr)
     except Exception:  # the bindings raise bare errors for unevaluable expressions
@@ -99,22 +102,41 @@ class Kind:
         return "gpu" if self.gpus else "cpu"
 
 
-def _key(ad: Any, host: Dict[str, Any], gpus: Tuple[Tuple[Any, ...], ...]) -> tuple:
-    raw = tuple(str(ad.lookup(a)) if a in ad else None for a in PINNED_ATTRIBUTES)
-    return raw + tuple(host[d] for d in CPU_DIMENSIONS) + (gpus,)
+#: Resource attributes a job compares with its request: slots are grouped by whether they
+#: can hold the request, not by their exact amount (which differs on nearly every slot).
+RESOURCES = {"cpus": 0, "memory": 1, "disk": 2, "gpus": 3}
 
 
-def slot_kinds(ads: Sequence[Any], indexes: Sequence[int], model_attribute: Optional[str]) -> List[Kind]:
-    """Group the slots ``ads[i]`` for ``i`` in ``indexes`` into kinds (stable order)."""
+def _raw(ad: Any, attr: str) -> Any:
+    got = ad.get(attr)
+    return got if got is None or isinstance(got, (bool, int, float, str)) else str(got)
+
+
+def _key(ad: Any, attrs: Sequence[str], requests: Sequence[int]) -> tuple:
+    out = []
+    for attr in attrs:
+        got = _raw(ad, attr)
+        slot = RESOURCES.get(attr.lower())
+        if slot is not None and isinstance(got, (int, float)) and not isinstance(got, bool):
+            out.append(got >= requests[slot])
+        else:
+            out.append(got)
+    return tuple(out)
+
+
+def slot_kinds(ads: Sequence[Any], attrs: Sequence[str], requests: Sequence[int],
+               model_attribute: Optional[str]) -> List[Kind]:
+    """Group ``ads`` into kinds: slots agreeing on every attribute in ``attrs`` (resources:
+    on whether they hold ``requests``, as (cpus, memory, disk, gpus)) and on the plan's values."""
     kinds: Dict[tuple, Kind] = {}
-    for i in indexes:
-        ad = ads[i]
-        host = host_values(ad, model_attribute)
-        gpus = tuple(sorted((tuple(gpu_values(g).values()) for g in gpu_ads(ad)), key=str))
-        key = _key(ad, host, gpus)
+    attrs = sorted(set(attrs) | set(PINNED_ATTRIBUTES), key=str.lower)
+    for i, ad in enumerate(ads):
+        gpus = tuple(sorted((tuple(gpu_values(g).values()) for g in gpu_ads(ad)), key=str)) \
+            if "AvailableGPUs" in ad and ad.get("TotalGPUs") != 0 else ()  # 0 GPUs: nothing to list
+        key = _key(ad, attrs, requests) + (gpus,)
         kind = kinds.get(key)
         if kind is None:
-            kind = kinds[key] = Kind(ad, host, gpus)
+            kind = kinds[key] = Kind(ad, host_values(ad, model_attribute), gpus)
         kind.slots += 1
         kind.members.append(i)
     return list(kinds.values())
