@@ -17,9 +17,9 @@ from reprogrid.condor.ospool_today import PAPER, pool_ads
 from reprogrid.core.errors import Problem, UserError
 from reprogrid.plan.choose import ClassPlan, Item, choose
 from reprogrid.plan.evidence import (
-    FLOOR, HARDWARE_DIMENSIONS, REFERENCE_EVIDENCE, REFERENCE_SOURCE, EvidenceRow, dimension_weights,
+    HARDWARE_DIMENSIONS, REFERENCE_EVIDENCE, REFERENCE_SOURCE, EvidenceRow, dimension_weights,
 )
-from reprogrid.plan.kinds import CPU_DIMENSIONS, GPU_DIMENSIONS, gpu_values
+from reprogrid.plan.kinds import CPU_DIMENSIONS, GPU_DIMENSIONS
 from reprogrid.plan.pins import PinResult, PoolView, candidates, no_kinds_error
 from reprogrid.spec.model import Pool
 from reprogrid.spec.presets import demo
@@ -138,6 +138,3 @@ def coverage(results: Iterable[PinResult]) -> Dict[str, Set[Item]]:
         out.setdefault(r.device_class, set()).update(r.covered())
     return out
 
-
-__all__ = ["FLOOR", "HardwarePlan", "Pilot", "build_view", "coverage", "default_pool_profile", "default_study",
-           "gpu_values", "plan_hardware"]
