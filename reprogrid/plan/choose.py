@@ -8,9 +8,9 @@ Owns the selection rule (docs/statistics.md states it for users):
   of ``d`` (it is listed as *mixed*);
 - *gain* of a candidate, lexicographic: first ``sum over newly covered (d, v) of
   w_d / |V_d|`` (``V_d``: the values of ``d`` among the slots that can run the study's
-  jobs of that device class), plus, after a pilot, ``(w_d + w_e) / 2`` for each pair of
-  values of two dimensions the pilot could not tell apart that it would see together for
-  the first time; then the weighted number of new value pairs ``w_d * w_e``; then more
+  jobs of that device class), plus, after a pilot, ``(w_d / |V_d| + w_e / |V_e|) / 2``
+  for each pair of values of two dimensions the pilot could not tell apart that neither
+  the pilot nor an earlier choice has seen together; then the weighted number of new value pairs ``w_d * w_e``; then more
   slots; then the name;
 - *admissible*: at least ``min_slots`` slots, and no slot in common with any environment
   already chosen (pairwise distinguishable); with a fixed budget, a candidate is taken
@@ -55,6 +55,7 @@ class ClassPlan:
     choices: List[Choice] = field(default_factory=list)
     uncovered: Dict[str, List[Tuple[Any, str]]] = field(default_factory=dict)
     candidates: int = 0
+    already: Set[Item] = field(default_factory=set)  # values a pilot already ran on
 
     def covered(self) -> Set[Item]:
         return {item for c in self.choices for item in c.result.covered()}
@@ -85,7 +86,8 @@ def universe(results: Iterable[PinResult], dims: Sequence[str], kinds_values: Ma
 
 def choose(device_class: str, results: Sequence[PinResult], budget: Optional[int], min_slots: int,
            weights: Mapping[str, float], values: Mapping[str, List[Any]], *,
-           already: Iterable[Item] = (), confounded: Iterable[Tuple[str, str]] = ()) -> ClassPlan:
+           already: Iterable[Item] = (), already_pairs: Iterable[Tuple[Item, Item]] = (),
+           confounded: Iterable[Tuple[str, str]] = ()) -> ClassPlan:
     """Choose ``budget`` environments of ``device_class`` (None: until nothing adds a value)."""
     plan = ClassPlan(device_class, budget, dict(weights), {d: list(v) for d, v in values.items()})
     pool = [r for r in results if r.device_class == device_class and r.slots >= min_slots and r.slots > 0]
@@ -98,8 +100,9 @@ def choose(device_class: str, results: Sequence[PinResult], budget: Optional[int
                 Problem(f"{flag} {budget}", f"at most {possible} {device_class.upper()} environments with at least "
                         f"{min_slots} slot(s) each can be told apart on this pool (no slot matched by two): lower "
                         f"{flag} to {possible}" + (", or lower --min-slots" if min_slots > 1 else ""))])
-    covered: Set[Item] = set(already)
-    pairs: Set[Tuple[Item, Item]] = set()
+    plan.already = set(already)
+    covered: Set[Item] = set(plan.already)
+    pairs: Set[Tuple[Item, Item]] = set(already_pairs)
     confound = [tuple(p) for p in confounded]
     taken: FrozenSet[int] = frozenset()
     size = {d: max(1, len(v)) for d, v in values.items()}
@@ -111,8 +114,8 @@ def choose(device_class: str, results: Sequence[PinResult], budget: Optional[int
             new = [(d, v) for d, v in r.covered() if (d, v) not in covered and d in weights]
             primary = sum(weights[d] / size.get(d, 1) for d, _ in new)
             got = _pairs(r) - pairs
-            primary += sum((weights.get(a[0], 0) + weights.get(b[0], 0)) / 2 for a, b in got
-                           if (a[0], b[0]) in confound or (b[0], a[0]) in confound)
+            primary += sum((weights.get(a[0], 0) / size.get(a[0], 1) + weights.get(b[0], 0) / size.get(b[0], 1)) / 2
+                           for a, b in got if (a[0], b[0]) in confound or (b[0], a[0]) in confound)
             secondary = sum(weights.get(a[0], 0) * weights.get(b[0], 0) for a, b in got)
             keyed.append(((round(primary, 12), round(secondary, 12), r.slots, _neg(r.name)), r))
         keyed.sort(key=lambda kr: kr[0], reverse=True)

@@ -57,12 +57,14 @@ def table(plan: HardwarePlan) -> str:
             if c.result.mixed:
                 mixed = "; ".join(f"{d} one of {', '.join(map(_fmt, v))}" for d, v in sorted(c.result.mixed.items()))
                 lines.append(f"  {'':<{width}}  {'':>6}  may land on: {mixed}")
-        lines.append("  coverage (weight: values covered / values in the pool):")
+        pilot = " (+: the pilot ran on it)" if cls.already else ""
+        lines.append(f"  coverage (weight: values covered / values in the pool){pilot}:")
         covered = cls.covered()
         for d, w in sorted(cls.weights.items(), key=lambda kv: (-kv[1], kv[0])):
             vals = cls.universe.get(d, [])
-            got = [v for v in vals if (d, v) in covered]
-            lines.append(f"    {d:<17} {w:>5.3g}: {len(got)}/{len(vals)}  {', '.join(map(_fmt, got))}")
+            got = [v for v in vals if (d, v) in covered or (d, v) in cls.already]
+            shown = ", ".join(_fmt(v) + ("+" if (d, v) in cls.already and (d, v) not in covered else "") for v in got)
+            lines.append(f"    {d:<17} {w:>5.3g}: {len(got)}/{len(vals)}  {shown}")
         for d, missing in cls.uncovered.items():
             for v, why in missing:
                 lines.append(f"  uncovered: {d}={_fmt(v)}: {why}")

@@ -10,6 +10,7 @@ curve (``analysis.variance.environments_needed``) as a line of advice.
 from __future__ import annotations
 
 import logging
+from itertools import combinations
 from typing import Any, Dict, List, Set, Tuple
 
 import pandas as pd
@@ -19,6 +20,7 @@ from reprogrid.analysis.variance import environments_needed
 from reprogrid.gather.dataset import load_dataset
 from reprogrid.plan.evidence import HARDWARE_DIMENSIONS, compute_evidence, scope_explanations
 from reprogrid.plan.kinds import CPU_DIMENSIONS, GPU_DIMENSIONS
+from reprogrid.plan.choose import Item
 from reprogrid.plan.planner import Pilot
 
 log = logging.getLogger(__name__)
@@ -51,16 +53,20 @@ def _row_values(row: Any) -> Dict[str, Any]:
     }
 
 
-def seen_values(df: pd.DataFrame) -> Dict[str, Set[Tuple[str, Any]]]:
-    """Device class -> (dimension, value) items some pilot environment ran on."""
-    out: Dict[str, Set[Tuple[str, Any]]] = {}
+def seen_values(df: pd.DataFrame) -> Tuple[Dict[str, Set[Item]], Dict[str, Set[Tuple[Item, Item]]]]:
+    """Device class -> (dimension, value) items some pilot environment ran on, and the pairs
+    of items one environment saw together (sorted as ``plan.choose`` sorts them)."""
+    items: Dict[str, Set[Item]] = {}
+    pairs: Dict[str, Set[Tuple[Item, Item]]] = {}
     prepared = prepare(df)
     for _, row in prepared.drop_duplicates(["device_class", "observed_env"]).iterrows():
         dc = str(row["device_class"])
         dims = CPU_DIMENSIONS + (GPU_DIMENSIONS if dc == "gpu" else ())
         values = _row_values(row)
-        out.setdefault(dc, set()).update((d, values[d]) for d in dims if values[d] is not None)
-    return out
+        env = sorted(((d, values[d]) for d in dims if values[d] is not None), key=str)
+        items.setdefault(dc, set()).update(env)
+        pairs.setdefault(dc, set()).update(combinations(env, 2))
+    return items, pairs
 
 
 def confounded_pairs(df: pd.DataFrame) -> Dict[str, List[Tuple[str, str]]]:
@@ -102,7 +108,8 @@ def read_pilot(path: Any) -> Pilot:
     df = load_dataset(path)
     evidence = compute_evidence(df)
     source = f"the pilot dataset {path} ({len(df)} runs; outcome-group explanations of this workload)"
-    pilot = Pilot(source, evidence, seen_values(df), confounded_pairs(df), curve_notes(df))
+    seen, seen_pairs = seen_values(df)
+    pilot = Pilot(source, evidence, seen, seen_pairs, confounded_pairs(df), curve_notes(df))
     for dc, pairs in pilot.confounded.items():
         shown = ", ".join(f"{a}/{b}" for a, b in pairs[:6])
         pilot.notes.append(f"{dc}: the pilot cannot tell apart {shown}: the plan prefers environments that "

@@ -34,6 +34,7 @@ class Pilot:
     source: str
     evidence: Tuple[EvidenceRow, ...]
     seen: Dict[str, Set[Item]] = field(default_factory=dict)          # device class -> covered values
+    seen_pairs: Dict[str, Set[Tuple[Item, Item]]] = field(default_factory=dict)  # ... and pairs of them
     confounded: Dict[str, List[Tuple[str, str]]] = field(default_factory=dict)
     notes: List[str] = field(default_factory=list)
 
@@ -124,6 +125,7 @@ def plan_hardware(view: PoolView, *, hardware: Optional[int], gpu: Optional[int]
         classes[device_class] = choose(
             device_class, results, budget, min_slots, w, _values(view, device_class),
             already=(pilot.seen.get(device_class, set()) if pilot else ()),
+            already_pairs=(pilot.seen_pairs.get(device_class, set()) if pilot else ()),
             confounded=(pilot.confounded.get(device_class, []) if pilot else ()))
     plan = HardwarePlan(view.label, view.total_slots, view.pool, min_slots, evidence_source, classes, pilot)
     plan.warnings = sorted({w for r in plan.results for w in r.warnings})
