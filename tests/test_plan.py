@@ -330,3 +330,22 @@ def test_software_versions_file_and_bad_requirements(tmp_path, capsys):
     reqs.write_text("tensorflow>>2\n")
     code, _, err = _run(capsys, "plan", "--software", "--requirements", str(reqs))
     assert code == 2 and f"{reqs}:1" in err
+
+
+def test_into_a_flow_style_hardware_section(tmp_path, capsys):
+    study = tmp_path / "study.yaml"
+    study.write_text(STUDY.replace("hardware:\n  - name: anything\n    cpu: {vendor: amd}\n",
+                                   "hardware: [{name: anything, cpu: {vendor: amd}}]\n"))
+    code, _, err = _run(capsys, "plan", "--hardware", "2", "--gpu", "0", "--into", str(study))
+    assert code == 0, err
+    assert len(load_study(study).hardware) == 2
+    assert study.read_text().endswith("# resources come after hardware\nresources: {cpus: 1, memory: 2GB, disk: 1GB}\n"
+                                      "data: {sample: true}\n")
+
+
+def test_software_without_requirements_says_where_versions_come_from(capsys):
+    code, out, err = _run(capsys, "plan", "--software", "--stacks", "3")
+    assert code == 0
+    assert "no index is queried" in out and "note:" in err
+    versions = [s["versions"]["tensorflow"] for s in yaml.safe_load(out)["software"]]
+    assert "2.12.1" in versions and "2.20.0" in versions   # the oldest and the newest first
