@@ -132,6 +132,23 @@ def count_gpu_matches(job: classad.ClassAd, machine: classad.ClassAd) -> int:
     return n
 
 
+def matching_gpu_ads(job: classad.ClassAd, machine: classad.ClassAd) -> List[classad.ClassAd]:
+    """The machine's per-GPU ads the job's ``RequireGPUs`` accepts (all of them without one):
+    the GPUs the job may be given there."""
+    gpus = gpu_ads(machine)
+    req = job.lookup("RequireGPUs") if "RequireGPUs" in job else None
+    if req is None:
+        return gpus
+    out = []
+    for gpu in gpus:
+        probe = classad.ClassAd()
+        probe.update(gpu)
+        probe["Requirements"] = req
+        if job.matches(probe):
+            out.append(gpu)
+    return out
+
+
 def _with_requirements(job: classad.ClassAd, text: str) -> classad.ClassAd:
     probe = classad.ClassAd()
     probe.update(job)
