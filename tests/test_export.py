@@ -49,12 +49,13 @@ def run_study(study, submit: Path, base_dir=None, strict: bool = True) -> Path:
 
 @pytest.fixture(scope="module")
 def demo_study(tmp_path_factory):
-    """A demo-like study: a built-in Keras workload, two software x two hardware environments."""
+    """A demo-like study: a built-in Keras workload, the demo's first stack on two hardware environments."""
     raw = demo()
     raw.update(name="export-demo", repeats=1, license="CC-BY-4.0",
                authors=[{"name": "Ada Lovelace", "orcid": "0000-0002-1825-0097", "affiliation": "Analytical Engines"}])
     raw["workloads"] = [{"name": "imbalanced_classification", "epochs": 1, "max_samples": 300}]
     raw["hardware"] = raw["hardware"][:2]
+    raw["software"] = raw["software"][:1]
     for software in raw["software"]:  # both on this interpreter: the test provisions nothing
         software.pop("local", None)
     root = tmp_path_factory.mktemp("demo")
@@ -138,7 +139,7 @@ def test_demo_crate_validates_and_round_trips(demo_study, tmp_path, capsys):
     assert root["license"] == {"@id": "https://spdx.org/licenses/CC-BY-4.0"}
     assert entities["https://orcid.org/0000-0002-1825-0097"]["name"] == "Ada Lovelace"
     runs = [e for i, e in entities.items() if i.startswith("#run/") and e.get("@type") == "CreateAction" and i != "#run/gather"]
-    assert len(runs) == 4 and all(r["actionStatus"]["@id"].endswith("CompletedActionStatus") for r in runs)
+    assert len(runs) == 2 and all(r["actionStatus"]["@id"].endswith("CompletedActionStatus") for r in runs)
     assert {"#reprogrid", "#scheduler"} == {i["@id"] for i in entities["#engine-run"]["instrument"]}
     assert "emulated" in entities["#scheduler"]["name"]
     assert_no_machine_paths(crate, demo_study.parent)

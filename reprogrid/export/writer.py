@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from rocrate.model.contextentity import ContextEntity
 from rocrate.rocrate import ROCrate
