@@ -156,6 +156,14 @@ def test_demo_crate_validates_and_round_trips(demo_study, tmp_path, capsys):
     answer = json.loads((crate / "answer.json").read_text())
     assert [v["workload"] for v in answer["verdicts"]] == ["imbalanced_classification"]
 
+    # Data: referenced by name and the recorded sha256, copied only with --include-data.
+    sha = json.loads(load_dataset(demo_study)["data_sha256"].iloc[0])["creditcard.csv"]
+    assert entities["#data/creditcard.csv"]["sha256"] == sha and not (crate / "data").exists()
+    with_data = tmp_path / "with-data"
+    assert main(["export", str(demo_study), "-o", str(with_data), "--include-data"]) == 0
+    assert sorted(p.name for p in (with_data / "data").iterdir()) == ["creditcard.csv"]
+    assert graph(with_data)["data/creditcard.csv"]["sha256"] == sha
+
 
 def test_user_workload_crate_validates_and_imports(user_study, tmp_path):
     crate = tmp_path / "user.crate.zip"

@@ -120,10 +120,10 @@ def control_action(node: str, action_id: str) -> Dict[str, Any]:
             "instrument": ref(f"#step/{node}"), "object": ref(action_id)}
 
 
-def gather_action(gathered: bool, counts: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """The FINAL node: gather's action (the dataset as its result) and its ControlAction."""
+def gather_action(gathered: bool, counts: Dict[str, Any], inputs: List[str]) -> List[Dict[str, Any]]:
+    """The FINAL node: gather's action (the records in, the dataset out) and its ControlAction."""
     action: Dict[str, Any] = {"@id": GATHER_RUN, "@type": "CreateAction", "name": "gather the records into the dataset",
-                              "instrument": ref("gather.sub"), "object": [ref("results/")],
+                              "instrument": ref("gather.sub"), "object": refs(inputs),
                               "actionStatus": ref(COMPLETED if gathered else FAILED)}
     if gathered:
         action["result"] = [ref("dataset/")]

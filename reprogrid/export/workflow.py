@@ -126,7 +126,7 @@ def data_entities(sources: Sources, included: Dict[str, str]) -> List[Dict[str, 
     ``included`` maps a file name to its path inside the crate (``--include-data``);
     those are File entities the writer copies; the rest are referenced, not copied.
     """
-    sha = _recorded_sha256(sources.df)
+    sha = recorded_sha256(sources.df)
     inputs = {Path(i.split("://", 1)[-1]).name: i for i in sources.study.data.inputs}
     names = sorted(set(sha) | set(inputs))
     entities = []
@@ -151,7 +151,8 @@ def data_entities(sources: Sources, included: Dict[str, str]) -> List[Dict[str, 
     return entities
 
 
-def _recorded_sha256(df: Any) -> Dict[str, str]:
+def recorded_sha256(df: Any) -> Dict[str, str]:
+    """The data files the runs read, by name, with the sha256 their jobs recorded."""
     out: Dict[str, str] = {}
     if "data_sha256" not in getattr(df, "columns", ()):
         return out

@@ -26,6 +26,7 @@ from reprogrid.core.files import atomic_directory, temp_prefix
 from reprogrid.export import actions, workflow
 from reprogrid.export.sources import GATHER_REPORT, REPORT_DIR, Sources, is_text, read_sources, scrubbed_report
 from reprogrid.job import samples
+from reprogrid.spec import slug
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ def export_crate(submit_dir: Path, output: Path, *, include_data: bool = False) 
             os.close(fd)
             try:
                 crate.write_zip(tmp)
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a crate is shared like any file
                 os.replace(tmp, output)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
@@ -145,8 +149,9 @@ def _include_data(sources: Sources, staging: Path, crate: ROCrate) -> Dict[str, 
             log.warning("export: data input %s not found here; referenced by name and checksum only", given)
     if sources.study.data.sample:
         folder = resources.sample_data_dir()
+        read = workflow.recorded_sha256(sources.df)
         for name in samples.SAMPLE_SHA256:
-            if (folder / name).is_file():
+            if name in read and (folder / name).is_file():  # the samples the runs read, not every sample
                 found.setdefault(name, folder / name)
     included = {}
     for name, path in sorted(found.items()):
@@ -201,34 +206,39 @@ def _describe(crate: ROCrate, sources: Sources, included: Dict[str, str]) -> Non
 def _runs(sources: Sources, images: Dict[str, Dict[str, Any]], data_ids: List[str]) -> List[Dict[str, Any]]:
     """Steps, tools' workflow and the actions of every run and node."""
     records = actions.records_by_run(sources.df)
-    detail = {r.get("run_id"): r.get("detail") for r in sources.gather_report.get("runs") or []}
+    gathered = {r.get("run_id"): r for r in sources.gather_report.get("runs") or []}  # gather named each run's files
     entities: List[Dict[str, Any]] = []
-    tools, steps, controls = [], [], []
+    tools: Dict[str, None] = {}
+    steps, controls = [], []
+    files = set(sources.files)
+    shipped: Dict[str, List[str]] = {}
+    for name in sources.files:  # each workload's shipped files, found once (not once per run)
+        if name.startswith(f"{tree.WORKLOADS_DIR}/") and name.count("/") >= 2:
+            shipped.setdefault("/".join(name.split("/")[:2]), []).append(name)
     for position, run in enumerate(sources.manifest.get("runs") or []):
         tool_id = run.get("submit_file") or tree.cell_submit_file(run["cell"])
-        if tool_id not in tools:
-            tools.append(tool_id)
+        tools.setdefault(tool_id)
         node = run["run_id"]
         entities.append(workflow.step_entity(node, tool_id, position))
         steps.append(f"#step/{node}")
-        result = f"{run.get('result_stem') or tree.result_stem(node)}.parquet"
-        result_file = result if result in sources.files else next(
-            (f for f in sources.files if f.startswith((run.get("result_stem") or tree.result_stem(node)) + ".")), None)
-        workload_files = [f for f in sources.files if f.startswith(tree.workload_dir(run["workload"]) + "/")]
+        run_files = (gathered.get(node) or {}).get("files") or []
+        result_file = next((f for f in run_files if f in files), None)
+        workload_files = shipped.get(tree.workload_dir(slug(run["workload"])), [])  # render's folder name
         image = images.get(run["software_env"])
         entities += actions.run_action(run, records.get(node), sources, tool_id=tool_id,
                                        image_id=image["@id"] if image else None,
                                        inputs=data_ids + workload_files + [f"#hardware/{run['hardware_env']}"],
-                                       result_file=result_file, detail=detail.get(node))
+                                       result_file=result_file, detail=(gathered.get(node) or {}).get("detail"))
         entities.append(actions.control_action(node, f"#run/{node}"))
         controls.append(f"#control/{node}")
     entities.append(workflow.step_entity("gather", tree.GATHER_SUBMIT, len(steps)))
-    entities += actions.gather_action(True, sources.gather_report.get("counts") or {})
+    records_in = [f"{tree.RESULTS_DIR}/"] if any(f.startswith(f"{tree.RESULTS_DIR}/") for f in sources.files) else []
+    entities += actions.gather_action(True, sources.gather_report.get("counts") or {}, records_in)
     controls.append("#control/gather")
-    tools.append(tree.GATHER_SUBMIT)
+    tools.setdefault(tree.GATHER_SUBMIT)
     steps.append(workflow.GATHER_STEP)
     inputs = [workflow.SPEC_PARAM] + [f"#param/data/{i.rsplit('/', 1)[-1]}" for i in data_ids]
-    entities.append(workflow.workflow_entity(tools, steps, inputs, sources.study.name))
+    entities.append(workflow.workflow_entity(list(tools), steps, inputs, sources.study.name))
     results = [f"{tree.DATASET_DIR}/", ANSWER_FILE] + ([f"{REPORT_DIR}/"] if sources.report_dir else [])
     study_run = actions.study_action(records, len(sources.manifest.get("runs") or []),
                                      [tree.STUDY_FILE] + data_ids, results, sources.study.name)
