@@ -198,7 +198,7 @@ def test_failed_runs_are_failed_actions(failing_study, tmp_path):
     entities = graph(crate)
     broken = entities["#run/broken--numpy-only--amd-zen3--r0"]
     assert broken["actionStatus"] == {"@id": "http://schema.org/FailedActionStatus"}
-    assert "deliberately broken workload" in broken["error"]
+    assert "deliberately broken workload" in broken["error"] and tempfile.gettempdir() + "/" not in broken["error"]
     ok = entities["#run/logreg--numpy-only--amd-zen3--r0"]
     assert ok["actionStatus"] == {"@id": "http://schema.org/CompletedActionStatus"} and "error" not in ok
     study_run = entities["#study-run"]
@@ -209,10 +209,13 @@ def test_failed_runs_are_failed_actions(failing_study, tmp_path):
 
 def test_scrub_removes_machine_paths_and_secrets(tmp_path):
     home = os.path.expanduser("~")
-    text = f"source: {tmp_path}/dataset\nlog: {home}/x\n  HF_TOKEN: s3cr3t-value\nAPI_KEY=s3cr3t-value\nseed: 1\n"
-    out = scrub(text, tmp_path)
+    sandbox = Path(tempfile.gettempdir()) / "reprogrid-dryrun-1-abc" / "job.0"
+    text = (f"source: {tmp_path}/dataset\nlog: {home}/x\n  HF_TOKEN: s3cr3t-value\nAPI_KEY=s3cr3t-value\nseed: 1\n"
+            f'File "{sandbox}/broken.py", line 1\ndata: {tmp_path}/submit/dataset\n')
+    out = scrub(text, tmp_path / "submit")
+    assert str(sandbox) not in out and 'File "<sandbox>/job.0/broken.py"' in out
     assert str(tmp_path) not in out and f"{home}/" not in out and "s3cr3t-value" not in out
-    assert "source: dataset" in out and "seed: 1" in out and "HF_TOKEN: (withheld)" in out
+    assert "seed: 1" in out and "HF_TOKEN: (withheld)" in out and "data: dataset" in out
 
 
 def test_export_refuses_bad_input(user_study, tmp_path, capsys):

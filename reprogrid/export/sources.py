@@ -3,7 +3,8 @@ report, read once, and the scrubbing that keeps the writer's machine out of the 
 
 A crate must not hold an absolute path of the machine that wrote it nor a secret: text
 files are copied through :func:`scrub`, which rewrites the submit folder's absolute path
-to ``.`` and the home folder to ``~``, and withholds the values of variables whose names
+to ``.``, the home folder to ``~`` and a scratch folder under the temporary folder (a dry
+run's job sandbox, named in error messages) to ``<sandbox>/``, and withholds the values of variables whose names
 look like credentials. The job logs and DAGMan's own log are left out altogether (they
 echo environments and sandboxes).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import tempfile
 
 import yaml
 from dataclasses import dataclass, field
@@ -106,7 +108,12 @@ def scrub(text: str, submit_dir: Path) -> str:
     home = os.path.expanduser("~")
     if home not in ("", "/"):
         text = text.replace(home + "/", "~/").replace(home, "~")
+    text = _temp_folder().sub("<sandbox>/", text)  # a job's scratch folder on this machine (the dry run's sandboxes)
     return _SECRET_ASSIGN.sub(lambda m: m.group(1) + WITHHELD, text)
+
+
+def _temp_folder() -> "re.Pattern[str]":
+    return re.compile(re.escape(tempfile.gettempdir().rstrip("/")) + r"/[^/\s\"'<>]+/")
 
 
 def is_secret_name(name: str) -> bool:
