@@ -16,6 +16,7 @@ examples:
   reprogrid import coakley2022 coakley2022_runs.csv -o coakley
   reprogrid import coakley2022 coakley2022_runs.csv -o coakley --paper-only   # the paper's 780 runs
   reprogrid report coakley -o coakley-report
+  reprogrid import crate their-study.crate.zip -o theirs
 
 exit codes:
   0  imported
@@ -36,6 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     coakley.add_argument("--paper-only", action="store_true",
                          help="keep the paper's four software environments (780 runs); drop the cuDNN rebuild and Colab runs")
     coakley.set_defaults(func=run)
+    crate = sources.add_parser(
+        "crate", help="the dataset of another reprogrid study's RO-Crate (`reprogrid export`)", description=__doc__,
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    crate.add_argument("crate", metavar="CRATE", help="crate folder or .zip")
+    crate.add_argument("-o", "--output", required=True, metavar="DIR", help="dataset folder to write (replaced atomically)")
+    crate.set_defaults(func=run_crate)
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
 
 
@@ -46,5 +53,18 @@ def run(args: argparse.Namespace) -> int:
     rows = write_imported(df, args.output, source=str(args.csv))
     print(f"imported {rows} runs ({df['workload'].nunique()} workloads, {df['software_env'].nunique()} software x "
           f"{df['hardware_env'].nunique()} hardware environments) into {args.output}")
+    print(f"next: reprogrid report {shlex.quote(str(args.output))}")
+    return 0
+
+
+def run_crate(args: argparse.Namespace) -> int:
+    from reprogrid.export import dataset_dir, open_crate
+    from reprogrid.gather.dataset import load_dataset
+    from reprogrid.gather.importers import write_imported
+
+    with open_crate(args.crate) as folder:
+        df = load_dataset(dataset_dir(folder))
+    rows = write_imported(df, args.output, source=str(args.crate))
+    print(f"imported {rows} runs of {df['study_name'].nunique()} study from the crate {args.crate} into {args.output}")
     print(f"next: reprogrid report {shlex.quote(str(args.output))}")
     return 0

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from reprogrid import tree
 
 ORDER = 70
 
 EPILOG = """\
-PATH is a gathered submit folder (or its study.dag), a dataset folder (from gather or `reprogrid import`)
-or one .parquet file. The report states on its first screen whether the data are the
+PATH is a gathered submit folder (or its study.dag), a dataset folder (from gather or `reprogrid import`),
+one .parquet file, or an RO-Crate of `reprogrid export` (folder or .zip). The report states on its first screen whether the data are the
 bundled samples or real data, which hardware environments were emulated, how many runs
 failed or are missing. Verdicts use Gundersen's degrees (outcomes / analysis /
 interpretation reproducible); the criteria and tolerances are printed in the report.
@@ -105,6 +105,15 @@ FAILED_NO_RECORD = "failed (no record)"
 
 
 def run(args: argparse.Namespace) -> int:
+    from reprogrid.export import dataset_dir, is_crate, open_crate
+
+    if is_crate(args.path):  # an RO-Crate of `reprogrid export`: its dataset, read in place
+        with open_crate(args.path) as folder:
+            return _report(args, dataset_dir(folder), shown=Path(args.path))
+    return _report(args, _resolve_path(args.path))
+
+
+def _report(args: argparse.Namespace, path: Path, shown: Optional[Path] = None) -> int:
     import sys
 
     from reprogrid.analysis import Tolerances
@@ -114,16 +123,15 @@ def run(args: argparse.Namespace) -> int:
 
     if not (0 < args.claim_share <= 1):
         raise UserError.of("bad option", [Problem("--claim-share", "must be in (0, 1], e.g. 0.9")])
-    path = _resolve_path(args.path)
     df = load_dataset(path)
     gathered = read_report(path) or {}
     dataset = find_dataset(path)
-    provenance = {"source": str(dataset), "counts": status_counts(path, gathered)}
-    title = args.title or f"reprogrid report: {path.resolve().name}"
+    provenance = {"source": f"{shown} (RO-Crate)" if shown else str(dataset), "counts": status_counts(path, gathered)}
+    title = args.title or f"reprogrid report: {(shown or path).resolve().name}"
     outcome = args.outcome_tol if args.outcome_pp is None else args.outcome_pp / 100
     analysis_tol = args.analysis_tol if args.analysis_pp is None else args.analysis_pp / 100
     tol = Tolerances(outcome=outcome, analysis=analysis_tol, claim_share=args.claim_share)
-    out = Path(args.output) if args.output else default_output(path)
+    out = Path(args.output) if args.output else default_output(shown or path)
     paths = build_report(df, out, title=title, provenance=provenance, claims=args.claim, tolerances=tol,
                          decimals=args.decimals)
     if not args.quiet:

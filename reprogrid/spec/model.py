@@ -208,6 +208,15 @@ class Output:
     destination: Optional[str] = None
 
 
+@dataclass(frozen=True)
+class Author:
+    """A study author (``authors`` in the spec; see ``spec/credits.py``): ``orcid`` is its URL."""
+
+    name: str
+    orcid: Optional[str] = None
+    affiliation: Optional[str] = None
+
+
 class Cell(NamedTuple):
     """A workload in one software environment on one hardware environment; its repeats are runs."""
 
@@ -245,6 +254,8 @@ class Study:
     throttles: Throttles = field(default_factory=Throttles)
     pool: Pool = field(default_factory=Pool)
     output: Output = field(default_factory=Output)
+    license: Optional[str] = None
+    authors: Tuple[Author, ...] = ()
 
     @property
     def study_id(self) -> str:

@@ -20,6 +20,7 @@ from reprogrid.core.errors import Problem, UserError
 from reprogrid.job import catalogue
 from reprogrid.job.catalogue import WORKLOAD_NAMES
 from reprogrid.spec import usercode
+from reprogrid.spec.credits import read_credits
 from reprogrid.core.text import shown
 from reprogrid.spec.model import (
     CPU_VENDORS, MICROARCH_LEVELS, POOL_PROFILES, CpuPin, DataInputs, GpuPin, HardwareEnv,
@@ -562,7 +563,7 @@ def _unique_slugs(check: _Checker, where: str, names: Sequence[Tuple[str, str]])
 
 STUDY_KEYS = [
     "name", "description", "seed", "seed_per_repeat", "repeats", "workloads", "software", "hardware",
-    "resources", "data", "retries", "throttles", "pool", "output",
+    "resources", "data", "retries", "throttles", "pool", "output", "license", "authors",
 ]
 
 
@@ -616,13 +617,14 @@ def study_from_dict(raw: Any, *, source: str = "study spec", base_dir: Optional[
     pool = _pool(check, data)
     destination = _destination(check, data)
     _hardware_pins_something(check, hardware)
+    license_, authors = read_credits(check, data)
     if check.problems:
         raise UserError.of(f"{source} is not valid", check.problems)
     return Study(
         name=name, workloads=tuple(workloads), software=tuple(software), hardware=tuple(hardware),
         repeats=repeats, seed=seed, seed_per_repeat=bool(seed_per_repeat), description=description,
         resources=resources, data=DataInputs(tuple(inputs), sample), retries=retries,
-        throttles=throttles, pool=pool, output=Output(destination),
+        throttles=throttles, pool=pool, output=Output(destination), license=license_, authors=authors,
     )
 
 
