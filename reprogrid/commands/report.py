@@ -104,6 +104,18 @@ def status_counts(submit_dir: Path, gathered: Dict[str, Any]) -> Dict[str, int]:
 FAILED_NO_RECORD = "failed (no record)"
 
 
+def study_declarations(path: Path) -> Dict[str, Any]:
+    """What the study declared, from a submit folder's manifest: every hardware environment
+    (with its pins) and each software environment's stack lock (written into the manifest
+    by render), so the report can say whether each ran as declared."""
+    if not tree.is_submit_dir(path):
+        return {}
+    manifest = tree.read_manifest(path)
+    locks = {str(name): dict(entry.get("lock") or {}) for name, entry in (manifest.get("software") or {}).items()
+             if isinstance(entry, dict) and entry.get("lock")}
+    return {"hardware_requested": dict(manifest.get("hardware") or {}), "locks": locks}
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
@@ -118,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     df = load_dataset(path)
     gathered = read_report(path) or {}
     dataset = find_dataset(path)
-    provenance = {"source": str(dataset), "counts": status_counts(path, gathered)}
+    provenance = {"source": str(dataset), "counts": status_counts(path, gathered), **study_declarations(path)}
     title = args.title or f"reprogrid report: {path.resolve().name}"
     outcome = args.outcome_tol if args.outcome_pp is None else args.outcome_pp / 100
     analysis_tol = args.analysis_tol if args.analysis_pp is None else args.analysis_pp / 100
