@@ -40,3 +40,120 @@ def test_the_distribution_map_is_bounded_and_normalised():
     some = distributions.installed(limit=3)
     assert len(some) == 4 and some[distributions.TRUNCATED_KEY].endswith("more")
     assert distributions.normalize("Scikit_Learn.x") == "scikit-learn-x"
+
+
+# --------------------------------------------------------------------------- the report of a user's study
+
+from reprogrid.analysis.stacks import distribution_differences, same_stack_groups, software_stacks  # noqa: E402
+from reprogrid.report import build_report  # noqa: E402
+from test_analysis import frame, row  # noqa: E402
+
+AMD = dict(cpu_vendor="AuthenticAMD", cpu_model="AMD EPYC", machine_name="host", has_avx512f=False)
+
+
+def user_row(software, repeat, numpy, sha="same", value=0.96, **extra):
+    dists = json.dumps({"numpy": numpy, "scikit-learn": "1.3.2" if numpy.startswith("1.") else "1.9.0", "pip": "24.0"})
+    base = dict(python_version="3.11.7", numpy_version=numpy, distributions_json=dists, workload_kind="command",
+                primary_metric="val_loss", primary_value=value, higher_is_better=False, sample_data=False,
+                metrics_json=json.dumps({"val_loss": value, "accuracy": 0.9}), **AMD)
+    base.update(extra)
+    return row("wl", software, "amd-epyc", repeat, None, sha=sha, **base)
+
+
+def two_stacks():
+    return frame([user_row("np1", r, "1.26.4") for r in range(2)] + [user_row("np2", r, "2.4.1") for r in range(2)])
+
+
+def test_stacks_that_differ_in_their_distributions_are_not_the_same_stack():
+    stacks = software_stacks(two_stacks())
+    assert same_stack_groups(stacks) == []
+    diffs = distribution_differences(stacks).set_index("distribution")
+    assert diffs.loc["numpy"].to_dict() == {"np1": "1.26.4", "np2": "2.4.1"}
+    assert diffs.loc["scikit-learn"].to_dict() == {"np1": "1.3.2", "np2": "1.9.0"}
+    assert "pip" not in diffs.index  # packaging tools are not the stack
+
+
+def test_the_report_names_the_differing_distributions_and_the_finding(tmp_path):
+    paths = build_report(two_stacks(), tmp_path / "rep", provenance={"emulated": True})
+    page = paths.html.read_text()
+    first = page[: page.index("<h2>")]
+    assert "SAME STACK" not in page and "cannot tell" not in first
+    assert "numpy 1.26.4 vs 2.4.1" in first and "scikit-learn 1.3.2 vs 1.9.0" in first
+    assert "FINDING: wl gave identical prediction hashes in np1, np2" in first
+    assert "all installed distributions" in first
+    assert "Distributions that differ" in page and "| numpy | 1.26.4 | 2.4.1 |" in paths.markdown.read_text()
+
+
+def test_the_report_compares_each_stack_with_its_lock(tmp_path):
+    locks = {"np1": {"numpy": "1.26.4", "scikit-learn": "1.3.2"}, "np2": {"numpy": "2.4.6", "scikit-learn": "1.9.0"}}
+    page = build_report(two_stacks(), tmp_path / "rep", provenance={"locks": locks}).html.read_text()
+    assert "Lock: np1 ran as declared" in page
+    assert "Lock: np2 did NOT run as declared: numpy 2.4.1 (lock 2.4.6)" in page
+
+
+def test_the_first_screen_says_why_runs_failed_by_error_type(tmp_path):
+    rows = [user_row("np1", 0, "1.26.4")]
+    rows += [user_row("np1", r, "1.26.4", status="failed", error_type="CommandFailed", primary_value=None,
+                      error_message=f"exit 1: python: can't open file 'train.py' (during run {r})") for r in (1, 2)]
+    rows += [user_row("np2", 0, "2.4.1", status="failed", error_type="MetricWrongType", primary_value=None,
+                      error_message="metric 'val_loss' is a str")]
+    page = build_report(frame(rows), tmp_path / "rep").html.read_text()
+    first = page[: page.index("<h2>")]
+    assert "FAILED: wl: 3 of 4 runs failed - CommandFailed x2 (e.g. exit 1: python: can&#x27;t open file" in first
+    assert "MetricWrongType x1 (e.g. metric &#x27;val_loss&#x27; is a str)" in first
+
+
+@pytest.mark.parametrize("kind, extra, expected", [
+    ("command", {}, "Data of wl (command): no declared inputs"),
+    ("command", {"data_sha256": json.dumps({"x.npz": "ab" * 32})}, "Data of wl (command): its declared inputs (x.npz"),
+    ("builtin", {"sample_data": True}, "SAMPLE DATA"),
+    ("builtin", {}, "Data: real data (the published data sets)"),
+])
+def test_the_data_line_is_true_for_every_workload_kind(tmp_path, kind, extra, expected):
+    df = frame([user_row("np1", r, "1.26.4", workload_kind=kind, **extra) for r in range(2)])
+    first = build_report(df, tmp_path / "rep").markdown.read_text().split("## ")[0]
+    assert expected in first
+    if kind != "builtin":
+        assert "published data sets" not in first
+
+
+def test_the_hardware_check_flags_another_vendor_and_lists_every_environment(tmp_path):
+    df = frame([user_row("np1", r, "1.26.4", hardware_env=h, run_id=f"wl--np1--{h}--r{r}")
+                for h in ("intel-xeon", "amd-epyc") for r in range(2)])
+    requested = {"intel-xeon": {"cpu": {"vendor": "intel"}}, "amd-epyc": {"cpu": {"vendor": "amd"}},
+                 "gpu-a100": {"gpu": {"vendor": "nvidia"}}}
+    page = build_report(df, tmp_path / "rep", provenance={"emulated": True, "hardware_requested": requested}).html.read_text()
+    table = page[page.index("<h2>Requested vs observed hardware</h2>"):]
+    intel = table[table.index("<td>intel-xeon</td>"):].split("</tr>")[0]
+    amd = table[table.index("<td>amd-epyc</td>"):].split("</tr>")[0]
+    assert "<td>intel</td><td>amd</td>" in intel and intel.endswith("<td class='no'>no</td>")
+    assert amd.endswith("<td>emulated</td>")
+    assert "<td>gpu-a100</td>" in table and "no record" in table
+
+
+def test_images_def_needs_the_lock_and_a_docker_base(tmp_path, capsys):
+    from reprogrid.cli import main
+
+    spec = tmp_path / "study.yaml"
+    body = textwrap.dedent("""\
+        name: mine
+        workloads: [{name: wl, command: [python, t.py], files: [t.py], metrics: {primary: accuracy, higher_is_better: true}}]
+        software: [{name: s1, image: docker://python:3.11-slim, local: {base: %s, packages: [numpy==1.26.4]}}]
+        hardware: [{name: amd, cpu: {vendor: amd}}]
+        """)
+    (tmp_path / "t.py").write_text("print(1)\n")
+    spec.write_text(body % "python:3.11-slim")
+    assert main(["validate", str(spec)]) == 2
+    assert "software[0].local.base" in capsys.readouterr().err
+    spec.write_text(body % "docker://python:3.11-slim")
+    assert main(["images", "def", str(spec), "-o", str(tmp_path / "defs")]) == 2
+    err = capsys.readouterr().err
+    assert "mine.lock/s1.txt" in err and "reprogrid envs build" in err and not (tmp_path / "defs").exists()
+    lock = tmp_path / "mine.lock" / "s1.txt"
+    lock.parent.mkdir()
+    lock.write_text("# python 3.11\nnumpy==1.26.4\ngit+https://example.org/x\n")
+    assert main(["images", "def", str(spec), "-o", str(tmp_path / "defs")]) == 2
+    assert "s1.txt:3" in capsys.readouterr().err
+    lock.write_text("# python 3.11\nnumpy==1.26.4\n")
+    assert main(["images", "def", str(spec), "-o", str(tmp_path / "defs")]) == 0
+    assert '"numpy==1.26.4"' in (tmp_path / "defs" / "s1.def").read_text()
