@@ -157,3 +157,34 @@ def test_images_def_needs_the_lock_and_a_docker_base(tmp_path, capsys):
     lock.write_text("# python 3.11\nnumpy==1.26.4\n")
     assert main(["images", "def", str(spec), "-o", str(tmp_path / "defs")]) == 0
     assert '"numpy==1.26.4"' in (tmp_path / "defs" / "s1.def").read_text()
+
+
+def test_claims_on_any_metric_the_records_carry(tmp_path):
+    from reprogrid.analysis import summarize
+    from reprogrid.core.errors import UserError
+
+    df = two_stacks()
+    tables = summarize(df, claims=["wl: val_loss < 1", "wl: primary < 1", "wl: accuracy > 0.8"])
+    assert list(tables["claims"]["decision"]) == ["holds", "holds", "holds"]
+    assert list(tables["claims"]["n_envs"]) == [2, 2, 2]
+    with pytest.raises(UserError) as err:
+        summarize(df, claims=["wl: f1 > 0.5"])
+    assert "unknown metric 'f1'" in str(err.value) and "primary, accuracy, test_loss, val_loss" in str(err.value)
+    other = frame(list(df.to_dict("records")) + [dict(r, workload="wl2", run_id=r["run_id"] + "x",
+                                                      metrics_json=json.dumps({"val_loss": 0.1}))
+                                                 for r in df.to_dict("records")])
+    with pytest.raises(UserError) as err:  # accuracy exists (in wl), but wl2 never recorded it
+        summarize(other, claims=["wl2: accuracy > 0.8"])
+    assert "matches no successful run" in str(err.value) and "wl2: primary, test_loss, val_loss" in str(err.value)
+
+
+def test_cli_report_claim_on_a_user_metric_exits_2_listing_the_metrics(tmp_path, capsys):
+    from reprogrid.cli import main
+    from reprogrid.gather.dataset import write_dataset
+
+    import pyarrow as pa
+
+    write_dataset([pa.Table.from_pandas(two_stacks(), preserve_index=False)], tmp_path / "ds")
+    assert main(["report", str(tmp_path / "ds"), "--claim", "wl: val_loss < 0.1", "--quiet"]) == 0
+    assert main(["report", str(tmp_path / "ds"), "--claim", "wl: rmse < 0.1", "--quiet"]) == 2
+    assert "the records carry: primary, accuracy, test_loss, val_loss" in capsys.readouterr().err

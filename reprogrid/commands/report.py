@@ -19,7 +19,11 @@ interpretation reproducible); the criteria and tolerances are printed in the rep
 claims (checked in every environment; repeat --claim):
   "accuracy >= 0.85"                                threshold, every workload
   "mnist_convnet: test_accuracy > 0.99"             threshold, one workload
-  "mnist_convnet beats imbalanced_classification"   comparison (accuracy; `on loss`)
+  "mnist_convnet beats imbalanced_classification"   comparison (primary metric; `on loss`)
+  "my-wl: val_loss < 0.1"                           any metric the records carry: a key of
+                                                    the workload's metrics.json, or `primary`
+  A claim naming an unknown metric, or matching no successful run, exits 2 and lists the
+  metrics the records carry.
 
 examples:
   reprogrid report submit/mystudy                   # -> submit/mystudy/report/
