@@ -5,6 +5,7 @@ the hardware check's vendor; unshipped scripts; one default pool.
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -188,3 +189,33 @@ def test_cli_report_claim_on_a_user_metric_exits_2_listing_the_metrics(tmp_path,
     assert main(["report", str(tmp_path / "ds"), "--claim", "wl: val_loss < 0.1", "--quiet"]) == 0
     assert main(["report", str(tmp_path / "ds"), "--claim", "wl: rmse < 0.1", "--quiet"]) == 2
     assert "the records carry: primary, accuracy, test_loss, val_loss" in capsys.readouterr().err
+
+
+def user_study(tmp_path, script, files="[train.py]", repeats=3, extra=""):
+    (tmp_path / "train.py").write_text(textwrap.dedent(script))
+    spec = tmp_path / "study.yaml"
+    spec.write_text(textwrap.dedent(f"""\
+        name: mine
+        repeats: {repeats}
+        workloads: [{{name: wl, command: [python, train.py], files: {files},
+                      metrics: {{primary: accuracy, higher_is_better: true}}}}]
+        software: [{{name: here, image: docker://python:3.11-slim}}]
+        hardware: [{{name: amd, cpu: {{vendor: amd}}}}]
+        """) + extra)
+    return spec
+
+
+def test_dryrun_groups_failure_reasons_without_job_ids(tmp_path, capsys):
+    from reprogrid.cli import main
+
+    spec = user_study(tmp_path, """\
+        import sys
+        sys.exit("no such column 'label' in train.csv")
+        """)
+    assert main(["render", str(spec), "-o", str(tmp_path / "sub")]) == 0
+    capsys.readouterr()
+    assert main(["dryrun", str(tmp_path / "sub" / "study.dag")]) == 0
+    err = capsys.readouterr().err
+    line = next(x for x in err.splitlines() if "node(s) failed" in x)
+    assert "3 node(s) failed - 3 of 3: CommandFailed: " in line and "no such column" in line
+    assert not re.search(r"\(\d+\.\d+\.\d+\)", line) and "commonest" not in line

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import sys
-from collections import Counter
 
 ORDER = 45
 
@@ -145,15 +145,18 @@ def outcome_line(outcome) -> str:  # noqa: ANN001
 
 
 def failure_line(outcome) -> str:  # noqa: ANN001
-    """One sentence on how many nodes failed and the commonest reason, or '' when none did."""
+    """How many nodes failed and why, the reasons grouped (job ids left out), or '' when none did."""
+    from reprogrid.run.failures import grouped_reasons
+
     if not outcome.failed:
         return ""
-    reasons = Counter(outcome.reasons.get(n, "") or "no reason recorded" for n in outcome.failed)
-    why, count = reasons.most_common(1)[0]
+    submit_dir = Path(outcome.dagman_out).parent if getattr(outcome, "dagman_out", None) else None
+    groups = grouped_reasons(submit_dir, outcome.failed, outcome.reasons)
     total = len(outcome.failed)
     rule = ""
     if outcome.exit_code == 0:
         rule = ("; the DAG still exits 0 because its FINAL node succeeded (DAGMan's rule): "
                 "pass --strict to exit 1 when any run failed")
-    return (f"{total} node(s) failed; commonest reason ({count} of {total}): {why}{rule}; "
-            f"details in {outcome.dagman_out}")
+    shown = "; ".join(f"{count} of {total}: {why}" for why, count in groups[:3])
+    more = f"; and {len(groups) - 3} other reason(s)" if len(groups) > 3 else ""
+    return f"{total} node(s) failed - {shown}{more}{rule}; details in {outcome.dagman_out}"
