@@ -219,3 +219,15 @@ def test_dryrun_groups_failure_reasons_without_job_ids(tmp_path, capsys):
     line = next(x for x in err.splitlines() if "node(s) failed" in x)
     assert "3 node(s) failed - 3 of 3: CommandFailed: " in line and "no such column" in line
     assert not re.search(r"\(\d+\.\d+\.\d+\)", line) and "commonest" not in line
+
+
+def test_validate_flags_a_command_script_that_is_not_shipped(tmp_path, capsys):
+    from reprogrid.cli import main
+
+    (tmp_path / "helper.py").write_text("X = 1\n")
+    spec = user_study(tmp_path, "print(1)\n", files="[helper.py]")
+    assert main(["validate", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert "workloads[0].command[1]" in err and "'train.py'" in err and "add train.py to files" in err
+    spec = user_study(tmp_path, "print(1)\n", files="[train.py, helper.py]")
+    assert main(["validate", str(spec)]) == 0

@@ -356,6 +356,8 @@ def _user_workload(check: _Checker, where: str, data: Mapping[str, Any], kind: s
     if base_dir is not None:
         for problem_where, message in usercode.check_shipped(Path(base_dir), files, entry):
             check.problem(f"{where}.{problem_where}", message)
+        for problem_where, message in usercode.command_problems(Path(base_dir), files, command or (), inputs):
+            check.problem(f"{where}.{problem_where}", message)
     if metrics is None or (kind == "command" and not command) or (kind == "entry" and not entry):
         return None
     return dict(command=command, entry=entry, files=tuple(files), data=tuple(inputs), metrics=metrics)
