@@ -231,3 +231,20 @@ def test_validate_flags_a_command_script_that_is_not_shipped(tmp_path, capsys):
     assert "workloads[0].command[1]" in err and "'train.py'" in err and "add train.py to files" in err
     spec = user_study(tmp_path, "print(1)\n", files="[train.py, helper.py]")
     assert main(["validate", str(spec)]) == 0
+
+
+def test_one_default_pool_for_validate_render_pool_check_and_plan(tmp_path, capsys):
+    from reprogrid.cli import main
+    from reprogrid.condor.ospool_today import LABEL
+
+    spec = user_study(tmp_path, "print(1)\n", repeats=1)
+    assert main(["validate", str(spec)]) == 0
+    said = [capsys.readouterr().err]
+    assert main(["render", str(spec), "-o", str(tmp_path / "sub")]) == 0
+    said.append(capsys.readouterr().err)
+    main(["pool", "check", str(spec)])
+    said.append(capsys.readouterr().out)
+    main(["dryrun", str(tmp_path / "sub"), "--plan"])
+    said.append(capsys.readouterr().err)
+    assert all(LABEL in text for text in said), said
+    assert "2022" not in said[-1]
