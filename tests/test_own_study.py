@@ -104,18 +104,17 @@ def test_the_first_screen_says_why_runs_failed_by_error_type(tmp_path):
     assert "MetricWrongType x1 (e.g. metric &#x27;val_loss&#x27; is a str)" in first
 
 
-@pytest.mark.parametrize("kind, extra, expected", [
-    ("command", {}, "Data of wl (command): no declared inputs"),
-    ("command", {"data_sha256": json.dumps({"x.npz": "ab" * 32})}, "Data of wl (command): its declared inputs (x.npz"),
-    ("builtin", {"sample_data": True}, "SAMPLE DATA"),
-    ("builtin", {}, "Data: real data (the published data sets)"),
-])
-def test_the_data_line_is_true_for_every_workload_kind(tmp_path, kind, extra, expected):
-    df = frame([user_row("np1", r, "1.26.4", workload_kind=kind, **extra) for r in range(2)])
-    first = build_report(df, tmp_path / "rep").markdown.read_text().split("## ")[0]
-    assert expected in first
-    if kind != "builtin":
-        assert "published data sets" not in first
+def test_the_data_line_is_true_for_every_workload_kind(tmp_path):
+    cases = [("command", {}, "Data of wl (command): no declared inputs"),
+             ("command", {"data_sha256": json.dumps({"x.npz": "ab" * 32})}, "Data of wl (command): its declared inputs (x.npz"),
+             ("builtin", {"sample_data": True}, "SAMPLE DATA"),
+             ("builtin", {}, "Data: real data (the published data sets)")]
+    for i, (kind, extra, expected) in enumerate(cases):
+        df = frame([user_row("np1", r, "1.26.4", workload_kind=kind, **extra) for r in range(2)])
+        first = build_report(df, tmp_path / f"rep{i}").markdown.read_text().split("## ")[0]
+        assert expected in first, kind
+        if kind != "builtin":
+            assert "published data sets" not in first
 
 
 def test_the_hardware_check_flags_another_vendor_and_lists_every_environment(tmp_path):
