@@ -63,8 +63,9 @@ def test_two_stack_example_end_to_end(example, tmp_path, capsys):
     submit = tmp_path / "submit"
     assert main(["render", str(spec), "-o", str(submit)]) == 0
     assert main(["dryrun", str(submit / "study.dag")]) == 0
-    assert main(["gather", str(submit)]) == 0
     capsys.readouterr()
+    assert main(["gather", str(submit)]) == 0
+    assert "Lock: numpy2 ran as declared" in capsys.readouterr().out
     assert main(["report", str(submit), "--quiet"]) == 0
     page = (submit / "report" / "report.html").read_text()
     first = page[: page.index("<h2>")]

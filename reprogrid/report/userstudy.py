@@ -15,10 +15,9 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import pandas as pd
 
-from reprogrid.analysis.stacks import (BASIS_ALL, distribution_differences, identical_across_stacks,
-                                       observed_distributions)
+from reprogrid.analysis.stacks import BASIS_ALL, distribution_differences, identical_across_stacks
 from reprogrid.core.text import markdown_text
-from reprogrid.prepare.stacklock import lock_differences
+from reprogrid.prepare.stacklock import compare_with_locks, lock_sentence
 
 #: how long an example error message may be on the first screen
 EXAMPLE_CHARS = 160
@@ -46,20 +45,10 @@ def _basis(stacks: pd.DataFrame) -> str:
 
 def lock_results(df: pd.DataFrame, locks: Mapping[str, Mapping[str, str]]) -> List[Dict[str, Any]]:
     """Per software environment with a lock: ``ran as declared`` or the distributions that differed."""
-    out = []
-    if df is None or df.empty or "software_env" not in df.columns:
-        return out
+    if df is None or df.empty or "software_env" not in df.columns or not locks:
+        return []
     dist = df["distributions_json"] if "distributions_json" in df.columns else pd.Series([None] * len(df), index=df.index)
-    for env in sorted(locks):
-        part = df[df["software_env"].astype(str) == env]
-        seen = [dict(d) for d in (observed_distributions(v, None) for v in dist[part.index]) if d]
-        if not seen:
-            out.append({"software_env": env, "state": "unknown", "differences": []})
-            continue
-        diffs = sorted({d for observed in seen for d in lock_differences(locks[env], observed)})
-        out.append({"software_env": env, "state": "differs" if diffs else "as declared", "differences": diffs,
-                    "n_locked": len(locks[env])})
-    return out
+    return compare_with_locks(locks, zip(df["software_env"].astype(str), dist))
 
 
 def stack_lines(extra: Mapping[str, Any]) -> List[str]:
@@ -78,14 +67,7 @@ def stack_lines(extra: Mapping[str, Any]) -> List[str]:
                      f"({item['n_runs']} runs) although their stacks really differ ({'; '.join(item['differing'][:4])}): "
                      "the result survives this change of software stack - verdict: outcomes reproducible across "
                      "these stacks.")
-    for lock in extra.get("lock_results") or []:
-        env = lock["software_env"]
-        if lock["state"] == "as declared":
-            lines.append(f"Lock: {env} ran as declared (all {lock['n_locked']} distribution(s) of its lock, same versions).")
-        elif lock["state"] == "differs":
-            lines.append(f"Lock: {env} did NOT run as declared: {', '.join(lock['differences'][:6])}.")
-        else:
-            lines.append(f"Lock: {env} has a lock, but its records carry no distribution list to compare with it.")
+    lines += [lock_sentence(lock) for lock in extra.get("lock_results") or []]
     return lines
 
 
