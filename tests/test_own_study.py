@@ -38,6 +38,12 @@ def test_the_record_carries_the_installed_distributions(tmp_path):
 
 
 def test_the_distribution_map_is_bounded_and_normalised():
+    from importlib import metadata
+
+    reference = {}
+    for dist in metadata.distributions():  # what importlib.metadata says, METADATA file by file
+        reference.setdefault(distributions.normalize(dist.metadata["Name"]), dist.version)
+    assert distributions.installed() == dict(sorted(reference.items()))
     some = distributions.installed(limit=3)
     assert len(some) == 4 and some[distributions.TRUNCATED_KEY].endswith("more")
     assert distributions.normalize("Scikit_Learn.x") == "scikit-learn-x"

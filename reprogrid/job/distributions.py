@@ -1,6 +1,7 @@
 """The Python distributions installed where the job ran: name -> version, bounded in size.
 
-Read with ``importlib.metadata`` (Python 3.8+, no import of the packages themselves), so
+Read from the ``*.dist-info`` / ``*.egg-info`` folders on ``sys.path`` as ``importlib.metadata``
+finds them (Python 3.8+, no import of the packages themselves), so
 a record says what the stack really held, not what its image's name promises. Names are
 normalised as pip compares them (PEP 503: lower case, runs of ``-_.`` as ``-``); where a
 distribution is installed twice on ``sys.path`` the first one (the one ``import`` finds)
@@ -8,8 +9,11 @@ counts. The map is sorted and bounded (``LIMIT`` entries, long names and version
 a huge environment cannot blow up a record; ``TRUNCATED_KEY`` then says how many were left out.
 """
 import json
+import os
+import pathlib
 import re
-from typing import Dict, Optional
+import sys
+from typing import Dict, Iterator, Optional, Tuple
 
 LIMIT = 1000
 MAX_TEXT = 100
@@ -22,24 +26,50 @@ def normalize(name: str) -> str:
     return _SEPARATORS.sub("-", str(name)).lower()
 
 
-def installed(limit: int = LIMIT) -> Dict[str, str]:
-    """Normalised name -> version of every distribution visible on ``sys.path``, sorted."""
+def _from_folder_names(entry: str) -> Iterator[Tuple[str, str]]:
+    """(name, version) of the distributions installed in one ``sys.path`` folder, read from
+    their ``NAME-VERSION.dist-info`` / ``.egg-info`` folder names (wheels escape ``-`` in the
+    name as ``_``); a name that does not split that way is read from its METADATA."""
+    try:
+        names = sorted(os.listdir(entry or "."))
+    except OSError:
+        return
+    for folder in names:
+        for suffix in (".dist-info", ".egg-info"):
+            if not folder.endswith(suffix):
+                continue
+            parts = folder[: -len(suffix)].split("-")
+            if len(parts) >= 2 and parts[1][:1].isdigit():
+                yield parts[0], parts[1]
+            else:
+                found = _from_metadata(os.path.join(entry or ".", folder))
+                if found is not None:
+                    yield found
+
+
+def _from_metadata(path: str) -> Optional[Tuple[str, str]]:
     try:
         from importlib import metadata
-    except ImportError:  # Python < 3.8: nothing to say
-        return {}
+
+        dist = metadata.PathDistribution(pathlib.Path(path))
+        name = dist.metadata["Name"]
+        return (name, dist.version) if name else None
+    except Exception:  # a broken METADATA file must not sink the run
+        return None
+
+
+def installed(limit: int = LIMIT) -> Dict[str, str]:
+    """Normalised name -> version of every distribution visible on ``sys.path``, sorted.
+
+    The order of ``sys.path`` decides between two installs of one name, as ``import`` and
+    ``importlib.metadata`` do. Reading folder names (not every METADATA file, which carries
+    the whole long description) keeps this to milliseconds in a big environment."""
     found = {}  # type: Dict[str, str]
-    for dist in metadata.distributions():
-        try:
-            name = dist.metadata["Name"]
-            version = dist.version
-        except Exception:  # a broken METADATA file must not sink the run
-            continue
-        if not name:
-            continue
-        key = normalize(name)[:MAX_TEXT]
-        if key not in found:
-            found[key] = str(version or "")[:MAX_TEXT]
+    for entry in sys.path:
+        for name, version in _from_folder_names(entry):
+            key = normalize(name)[:MAX_TEXT]
+            if key not in found:
+                found[key] = str(version)[:MAX_TEXT]
     names = sorted(found)
     out = {name: found[name] for name in names[:limit]}
     if len(names) > limit:
