@@ -121,13 +121,17 @@ def software_stacks(df: pd.DataFrame) -> pd.DataFrame:
     backends = df["keras_backend"] if "keras_backend" in df.columns else none
     dist_col = df["distributions_json"] if "distributions_json" in df.columns else none
     numpy_col = df["numpy_version"] if "numpy_version" in df.columns else none
+    parsed: Dict[Tuple[Any, Any], Optional[Tuple[Tuple[str, str], ...]]] = {}
     for index, env in df["software_env"].items():
         row: Dict[str, Any] = {label: _text(df.at[index, col]) if col in df.columns else None
                                for col, label in STACK_COLUMNS}
         if not any(row.values()):
             continue
         row["keras_backend"] = _backend(backends.get(index), fingerprints.get(index), row["keras"])
-        dists = observed_distributions(dist_col.get(index), numpy_col.get(index))
+        key_in = (dist_col.get(index), numpy_col.get(index))
+        if key_in not in parsed:  # one JSON parse per distinct list, not per run
+            parsed[key_in] = observed_distributions(*key_in)
+        dists = parsed[key_in]
         row["distributions"] = dists or ()
         row["basis"] = BASIS_ALL if _text(dist_col.get(index)) else BASIS_NUMPY
         key = (str(env), tuple(sorted(row.items())))

@@ -15,6 +15,8 @@ from reprogrid.job import record
 
 #: longest reason shown
 REASON_CHARS = 200
+#: at most this many failed runs' records are read (a file each)
+RECORDS_READ = 500
 _JOB_ID = re.compile(r"\s*\(\d+\.\d+\.\d+\)|\bjob \d+\.\d+\b")
 
 
@@ -43,7 +45,8 @@ def grouped_reasons(submit_dir: Optional[Path], failed: Sequence[str],
                     reasons: Mapping[str, str]) -> List[Tuple[str, int]]:
     """(reason, number of failed nodes) for every distinct reason, commonest first."""
     counts: Counter = Counter()
-    for node in failed:
-        why = record_reason(submit_dir, node) if submit_dir is not None else None
+    for i, node in enumerate(failed):
+        # each record is a file read: the first RECORDS_READ say why; beyond that, the scheduler's reason
+        why = record_reason(submit_dir, node) if submit_dir is not None and i < RECORDS_READ else None
         counts[_general(why or reasons.get(node) or "no reason recorded", node)] += 1
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
