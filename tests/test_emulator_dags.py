@@ -121,7 +121,7 @@ def test_plan_reports_the_clause_that_excludes_a_gpu_job(tmp_path, capsys):
     assert gpu.node == "gpu" and "countMatches(MY.RequireGPUs" in gpu.reasons[0]
     cpu = [n for n in result.nodes if n.node == "cpu"][0]
     assert cpu.slots > 0 and "intel-xeon-gold-6148" in cpu.hardware_envs
-    assert main(["dryrun", str(DAGS / "gpu" / "gpu.dag"), "--plan"]) == 1
+    assert main(["dryrun", str(DAGS / "gpu" / "gpu.dag"), "--plan", "--pool", "ospool-2022"]) == 1
     assert "excluded by" in capsys.readouterr().out
 
 

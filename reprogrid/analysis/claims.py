@@ -1,10 +1,18 @@
-"""Claims: conclusions (thresholds, comparisons of workloads) checked in every environment."""
+"""Claims: conclusions (thresholds, comparisons of workloads) checked in every environment.
+
+A claim may name any metric the records carry: a numeric record column (``test_accuracy``,
+``fraud_fn``), a key of a workload's metrics map (``metrics_json``: ``val_loss``...), or
+``primary``, each workload's declared primary metric (the default of a comparison). An
+unknown metric, or a claim that matches no successful run, is a ``UserError`` listing the
+metrics present (:func:`check_claims_matched`).
+"""
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
+import json
 import operator
 import re
 from dataclasses import dataclass
@@ -16,6 +24,7 @@ from reprogrid.core.errors import Problem, UserError
 _OPS: Dict[str, Callable[[Any, Any], Any]] = {
     ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq, "!=": operator.ne,
 }
+PRIMARY = "primary"
 _ALIASES = {"accuracy": ACCURACY, "acc": ACCURACY, "loss": LOSS}
 _LOWER_IS_BETTER = {LOSS, "fraud_fp", "fraud_fn"}
 CLAIM_EXAMPLES = ("'accuracy >= 0.85', 'mnist_convnet: test_accuracy > 0.99', "
@@ -36,16 +45,22 @@ class Claim:
 
 
 def parse_claim(text: str, *, where: str = "claim", workloads: Optional[Iterable[str]] = None,
-                columns: Optional[Iterable[str]] = None) -> Claim:
-    """Parse ``[WORKLOAD:] METRIC OP NUMBER`` or ``A beats B [on METRIC]`` (also ``A > B``)."""
+                columns: Optional[Iterable[str]] = None, present: Sequence[str] = ()) -> Claim:
+    """Parse ``[WORKLOAD:] METRIC OP NUMBER`` or ``A beats B [on METRIC]`` (also ``A > B``);
+    a comparison without ``on`` compares the workloads' primary metric. ``present`` names
+    the metrics the data carry, for the message about an unknown one."""
     known = set(workloads) if workloads is not None else None
-    cols = set(columns) if columns is not None else None
+    cols = set(columns) | {PRIMARY} if columns is not None else None
     raw = text.strip()
 
     def metric_of(name: str) -> str:
         metric = _ALIASES.get(name.lower(), name)
+        if metric not in present and name in present:
+            metric = name  # a user metric called "accuracy" or "loss" in the metrics map
         if cols is not None and metric not in cols:
-            raise UserError.of("bad claim", [Problem(where, f"{raw!r}: unknown metric {name!r}; use accuracy, loss or a numeric column such as fraud_fn")])
+            listed = ", ".join(present) if present else "accuracy, loss or a numeric column such as fraud_fn"
+            raise UserError.of("bad claim", [Problem(where, f"{raw!r}: unknown metric {name!r}; the records carry: "
+                                                            f"{listed}")])
         return metric
 
     def check_workload(name: str) -> str:
@@ -55,7 +70,7 @@ def parse_claim(text: str, *, where: str = "claim", workloads: Optional[Iterable
 
     m = re.fullmatch(r"([A-Za-z0-9][\w.-]*)\s+(?:beats|outperforms)\s+([A-Za-z0-9][\w.-]*)(?:\s+on\s+(\w+))?", raw)
     if m:
-        metric = metric_of(m.group(3) or ACCURACY)
+        metric = metric_of(m.group(3) or PRIMARY)
         return Claim(raw, "compare", metric, op="<" if metric in _LOWER_IS_BETTER else ">",
                      workload=check_workload(m.group(1)), other=check_workload(m.group(2)))
     m = re.fullmatch(r"(?:([A-Za-z0-9][\w.-]*)\s*:\s*)?(\w+)\s*(>=|<=|==|!=|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)", raw)
@@ -64,23 +79,26 @@ def parse_claim(text: str, *, where: str = "claim", workloads: Optional[Iterable
                      workload=check_workload(m.group(1)) if m.group(1) else None)
     m = re.fullmatch(r"([A-Za-z0-9][\w.-]*)\s*(>=|>|<=|<)\s*([A-Za-z0-9][\w.-]*)", raw)
     if m and known is not None and m.group(1) in known and m.group(3) in known:
-        return Claim(raw, "compare", ACCURACY, op=m.group(2), workload=m.group(1), other=m.group(3))
+        return Claim(raw, "compare", PRIMARY, op=m.group(2), workload=m.group(1), other=m.group(3))
     raise UserError.of("bad claim", [Problem(where, f"cannot read {raw!r}; write e.g. {CLAIM_EXAMPLES}")])
 
 
 def parse_claims(texts: Iterable[str], df: Optional[pd.DataFrame] = None) -> List[Claim]:
     """Parse several claims, checking workloads and metrics against ``df`` when given."""
     workloads = columns = None
+    present: List[str] = []
     if df is not None:
         workloads = _distinct(df["workload"])
-        columns = list(df.columns)
+        present = metrics_present(df)
+        columns = list(df.columns) + present
     claims, problems = [], []
     for i, text in enumerate(texts):
         if isinstance(text, Claim):
             claims.append(text)
             continue
         try:
-            claims.append(parse_claim(text, where=f"claim[{i}]", workloads=workloads, columns=columns))
+            claims.append(_primary_direction(parse_claim(text, where=f"claim[{i}]", workloads=workloads,
+                                                         columns=columns, present=present), df))
         except UserError as err:
             problems.extend(err.problems)
     if problems:
@@ -89,6 +107,68 @@ def parse_claims(texts: Iterable[str], df: Optional[pd.DataFrame] = None) -> Lis
 
 
 _ENV = ["software_env", "hardware_env", "observed_env", "seed"]
+#: record columns that are results (the others are facts about the environment)
+_RESULT_COLUMNS = (ACCURACY, LOSS, "fraud_tp", "fraud_fp", "fraud_tn", "fraud_fn")
+
+
+def _metric_maps(df: pd.DataFrame) -> List[Dict[str, Any]]:
+    if "metrics_json" not in df.columns:
+        return [{} for _ in range(len(df))]
+    out = []
+    for text in df["metrics_json"]:
+        try:
+            value = json.loads(text) if isinstance(text, str) else {}
+        except ValueError:
+            value = {}
+        out.append(value if isinstance(value, dict) else {})
+    return out
+
+
+def metrics_present(df: pd.DataFrame) -> List[str]:
+    """The metrics the records carry: ``primary``, the result columns with values, and every
+    numeric key of the metrics maps, sorted."""
+    names = {c for c in _RESULT_COLUMNS if c in df.columns and df[c].notna().any()}
+    for metrics in _metric_maps(df):
+        names.update(k for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
+    return [PRIMARY] + sorted(names) if len(df) else []
+
+
+def metric_values(prepared: pd.DataFrame, metric: str) -> pd.Series:
+    """One metric per run as floats: the primary value, a record column, or a metrics-map key."""
+    if metric == PRIMARY:
+        return pd.to_numeric(prepared["value"], errors="coerce").astype(float)
+    if metric in prepared.columns:
+        return pd.to_numeric(prepared[metric], errors="coerce").astype(float)
+    values = [m.get(metric) for m in _metric_maps(prepared)]
+    return pd.Series([float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else np.nan for v in values],
+                     index=prepared.index, dtype=float)
+
+
+def _primary_direction(claim: Claim, df: Optional[pd.DataFrame]) -> Claim:
+    """A comparison on the primary metric is "better" by the workload's declared direction."""
+    if claim.kind != "compare" or claim.metric != PRIMARY or df is None or "higher_is_better" not in df.columns:
+        return claim
+    part = df[df["workload"].astype(str) == str(claim.workload)]["higher_is_better"].dropna()
+    lower = len(part) > 0 and not bool(part.iloc[0])
+    if claim.op in (">", "<") and claim.text.split()[1] in ("beats", "outperforms"):
+        return Claim(claim.text, claim.kind, claim.metric, "<" if lower else ">", claim.value, claim.workload, claim.other)
+    return claim
+
+
+def check_claims_matched(table: pd.DataFrame, df: pd.DataFrame) -> None:
+    """Exit 2 (``UserError``) for claims that matched no successful run, naming the metrics present."""
+    empty = table[table["n_envs"] == 0] if table is not None and not table.empty else pd.DataFrame()
+    if empty.empty:
+        return
+    prepared = _ok(prepare(df))
+    problems = []
+    for _, row in empty.iterrows():
+        names = [w for w in str(row["workloads"]).split(",") if w] or sorted(set(prepared["workload"].astype(str)))
+        per = "; ".join(f"{w}: {', '.join(metrics_present(prepared[prepared['workload'].astype(str) == w])) or 'no successful run'}"
+                        for w in names)
+        problems.append(Problem(f"claim {row['claim']!r}", f"matches no successful run with metric {row['metric']!r} "
+                                f"(metrics present - {per}); name a metric the workload records"))
+    raise UserError.of("claims that match no run", problems)
 
 
 def evaluate_claims(df: pd.DataFrame, claims: Iterable[Any], level: float = 0.95) -> pd.DataFrame:
@@ -130,7 +210,7 @@ def _decision(k: int, n: int) -> str:
 def _claim_support(prepared: pd.DataFrame, claim: Claim):
     """(support per environment as a bool Series, environment labels, share of single runs)."""
     op = _OPS[claim.op]
-    values = pd.to_numeric(prepared[claim.metric], errors="coerce").astype(float)
+    values = metric_values(prepared, claim.metric)
     frame = prepared[["workload", *_ENV]].assign(value=values).dropna(subset=["value"])
     if claim.kind == "threshold":
         if claim.workload is not None:

@@ -6,6 +6,13 @@ several requested environments ran one and the same stack (a dry run maps every 
 to this machine's TensorFlow), they were not different here, and no difference between
 them may be read as a software effect. :func:`software_stacks` tabulates the stacks;
 :func:`same_stack_groups` finds the environments that did not differ.
+
+"Same stack" is decided on the installed distributions the records carry
+(``distributions_json``, schema 3: *all* installed distributions, the packaging tools
+pip/setuptools/wheel left out), not only on TensorFlow/Keras/CUDA; older records fall back to
+their ``numpy_version``. :func:`distribution_differences` lists what differs between
+environments, :func:`identical_across_stacks` the workloads whose result did not move
+although the stacks really differed (a finding).
 """
 from __future__ import annotations
 
@@ -13,6 +20,8 @@ import json
 from typing import Any, Dict, List, Optional, Tuple
 
 import pandas as pd
+
+from reprogrid.job.distributions import TRUNCATED_KEY, normalize
 
 #: Record column -> label in the stack table.
 STACK_COLUMNS = (
@@ -22,6 +31,29 @@ STACK_COLUMNS = (
     ("cuda_version", "cuda"),
     ("cudnn_version", "cudnn"),
 )
+
+
+#: The packaging tools: every environment brings its own; they are not part of what a stack compares.
+TOOLING = frozenset(("pip", "setuptools", "wheel", "distribute"))
+#: What "same stack" was decided on, as the report says it.
+BASIS_ALL = "all installed distributions the records carry (pip, setuptools and wheel left out)"
+BASIS_NUMPY = "Python/TF/Keras/CUDA and the NumPy version only (these records carry no distribution list)"
+
+
+def observed_distributions(dist_json: Any, numpy_version: Any) -> Optional[Tuple[Tuple[str, str], ...]]:
+    """One record's installed distributions as sorted (name, version) pairs; the record's
+    ``numpy_version`` alone where it carries no list (schema < 3); None when neither."""
+    text = _text(dist_json)
+    if text:
+        try:
+            dists = json.loads(text)
+        except ValueError:
+            dists = None
+        if isinstance(dists, dict):
+            return tuple(sorted((normalize(k), str(v)) for k, v in dists.items()
+                                if normalize(k) not in TOOLING and k != TRUNCATED_KEY))
+    numpy = _text(numpy_version)
+    return (("numpy", numpy),) if numpy else None
 
 
 def _text(value: Any) -> Optional[str]:
@@ -63,6 +95,9 @@ def stack_label(row: Dict[str, Optional[str]]) -> str:
         parts.append(f"CUDA {row['cuda']}")
     if row.get("cudnn"):
         parts.append(f"cuDNN {row['cudnn']}")
+    numpy = dict(row.get("distributions") or ()).get("numpy")
+    if numpy:
+        parts.append(f"NumPy {numpy}")
     return ", ".join(parts)
 
 
@@ -70,22 +105,35 @@ def software_stacks(df: pd.DataFrame) -> pd.DataFrame:
     """One row per (software environment, observed stack): the stack and how many runs ran it.
 
     Columns: ``software_env``, ``n_runs``, ``python``, ``tensorflow``, ``keras``,
-    ``keras_backend``, ``cuda``, ``cudnn``, ``stack`` (one readable label). An environment
-    whose runs saw two stacks has two rows. Records without any version (a run that
-    failed before its fingerprint) are left out.
+    ``keras_backend``, ``cuda``, ``cudnn``, ``stack`` (one readable label),
+    ``distributions`` (sorted (name, version) pairs, see :func:`observed_distributions`) and
+    ``basis`` (:data:`BASIS_ALL` or :data:`BASIS_NUMPY`). An environment whose runs saw two
+    stacks has two rows. Records without any version (a run that failed before its
+    fingerprint) are left out.
     """
-    columns = ["software_env", "n_runs", *[label for _, label in STACK_COLUMNS], "keras_backend", "stack"]
+    columns = ["software_env", "n_runs", *[label for _, label in STACK_COLUMNS], "keras_backend", "stack",
+               "distributions", "basis"]
     if df is None or df.empty or "software_env" not in df.columns:
         return pd.DataFrame(columns=columns)
     counts: Dict[Tuple[str, Tuple[Tuple[str, Optional[str]], ...]], int] = {}
     none = pd.Series([None] * len(df), index=df.index)
     fingerprints = df["fingerprint_json"] if "fingerprint_json" in df.columns else none
     backends = df["keras_backend"] if "keras_backend" in df.columns else none
+    dist_col = df["distributions_json"] if "distributions_json" in df.columns else none
+    numpy_col = df["numpy_version"] if "numpy_version" in df.columns else none
+    parsed: Dict[Tuple[Any, Any], Optional[Tuple[Tuple[str, str], ...]]] = {}
     for index, env in df["software_env"].items():
-        row = {label: _text(df.at[index, col]) if col in df.columns else None for col, label in STACK_COLUMNS}
+        row: Dict[str, Any] = {label: _text(df.at[index, col]) if col in df.columns else None
+                               for col, label in STACK_COLUMNS}
         if not any(row.values()):
             continue
         row["keras_backend"] = _backend(backends.get(index), fingerprints.get(index), row["keras"])
+        key_in = (dist_col.get(index), numpy_col.get(index))
+        if key_in not in parsed:  # one JSON parse per distinct list, not per run
+            parsed[key_in] = observed_distributions(*key_in)
+        dists = parsed[key_in]
+        row["distributions"] = dists or ()
+        row["basis"] = BASIS_ALL if _text(dist_col.get(index)) else BASIS_NUMPY
         key = (str(env), tuple(sorted(row.items())))
         counts[key] = counts.get(key, 0) + 1
     rows = []
@@ -103,9 +151,70 @@ def same_stack_groups(stacks: pd.DataFrame) -> List[Tuple[str, List[str]]]:
     """
     if stacks is None or stacks.empty:
         return []
-    per_env = stacks.groupby("software_env", sort=True)["stack"].agg(lambda s: tuple(sorted(set(s))))
-    groups: Dict[Tuple[str, ...], List[str]] = {}
-    for env, labels in per_env.items():
-        if len(labels) == 1:
-            groups.setdefault(labels, []).append(str(env))
-    return [(labels[0], envs) for labels, envs in sorted(groups.items()) if len(envs) > 1]
+    keyed = stacks.assign(_key=[(label, tuple(d or ())) for label, d in zip(stacks["stack"], stacks["distributions"])]
+                          if "distributions" in stacks.columns else list(zip(stacks["stack"], [()] * len(stacks))))
+    per_env = keyed.groupby("software_env", sort=True)["_key"].agg(lambda s: tuple(sorted(set(s))))
+    groups: Dict[Tuple[Any, ...], List[str]] = {}
+    for env, keys in per_env.items():
+        if len(keys) == 1:
+            groups.setdefault(keys, []).append(str(env))
+    out = []
+    for keys, envs in sorted(groups.items()):
+        if len(envs) > 1:
+            label, dists = keys[0]
+            out.append((label + (f" and the same {len(dists)} installed distribution(s)" if dists else ""), envs))
+    return out
+
+
+def distribution_differences(stacks: pd.DataFrame) -> pd.DataFrame:
+    """The distributions whose version differs between software environments: one row per
+    distribution, one column per environment (its version(s); "not installed" where absent).
+    Only environments whose records name their distributions take part."""
+    if stacks is None or stacks.empty or "distributions" not in stacks.columns:
+        return pd.DataFrame(columns=["distribution"])
+    per_env: Dict[str, Dict[str, set]] = {}
+    for env, dists in zip(stacks["software_env"].astype(str), stacks["distributions"]):
+        if dists:
+            versions = per_env.setdefault(env, {})
+            for name, version in dists:
+                versions.setdefault(name, set()).add(version)
+    envs = sorted(per_env)
+    if len(envs) < 2:
+        return pd.DataFrame(columns=["distribution", *envs])
+    rows = []
+    for name in sorted({n for v in per_env.values() for n in v}):
+        cells = [", ".join(sorted(per_env[e].get(name, ()))) or "not installed" for e in envs]
+        if len(set(cells)) > 1:
+            rows.append({"distribution": name, **dict(zip(envs, cells))})
+    return pd.DataFrame(rows, columns=["distribution", *envs])
+
+
+def identical_across_stacks(df: pd.DataFrame, diffs: pd.DataFrame) -> List[Dict[str, Any]]:
+    """Workloads whose successful runs gave one outcome in software environments whose
+    stacks really differ (``diffs`` from :func:`distribution_differences`): a finding.
+
+    Each item: ``workload``, ``software_envs``, ``differing`` (``numpy 1.26.4 vs 2.4.6``...),
+    ``evidence`` (``identical prediction hashes`` or ``identical metrics``), ``n_runs``."""
+    if df is None or df.empty or diffs is None or diffs.empty:
+        return []
+    differing_envs = [c for c in diffs.columns if c != "distribution"]
+    ok = df[(df["status"].astype(str) == "ok") & df["software_env"].astype(str).isin(differing_envs)]
+    out = []
+    for workload, part in ok.groupby(ok["workload"].astype(str), sort=True):
+        envs = sorted(set(part["software_env"].astype(str)))
+        if len(envs) < 2:
+            continue
+        hashes = part["predictions_sha256"] if "predictions_sha256" in part.columns else pd.Series(dtype=object)
+        if len(hashes) and hashes.notna().all():
+            same, evidence = hashes.nunique() == 1, "identical prediction hashes"
+        else:
+            metrics = part["metrics_json"] if "metrics_json" in part.columns else part.get("test_accuracy")
+            same, evidence = metrics is not None and metrics.astype(str).nunique() == 1, "identical metrics"
+        if same:
+            rows = diffs[[c for c in ["distribution", *envs] if c in diffs.columns]]
+            differing = [f"{r['distribution']} " + " vs ".join(str(r[e]) for e in envs) for _, r in rows.iterrows()
+                         if len({str(r[e]) for e in envs}) > 1]
+            if differing:
+                out.append({"workload": workload, "software_envs": envs, "differing": differing,
+                            "evidence": evidence, "n_runs": int(len(part))})
+    return out

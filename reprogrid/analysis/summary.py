@@ -5,7 +5,7 @@ from typing import Any, Dict, Iterable, Optional
 
 import pandas as pd
 
-from reprogrid.analysis.claims import claim_stability, evaluate_claims, parse_claims
+from reprogrid.analysis.claims import check_claims_matched, claim_stability, evaluate_claims, parse_claims
 from reprogrid.analysis.determinism import determinism, nondeterministic_cells
 from reprogrid.analysis.groups import (
     ALPHA, PERMUTATIONS, environment_outcomes, explain_groups, explain_workloads, group_factors, outcome_groups,
@@ -69,8 +69,14 @@ def summarize(df: pd.DataFrame, *, claims: Iterable[Any] = (), tolerances: Optio
         "group_factors": group_factors(expl),
         "outcome_groups_all": groups_all,
         "group_explanations_all": expl_all,
-        "claims": evaluate_claims(prepared, claim_list),
+        "claims": _matched(evaluate_claims(prepared, claim_list), prepared),
         "verdicts": verdicts(prepared, claim_list, tol, det=det, envs=envs),
         "verdicts_by_device": verdicts(prepared, claim_list, tol, by=("workload", "device_class"), det=det, envs=envs),
         "criteria": pd.DataFrame({"verdict": list(tol.criteria()), "criterion": list(tol.criteria().values())}),
     }
+
+
+def _matched(table: pd.DataFrame, prepared: pd.DataFrame) -> pd.DataFrame:
+    """The claims table, once every claim matched a run (else ``UserError``, exit 2)."""
+    check_claims_matched(table, prepared)
+    return table

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import sys
-from collections import Counter
 
 ORDER = 45
 
@@ -75,9 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when any node failed, even if the FINAL node succeeded (for CI)")
     parser.add_argument("--pool", metavar="FILE|ospool-2022|today",
-                        help="machines to match against: a condor_status -json capture, ospool-2022 (default: the "
-                        "built-in inventory of the 2022 pool the paper ran on, which the demo's pins need) or "
-                        "today (the built-in description of today's OSPool)")
+                        help="machines to match against: a condor_status -json capture, today or ospool-2022. "
+                        "--plan judges against the same default pool as validate, render and pool check (today's "
+                        "OSPool); running emulates the 2022 pool the paper ran on (which the demo's pins need)")
     parser.add_argument("--slots", type=int, metavar="N", help="local execution slots (default: number of cores)")
     parser.add_argument("--python", action="append", default=[], metavar="SOFTWARE_ENV=PYTHON",
                         help="interpreter for a software env's container jobs (repeatable)")
@@ -114,12 +114,14 @@ def _run(args: argparse.Namespace, dryrun, plan) -> int:  # noqa: ANN001
     from reprogrid.condor.ospool_today import PAPER, pool_ads
 
     target = resolve(args.dag, "dryrun")
-    machines, label = pool_ads(args.pool or PAPER)
-    print(f"reprogrid dryrun: machines: {label}", file=sys.stderr)
-    if args.plan:
+    if args.plan:  # judged against the one default pool (condor/ospool_today.DEFAULT_POOL)
+        machines, label = pool_ads(args.pool)
+        print(f"reprogrid dryrun: judged against: {label}", file=sys.stderr)
         result = plan(target.dag, machines=machines)
         print(result.format(verbose=args.verbose))
         return result.exit_code
+    machines, label = pool_ads(args.pool or PAPER)
+    print(f"reprogrid dryrun: machines: {label}", file=sys.stderr)
     outcome = dryrun(target.dag, slots=args.slots, machines=machines, pythons=_pairs(args.python, "--python"),
                      map_url=_pairs(args.map_url, "--map-url"), use_rescue=not args.no_rescue)
     if outcome.used_rescue:
@@ -145,15 +147,18 @@ def outcome_line(outcome) -> str:  # noqa: ANN001
 
 
 def failure_line(outcome) -> str:  # noqa: ANN001
-    """One sentence on how many nodes failed and the commonest reason, or '' when none did."""
+    """How many nodes failed and why, the reasons grouped (job ids left out), or '' when none did."""
+    from reprogrid.run.failures import grouped_reasons
+
     if not outcome.failed:
         return ""
-    reasons = Counter(outcome.reasons.get(n, "") or "no reason recorded" for n in outcome.failed)
-    why, count = reasons.most_common(1)[0]
+    submit_dir = Path(outcome.dagman_out).parent if getattr(outcome, "dagman_out", None) else None
+    groups = grouped_reasons(submit_dir, outcome.failed, outcome.reasons)
     total = len(outcome.failed)
     rule = ""
     if outcome.exit_code == 0:
         rule = ("; the DAG still exits 0 because its FINAL node succeeded (DAGMan's rule): "
                 "pass --strict to exit 1 when any run failed")
-    return (f"{total} node(s) failed; commonest reason ({count} of {total}): {why}{rule}; "
-            f"details in {outcome.dagman_out}")
+    shown = "; ".join(f"{count} of {total}: {why}" for why, count in groups[:3])
+    more = f"; and {len(groups) - 3} other reason(s)" if len(groups) > 3 else ""
+    return f"{total} node(s) failed - {shown}{more}{rule}; details in {outcome.dagman_out}"

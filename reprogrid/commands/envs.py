@@ -31,6 +31,10 @@ list`; set $REPROGRID_ENVS to move it), keyed by a hash of the packages, the var
 and this Python. An unchanged stack is reused, never rebuilt; the exact versions pip
 installed are recorded beside it (freeze.txt). `reprogrid dryrun` then runs that
 container's jobs with the env's interpreter (`--python NAME=PYTHON` still overrides).
+Built from a study file, each stack's freeze is also its LOCK, written beside the study
+as <study name>.lock/<env>.txt (review and commit it; --update-lock rewrites it). A stack
+that also declares `base: docker://python:3.11-slim` gets an Apptainer image with the
+same pinned versions: `reprogrid images def STUDY -o singularity/`.
 Nothing is downloaded by `render` or at import: only `envs build` (and `reprogrid demo`,
 which says so) installs packages.
 
@@ -61,6 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p_build.add_argument("--only", action="append", default=[], metavar="SOFTWARE_ENV",
                          help="build only this software environment's stack (repeatable)")
     p_build.add_argument("-q", "--quiet", action="store_true", help="do not echo pip's output")
+    p_build.add_argument("--update-lock", action="store_true",
+                         help="rewrite the study's stack locks (<study>.lock/<env>.txt) from the built stacks")
     p_build.set_defaults(func=_build)
     p_list = sub.add_parser("list", help="the provisioned stacks: key, software envs, packages, size",
                             epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -103,7 +109,26 @@ def _build(args: argparse.Namespace) -> int:
     results = envs.build(study, only=args.only, say=lambda text: print(text, flush=True), pip_output=not args.quiet)
     for env, built in results:
         print(f"{'built ' if built else 'cached'}  {', '.join(env.names)}: {env.python}")
+    if Path(args.spec).is_file():
+        _write_locks(study, Path(args.spec).parent, results, args.update_lock)
     return 0
+
+
+def _write_locks(study: "Study", base_dir: Path, results: list, update: bool) -> None:
+    """Each built stack's freeze as its software environment's lock beside the study file."""
+    import platform
+
+    from reprogrid.prepare import stacklock
+
+    for env, _built in results:
+        for name in env.names:
+            path = stacklock.lock_path(base_dir, study.name, name)
+            state = stacklock.write_lock(path, env.freeze, platform.python_version(), update)
+            if state == "differs":
+                print(f"lock     {name}: {path} differs from the built stack; keep it, or rewrite it with "
+                      "--update-lock (then review and commit it)")
+            else:
+                print(f"lock     {name}: {path} ({state}; review and commit it)")
 
 
 def _list(args: argparse.Namespace) -> int:

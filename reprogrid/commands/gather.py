@@ -56,6 +56,28 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         print(result.summary())
+        for line in _lock_lines(target.submit_dir, args.output):
+            print(line)
     if args.strict and not result.ok:
         return 1
     return 0
+
+
+def _lock_lines(submit_dir, output) -> list:  # noqa: ANN001
+    """Per software environment with a stack lock: ran as declared, or what differed."""
+    from reprogrid import tree
+    from reprogrid.gather.dataset import load_dataset
+    from reprogrid.core.errors import UserError
+    from reprogrid.prepare.stacklock import compare_with_locks, lock_sentence
+
+    software = tree.read_manifest(submit_dir).get("software") or {}
+    locks = {str(n): dict(e["lock"]) for n, e in software.items() if isinstance(e, dict) and e.get("lock")}
+    if not locks:
+        return []
+    try:
+        df = load_dataset(output or submit_dir)
+    except (UserError, OSError):  # no dataset (nothing gathered): nothing to compare
+        return []
+    if "distributions_json" not in df.columns:
+        return [lock_sentence(r) for r in compare_with_locks(locks, [])]
+    return [lock_sentence(r) for r in compare_with_locks(locks, zip(df["software_env"], df["distributions_json"]))]

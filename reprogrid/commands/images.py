@@ -21,6 +21,11 @@ examples:
   reprogrid images build --all --run --osdf-user alice          # build + copy to OSDF
   reprogrid images fill study.yaml -o study-osdf.yaml --osdf-user alice
   reprogrid images build --all --fill-spec study.yaml -o study-osdf.yaml --osdf-user alice
+  reprogrid images def study.yaml -o singularity/                # your own stacks' .def files
+
+`images def` writes one definition per software environment whose `local` stack declares a
+`base:` image: that base plus every pinned version of the stack's lock (<study>.lock/<env>.txt,
+written by `reprogrid envs build study.yaml`), so the image holds what the dry run ran.
 
 Each image is built in BUILD_DIR/<name>/ from a copy of singularity/<name>.def and the
 job bundle (reprogrid-job.pyz), then copied to /ospool/<ap>/data/<user>/reprogrid/,
@@ -72,6 +77,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p_fill.add_argument("-o", "--output", required=True, metavar="OUT_YAML")
     common(p_fill)
     p_fill.set_defaults(func=_fill)
+
+    p_def = sub.add_parser("def", help="write Apptainer definitions of a study's own stacks (base + lock)",
+                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_def.add_argument("spec", metavar="STUDY_YAML")
+    p_def.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for <env>.def (e.g. singularity/)")
+    p_def.add_argument("--osdf-user", metavar="USER", help="your user name on the access point (for OSDF paths)")
+    p_def.add_argument("--ap", default=images.DEFAULT_AP, help="access point (default: %(default)s)")
+    p_def.set_defaults(func=_def)
 
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
@@ -145,6 +158,37 @@ def _build(args: argparse.Namespace) -> int:
     if args.fill_spec:
         _write_filled(Path(args.fill_spec), Path(args.output), defs, args.osdf_user, args.ap,
                       only=None)
+    return 0
+
+
+def _def(args: argparse.Namespace) -> int:
+    """Write each own stack's definition (checked by the strict parser first), then the steps."""
+    from reprogrid.core.files import write_text_atomic
+    from reprogrid.prepare import stacklock
+    from reprogrid.spec.validate import load_study
+
+    spec = Path(args.spec)
+    study = load_study(spec)
+    texts = stacklock.generated_definitions(study.software, spec.parent, study.name)
+    out = Path(args.output)
+    for name, text in texts.items():
+        path = out / f"{name}.def"
+        problems = images.check_reprogrid_image(images.parse_definition_text(text, path))
+        if problems:  # a bug here, not the user's: say so rather than write a broken file
+            raise UserError.of(f"{path}: generated definition fails its own checks", problems)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        write_text_atomic(out / f"{name}.def", text)
+        print(f"wrote {out / (name + '.def')} (from {stacklock.lock_path(spec.parent, study.name, name)})")
+    user = args.osdf_user or "YOUR_USER"
+    apptainer = images.find_apptainer()
+    print("\nnext steps" + ("" if apptainer else " (apptainer is not on PATH here: run them on an OSG access "
+                                                 "point, which has it)") + ":")
+    for name in texts:
+        print(f"  reprogrid images build {name} --definitions {shlex.quote(str(out))} --osdf-user {user} --run")
+        print(f"      # = apptainer build {name}.sif {name}.def, then cp {name}.sif "
+              f"/ospool/{args.ap}/data/{user}/reprogrid/ (OSDF upload)")
+        print(f"  # then in {spec.name}: software {name}: image: osdf:///ospool/{args.ap}/data/{user}/reprogrid/{name}.sif")
     return 0
 
 

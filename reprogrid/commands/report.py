@@ -19,7 +19,11 @@ interpretation reproducible); the criteria and tolerances are printed in the rep
 claims (checked in every environment; repeat --claim):
   "accuracy >= 0.85"                                threshold, every workload
   "mnist_convnet: test_accuracy > 0.99"             threshold, one workload
-  "mnist_convnet beats imbalanced_classification"   comparison (accuracy; `on loss`)
+  "mnist_convnet beats imbalanced_classification"   comparison (primary metric; `on loss`)
+  "my-wl: val_loss < 0.1"                           any metric the records carry: a key of
+                                                    the workload's metrics.json, or `primary`
+  A claim naming an unknown metric, or matching no successful run, exits 2 and lists the
+  metrics the records carry.
 
 examples:
   reprogrid report submit/mystudy                   # -> submit/mystudy/report/
@@ -104,6 +108,18 @@ def status_counts(submit_dir: Path, gathered: Dict[str, Any]) -> Dict[str, int]:
 FAILED_NO_RECORD = "failed (no record)"
 
 
+def study_declarations(path: Path) -> Dict[str, Any]:
+    """What the study declared, from a submit folder's manifest: every hardware environment
+    (with its pins) and each software environment's stack lock (written into the manifest
+    by render), so the report can say whether each ran as declared."""
+    if not tree.is_submit_dir(path):
+        return {}
+    manifest = tree.read_manifest(path)
+    locks = {str(name): dict(entry.get("lock") or {}) for name, entry in (manifest.get("software") or {}).items()
+             if isinstance(entry, dict) and entry.get("lock")}
+    return {"hardware_requested": dict(manifest.get("hardware") or {}), "locks": locks}
+
+
 def run(args: argparse.Namespace) -> int:
     from reprogrid.export import dataset_dir, is_crate, open_crate
 
@@ -126,7 +142,8 @@ def _report(args: argparse.Namespace, path: Path, shown: Optional[Path] = None) 
     df = load_dataset(path)
     gathered = read_report(path) or {}
     dataset = find_dataset(path)
-    provenance = {"source": f"{shown} (RO-Crate)" if shown else str(dataset), "counts": status_counts(path, gathered)}
+    provenance = {"source": f"{shown} (RO-Crate)" if shown else str(dataset), "counts": status_counts(path, gathered),
+                  **study_declarations(path)}
     title = args.title or f"reprogrid report: {(shown or path).resolve().name}"
     outcome = args.outcome_tol if args.outcome_pp is None else args.outcome_pp / 100
     analysis_tol = args.analysis_tol if args.analysis_pp is None else args.analysis_pp / 100

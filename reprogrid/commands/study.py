@@ -126,6 +126,7 @@ def pool_warnings(study, pool: Optional[str], base_dir: Path) -> List[str]:  # n
     from reprogrid.spec.validate import input_warnings
 
     ads, label = pool_ads(pool)
+    print(f"pins judged against: {label}", file=sys.stderr)
     return pool_findings(study, ads, label) + input_warnings(study, base_dir)
 
 

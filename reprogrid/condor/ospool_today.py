@@ -93,6 +93,9 @@ def today_machine_ads() -> List["classad.ClassAd"]:
 
 #: Names --pool accepts besides a file.
 TODAY, PAPER = "today", "ospool-2022"
+#: The one pool that validate, render, pool check and ``dryrun --plan`` judge pins against
+#: when no --pool is given (a dry run's *execution* emulates the paper's machines instead).
+DEFAULT_POOL = TODAY
 PAPER_LABEL = ("the 2022 OSPool the paper ran on (built-in inventory; replays the paper's pool: "
                "today's OSPool no longer advertises OSGVO_CPU_MODEL)")
 
@@ -103,7 +106,9 @@ def pool_ads(pool: Optional[Union[str, Path]] = None) -> Tuple[List["classad.Cla
     ``pool``: None or ``"today"`` (this description), ``"ospool-2022"`` (the paper's pool)
     or a ``condor_status -json`` capture, which overrides both.
     """
-    if pool is None or str(pool) == TODAY:
+    if pool is None:
+        pool = DEFAULT_POOL
+    if str(pool) == TODAY:
         return today_machine_ads(), LABEL
     if str(pool) == PAPER:
         from reprogrid.condor.inventory import builtin_machine_ads

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from . import catalogue, determinism, fingerprint, record, samples
+from . import catalogue, determinism, distributions, fingerprint, record, samples
 from .data import sha256_file
 from .schema import STATUS_FAILED, STATUS_OK
 
@@ -135,6 +135,7 @@ def run_job(opts: RunOptions) -> Tuple[Dict[str, Any], str, int]:
     tf = progress["tf"] if "tf" in progress else sys.modules.get("tensorflow")
     rec.update(fingerprint.to_columns(fingerprint.collect(tf)))
     _fill_backend_columns(rec, progress.get("keras") or sys.modules.get("keras"))
+    rec["distributions_json"] = distributions.installed_json()
     rec["finished_at"] = utc_now()
     rec["time_total_s"] = time.perf_counter() - t_start
     path = record.write_record(rec, opts.output_dir, opts.run_id, opts.record_format)

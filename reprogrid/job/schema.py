@@ -5,11 +5,12 @@ Arrow schema from ``COLUMNS``. Documented in docs/result-schema.md and docs/inte
 A new column is a new schema version; readers keep accepting the older ones.
 """
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Version 2 adds: the workload's kind, task and variant options, its metrics map and
 # primary metric (user workloads); the Keras backend and framework versions; the CPUs and
 # thread pools the process really saw (host and visible logical CPUs, cgroup quota, the
 # effective TensorFlow pools, the execute node's thread variables, oneDNN and XLA).
+# Version 3 adds: the installed Python distributions (name -> version, job/distributions.py).
 
 # (name, type) with type one of: "int", "float", "str", "bool". Every column is nullable.
 COLUMNS = [
@@ -106,6 +107,8 @@ COLUMNS = [
     ("primary_metric", "str"),
     ("primary_value", "float"),
     ("higher_is_better", "bool"),
+    # --- version 3: what was installed (JSON map normalised name -> version, sorted, bounded)
+    ("distributions_json", "str"),
 ]
 
 COLUMN_NAMES = [name for name, _ in COLUMNS]

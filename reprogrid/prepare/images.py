@@ -214,8 +214,10 @@ def check_reprogrid_image(defn: Definition) -> List[Problem]:
     problems = []
     if (JOB_BUNDLE_NAME, JOB_BUNDLE_IN_IMAGE) not in defn.files:
         problems.append(Problem(where, f"%files must copy {JOB_BUNDLE_NAME} to {JOB_BUNDLE_IN_IMAGE}"))
-    if f"{JOB_BUNDLE_IN_IMAGE} selftest" not in defn.script("test"):
-        problems.append(Problem(where, f"%test must run 'python3 {JOB_BUNDLE_IN_IMAGE} selftest'"))
+    # an image without TensorFlow (a user's own stack) proves the job side runs by its fingerprint
+    test = "fingerprint --no-tf" if defn.labels.get("org.reprogrid.tensorflow") == "none" else "selftest"
+    if f"{JOB_BUNDLE_IN_IMAGE} {test}" not in defn.script("test"):
+        problems.append(Problem(where, f"%test must run 'python3 {JOB_BUNDLE_IN_IMAGE} {test}'"))
     for key in REQUIRED_LABELS:
         if key not in defn.labels:
             problems.append(Problem(where, f"%labels is missing {key}"))

@@ -24,6 +24,7 @@ from reprogrid.core.errors import Problem, UserError, file_system_error
 from reprogrid.condor.escaping import FILTERS, UnsafeValue, dag_name, dag_vars_value
 from reprogrid.core.files import atomic_directory, check_name_length, discard, is_temp_name, swap_in, sweep_leftovers, temp_prefix
 from reprogrid.core.progress import Progress
+from reprogrid.prepare import stacklock
 from reprogrid.render.hardware import Pin, pins_for_study, study_warnings
 from reprogrid.core.resources import sample_data_dir, templates_dir
 from reprogrid.job import catalogue
@@ -170,13 +171,13 @@ def _environment(pin: Pin) -> str:
     return " ".join(f"{k}={v}" if v else f"{k}=''" for k, v in pin.environment)
 
 
-def manifest(study: Study) -> Dict:
+def manifest(study: Study, base_dir: Optional[Union[str, Path]] = None) -> Dict:
     """The manifest: every expected run with its environment (plain data)."""
     data = study.to_dict()
     seeds = study.seeds()
     return {
         "schema": tree.MANIFEST_SCHEMA,
-        **_manifest_head(study, data),
+        **_manifest_head(study, data, base_dir),
         "runs": [
             {
                 "run_id": f"{c.cell}--r{r}",
@@ -196,7 +197,20 @@ def manifest(study: Study) -> Dict:
     }
 
 
-def _manifest_head(study: Study, data: Dict) -> Dict:
+def _locks(study: Study, base_dir: Optional[Union[str, Path]]) -> Dict[str, Dict[str, str]]:
+    """Each software environment's stack lock beside the spec (``<study>.lock/<env>.txt``), if any."""
+    if base_dir is None:
+        return {}
+    out = {}
+    for sw in study.software:
+        path = stacklock.lock_path(base_dir, study.name, sw.name)
+        if sw.local is not None and path.is_file():
+            out[sw.name] = stacklock.read_lock(path)[0]
+    return out
+
+
+def _manifest_head(study: Study, data: Dict, base_dir: Optional[Union[str, Path]] = None) -> Dict:
+    locks = _locks(study, base_dir)
     return {
         "reprogrid_version": __version__,
         "study": {
@@ -211,7 +225,7 @@ def _manifest_head(study: Study, data: Dict) -> Dict:
         "workloads": {w["name"]: dict(w, kind=wl.kind, task=wl.task_name, primary_metric=wl.primary_metric,
                                       higher_is_better=wl.higher_is_better)
                       for w, wl in zip(data["workloads"], study.workloads)},
-        "software": {s["name"]: s for s in data["software"]},
+        "software": {s["name"]: dict(s, lock=locks[s["name"]]) if s["name"] in locks else s for s in data["software"]},
         "hardware": {h["name"]: dict(h, device=hw.device) for h, hw in zip(data["hardware"], study.hardware)},
     }
 
@@ -267,13 +281,13 @@ def dag_text(study: Study, env: jinja2.Environment) -> str:
     )
 
 
-def manifest_text(study: Study) -> str:
+def manifest_text(study: Study, base_dir: Optional[Union[str, Path]] = None) -> str:
     """manifest.json with one run per line: readable, diffable, fast; equal to ``manifest()``."""
     run = (
         '{{"run_id": "{json_id}--r%(r)d", {json_head}, "repeat": %(r)d, "seed": %(s)d, '
         '{json_tail}, "result_stem": "{json_stem}--r%(r)d"}}'
     )
-    return tree.manifest_json(_manifest_head(study, study.to_dict()), _per_repeat(study, run))
+    return tree.manifest_json(_manifest_head(study, study.to_dict(), base_dir), _per_repeat(study, run))
 
 
 def render_files(
@@ -314,7 +328,7 @@ def render_files(
         raise UserError(f"study {study.name!r} cannot be rendered safely", [Problem("study", f"{err}")]) from err
     except jinja2.TemplateError as err:
         raise _template_error(err) from err
-    yield tree.MANIFEST_FILE, manifest_text(study).encode()
+    yield tree.MANIFEST_FILE, manifest_text(study, base_dir).encode()
     yield tree.STUDY_FILE, study.to_yaml().encode()
 
 

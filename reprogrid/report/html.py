@@ -20,7 +20,7 @@ import pandas as pd
 
 from reprogrid import analysis
 from reprogrid.core.text import markdown_text
-from reprogrid.report import plots
+from reprogrid.report import plots, userstudy
 from reprogrid.report.emulation import emulation_limits
 from reprogrid.analysis import Tolerances, summarize  # noqa: F401 - re-exported for notebooks
 from reprogrid.core.files import write_text_atomic
@@ -54,6 +54,9 @@ def build_report(df: pd.DataFrame, out_dir: PathLike, *, title: str = "reprogrid
     extra = dict(provenance or {})
     extra.setdefault("emulation_limits", emulation_limits(df))
     extra.update(stack_facts(df, tables["hardware_check"]))
+    extra.update(userstudy.study_facts(df, extra["software_stacks"], extra))
+    extra["hardware_rows"] = userstudy.hardware_rows(tables["hardware_check"], df, extra.get("hardware_requested") or {},
+                                                     list(facts["emulated_hardware_envs"]))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     markdown = render_markdown(tables, facts, extra, title=title, tolerances=tol)
@@ -72,7 +75,9 @@ def provenance_lines(facts: Mapping[str, Any], extra: Mapping[str, Any]) -> List
     if extra.get("source"):
         lines.append(f"Source: {extra['source']}.")
     data = facts["data"]
-    if data == "sample data":
+    if extra.get("data_lines"):  # user workloads: each workload's own data, by kind
+        lines += list(extra["data_lines"])
+    elif data == "sample data":
         lines.append("Data: SAMPLE DATA (the bundled small sample files, not the published data sets): "
                      "the numbers show how the pipeline works, not the workloads' real accuracy.")
     elif data == "real data":
@@ -110,6 +115,7 @@ def provenance_lines(facts: Mapping[str, Any], extra: Mapping[str, Any]) -> List
     if facts["studies"]:
         lines.append("Study: " + "; ".join(facts["studies"]) + ".")
     lines += same_stack_lines(extra)
+    lines += userstudy.first_screen_lines(extra)
     return lines
 
 
@@ -360,7 +366,7 @@ def render_markdown(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], e
     parts = [f"# {markdown_text(title)}\n", *[f"- {markdown_text(line)}" for line in provenance_lines(facts, extra)], ""]
     withheld = verdicts_withheld(facts, extra)
     parts += ["## Does this result survive a change of environment?\n", *[f"- {markdown_text(line)}" for line in survival_lines(tables, withheld)], ""]
-    parts += [stack_section_markdown(extra)]
+    parts += [stack_section_markdown(extra), userstudy.stack_difference_markdown(extra)]
     caveat = ("No verdict: " + withheld) if withheld else verdict_caveat(facts, extra)
     parts += ["## Verdicts\n", *([f"**{markdown_text(caveat)}**\n"] if caveat else []),
               _md_table(tables["verdicts"], ["workload", "n_envs", "range", "env_std", "run_std",
@@ -387,11 +393,12 @@ def render_markdown(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], e
                                                         "decision", "kendall_tau_mean"])]
     if not tables["claims"].empty:
         parts += ["## Claims\n", _md_table(tables["claims"], ["claim", "n_envs", "n_support", "share", "failing"])]
-    hw = tables["hardware_check"]
-    off = hw[~hw["agrees"].astype(bool)] if not hw.empty else hw
+    hw = extra["hardware_rows"]
+    off = hw[hw["agrees"].astype(str) != "yes"] if not hw.empty else hw
     if not off.empty:
-        parts += ["## Requested vs observed hardware (disagreements)\n",
-                  _md_table(off, ["hardware_env", "observed", "n_machines", "loose_pin", "name_check", "shared"])]
+        parts += ["## Requested vs observed hardware (not a plain yes)\n",
+                  _md_table(off, [c for c in ["hardware_env", "requested_vendor", "observed_vendor", "observed",
+                                              "n_machines", "name_check", "agrees"] if c in off.columns])]
     return "\n".join(parts).rstrip() + "\n"
 
 
@@ -452,7 +459,7 @@ def render_html(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], extra
             + "".join(f"<li>{e(line)}</li>" for line in lines) + "</ul></div>"]
     withheld = verdicts_withheld(facts, extra)
     body += _answer_section(tables, withheld)
-    body.append(stack_section_html(extra))
+    body.append(stack_section_html(extra) + userstudy.stack_difference_html(extra))
     body += _verdict_section(tables, tolerances, ("No verdict: " + withheld) if withheld else verdict_caveat(facts, extra))
     body += _factor_section(tables)
     body += _spread_section(tables, prepared, extra)
@@ -460,8 +467,9 @@ def render_html(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], extra
     body += _group_section(tables)
     body += _claims_section(tables)
     body += ["<h2>Requested vs observed hardware</h2>", _note("hardware_check"),
-             _html_table(tables["hardware_check"], ["hardware_env", "device_class", "n_runs", "observed", "n_machines",
-                                                    "loose_pin", "name_check", "shared", "agrees"])]
+             userstudy.hardware_check_html(extra["hardware_rows"], [
+                 "hardware_env", "device_class", "n_runs", "requested_vendor", "observed_vendor", "observed",
+                 "n_machines", "loose_pin", "name_check", "shared", "agrees"])]
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>{e(title)}</title><style>{_CSS}</style></head><body>" + "\n".join(body) + "</body></html>\n")
 

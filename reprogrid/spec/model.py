@@ -107,6 +107,9 @@ class LocalStack:
 
     packages: Tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    #: the base image the same stack installs into for the pool (``docker://python:3.11-slim``);
+    #: ``reprogrid images def`` writes its Apptainer definition from the stack's lock
+    base: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,35 @@ def check_shipped(base_dir: Path, files: Sequence[str], entry: Optional[str]) ->
     return problems
 
 
+SCRIPT_SUFFIXES = (".py", ".sh", ".r", ".jl", ".pl", ".ipynb")
+
+
+def _shipped(rel: str, files: Sequence[str]) -> bool:
+    rel = rel[2:] if rel.startswith("./") else rel
+    return any(rel == f.rstrip("/") or rel.startswith(f.rstrip("/") + "/") for f in files)
+
+
+def command_problems(base_dir: Path, files: Sequence[str], command: Sequence[str],
+                     data: Sequence[str] = ()) -> List[Tuple[str, str]]:
+    """A command's scripts that are not shipped: an argument that is a file in the spec's folder,
+    or names a script (``.py``, ``.sh``...), but is not in ``files:`` (nor a data input), would be
+    missing from every job's sandbox."""
+    problems: List[Tuple[str, str]] = []
+    inputs = {Path(d).name for d in data}
+    for i, arg in enumerate(command):
+        if i == 0 and "/" not in arg and not arg.lower().endswith(SCRIPT_SUFFIXES):
+            continue  # the program (python, bash, Rscript) comes from the container
+        if arg.startswith("-") or "://" in arg or "=" in arg or os.path.isabs(arg) or _shipped(arg, files):
+            continue
+        looks_like_script = arg.lower().endswith(SCRIPT_SUFFIXES)
+        in_folder = (base_dir / arg).is_file()
+        if (looks_like_script or in_folder) and Path(arg).name not in inputs:
+            where = f"{arg} is in {base_dir}" if in_folder else f"{arg} is not in {base_dir} either"
+            problems.append((f"command[{i}]", f"runs {arg!r}, which `files:` does not ship ({where}); every job would "
+                                              f"fail with \"can't open file\": add {arg} to files"))
+    return problems
+
+
 # -- `reprogrid init --workload`: a spec around a user's script ------------------------
 
 ENTRY_ARGS = ("seed", "determinism", "data_dir", "output_dir")

@@ -357,6 +357,8 @@ def _user_workload(check: _Checker, where: str, data: Mapping[str, Any], kind: s
     if base_dir is not None:
         for problem_where, message in usercode.check_shipped(Path(base_dir), files, entry):
             check.problem(f"{where}.{problem_where}", message)
+        for problem_where, message in usercode.command_problems(Path(base_dir), files, command or (), inputs):
+            check.problem(f"{where}.{problem_where}", message)
     if metrics is None or (kind == "command" and not command) or (kind == "entry" and not entry):
         return None
     return dict(command=command, entry=entry, files=tuple(files), data=tuple(inputs), metrics=metrics)
@@ -432,7 +434,10 @@ def _local_stack(check: _Checker, where: str, raw: Any) -> Optional[LocalStack]:
     """``software[i].local``: packages (pip requirements) and environment variables."""
     if raw is None:
         return None
-    data = check.mapping(raw, where, ["packages", "env"])
+    data = check.mapping(raw, where, ["packages", "env", "base"])
+    base = _image(check, data.get("base"), _join(where, "base")) if data.get("base") is not None else None
+    if base is not None and not base.startswith("docker://"):
+        check.problem(_join(where, "base"), f"expected a docker:// base image like docker://python:3.11-slim, got {_show(base)}")
     packages = check.string_list(
         data.get("packages"), _join(where, "packages"), _REQUIREMENT,
         "expected a package requirement like tensorflow-cpu==2.15.1 or jax[cpu]>=0.4 "
@@ -451,7 +456,7 @@ def _local_stack(check: _Checker, where: str, raw: Any) -> Optional[LocalStack]:
             env[name] = text
     if not packages and not env and not _reported_under(check, where):
         check.problem(where, "declare packages (e.g. [tensorflow-cpu==2.15.1]) and/or env; or remove `local`")
-    return LocalStack(tuple(packages), env)
+    return LocalStack(tuple(packages), env, base)
 
 
 def _software(check: _Checker, where: str, raw: Any) -> Optional[SoftwareEnv]:

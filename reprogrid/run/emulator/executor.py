@@ -129,7 +129,13 @@ class Executor:
         exe = cmd if os.path.isabs(cmd) else str(iwd / cmd)
         skip = {".job.ad", ".machine.ad"}
         if not local:
-            transfer_inputs(split_list(_s(ad, "TransferInput")), iwd, sandbox, self.urls)
+            inputs = split_list(_s(ad, "TransferInput"))
+            if is_container(ad) and (_s(ad, "ReprogridSoftwareEnv") or "") in self.pythons:
+                # the image is not started: its software env's local stack stands in for it (issue 20)
+                # (condor_submit moves the image into TransferInput and keeps its file name here)
+                image = os.path.basename(_s(ad, "ContainerImage") or "")
+                inputs = [item for item in inputs if item.rstrip("/").rsplit("/", 1)[-1] != image]
+            transfer_inputs(inputs, iwd, sandbox, self.urls)
             # condor copies the executable into the sandbox unless transfer_executable = false;
             # executables from system folders (/bin/true, /usr/bin/env) are run in place.
             if ad.get("TransferExecutable", True) is not False and Path(exe).is_file() and _inside(Path(exe), iwd):
