@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from reprogrid.run.emulator import dryrun
+from reprogrid.emulator import dryrun
 from reprogrid.condor.pool import ads_from_json
 
 SUBMIT = """universe = vanilla

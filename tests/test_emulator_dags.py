@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reprogrid.run.emulator import dryrun, plan
-from reprogrid.run.emulator.rescue import rescue_files
+from reprogrid.emulator import dryrun, plan
+from reprogrid.emulator.dagman.rescue import rescue_files
 from reprogrid.core.errors import UserError
 
 DAGS = Path(__file__).parent / "dags"

@@ -99,8 +99,8 @@ def _pairs(values, flag):  # noqa: ANN001
 
 
 def run(args: argparse.Namespace) -> int:
-    from reprogrid.run.emulator.dagfile import DagParseError
-    from reprogrid.run.emulator.driver import dryrun, plan
+    from reprogrid.emulator.dagman.dagfile import DagParseError
+    from reprogrid.emulator.driver import dryrun, plan
 
     try:
         return _run(args, dryrun, plan)

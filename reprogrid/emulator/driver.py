@@ -22,14 +22,14 @@ from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 from reprogrid import tree
 from reprogrid.core.errors import Problem, UserError
-from reprogrid.run.emulator.dagfile import parse_dag
-from reprogrid.run.emulator.executor import Executor, Watchdog, is_local, make_scratch
-from reprogrid.run.emulator.jobads import JobAdCache, references
-from reprogrid.run.emulator.recovery import DagLock, last_cluster, recover, repair_tail
+from reprogrid.emulator.dagman.dagfile import parse_dag
+from reprogrid.emulator.starter.executor import Executor, Watchdog, is_local, make_scratch
+from reprogrid.emulator.schedd.jobads import JobAdCache, references
+from reprogrid.emulator.dagman.recovery import DagLock, last_cluster, recover, repair_tail
 from reprogrid.condor.matchmaking import Matchmaker
-from reprogrid.run.emulator.rescue import newest_rescue
-from reprogrid.run.emulator.scheduler import Log, DagOutcome, Scheduler
-from reprogrid.run.emulator.transfer import UrlMapper
+from reprogrid.emulator.dagman.rescue import newest_rescue
+from reprogrid.emulator.dagman.scheduler import Log, DagOutcome, Scheduler
+from reprogrid.emulator.starter.transfer import UrlMapper
 from reprogrid.condor.bindings import classad
 
 PathLike = Union[str, "os.PathLike[str]"]

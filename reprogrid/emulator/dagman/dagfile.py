@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 from reprogrid.core.errors import Problem, UserError
-from reprogrid.run.emulator.model import Dag, Node, NodeStatusFileSpec, Script
+from reprogrid.emulator.dagman.model import Dag, Node, NodeStatusFileSpec, Script
 
 ALL_NODES = "ALL_NODES"
 _MACRO_NAME = re.compile(r"^(?:[A-Za-z0-9_]+|\+[A-Za-z_][A-Za-z0-9_]*|My\.[A-Za-z_][A-Za-z0-9_]*)$", re.I)

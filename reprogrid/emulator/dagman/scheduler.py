@@ -26,17 +26,17 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 
-from reprogrid.run.emulator import eventlog
+from reprogrid.emulator.starter import eventlog
 from reprogrid.core.errors import UserError
-from reprogrid.run.emulator.executor import Executor, Launch, die_with_parent, is_local
-from reprogrid.run.emulator.jobads import JobAdCache, expand_job_ad, references
+from reprogrid.emulator.starter.executor import Executor, Launch, die_with_parent, is_local
+from reprogrid.emulator.schedd.jobads import JobAdCache, expand_job_ad, references
 from reprogrid.condor.matchmaking import Matchmaker, job_requests
-from reprogrid.run.emulator.model import Dag, Node, Script
-from reprogrid.run.emulator.nodestatus import STATUS_DONE, STATUS_ERROR, STATUS_FUTILE, STATUS_NOT_READY, STATUS_POSTRUN, STATUS_PRERUN, STATUS_READY, STATUS_SUBMITTED, format_node_status, write_node_status
-from reprogrid.run.emulator.rescue import write_rescue
-from reprogrid.run.emulator.scripts import JobstateLog, ScriptContext, job_tag, script_argv
-from reprogrid.run.emulator.transfer import TransferError
-from reprogrid.run.emulator.recovery import Recovered, last_cluster
+from reprogrid.emulator.dagman.model import Dag, Node, Script
+from reprogrid.emulator.dagman.nodestatus import STATUS_DONE, STATUS_ERROR, STATUS_FUTILE, STATUS_NOT_READY, STATUS_POSTRUN, STATUS_PRERUN, STATUS_READY, STATUS_SUBMITTED, format_node_status, write_node_status
+from reprogrid.emulator.dagman.rescue import write_rescue
+from reprogrid.emulator.dagman.scripts import JobstateLog, ScriptContext, job_tag, script_argv
+from reprogrid.emulator.starter.transfer import TransferError
+from reprogrid.emulator.dagman.recovery import Recovered, last_cluster
 from reprogrid.condor.bindings import classad
 
 DAG_OK, DAG_ERROR, DAG_NODE_FAILED, DAG_ABORTED, DAG_REMOVED, DAG_CYCLE, DAG_HALTED = 0, 1, 2, 3, 4, 5, 6

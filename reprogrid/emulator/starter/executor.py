@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Set, Union
 
 
-from reprogrid.run.emulator.argv import job_arguments, job_environment
-from reprogrid.run.emulator.transfer import TransferError, UrlMapper, parse_remaps, split_list, transfer_inputs, transfer_outputs
+from reprogrid.emulator.starter.argv import job_arguments, job_environment
+from reprogrid.emulator.starter.transfer import TransferError, UrlMapper, parse_remaps, split_list, transfer_inputs, transfer_outputs
 from reprogrid.condor.bindings import classad
 
 UNIVERSE_LOCAL, UNIVERSE_SCHEDULER = 12, 7

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional
 
 from reprogrid.core.files import write_text_atomic
-from reprogrid.run.emulator.model import Dag
+from reprogrid.emulator.dagman.model import Dag
 
 RESCUE_DAG_VERSION = "2.1.0"
 MAX_RESCUE_DEFAULT = 100

@@ -95,7 +95,7 @@ class EventLogs:
             return
         handle = self._handles.get(path)
         if handle is None:
-            from reprogrid.run.emulator.recovery import repair_tail
+            from reprogrid.emulator.dagman.recovery import repair_tail
 
             path.parent.mkdir(parents=True, exist_ok=True)
             repair_tail(path)
