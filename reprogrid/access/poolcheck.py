@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from reprogrid.condor.bindings import classad, submit_to_job_ads
+from reprogrid.condor.bindings import ad_value, classad, submit_to_job_ads
 from reprogrid.condor.matchmaking import Matchmaker, gpu_ads, job_matches_machine
 from reprogrid.render.hardware import describe_pins, pin_for, required_attributes
 from reprogrid.spec.model import Study
@@ -35,19 +35,6 @@ _GENERIC = {"arch", "opsys", "disk", "memory", "cpus", "gpus", "hasfiletransfer"
             "availablegpus"}
 
 
-def _get(ad: Any, attr: str) -> Any:
-    """An attribute's evaluated value, or None when absent/undefined/an error."""
-    if attr not in ad:
-        return None
-    try:
-        value = ad.eval(attr)
-    except Exception:
-        return None
-    if value is classad.Value.Undefined or value is classad.Value.Error:
-        return None
-    return value
-
-
 def as_of_capture(ads: Iterable[Any]) -> List[Any]:
     """Copies of ``ads`` with ``CurrentTime`` fixed to each ad's capture time (when known)."""
     out = []
@@ -55,7 +42,7 @@ def as_of_capture(ads: Iterable[Any]) -> List[Any]:
         copy = classad.ClassAd()
         copy.update(ad)
         if "CurrentTime" not in copy:
-            when = _get(copy, "MyCurrentTime") or _get(copy, "LastHeardFrom")
+            when = ad_value(copy, "MyCurrentTime") or ad_value(copy, "LastHeardFrom")
             if isinstance(when, (int, float)) and not isinstance(when, bool):
                 copy["CurrentTime"] = int(when)
         out.append(copy)
@@ -130,28 +117,28 @@ def summarize_pool(ads: Sequence[Any], model_attribute: Optional[str] = None) ->
     out = PoolSummary(model_attribute=attr)
     for ad in ads:
         out.slots += 1
-        cores = _get(ad, "TotalCpus") or _get(ad, "Cpus") or 0
+        cores = ad_value(ad, "TotalCpus") or ad_value(ad, "Cpus") or 0
         out.cores += int(cores) if isinstance(cores, (int, float)) else 0
-        if _get(ad, "PartitionableSlot") is True or _get(ad, "SlotType") == "Partitionable":
+        if ad_value(ad, "PartitionableSlot") is True or ad_value(ad, "SlotType") == "Partitionable":
             out.partitionable += 1
-        out.cpu_families[_family_label(_get(ad, "CpuFamily"), _get(ad, "CpuModelNumber"))] += 1
-        model = _get(ad, attr)
+        out.cpu_families[_family_label(ad_value(ad, "CpuFamily"), ad_value(ad, "CpuModelNumber"))] += 1
+        model = ad_value(ad, attr)
         if isinstance(model, str):
             out.cpu_models[model] += 1
-        march = _get(ad, "Microarch")
+        march = ad_value(ad, "Microarch")
         out.microarch[march if isinstance(march, str) else "(not advertised)"] += 1
         for flag in ("has_avx", "has_avx2", "has_avx512f"):
-            if _get(ad, flag) is True:
+            if ad_value(ad, flag) is True:
                 out.flags[flag] += 1
         gpus = gpu_ads(ad)
         if gpus:
             out.gpu_slots += 1
         for gpu in gpus:
-            out.gpus[(str(_get(gpu, "DeviceName") or "?"), _get(gpu, "Capability"),
-                      _get(gpu, "GlobalMemoryMb"))] += 1
-        site = _get(ad, "GLIDEIN_Site")
+            out.gpus[(str(ad_value(gpu, "DeviceName") or "?"), ad_value(gpu, "Capability"),
+                      ad_value(gpu, "GlobalMemoryMb"))] += 1
+        site = ad_value(ad, "GLIDEIN_Site")
         out.sites[site if isinstance(site, str) else "(not advertised)"] += 1
-        os_string = _get(ad, "OSG_OS_STRING")
+        os_string = ad_value(ad, "OSG_OS_STRING")
         out.os[os_string if isinstance(os_string, str) else "(not advertised)"] += 1
     return out
 
@@ -190,15 +177,15 @@ class HardwareCheck:
 
 
 def _kind_of(ad: Any, model_attribute: Optional[str]) -> str:
-    parts = [f"CpuFamily/Model {_family_label(_get(ad, 'CpuFamily'), _get(ad, 'CpuModelNumber'))}"]
-    model = _get(ad, model_attribute) if model_attribute else None
+    parts = [f"CpuFamily/Model {_family_label(ad_value(ad, 'CpuFamily'), ad_value(ad, 'CpuModelNumber'))}"]
+    model = ad_value(ad, model_attribute) if model_attribute else None
     if isinstance(model, str):
         parts.append(repr(model))
-    parts.append(str(_get(ad, "Microarch") or "Microarch ?"))
-    devices = Counter(str(_get(g, "DeviceName") or "?") for g in gpu_ads(ad))
+    parts.append(str(ad_value(ad, "Microarch") or "Microarch ?"))
+    devices = Counter(str(ad_value(g, "DeviceName") or "?") for g in gpu_ads(ad))
     for device, n in sorted(devices.items()):
         parts.append(f"{n} x {device}")
-    os_string = _get(ad, "OSG_OS_STRING")
+    os_string = ad_value(ad, "OSG_OS_STRING")
     if isinstance(os_string, str):
         parts.append(os_string)
     return ", ".join(parts)
@@ -261,7 +248,7 @@ def check_study(study: Study, ads: Sequence[Any]) -> List[HardwareCheck]:
                 label = _kind_of(ad, model_attribute)
                 kind = kinds.setdefault(label, SlotKind(label, 0, Counter()))
                 kind.slots += 1
-                kind.sites[str(_get(ad, "GLIDEIN_Site") or "?")] += 1
+                kind.sites[str(ad_value(ad, "GLIDEIN_Site") or "?")] += 1
         matching = sum(k.slots for k in kinds.values())
         wanted = list(required_attributes(hardware, study.pool))
         wanted += [m.group(1) for m in _TARGET_REF.finditer(pin.requirements)]

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from reprogrid import tree
-from reprogrid.condor.bindings import classad2, htcondor2
+from reprogrid.condor import dagcodes as dc
+from reprogrid.condor.bindings import JobEventType, classad2, htcondor2
 from reprogrid.core.errors import Problem, UserError
 from reprogrid.core.files import write_text_atomic
 
@@ -36,15 +37,22 @@ LOG_NAME = tree.LOG_FILE
 STATUS_NAME = tree.NODE_STATUS_FILE
 CACHE_NAME = "logs/.reprogrid-status.json"
 CACHE_SCHEMA = "reprogrid.status-cache/1"
-_NODE_STATUS = {0: "waiting", 1: "waiting", 2: "waiting", 3: "idle", 4: "running", 5: "done", 6: "failed", 7: "failed"}
+_NODE_STATUS = {dc.STATUS_NOT_READY: "waiting", dc.STATUS_READY: "waiting", dc.STATUS_PRERUN: "waiting",
+                dc.STATUS_SUBMITTED: "idle", dc.STATUS_POSTRUN: "running", dc.STATUS_DONE: "done",
+                dc.STATUS_ERROR: "failed", dc.STATUS_FUTILE: "failed"}
 # DagStatus in a node status file is a node status number (dag.cpp, Dag::DumpNodeStatus), not an exit code
-_DAG_STATUS = {0: "not ready", 1: "ready", 2: "PRE script", 3: "running", 4: "POST script", 5: "done",
-               6: "failed", 7: "futile"}
+_DAG_STATUS = {dc.STATUS_NOT_READY: "not ready", dc.STATUS_READY: "ready", dc.STATUS_PRERUN: "PRE script",
+               dc.STATUS_SUBMITTED: "running", dc.STATUS_POSTRUN: "POST script", dc.STATUS_DONE: "done",
+               dc.STATUS_ERROR: "failed", dc.STATUS_FUTILE: "futile"}
 
-# Job event types (htcondor2.JobEventType values)
-SUBMIT, EXECUTE, EXECUTABLE_ERROR, JOB_EVICTED, JOB_TERMINATED = 0, 1, 2, 4, 5
-SHADOW_EXCEPTION, JOB_ABORTED, JOB_UNSUSPENDED, JOB_HELD, JOB_RELEASED, POST_SCRIPT_TERMINATED = 7, 9, 11, 12, 13, 16
-JOB_RECONNECT_FAILED = 24
+# Job event types: the bindings' JobEventType, as plain ints for fast comparison
+SUBMIT, EXECUTE, EXECUTABLE_ERROR, JOB_EVICTED, JOB_TERMINATED = (int(JobEventType.SUBMIT), int(JobEventType.EXECUTE),
+    int(JobEventType.EXECUTABLE_ERROR), int(JobEventType.JOB_EVICTED), int(JobEventType.JOB_TERMINATED))
+SHADOW_EXCEPTION, JOB_ABORTED, JOB_UNSUSPENDED = (int(JobEventType.SHADOW_EXCEPTION), int(JobEventType.JOB_ABORTED),
+                                                  int(JobEventType.JOB_UNSUSPENDED))
+JOB_HELD, JOB_RELEASED, POST_SCRIPT_TERMINATED = (int(JobEventType.JOB_HELD), int(JobEventType.JOB_RELEASED),
+                                                  int(JobEventType.POST_SCRIPT_TERMINATED))
+JOB_RECONNECT_FAILED = int(JobEventType.JOB_RECONNECT_FAILED)
 
 
 
@@ -276,7 +284,7 @@ def read_node_status(path: Union[str, Path]) -> Optional[NodeStatusFile]:
                 code = int(ad.get("NodeStatus", 0))
                 details = str(ad.get("StatusDetails", "") or "")
                 state = _NODE_STATUS.get(code, "waiting")
-                if code == 3:
+                if code == dc.STATUS_SUBMITTED:
                     state = "held" if int(ad.get("JobProcsHeld", 0) or 0) > 0 else \
                         ("idle" if details.lower() == "idle" else "running")
                 nodes[str(ad["Node"])] = (state, details, int(ad.get("RetryCount", 0) or 0))

@@ -25,10 +25,13 @@ from reprogrid.core.errors import Problem, UserError
 from reprogrid.emulator.dagman.dagfile import parse_dag
 from reprogrid.emulator.starter.executor import Executor, Watchdog, is_local, make_scratch
 from reprogrid.emulator.schedd.jobads import JobAdCache, references
-from reprogrid.emulator.dagman.recovery import DagLock, last_cluster, recover, repair_tail
+from reprogrid.emulator.dagman.recovery import DagLock, last_cluster, recover
+from reprogrid.emulator.starter.eventlog import repair_tail
 from reprogrid.condor.matchmaking import Matchmaker
 from reprogrid.emulator.dagman.rescue import newest_rescue
-from reprogrid.emulator.dagman.scheduler import Log, DagOutcome, Scheduler
+from reprogrid.emulator.dagman.nodestate import DagOutcome
+from reprogrid.emulator.dagman.outputs import Log
+from reprogrid.emulator.dagman.scheduler import Scheduler
 from reprogrid.emulator.starter.transfer import UrlMapper
 from reprogrid.condor.bindings import classad
 

@@ -10,10 +10,8 @@ from typing import Iterable, List, Tuple
 
 from reprogrid.core.files import write_text_atomic
 
-STATUS_NOT_READY, STATUS_READY, STATUS_PRERUN, STATUS_SUBMITTED = 0, 1, 2, 3
-STATUS_POSTRUN, STATUS_DONE, STATUS_ERROR, STATUS_FUTILE = 4, 5, 6, 7
-STATUS_NAMES = ("STATUS_NOT_READY", "STATUS_READY", "STATUS_PRERUN", "STATUS_SUBMITTED",
-                "STATUS_POSTRUN", "STATUS_DONE", "STATUS_ERROR", "STATUS_FUTILE")
+from reprogrid.condor.dagcodes import (STATUS_DONE, STATUS_ERROR, STATUS_FUTILE, STATUS_NAMES, STATUS_NOT_READY,
+                                       STATUS_POSTRUN, STATUS_PRERUN, STATUS_READY, STATUS_SUBMITTED)
 
 
 def _q(text: str) -> str:

@@ -107,30 +107,6 @@ def _read(fd: int) -> Dict[str, Any]:
         return {}
 
 
-def repair_tail(path: Path) -> bool:
-    """Cut an event log back to its last complete event (``...`` line); True when cut.
-
-    A writer killed in the middle of an event leaves half of it; the next event appended
-    after it would make the log unreadable from there on.
-    """
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return False
-    if size == 0:
-        return False
-    with open(path, "rb+") as handle:
-        start = max(0, size - _TAIL)
-        handle.seek(start)
-        tail = handle.read()
-        if tail.endswith(b"...\n"):
-            return False
-        cut = tail.rfind(b"\n...\n")
-        keep = start + cut + 5 if cut >= 0 else (4 if tail.startswith(b"...\n") and start == 0 else 0)
-        handle.truncate(keep)
-    return True
-
-
 def last_cluster(*logs: Optional[Path]) -> int:
     """The highest job id (cluster) in these event logs (0 when none): the next run goes on from it."""
     best = 0

@@ -7,7 +7,7 @@ group, ``''`` inside quotes is a literal quote); ``Args``/``Env`` the old V1 syn
 from __future__ import annotations
 
 from typing import Dict, List
-from reprogrid.condor.bindings import classad
+from reprogrid.condor.bindings import ad_string, classad
 
 
 
@@ -43,28 +43,21 @@ def split_v2(raw: str) -> List[str]:
     return out
 
 
-def _string(ad: classad.ClassAd, attr: str) -> "str | None":
-    if attr not in ad:
-        return None
-    value = ad.eval(attr)
-    return value if isinstance(value, str) else None
-
-
 def job_arguments(ad: classad.ClassAd) -> List[str]:
-    v2 = _string(ad, "Arguments")
+    v2 = ad_string(ad, "Arguments")
     if v2 is not None:
         return split_v2(v2)
-    v1 = _string(ad, "Args")
+    v1 = ad_string(ad, "Args")
     return v1.split() if v1 else []
 
 
 def job_environment(ad: classad.ClassAd) -> Dict[str, str]:
     env: Dict[str, str] = {}
-    v2 = _string(ad, "Environment")
+    v2 = ad_string(ad, "Environment")
     if v2 is not None:
         items = split_v2(v2)
     else:
-        v1 = _string(ad, "Env") or ""
+        v1 = ad_string(ad, "Env") or ""
         items = [s for s in v1.split(";") if s]
     for item in items:
         if "=" in item:

@@ -12,6 +12,17 @@ import time
 from pathlib import Path
 from typing import Dict, IO, Optional
 
+from reprogrid.condor.bindings import JobEventType
+
+# the event numbers, from the bindings' JobEventType
+_SUBMIT = f"{int(JobEventType.SUBMIT):03d}"
+_EXECUTE = f"{int(JobEventType.EXECUTE):03d}"
+_IMAGE_SIZE = f"{int(JobEventType.IMAGE_SIZE):03d}"
+_JOB_TERMINATED = f"{int(JobEventType.JOB_TERMINATED):03d}"
+_JOB_ABORTED = f"{int(JobEventType.JOB_ABORTED):03d}"
+_JOB_HELD = f"{int(JobEventType.JOB_HELD):03d}"
+#: how far back from a log's end a complete event is looked for
+_TAIL_BYTES = 1 << 16
 HOST = "<127.0.0.1:0?addrs=127.0.0.1-0&alias=reprogrid-dryrun>"
 _USAGE = "Usr 0 00:00:00, Sys 0 00:00:00"
 
@@ -30,20 +41,20 @@ def _usage(seconds: float) -> str:
 
 
 def submit_event(cluster: int, proc: int, node: Optional[str], t: Optional[float] = None) -> str:
-    text = f"000 {_id(cluster, proc)} {_stamp(t)} Job submitted from host: {HOST}\n"
+    text = f"{_SUBMIT} {_id(cluster, proc)} {_stamp(t)} Job submitted from host: {HOST}\n"
     if node:
         text += f"    DAG Node: {node}\n"
     return text + "...\n"
 
 
 def execute_event(cluster: int, proc: int, slot: str, t: Optional[float] = None) -> str:
-    return (f"001 {_id(cluster, proc)} {_stamp(t)} Job executing on host: {HOST}\n"
+    return (f"{_EXECUTE} {_id(cluster, proc)} {_stamp(t)} Job executing on host: {HOST}\n"
             f"\tSlotName: {slot}\n...\n")
 
 
 def image_size_event(cluster: int, proc: int, rss_kb: int, t: Optional[float] = None) -> str:
     mb = (rss_kb + 1023) // 1024
-    return (f"006 {_id(cluster, proc)} {_stamp(t)} Image size of job updated: {rss_kb}\n"
+    return (f"{_IMAGE_SIZE} {_id(cluster, proc)} {_stamp(t)} Image size of job updated: {rss_kb}\n"
             f"\t{mb}  -  MemoryUsage of job (MB)\n"
             f"\t{rss_kb}  -  ResidentSetSize of job (KB)\n...\n")
 
@@ -57,7 +68,7 @@ def terminated_event(cluster: int, proc: int, return_value: Optional[int], signa
         head = f"\t(0) Abnormal termination (signal {signal})\n\t(0) No core file\n"
     run = _usage(cpu_seconds)
     return (
-        f"005 {_id(cluster, proc)} {_stamp(t)} Job terminated.\n" + head +
+        f"{_JOB_TERMINATED} {_id(cluster, proc)} {_stamp(t)} Job terminated.\n" + head +
         f"\t\t{run}  -  Run Remote Usage\n"
         f"\t\t{_USAGE}  -  Run Local Usage\n"
         f"\t\t{run}  -  Total Remote Usage\n"
@@ -75,13 +86,37 @@ def terminated_event(cluster: int, proc: int, return_value: Optional[int], signa
 
 
 def aborted_event(cluster: int, proc: int, reason: str, t: Optional[float] = None) -> str:
-    return f"009 {_id(cluster, proc)} {_stamp(t)} Job was aborted.\n\t{reason}\n...\n"
+    return f"{_JOB_ABORTED} {_id(cluster, proc)} {_stamp(t)} Job was aborted.\n\t{reason}\n...\n"
 
 
 def held_event(cluster: int, proc: int, reason: str, code: int = 0, subcode: int = 0,
                t: Optional[float] = None) -> str:
-    return (f"012 {_id(cluster, proc)} {_stamp(t)} Job was held.\n\t{reason}\n"
+    return (f"{_JOB_HELD} {_id(cluster, proc)} {_stamp(t)} Job was held.\n\t{reason}\n"
             f"\tCode {code} Subcode {subcode}\n...\n")
+
+
+def repair_tail(path: Path) -> bool:
+    """Cut an event log back to its last complete event (``...`` line); True when cut.
+
+    A writer killed in the middle of an event leaves half of it; the next event appended
+    after it would make the log unreadable from there on.
+    """
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return False
+    if size == 0:
+        return False
+    with open(path, "rb+") as handle:
+        start = max(0, size - _TAIL_BYTES)
+        handle.seek(start)
+        tail = handle.read()
+        if tail.endswith(b"...\n"):
+            return False
+        cut = tail.rfind(b"\n...\n")
+        keep = start + cut + 5 if cut >= 0 else (4 if tail.startswith(b"...\n") and start == 0 else 0)
+        handle.truncate(keep)
+    return True
 
 
 class EventLogs:
@@ -95,8 +130,6 @@ class EventLogs:
             return
         handle = self._handles.get(path)
         if handle is None:
-            from reprogrid.emulator.dagman.recovery import repair_tail
-
             path.parent.mkdir(parents=True, exist_ok=True)
             repair_tail(path)
             handle = open(path, "a", buffering=1 << 16)

@@ -36,8 +36,9 @@ from typing import Dict, List, Mapping, Optional, Set, Union
 
 
 from reprogrid.emulator.starter.argv import job_arguments, job_environment
+from reprogrid.emulator.starter.processes import OWNER_VAR
 from reprogrid.emulator.starter.transfer import TransferError, UrlMapper, parse_remaps, split_list, transfer_inputs, transfer_outputs
-from reprogrid.condor.bindings import classad
+from reprogrid.condor.bindings import ad_string, classad
 
 UNIVERSE_LOCAL, UNIVERSE_SCHEDULER = 12, 7
 #: The starter's STARTER_NUM_THREADS_ENV_VARS: each is set to the slot's CPUs.
@@ -61,13 +62,6 @@ def host_thread_env(machine: classad.ClassAd) -> Dict[str, str]:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 1:
             return {var: str(int(value)) for var in HOST_POOL_VARS}
     return {}
-
-
-def _s(ad: classad.ClassAd, attr: str) -> Optional[str]:
-    if attr not in ad:
-        return None
-    v = ad.eval(attr)
-    return v if isinstance(v, str) else None
 
 
 def _b(ad: classad.ClassAd, attr: str) -> bool:
@@ -116,8 +110,12 @@ class Executor:
             text = self._machine_text[key] = machine.printOld().rstrip("\n") + "\nReprogridEmulated = true\n"
         return text
 
-    def prepare(self, ad: classad.ClassAd, machine: classad.ClassAd, tag: str, slot: str, cpus: int) -> Launch:
-        iwd = Path(_s(ad, "Iwd") or ".")
+    def prepare(self, ad: classad.ClassAd, machine: classad.ClassAd, tag: str, slot: str, cpus: int,
+                owner: str = "") -> Launch:
+        """The sandbox made and filled, and the job's argv and environment (``owner``: the
+        marker of its processes, see ``processes``). Raises ``OSError`` when the sandbox
+        cannot be made and ``TransferError`` when an input cannot be transferred."""
+        iwd = Path(ad_string(ad, "Iwd") or ".")
         local = is_local(ad)
         sandbox = Path(self.scratch_root / tag)
         sandbox.mkdir(parents=True)
@@ -125,11 +123,11 @@ class Executor:
         machine_ad_path = sandbox / ".machine.ad"
         job_ad_path.write_text(ad.printOld())
         machine_ad_path.write_text(self.machine_text(machine))
-        cmd = _s(ad, "Cmd") or ""
+        cmd = ad_string(ad, "Cmd") or ""
         exe = cmd if os.path.isabs(cmd) else str(iwd / cmd)
         skip = {".job.ad", ".machine.ad"}
         if not local:
-            transfer_inputs(split_list(_s(ad, "TransferInput")), iwd, sandbox, self.urls)
+            transfer_inputs(split_list(ad_string(ad, "TransferInput")), iwd, sandbox, self.urls)
             # condor copies the executable into the sandbox unless transfer_executable = false;
             # executables from system folders (/bin/true, /usr/bin/env) are run in place.
             if ad.get("TransferExecutable", True) is not False and Path(exe).is_file() and _inside(Path(exe), iwd):
@@ -147,6 +145,8 @@ class Executor:
         env["_CONDOR_MACHINE_AD"] = str(machine_ad_path)
         env["_CONDOR_SLOT"] = slot
         env["BATCH_SYSTEM"] = "HTCondor"
+        if owner:
+            env[OWNER_VAR] = owner
         env.setdefault("TMPDIR", str(sandbox))
         env.setdefault("TEMP", str(sandbox))
         env.setdefault("TMP", str(sandbox))
@@ -156,15 +156,15 @@ class Executor:
             env.setdefault(var, value)
         note = ""
         if is_container(ad):
-            software = _s(ad, "ReprogridSoftwareEnv")
+            software = ad_string(ad, "ReprogridSoftwareEnv")
             python = self.pythons.get(software or "", sys.executable)
             env["REPROGRID_PYTHON"] = python
-            image = _s(ad, "ContainerImage") or "?"
+            image = ad_string(ad, "ContainerImage") or "?"
             note = (f"container universe: image {image} is not started; the job runs on the host "
                     f"with REPROGRID_PYTHON={python}" + (f" (software env {software})" if software else ""))
-        stdout = _s(ad, "Out")
-        stderr = _s(ad, "Err")
-        stdin = _s(ad, "In")
+        stdout = ad_string(ad, "Out")
+        stderr = ad_string(ad, "Err")
+        stdin = ad_string(ad, "In")
         resolve = (lambda p: None if p is None else (p if os.path.isabs(p) else str(iwd / p)))
         return Launch(argv=[exe] + job_arguments(ad), env=env, cwd=iwd if local else sandbox,
                       stdout=resolve(stdout), stderr=resolve(stderr), stdin=resolve(stdin),
@@ -185,12 +185,22 @@ class Executor:
             # the watchdog kills the job's whole group (grandchildren too) when the dry run dies.
             proc = subprocess.Popen(launch.argv, cwd=str(launch.cwd), env=launch.env, stdin=inp, stdout=out,
                                     stderr=err, start_new_session=True, close_fds=True)
-            self.adopt(proc.pid)
             return proc
         finally:
             for fh in {id(x): x for x in (out, err, inp)}.values():
                 if fh is not subprocess.DEVNULL:
                     fh.close()
+
+    def discard(self, tag: str) -> None:
+        """Remove what a failed ``prepare`` left of a sandbox."""
+        path = self.scratch_root / tag
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists() or path.is_symlink():
+            try:
+                path.unlink()
+            except OSError:
+                pass
 
     watchdog: Optional["Watchdog"] = None
 
@@ -208,9 +218,9 @@ class Executor:
         """Transfer outputs back (raises ``TransferError``) and remove the sandbox."""
         try:
             if keep_outputs and not is_local(ad) and launch.sandbox is not None:
-                outputs = _s(ad, "TransferOutput")
+                outputs = ad_string(ad, "TransferOutput")
                 transfer_outputs(split_list(outputs) if outputs is not None else None,
-                                 parse_remaps(_s(ad, "TransferOutputRemaps")), launch.sandbox,
+                                 parse_remaps(ad_string(ad, "TransferOutputRemaps")), launch.sandbox,
                                  launch.iwd, launch.skip, launch.started)
         finally:
             if launch.sandbox is not None:
@@ -256,6 +266,21 @@ for g in groups:
         os.killpg(g, signal.SIGKILL)
     except OSError:
         pass
+key = ("\0" + sys.argv[2] + "=" + sys.argv[3] + ".").encode()
+for _ in range(8):  # what the jobs left (setsid, double-forked) carries their owner marker
+    hit = False
+    for name in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open("/proc/" + name + "/environ", "rb") as fh:
+                if key in b"\0" + fh.read():
+                    os.kill(int(name), signal.SIGKILL)
+                    hit = True
+        except OSError:
+            pass
+    if not hit:
+        break
 shutil.rmtree(sys.argv[1], ignore_errors=True)
 """
 
@@ -264,13 +289,16 @@ class Watchdog:
     """A small process that outlives a killed dry run to kill its jobs and remove its scratch.
 
     It reads ``+pgid`` / ``-pgid`` lines on a pipe; at end of file (the dry run exited or
-    was killed) it SIGKILLs every group still listed and removes the scratch folder.
+    was killed) it SIGKILLs every group still listed and every process whose environment
+    carries this dry run's owner marker (``processes.OWNER_VAR``: what the jobs started in
+    sessions of their own), and removes the scratch folder.
     ``keep_fds`` (the DAG's lock) stay open in it, so the DAG stays locked until the
     jobs are gone.
     """
 
     def __init__(self, scratch_root: Path, keep_fds: tuple = ()) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(scratch_root)], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(scratch_root), OWNER_VAR, str(os.getpid())],
+                                     stdin=subprocess.PIPE,
                                      stdout=subprocess.DEVNULL, start_new_session=True, close_fds=True,
                                      pass_fds=keep_fds)
         self.pipe = self.proc.stdin
