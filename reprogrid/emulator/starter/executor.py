@@ -12,12 +12,14 @@ jobs run on the host with ``REPROGRID_PYTHON`` naming the interpreter mapped to 
 
 Jobs die with the dry run that started them: each runs in its own process group (session)
 and a :class:`Watchdog` process, told of every group as it starts, kills the groups that
-are still alive (the job's own children included) and removes the scratch folder when the
-dry run's end of its pipe closes, whichever way the dry run ended (SIGKILL included).
+are still alive, then every process carrying the dry run's owner marker (what a job
+started in a session of its own, see ``processes``), and removes the scratch folder when
+the dry run's end of its pipe closes, whichever way the dry run ended (SIGKILL included).
+While the dry run lives, ``processes`` ends what a job leaves behind when the job ends.
 PRE/POST scripts also get a parent-death signal (``prctl(PR_SET_PDEATHSIG, SIGKILL)`` via
 ctypes, Linux); jobs do not, because a ``preexec_fn`` turns every spawn into a full fork
-(measured: 1,109 -> 269 no-op nodes/s), and the watchdog reaches further than the signal,
-which stops at the direct child. Scratch folders are named
+(measured: 1,109 -> 269 no-op nodes/s). A sandbox that cannot be made raises ``OSError``
+from ``prepare``; the schedd makes it a hold of the job. Scratch folders are named
 ``reprogrid-dryrun-<pid>-*``; :func:`sweep_scratch` removes those of dead runs.
 """
 from __future__ import annotations
