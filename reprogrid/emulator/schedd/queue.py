@@ -16,6 +16,7 @@ runs each proc.
 """
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,7 +217,8 @@ class Schedd:
         return True
 
     def _launch(self, cluster: Cluster, proc: Proc, machine: classad.ClassAd, slot: str, cpus: int) -> Optional[Launch]:
-        """The starter's part: sandbox, transfer, spawn. Its faults are the job's: a hold, never a crash."""
+        """The starter's part: sandbox and transfer here, the spawn on the pool. Its faults
+        are the job's: a hold, never a crash of the dry run."""
         tag = f"{cluster.node}.{cluster.id}.{proc.index}"
         owner = self.processes.new_owner()
         try:
@@ -233,16 +235,27 @@ class Schedd:
         if launch.note:
             self.log(f"Node {cluster.node}: {launch.note}")
         launch.started = time.time()
-        try:
-            child = self.executor.spawn(launch)
-        except OSError as err:
-            self.executor.finish(proc.ad, launch, keep_outputs=False)
-            self._hold(cluster, proc, f"cannot execute {launch.argv[0]}: {err.strerror or err}")
-            return None
         proc.launch = launch
-        self.processes.watch(child, owner, lambda code, signum, rusage: self._proc_finished(cluster, proc, code, signum, rusage),
-                             lambda reason: self._stopped(cluster, proc, reason))
+        self.processes.spawn(lambda: self.executor.spawn(launch),
+                             lambda child, err: self._spawned(cluster, proc, owner, child, err))
         return launch
+
+    def _spawned(self, cluster: Cluster, proc: Proc, owner: str, child, err: Optional[OSError]) -> None:  # noqa: ANN001
+        """The spawn came back: watch the child, or put the job on hold when it could not start."""
+        if child is not None:
+            self.processes.watch(child, owner, lambda code, signum, rusage: self._proc_finished(cluster, proc, code, signum, rusage),
+                                 lambda reason: self._stopped(cluster, proc, reason))
+            return
+        launch = proc.launch
+        self._release(cluster, proc)
+        if launch is not None:
+            self.executor.finish(proc.ad, launch, keep_outputs=False, remove=self._remove)
+            proc.launch = None
+        self.idle += 1  # _hold counts it out again
+        self._hold(cluster, proc, f"cannot execute {launch.argv[0] if launch else '?'}: {err.strerror or err}")
+
+    def _remove(self, path: Path) -> None:
+        self.processes.background(lambda: shutil.rmtree(path, ignore_errors=True))
 
     def _hold(self, cluster: Cluster, proc: Proc, reason: str) -> None:
         """The job goes on hold. DAGMan would wait for condor_release; a dry run cannot, so the
@@ -276,7 +289,7 @@ class Schedd:
         held = None
         if proc.launch is not None:
             try:
-                self.executor.finish(proc.ad, proc.launch)
+                self.executor.finish(proc.ad, proc.launch, remove=self._remove)
             except (TransferError, OSError) as err:
                 held = str(err)
             proc.launch = None
@@ -301,7 +314,7 @@ class Schedd:
         self.write_event(user_log(proc.ad), eventlog.aborted_event(cluster.id, proc.index, reason))
         self._release(cluster, proc)
         if proc.launch is not None:
-            self.executor.finish(proc.ad, proc.launch, keep_outputs=False)
+            self.executor.finish(proc.ad, proc.launch, keep_outputs=False, remove=self._remove)
             proc.launch = None
         self.listener.job_stopped(cluster, reason)
 

@@ -34,7 +34,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Set, Union
+from typing import Callable, Dict, List, Mapping, Optional, Set, Union
 
 
 from reprogrid.emulator.starter.argv import job_arguments, job_environment
@@ -216,8 +216,10 @@ class Executor:
         if self.watchdog is not None:
             self.watchdog.remove(pgid)
 
-    def finish(self, ad: classad.ClassAd, launch: Launch, keep_outputs: bool = True) -> None:
-        """Transfer outputs back (raises ``TransferError``) and remove the sandbox."""
+    def finish(self, ad: classad.ClassAd, launch: Launch, keep_outputs: bool = True,
+               remove: Optional[Callable[[Path], None]] = None) -> None:
+        """Transfer outputs back (raises ``TransferError``) and remove the sandbox (through
+        ``remove`` when given, e.g. off the loop's path)."""
         try:
             if keep_outputs and not is_local(ad) and launch.sandbox is not None:
                 outputs = ad_string(ad, "TransferOutput")
@@ -226,7 +228,10 @@ class Executor:
                                  launch.iwd, launch.skip, launch.started)
         finally:
             if launch.sandbox is not None:
-                shutil.rmtree(launch.sandbox, ignore_errors=True)
+                if remove is not None:
+                    remove(launch.sandbox)
+                else:
+                    shutil.rmtree(launch.sandbox, ignore_errors=True)
 
 
 PR_SET_PDEATHSIG = 1

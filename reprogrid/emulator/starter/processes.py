@@ -14,9 +14,16 @@ not to init. After each reap :meth:`Processes.sweep` reads the dry run's own chi
 a process whose owner still runs is left alone. The watchdog (``executor.Watchdog``)
 kills by the same marker when the dry run itself dies. A process that empties its
 environment escapes the marker (as it escapes HTCondor's without cgroups).
+
+Spawning and sandbox removal are off the loop's path: ``fork_exec`` waits for the child's
+``exec`` (tens of milliseconds on a loaded machine) and ``rmtree`` for the file system,
+so both run on a small thread pool (the GIL is released while they wait); a spawned
+child is handed back to the loop through a self-pipe that :meth:`Processes.wait` selects
+on with the children's pidfds.
 """
 from __future__ import annotations
 
+import collections
 import ctypes
 import os
 import select
@@ -24,8 +31,9 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Set
+from typing import Callable, Deque, Dict, List, Optional, Set, Tuple
 
 OWNER_VAR = "_REPROGRID_OWNER"
 PR_SET_CHILD_SUBREAPER = 36
@@ -80,9 +88,62 @@ class Processes:
         self.adopt, self.release = adopt, release
         self._children_file = f"/proc/{self.pid}/task/{self.pid}/children"
         self.subreaper = False
+        self.inflight = 0  # spawns handed to the pool, not yet back
+        self._started: Deque[Tuple[Optional[subprocess.Popen], Optional[OSError], Callable]] = collections.deque()
+        self._pool: Optional[ThreadPoolExecutor] = None
+        self._wake_r, self._wake_w = -1, -1
 
     def __len__(self) -> int:
-        return len(self.children)
+        return len(self.children) + self.inflight
+
+    # -- off the loop's path ----------------------------------------------------------------------
+    def _workers(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="reprogrid-starter")
+            self._wake_r, self._wake_w = os.pipe()
+            os.set_blocking(self._wake_r, False)
+            os.set_blocking(self._wake_w, False)
+        return self._pool
+
+    def spawn(self, start: Callable[[], subprocess.Popen],
+              started: Callable[[Optional[subprocess.Popen], Optional[OSError]], None]) -> None:
+        """Run ``start`` (a spawn) on the pool; ``started(child, error)`` runs later in the loop."""
+        pool = self._workers()
+        self.inflight += 1
+
+        def work() -> None:
+            try:
+                result: Tuple = (start(), None, started)
+            except OSError as err:
+                result = (None, err, started)
+            self._started.append(result)
+            try:
+                os.write(self._wake_w, b"!")
+            except BlockingIOError:
+                pass  # the pipe is full: the loop is awake anyway
+
+        pool.submit(work)
+
+    def background(self, work: Callable[[], None]) -> None:
+        """Run ``work`` (a sandbox removal) on the pool; nothing comes back."""
+        self._workers().submit(work)
+
+    def _take_started(self) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        while self._started:
+            child, err, started = self._started.popleft()
+            self.inflight -= 1
+            started(child, err)
+
+    def _settle_spawns(self) -> None:
+        """Wait until every spawn in flight is back (its child then watched or its error handled)."""
+        while self.inflight:
+            select.select([self._wake_r], [], [], 0.5)
+            self._take_started()
 
     def new_owner(self) -> str:
         """A fresh owner marker for the next child (its environment's ``OWNER_VAR``)."""
@@ -99,13 +160,20 @@ class Processes:
         self.children[os.pidfd_open(proc.pid)] = Child(proc, 0, owner, on_exit, on_stop)
 
     def wait(self, timeout: float) -> None:
-        """Reap the children that ended within ``timeout`` seconds and run their ``on_exit``."""
-        if not self.children:
+        """Reap the children that ended within ``timeout`` seconds and run their ``on_exit``;
+        hand the spawns that came back to their ``started``."""
+        fds = list(self.children)
+        if self.inflight:
+            fds.append(self._wake_r)
+        if not fds:
             time.sleep(max(0.0, min(timeout, 0.5)))
             return
-        readable, _, _ = select.select(list(self.children), [], [], max(0.0, timeout))
+        readable, _, _ = select.select(fds, [], [], max(0.0, timeout))
         for fd in readable:
-            self._reap(fd)
+            if fd == self._wake_r:
+                self._take_started()
+            else:
+                self._reap(fd)
 
     def _reap(self, fd: int) -> None:
         child = self.children.pop(fd)
@@ -169,6 +237,7 @@ class Processes:
 
     def kill_all(self, reason: str, grace: float = 5.0) -> None:
         """Remove everything still running: SIGTERM to each group, SIGKILL after ``grace``."""
+        self._settle_spawns()
         for child in list(self.children.values()):
             try:
                 os.killpg(child.proc.pid, signal.SIGTERM)
@@ -190,6 +259,12 @@ class Processes:
 
     def close(self) -> None:
         """The run is over: nothing of ours is left, and we stop being a subreaper."""
+        self._settle_spawns()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)  # the last sandbox removals
+            self._pool = None
+            os.close(self._wake_r)
+            os.close(self._wake_w)
         self.live.clear()
         if self.subreaper:
             self.sweep()
