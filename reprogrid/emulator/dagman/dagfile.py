@@ -37,7 +37,6 @@ _UNSUPPORTED = {
     "PROVISIONER": "PROVISIONER nodes provision resources for the DAG: the dry run does not emulate them" + _FLATTEN,
     "SET_JOB_ATTR": "SET_JOB_ATTR changes the DAGMan job's own ad, which the dry run does not have" + _FLATTEN,
     "ENV": "ENV sets DAGMan's own environment, which the dry run does not emulate" + _FLATTEN,
-    "REJECT": "REJECT marks a DAG file as not to be run: remove the line to run it",
     "SAVE_POINT_FILE": "SAVE_POINT_FILE is not emulated" + _FLATTEN,
     "CONNECT": "CONNECT/PIN_IN/PIN_OUT (splice pins) are not emulated; connect splices with PARENT/CHILD",
     "PIN_IN": "CONNECT/PIN_IN/PIN_OUT (splice pins) are not emulated; connect splices with PARENT/CHILD",
@@ -225,6 +224,7 @@ class _Parser(NodeOptions):
             if node.final:
                 continue
             node.name = f"{name}+{node.name}"
+            node.category = _spliced_category(name, node.category)
             node.parents = [f"{name}+{p}" for p in node.parents]
             node.children = [f"{name}+{c}" for c in node.children]
             if len(words) == 5 and not os.path.isabs(node.directory or ""):
@@ -234,7 +234,12 @@ class _Parser(NodeOptions):
             if not node.children:
                 terminal.append(node.name)
             self.dag.nodes[node.name] = node
-        self.dag.maxjobs.update({k: v for k, v in inner.maxjobs.items() if k not in self.dag.maxjobs})
+        # "settings at a higher level in the DAG override settings at a lower level": a limit
+        # the upper DAG set before this line stays; one it sets after it replaces the splice's
+        for category, limit in inner.maxjobs.items():
+            self.dag.maxjobs.setdefault(_spliced_category(name, category) or category, limit)
+        if inner.reject is not None and self.dag.reject is None:
+            self.dag.reject = inner.reject
         self.dag.warnings.extend(inner.warnings)
         self.splices[name] = (initial, terminal)
 
@@ -284,6 +289,14 @@ class _Parser(NodeOptions):
         if not parents or not children:
             raise ValueError("PARENT ... CHILD ... needs at least one parent and one child")
         self.edges.append((where, parents, children))
+
+
+def _spliced_category(splice: str, category: Optional[str]) -> Optional[str]:
+    """A splice's category as the upper DAG names it: ``splice+cat``, or ``+cat`` (global)
+    as it is (the manual: "Non-global category names are prefixed with their splice name(s)")."""
+    if category is None or category.startswith("+"):
+        return category
+    return f"{splice}+{category}"
 
 
 def _link(parser: _Parser, cycles: bool = True) -> None:
@@ -366,4 +379,8 @@ def parse_dag(path: "str | Path", rescue: "str | Path | None" = None) -> Dag:
         parser.problems.extend(rparser.problems)
     if parser.problems:
         raise DagParseError.of(f"the DAG {path.name} cannot be run", parser.problems)
+    if dag.reject is not None:
+        raise DagParseError.of(f"the DAG {path.name} is marked REJECT", [Problem(
+            dag.reject, "Exiting because of REJECT specification (as condor_dagman does): remove the REJECT line to run it")])
+    dag.rescue_file = Path(rescue).absolute() if rescue is not None else None
     return dag

@@ -10,7 +10,7 @@ from typing import Callable, List
 
 from reprogrid.core.errors import Problem
 from reprogrid.emulator.dagman.daglex import integer as _int, logical_lines as _logical_lines
-from reprogrid.emulator.dagman.model import Dag, Node, NodeStatusFileSpec, Script
+from reprogrid.emulator.dagman.model import Dag, DotSpec, Node, NodeStatusFileSpec, Script
 
 _KNOWN_CONFIG = {
     "DAGMAN_MAX_JOBS_SUBMITTED",
@@ -74,8 +74,11 @@ class NodeOptions:
             defer_status = _int(words[i + 1], "DEFER status")
             defer_time = _int(words[i + 2], "DEFER time")
             i += 3
+        debug_file, debug_type = None, ""
         if len(words) > i and words[i].upper() == "DEBUG":
-            self.warn(number, "SCRIPT DEBUG is ignored: script output goes to the dagman.out log")
+            if len(words) < i + 3 or words[i + 2].upper() not in ("STDOUT", "STDERR", "ALL"):
+                raise ValueError("SCRIPT DEBUG needs a file and what to capture: SCRIPT DEBUG file STDOUT|STDERR|ALL PRE node exe")
+            debug_file, debug_type = words[i + 1], words[i + 2].upper()
             i += 3
         if len(words) < i + 3:
             raise ValueError("SCRIPT syntax: SCRIPT [DEFER s t] PRE|POST node executable [arguments]")
@@ -88,8 +91,8 @@ class NodeOptions:
         name = words[i + 1]
         raw = line.split()  # DAGMan splits a script's command line on whitespace only, quotes stay
         argv = raw[i + 2:] if raw[:i + 2] == words[:i + 2] else words[i + 2:]
-        script = Script(kind=kind, argv=argv, defer_status=defer_status,
-                        defer_time=defer_time, where=where)
+        script = Script(kind=kind, argv=argv, defer_status=defer_status, defer_time=defer_time, where=where,
+                        debug_file=debug_file, debug_type=debug_type)
 
         def apply() -> None:
             for node in self.targets(name, where, allow_final=True):
@@ -209,5 +212,30 @@ class NodeOptions:
 
         self.later(where, apply)
 
+    def cmd_REJECT(self, number: int, where: str, line: str, words: List[str]) -> None:
+        """The manual: "Mark the DAG description file as rejected to prevent execution"
+        (condor_dagman parses the whole DAG, then exits 1 naming the first REJECT)."""
+        if len(words) != 1:
+            raise ValueError("REJECT takes no arguments")
+        if self.dag.reject is None:
+            self.dag.reject = where
+
     def cmd_DOT(self, number: int, where: str, line: str, words: List[str]) -> None:
-        self.warn(number, "DOT is ignored by the emulator")
+        if len(words) < 2:
+            raise ValueError("DOT syntax: DOT file [UPDATE | DONT-UPDATE] [OVERWRITE | DONT-OVERWRITE] [INCLUDE header]")
+        spec = DotSpec(words[1])
+        rest = iter(words[2:])
+        for word in rest:
+            option = word.upper().replace("_", "-")
+            if option in ("UPDATE", "DONT-UPDATE"):
+                spec.update = option == "UPDATE"
+            elif option in ("OVERWRITE", "DONT-OVERWRITE"):
+                spec.overwrite = option == "OVERWRITE"
+            elif option == "INCLUDE":
+                spec.include = next(rest, None)
+                if spec.include is None:
+                    raise ValueError("DOT ... INCLUDE needs the file to include")
+            else:
+                raise ValueError(f"unexpected {word!r} on the DOT line (allowed: UPDATE, DONT-UPDATE, OVERWRITE, "
+                                 "DONT-OVERWRITE, INCLUDE file)")
+        self.dag.dot = spec

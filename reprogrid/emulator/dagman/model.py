@@ -18,6 +18,8 @@ class Script:
     defer_status: Optional[int] = None
     defer_time: int = 0
     where: str = ""
+    debug_file: Optional[str] = None  # SCRIPT DEBUG file (relative to the node's directory)
+    debug_type: str = ""  # STDOUT | STDERR | ALL
 
     @property
     def command(self) -> str:
@@ -63,6 +65,16 @@ class NodeStatusFileSpec:
 
 
 @dataclass
+class DotSpec:
+    """DOT filename [UPDATE | DONT-UPDATE] [OVERWRITE | DONT-OVERWRITE] [INCLUDE header]."""
+
+    path: str
+    update: bool = False
+    overwrite: bool = True
+    include: Optional[str] = None
+
+
+@dataclass
 class Dag:
     """A parsed DAG: nodes in file order, the FINAL node, throttles and options."""
 
@@ -77,6 +89,9 @@ class Dag:
     descriptions: Dict[str, str] = field(default_factory=dict)  # SUBMIT-DESCRIPTION name -> text
     jobstate_log: Optional[str] = None
     cycle: Optional[List[str]] = None  # a cycle DAGMan would report at the end (DAG_STATUS 5)
+    reject: Optional[str] = None  # where the first REJECT is (file:line)
+    dot: Optional[DotSpec] = None
+    rescue_file: Optional[Path] = None  # the rescue DAG applied on top, if any
 
     @property
     def folder(self) -> Path:

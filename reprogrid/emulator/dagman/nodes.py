@@ -108,7 +108,7 @@ class NodeMachine:
             st.retries += 1
             self.log(f"Retrying node {node.name} (retry #{st.retries} of {node.retry})...")
             st.job, st.submitted, st.cluster = None, False, 0
-            st.job_return, st.pre_return, st.ret = 0, 0, 0
+            st.job_return, st.pre_return, st.ret = 0, -1, 0
             self._ready(st)
             return
         if unless and st.retries < node.retry:

@@ -22,7 +22,7 @@ class NodeState:
     status: int = STATUS_NOT_READY
     waiting: int = 0  # parents not yet done
     retries: int = 0
-    pre_return: int = 0
+    pre_return: int = -1  # the manual: "If there is no PRE script, this value will be -1"
     job_return: int = 0
     ret: int = 0  # return value of the last part that ran
     cluster: int = 0

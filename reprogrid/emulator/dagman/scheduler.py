@@ -26,6 +26,7 @@ from reprogrid.condor.dagcodes import (DAG_CYCLE, DAG_ERROR, DAG_HALTED, DAG_NOD
                                        STATUS_DONE, STATUS_ERROR, STATUS_FUTILE, STATUS_NOT_READY, STATUS_READY,
                                        STATUS_SUBMITTED)
 from reprogrid.core.errors import UserError
+from reprogrid.emulator.dagman.dot import DotFile
 from reprogrid.emulator.dagman.model import Dag, Node
 from reprogrid.emulator.dagman.nodejobs import NodeJobs
 from reprogrid.emulator.dagman.nodes import NodeMachine
@@ -88,6 +89,7 @@ class Scheduler(NodeMachine):
         self.rescue: Optional[Path] = None
         self.late_failed = 0  # nodes removed by an abort or removal, counted once the FINAL node ran
         self.recovered: Optional[Recovered] = None
+        self.dot = DotFile(dag.dot, dag.folder) if dag.dot is not None else None
 
 
 
@@ -168,6 +170,9 @@ class Scheduler(NodeMachine):
             self.jobstate.flush()
             self.log.handle.flush()
         self.progress.update(self.counts["done"], self.schedd.running_jobs, self.schedd.idle, self.counts["failed"], force)
+        if self.dot is not None:
+            self.dot.update((self.counts["done"], self.counts["failed"], self.submitted_nodes, len(self.ready),
+                             sum(self.scripts.running.values())), self.dag.nodes.values(), lambda n: self.states[n].status)
         if self.status_path is None:
             return
         now = time.time()
@@ -250,6 +255,8 @@ class Scheduler(NodeMachine):
         self.log(f"** {len(self.dag.nodes)} nodes, {self.slots} local slots, {len(self.schedd.machines)} machine ads")
         self.log("******************************************************")
         self.jobstate.internal(f"DAGMAN_STARTED {self.dag_id}.0")
+        if self.dag.rescue_file is not None or self.recovered is not None:
+            self.jobstate.continue_numbers()
         for w in self.dag.warnings:
             self.log(f"Warning: {w}")
         for st in self.states.values():
@@ -260,6 +267,8 @@ class Scheduler(NodeMachine):
                 self.counts["done"] += 1
                 for child in st.node.children:
                     self.states[child].waiting -= 1
+        if self.dot is not None:  # DAGMan draws the DAG once as it begins executing
+            self.dot.write(self.dag.nodes.values(), lambda n: self.states[n].status)
         self._recover_rest()
         pre_done = self.progress.finished = self.counts["done"]
         if pre_done:

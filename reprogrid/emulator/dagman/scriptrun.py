@@ -12,7 +12,9 @@ import heapq
 import os
 import shutil
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from reprogrid.condor.dagcodes import STATUS_POSTRUN, STATUS_PRERUN
@@ -53,9 +55,11 @@ class ScriptRunner:
             proc=len(st.procs) - 1 if st.procs else 0, job_count=len(st.procs), success=st.job_return == 0,
             job_return=st.job_return, pre_return=st.pre_return, exit_codes=codes)
 
-    def _argv(self, st: NodeState, kind: str, script: Script) -> List[str]:
+    def _argv(self, st: NodeState, kind: str, script: Script) -> Tuple[List[str], str]:
+        """(argv with the executable found, the command line as DAGMan ran it)."""
         d = self.dagman
         argv = script_argv(script.argv, kind, self.context(st), d.log)
+        command = " ".join(argv)
         exe = argv[0]
         cwd = d.dag.node_dir(st.node)
         if os.sep in exe:
@@ -64,7 +68,7 @@ class ScriptRunner:
             argv[0] = str(cwd / exe)
         else:
             argv[0] = shutil.which(exe) or exe
-        return argv
+        return argv, command
 
     def start(self, st: NodeState, kind: str) -> None:
         d = self.dagman
@@ -75,23 +79,51 @@ class ScriptRunner:
         script = st.node.pre if kind == "PRE" else st.node.post
         assert script is not None
         st.status = STATUS_PRERUN if kind == "PRE" else STATUS_POSTRUN
-        argv = self._argv(st, kind, script)
+        argv, command = self._argv(st, kind, script)
         d.log(f"Running {kind} script of Node {st.node.name}...")
         d.jobstate.event(st.node.name, f"{kind}_SCRIPT_STARTED", self.jobstate_id(st, kind))
         owner = d.processes.new_owner()
+        debug = None if script.debug_file is None else (tempfile.TemporaryFile(), tempfile.TemporaryFile())
         try:
             proc = subprocess.Popen(argv, cwd=str(d.dag.node_dir(st.node)), stdin=subprocess.DEVNULL,
-                                    stdout=d.log.fileno(), stderr=subprocess.STDOUT, start_new_session=True,
+                                    stdout=debug[0] if debug else d.log.fileno(),
+                                    stderr=debug[1] if debug else subprocess.STDOUT, start_new_session=True,
                                     env={**os.environ, OWNER_VAR: owner}, preexec_fn=die_with_parent())
         except OSError as err:
             d.log(f"{kind} script of node {st.node.name} could not start: {err}")
             self.done(st, kind, 1 if not isinstance(err, FileNotFoundError) else 127)
             return
         self.running[kind] += 1
-        d.processes.watch(proc, owner, lambda code, signum, _rusage: self._exited(st, kind, code, signum),
+        d.processes.watch(proc, owner, lambda code, signum, _rusage: self._exited(st, kind, code, signum, debug, command),
                           lambda reason: self._stopped(st, kind, reason))
 
-    def _exited(self, st: NodeState, kind: str, code: Optional[int], signum: Optional[int]) -> None:
+    def _write_debug(self, st: NodeState, kind: str, code: Optional[int], signum: Optional[int],
+                     captured: tuple, command: str) -> None:
+        """SCRIPT DEBUG: the manual's "capture a script's specified standard output streams
+        (STDOUT and/or STDERR) and write them to a specified debug file", appended, after
+        condor_dagman's header line (script.cpp, ``Script::WriteDebug``)."""
+        script = st.node.pre if kind == "PRE" else st.node.post
+        assert script is not None and script.debug_file is not None
+        what = f"Signal={signum}" if signum is not None else f"ExitCode={code}"
+        text = f"*** Node={st.node.name} Type={kind} {what} Completion={int(time.time())} Cmd='{command}'\n".encode()
+        for handle, stream in zip(captured, ("STDOUT", "STDERR")):
+            if script.debug_type in (stream, "ALL"):
+                handle.seek(0)
+                text += handle.read()
+            handle.close()
+        path = Path(script.debug_file)
+        if not path.is_absolute():
+            path = self.dagman.dag.node_dir(st.node) / path
+        try:
+            with open(path, "ab") as fh:
+                fh.write(text)
+        except OSError as err:
+            self.dagman.log(f"ERROR: Failed to open {path} to write {kind} script output for {st.node.name}: {err}")
+
+    def _exited(self, st: NodeState, kind: str, code: Optional[int], signum: Optional[int],
+                debug: Optional[tuple] = None, command: str = "") -> None:
+        if debug is not None:
+            self._write_debug(st, kind, code, signum, debug, command)
         self.running[kind] -= 1
         self.done(st, kind, code if code is not None else -signum)  # type: ignore[operator]
         if self.waiting[kind]:

@@ -41,7 +41,7 @@ class ScriptContext:
     job_count: int = 0
     success: bool = False
     job_return: int = 0
-    pre_return: int = 0
+    pre_return: int = -1
     exit_codes: List[Optional[int]] = field(default_factory=list)  # None: the proc was aborted
 
 
@@ -105,12 +105,33 @@ class JobstateLog:
             self.handle.write(f"{int(time.time())} INTERNAL *** {text} ***\n")
 
     def next_attempt(self, node: str) -> None:
-        self.counter += 1
-        self.sequence[node] = self.counter
+        """A new attempt of the node (a retry): it gets the next number at its next line."""
+        self.sequence.pop(node, None)
+
+    def continue_numbers(self) -> None:
+        """A rescue DAG or a recovery: numbers go on from the highest in the file (DAGMan's
+        ``JobstateLog::InitializeRescue``: "monotonically-increasing ... if the DAG is rerun
+        from a rescue file")."""
+        if self.handle is None:
+            return
+        self.handle.flush()
+        highest = 0
+        try:
+            with open(self.handle.name, "r", errors="replace") as fh:
+                for line in fh:
+                    words = line.split()
+                    if len(words) >= 6 and words[1] != "INTERNAL" and words[-1].isdigit():
+                        highest = max(highest, int(words[-1]))
+        except OSError:
+            return
+        self.counter = max(self.counter, highest)
 
     def event(self, node: str, event: str, condor_id: str = "-") -> None:
         if self.handle is not None:
-            seq = self.sequence.get(node, 0)
+            seq = self.sequence.get(node)
+            if seq is None:  # numbered at its first line, as DAGMan's GetJobstateSequenceNum
+                self.counter += 1
+                seq = self.sequence[node] = self.counter
             tag = self.tags.get(node, "-")
             self.handle.write(f"{int(time.time())} {node} {event} {condor_id} {tag} - {seq}\n")
 

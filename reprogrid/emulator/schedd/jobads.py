@@ -29,15 +29,26 @@ def compose_submit(text: str, prepend: Sequence[Tuple[str, str]], append: Sequen
     win and ``if defined`` sees them) and appended ones after the file, just before the
     queue statement (``dagman_submit.cpp``, ``DirectSubmit``).
     """
-    head = "".join(f"{k} = {v}\n" for k, v in prepend)
+    head = "".join(f"{k} = {_unjoined(v)}\n" for k, v in prepend)
     if not append:
         return head + text
-    tail = "".join(f"{k} = {v}\n" for k, v in append)
+    tail = "".join(f"{k} = {_unjoined(v)}\n" for k, v in append)
     lines = text.splitlines(keepends=True)
     for i, line in enumerate(lines):
         if _QUEUE.match(line) and not (i and lines[i - 1].rstrip().endswith("\\")):
             return head + "".join(lines[:i]) + tail + "".join(lines[i:])
     return head + text + ("\n" if text and not text.endswith("\n") else "") + tail
+
+
+#: an undefined macro expands to nothing: after a value's trailing backslash it keeps the
+#: submit language from reading the backslash as a line continuation
+_NOTHING = "$(_reprogrid_nothing)"
+
+
+def _unjoined(value: str) -> str:
+    """A VARS value as one submit line: DAGMan sets the variable directly, so a value that
+    ends in a backslash (VARS c="end\\\\") must not swallow the next line."""
+    return value + _NOTHING if value.endswith("\\") else value
 
 
 def references(text: str, name: str) -> bool:
@@ -49,20 +60,29 @@ def uses_cluster(text: str) -> bool:
     return _CLUSTER.search(text) is not None
 
 
-def expand_machine_refs(value: str, machine: classad.ClassAd) -> str:
-    """Expand ``$$(Attr)``, ``$$(Attr:default)`` and ``$$([expression])`` from the matched machine ad.
+def expand_machine_refs(value: str, machine: classad.ClassAd, job: Optional[classad.ClassAd] = None) -> str:
+    """Expand ``$$(Attr)``, ``$$(Attr:default)`` and ``$$([expression])`` at match time.
 
-    Raises ``ValueError`` naming the attribute when it is undefined and has no default (the
-    schedd puts such a job on hold).
+    An attribute is looked up in the matched machine ad, then in the job's own ad (where
+    DAGMan's ``DAGParentNodeNames``, ``DAGManJobId``, ``DAGNodeName`` are); an expression
+    is evaluated "in the context of both the job and machine ad" (HTCondor manual,
+    submitting a job), the machine's attributes first. Raises ``ValueError`` naming the
+    attribute when it is undefined and has no default (the schedd puts such a job on hold).
     """
+    scope = machine
+    if job is not None:
+        scope = classad.ClassAd()
+        scope.update(job)
+        scope.update(machine)
+
     def one(m: "re.Match[str]") -> str:
         inner = m.group(1)
         if inner.startswith("[") and inner.endswith("]"):
             expr = re.sub(r"\bTARGET\.", "MY.", inner[1:-1], flags=re.I)
-            result = bindings.parse_expression(expr).eval(machine)
+            result = bindings.parse_expression(expr).eval(scope)
         else:
             name, _, default = inner.partition(":")
-            result = machine.eval(name.strip()) if name.strip() in machine else None
+            result = scope.eval(name.strip()) if name.strip() in scope else None
             if result is None:
                 if default or ":" in inner:
                     return default
@@ -81,7 +101,7 @@ def expand_job_ad(ad: classad.ClassAd, machine: classad.ClassAd) -> None:
     for key in list(ad.keys()):
         value = ad.get(key)
         if isinstance(value, str) and "$$(" in value:
-            ad[key] = expand_machine_refs(value, machine)
+            ad[key] = expand_machine_refs(value, machine, ad)
 
 
 def node_job_ads(submit_text: str, *, iwd: "str | Path", vars: Optional[Mapping[str, str]] = None,
