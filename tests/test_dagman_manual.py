@@ -33,16 +33,16 @@ def test_pre_script_return_is_minus_one_without_a_pre_script(tmp_path):
     if there is one. If there is no PRE script, this value will be -1." """
     write(tmp_path, {"d.dag": """\
         JOB A n.sub
-        SCRIPT POST A post.sh $PRE_SCRIPT_RETURN
+        SCRIPT POST A post.sh $JOB $PRE_SCRIPT_RETURN
         JOB B n.sub
         SCRIPT PRE B pre.sh
-        SCRIPT POST B post.sh $PRE_SCRIPT_RETURN
+        SCRIPT POST B post.sh $JOB $PRE_SCRIPT_RETURN
         """, "n.sub": LOCAL + "executable = /bin/true\nqueue\n",
         "pre.sh": "#!/bin/sh\nexit 0\n",
-        "post.sh": "#!/bin/sh\necho \"$1\" >> returns.txt\n"})
+        "post.sh": "#!/bin/sh\necho \"$1=$2\" >> returns.txt\n"})
     result, out = run(tmp_path, "d.dag", slots=1)
     assert result.exit_code == 0, out
-    assert (tmp_path / "returns.txt").read_text().split() == ["-1", "0"]
+    assert sorted((tmp_path / "returns.txt").read_text().split()) == ["A=-1", "B=0"]
 
 
 def test_a_vars_value_ending_in_an_escaped_backslash_keeps_the_next_pair(tmp_path):
@@ -189,3 +189,35 @@ def test_dot_draws_the_dag_once_by_default_and_at_every_change_with_update(tmp_p
     assert '    "B" [shape=ellipse label="B (Done)" style=bold];' in last
     assert last[3:6] == ["// Beginning of commands included from head.dot.", 'size="4,4";',
                          "// End of commands included from head.dot."]
+
+
+def test_service_node_runs_alongside_the_dag_and_is_removed_when_it_ends(tmp_path):
+    """"A SERVICE node is a special type of node that is always run at the beginning of a DAG."
+    "If a DAGMan workflow finishes while there are SERVICE nodes still running, it will remove
+    all running SERVICE nodes and exit." "A SERVICE node runs on a best-effort basis." """
+    mark = "63.0417"
+    write(tmp_path, {"d.dag": "JOB A n.sub\nJOB B n.sub\nPARENT A CHILD B\nSERVICE S s.sub\nSERVICE T bad.sub\n"
+                              "FINAL F n.sub\n",
+                     "n.sub": LOCAL + "executable = /bin/sh\narguments = \"-c 'sleep 0.5'\"\nqueue\n",
+                     "s.sub": LOCAL + f"executable = /bin/sh\narguments = \"-c 'touch started; exec sleep {mark}'\"\nqueue\n",
+                     "bad.sub": LOCAL + "executable = /bin/false\nqueue\n"})
+    result, out = run(tmp_path, "d.dag")
+    assert result.exit_code == 0 and sorted(result.done) == ["A", "B"], out  # T's failure is no error
+    assert "S" not in result.failed + result.not_run and "T" not in result.failed + result.not_run
+    assert "Starting service node S" in out and "Removing service node S" in out and (tmp_path / "started").exists()
+    from reprogrid.condor.bindings import htcondor2
+
+    kinds = htcondor2().JobEventType
+    events = list(htcondor2().JobEventLog(str(tmp_path / "nodes.log")).events(0))
+    s_cluster = next(e.cluster for e in events if e.type == kinds.SUBMIT and "DAG Node: S" in str(e.get("LogNotes")))
+    assert any(e.type == kinds.JOB_ABORTED and e.cluster == s_cluster for e in events)
+    import os
+    alive = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline_has(p, mark)]
+    assert not alive, alive
+
+
+def _cmdline_has(pid: str, mark: str) -> bool:
+    try:
+        return mark.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False

@@ -259,7 +259,7 @@ def test_parsing_as_dagman_lexes(tmp_path):
 
 @pytest.mark.parametrize("line,what", [("JOB A+B x.sub", "illegal character '+'"),
                                        ("JOB A x.sub\nABORT-DAG-ON A 1 RETURN 300", "between 0 and 255"),
-                                       ("SERVICE S x.sub", "SERVICE nodes")])
+                                       ("PROVISIONER P x.sub", "PROVISIONER nodes")])
 def test_refused_lines_name_file_line_and_fix(tmp_path, line, what):
     (tmp_path / "d.dag").write_text(line + "\n")
     with pytest.raises(DagParseError, match=re.escape(what)) as err:

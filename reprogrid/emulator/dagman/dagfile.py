@@ -33,7 +33,6 @@ class DagParseError(UserError):
 
 _FLATTEN = "; write the DAG without it, or check it on an access point with condor_submit_dag"
 _UNSUPPORTED = {
-    "SERVICE": "SERVICE nodes run alongside the DAG until it ends: the dry run does not emulate them" + _FLATTEN,
     "PROVISIONER": "PROVISIONER nodes provision resources for the DAG: the dry run does not emulate them" + _FLATTEN,
     "SET_JOB_ATTR": "SET_JOB_ATTR changes the DAGMan job's own ad, which the dry run does not have" + _FLATTEN,
     "ENV": "ENV sets DAGMan's own environment, which the dry run does not emulate" + _FLATTEN,
@@ -102,7 +101,7 @@ class _Parser(NodeOptions):
     # -- node lookups, resolved after the whole file is read ------------------------------
     def targets(self, name: str, where: str, allow_final: bool = False) -> List[Node]:
         if name.upper() == ALL_NODES:
-            return [n for n in self.dag.nodes.values() if not n.final]
+            return [n for n in self.dag.nodes.values() if not n.final and not n.service]
         node = self.dag.nodes.get(name)
         if node is None:
             raise ValueError(f"unknown node {name!r} (declare it with JOB first)")
@@ -184,6 +183,13 @@ class _Parser(NodeOptions):
 
     def cmd_FINAL(self, number: int, where: str, line: str, words: List[str]) -> None:
         self._node_line(number, where, words, final=True)
+
+    def cmd_SERVICE(self, number: int, where: str, line: str, words: List[str]) -> None:
+        """The manual: "A SERVICE node is a special type of node that is always run at the
+        beginning of a DAG" ... "If a DAGMan workflow finishes while there are SERVICE nodes
+        still running, it will remove all running SERVICE nodes and exit." """
+        node = self._node_line(number, where, words, final=False, kw="SERVICE")
+        node.service = True
 
     def cmd_SUBMIT_DESCRIPTION(self, number: int, where: str, line: str, words: List[str]) -> None:
         if len(words) != 3 or words[2] != "{inline}":
@@ -307,7 +313,10 @@ def _link(parser: _Parser, cycles: bool = True) -> None:
         splice = parser.splices.get(name)
         if splice is not None:  # a splice's initial nodes are children, its terminal nodes parents
             return [dag.nodes[n] for n in (splice[0] if first else splice[1])]
-        return parser.targets(name, where)
+        found = parser.targets(name, where)
+        if any(n.service for n in found):
+            raise ValueError(f"the SERVICE node {name!r} cannot have parents or children")
+        return found
 
     for where, parents, children in parser.edges:
         try:

@@ -36,6 +36,7 @@ class Node:
     noop: bool = False
     done: bool = False  # DONE on the JOB line or a DONE line in a rescue DAG
     final: bool = False
+    service: bool = False  # SERVICE: runs alongside the DAG, removed when it ends
     vars: List[Tuple[str, str]] = field(default_factory=list)  # in order; last one wins
     vars_append: List[bool] = field(default_factory=list)  # per VARS pair: APPEND (True) or PREPEND
     inline: Optional[str] = None  # an inline submit description (JOB A { ... } or SUBMIT-DESCRIPTION)

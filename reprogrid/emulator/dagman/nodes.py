@@ -38,7 +38,8 @@ class NodeMachine:
 
     dag: Dag
     log: Log
-    states: Dict[str, NodeState]
+    states: Dict[str, NodeState]  # the DAG's nodes (SERVICE nodes are not among them)
+    by_name: Dict[str, NodeState]  # every node, SERVICE nodes too
     ready: List[Tuple[int, int, str]]
     blocked: List[str]
     halt_wait: List[str]
@@ -90,6 +91,8 @@ class NodeMachine:
     def _node_done(self, st: NodeState) -> None:
         st.status = STATUS_DONE
         st.details = ""
+        if st.node.service:  # runs on a best-effort basis: not one of the DAG's counts
+            return
         self.counts["done"] += 1
         self.progress.node(st.node.name, True)
         if st.node.final:
@@ -102,6 +105,10 @@ class NodeMachine:
 
     def _node_failed(self, st: NodeState, why: str, futile: bool = True) -> None:
         node = st.node
+        if node.service:  # "If this node fails ... this will not register as an error"
+            st.status, st.details = STATUS_ERROR, why
+            self.log(f"Service node {node.name} failed: {why}")
+            return
         unless = node.retry_unless_exit is not None and st.ret == node.retry_unless_exit
         if (st.retries < node.retry and self.aborted is None and self.removed is None
                 and not st.poisoned and not unless and not node.final):
@@ -255,7 +262,7 @@ class NodeMachine:
         name, jid = cluster.node, f"{cluster.id}.{proc.index}"
         self.log(f"Event: {event} for HTCondor Node {name} ({jid}.0) {{{time.strftime('%m/%d/%y %H:%M:%S')}}}")
         self.jobstate.event(name, _JOBSTATE[event], jid)
-        st = self.states[name]
+        st = self.by_name[name]
         if event == "ULOG_EXECUTE":
             st.details = "not_idle"
         elif event == "ULOG_JOB_HELD":
@@ -271,9 +278,9 @@ class NodeMachine:
 
     def cluster_done(self, cluster: Cluster) -> None:
         """All procs of the node's cluster ended: the node's job part is over (dag.cpp ProcessJobProcEnd)."""
-        st = self.states[cluster.node]
+        st = self.by_name[cluster.node]
         node = st.node
-        self.submitted_nodes -= 1
+        self.submitted_nodes -= 0 if node.service else 1
         self._release_category(node)
         ret = 0
         for p in st.procs:  # the first failing proc decides the return value
@@ -301,10 +308,10 @@ class NodeMachine:
     def job_stopped(self, cluster: Cluster, reason: str) -> None:
         """A job removed by an abort or a removal: the node stays in its state (the status file
         shows it as ERROR at the end, as DAGMan does)."""
-        st = self.states[cluster.node]
+        st = self.by_name[cluster.node]
         st.details = f"stopped ({reason})"
         self.log(f"Node {st.node.name}: job stopped ({reason})")
-        if self.dag.final is not None and not st.node.final and st.status != STATUS_ERROR:
+        if self.dag.final is not None and not st.node.final and not st.node.service and st.status != STATUS_ERROR:
             # DAGMan reads the aborted events while the FINAL node runs: the node fails, but the
             # FINAL node's $FAILED_COUNT does not count it yet (htcondor's job_dagman_abort-final-A)
             st.status = STATUS_ERROR

@@ -54,7 +54,11 @@ class Scheduler(NodeMachine):
                  log: Log, progress: bool = False, node_log: bool = True, lines: bool = False) -> None:
         self.dag, self.log = dag, log
         self.slots = max(1, slots)
-        self.states: Dict[str, NodeState] = {n.name: NodeState(node=n, order=i) for i, n in enumerate(dag.nodes.values())}
+        self.by_name: Dict[str, NodeState] = {n.name: NodeState(node=n, order=i) for i, n in enumerate(dag.nodes.values())}
+        self.states = {name: st for name, st in self.by_name.items() if not st.node.service}
+        self.services = [st for st in self.by_name.values() if st.node.service]
+        for i, st in enumerate(self.services):  # submitted before the DAG's other nodes
+            st.order = -len(self.services) + i
         self.ready: List[Tuple[int, int, str]] = []  # heap of (-priority, order, name)
         self.blocked: List[str] = []
         self.halt_wait: List[str] = []
@@ -109,7 +113,7 @@ class Scheduler(NodeMachine):
         st.cluster, st.submitted, st.status, st.details = cluster, True, STATUS_SUBMITTED, "idle"
         st.job = self.schedd.submit(node.name, cluster, ads, self.dag_id, ",".join(node.parents))
         self.log(f"\tassigned HTCondor ID ({cluster}.0.0)")
-        self.submitted_nodes += 1
+        self.submitted_nodes += 0 if node.service else 1
         if node.category is not None:
             self.cat_running[node.category] = self.cat_running.get(node.category, 0) + 1
         return True
@@ -134,12 +138,12 @@ class Scheduler(NodeMachine):
         """Submit ready nodes and start idle procs while slots, throttles and machines allow."""
         if self.schedd.take_freed() and self.blocked:
             for name in self.blocked:
-                s = self.states[name]
+                s = self.by_name[name]
                 heapq.heappush(self.ready, (-s.node.priority, s.order, name))
             self.blocked = []
         while self.ready:
             entry = heapq.heappop(self.ready)
-            st = self.states[entry[2]]
+            st = self.by_name[entry[2]]
             if (self.aborted is not None or self.removed is not None) and not st.node.final:
                 continue
             if not st.submitted:
@@ -172,7 +176,7 @@ class Scheduler(NodeMachine):
         self.progress.update(self.counts["done"], self.schedd.running_jobs, self.schedd.idle, self.counts["failed"], force)
         if self.dot is not None:
             self.dot.update((self.counts["done"], self.counts["failed"], self.submitted_nodes, len(self.ready),
-                             sum(self.scripts.running.values())), self.dag.nodes.values(), lambda n: self.states[n].status)
+                             sum(self.scripts.running.values())), self.dag.nodes.values(), lambda n: self.by_name[n].status)
         if self.status_path is None:
             return
         now = time.time()
@@ -216,13 +220,13 @@ class Scheduler(NodeMachine):
             self.halted = False
             waiting, self.halt_wait = self.halt_wait, []
             for name in waiting:
-                self._ready(self.states[name])
+                self._ready(self.by_name[name])
         self.halted = halted
 
     def _fail_unplaceable(self) -> None:
         """Nothing runs, yet idle procs cannot start: their requests can never fit a local slot."""
         for name in [n for _, _, n in self.ready] + self.blocked:
-            st = self.states[name]
+            st = self.by_name[name]
             if not st.submitted and not self._submit(st):
                 continue
             self.schedd.hold_pending(st.job, "no slot can ever fit the job's requests")
@@ -238,7 +242,7 @@ class Scheduler(NodeMachine):
             if not self.halted:
                 self.scripts.start_deferred()
             self._try_submit()
-            if not self.processes and not (self.scripts.deferred and not self.halted):
+            if len(self.processes) <= self._services_running() and not (self.scripts.deferred and not self.halted):
                 if (self.ready or self.blocked) and not self.halted:
                     self._fail_unplaceable()
                     continue
@@ -248,6 +252,16 @@ class Scheduler(NodeMachine):
                 timeout = min(timeout, self.scripts.deferred[0][0] - time.time())
             self.processes.wait(timeout)
             self.write_status()
+
+    def _services_running(self) -> int:
+        return sum(st.job.running for st in self.services if st.job is not None)
+
+    def _remove_services(self) -> None:
+        """The DAG is over: "it will remove all running SERVICE nodes and exit" (Dag::RemoveServiceNodes)."""
+        for st in self.services:
+            if st.job is not None and st.job.running:
+                self.log(f"Removing service node {st.node.name}")
+                self.schedd.remove(st.job, "DAG finished: removing the SERVICE node")
 
     def _start(self) -> None:
         self.log("******************************************************")
@@ -268,11 +282,14 @@ class Scheduler(NodeMachine):
                 for child in st.node.children:
                     self.states[child].waiting -= 1
         if self.dot is not None:  # DAGMan draws the DAG once as it begins executing
-            self.dot.write(self.dag.nodes.values(), lambda n: self.states[n].status)
+            self.dot.write(self.dag.nodes.values(), lambda n: self.by_name[n].status)
         self._recover_rest()
         pre_done = self.progress.finished = self.counts["done"]
         if pre_done:
             self.log(f"{pre_done} node(s) already DONE (rescue DAG or DONE): not run again")
+        for st in self.services:  # "always run at the beginning of a DAG"
+            self.log(f"Starting service node {st.node.name}...")
+            self._ready(st)
         for st in self.states.values():
             if st.status == STATUS_NOT_READY and st.waiting == 0 and not st.node.final:
                 self._ready(st)
@@ -372,6 +389,7 @@ class Scheduler(NodeMachine):
             if self._exit_value() != 0 and self.rescue is None:  # written before the FINAL node runs
                 self._write_rescue()
             self._final_phase()
+            self._remove_services()
         finally:
             for s, h in old.items():
                 signal.signal(s, h)

@@ -127,7 +127,7 @@ class ScriptRunner:
         self.running[kind] -= 1
         self.done(st, kind, code if code is not None else -signum)  # type: ignore[operator]
         if self.waiting[kind]:
-            self.start(self.dagman.states[self.waiting[kind].pop(0)], kind)
+            self.start(self.dagman.by_name[self.waiting[kind].pop(0)], kind)
 
     def _stopped(self, st: NodeState, kind: str, reason: str) -> None:
         self.running[kind] -= 1
@@ -159,4 +159,4 @@ class ScriptRunner:
         now = time.time()
         while self.deferred and self.deferred[0][0] <= now:
             _, _, name, kind = heapq.heappop(self.deferred)
-            self.start(self.dagman.states[name], kind)
+            self.start(self.dagman.by_name[name], kind)

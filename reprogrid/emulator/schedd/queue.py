@@ -43,6 +43,7 @@ class Proc:
     machine: Optional[int] = None
     launch: Optional[Launch] = None
     local_slots: int = 0
+    owner: str = ""  # the marker of its processes
     code: Optional[int] = None  # exit code; None while running or when aborted
     signum: Optional[int] = None
     finished: bool = False
@@ -125,6 +126,11 @@ class Schedd:
         pending, cluster.pending = cluster.pending, []
         for index in pending:
             self._hold(cluster, cluster.procs[index], reason)
+
+    def remove(self, cluster: Cluster, reason: str) -> None:
+        """condor_rm of one cluster: its running procs are killed (an aborted event each)."""
+        owners = {p.owner for p in cluster.procs if not p.finished and p.owner}
+        self.processes.kill_some(lambda child: child.owner in owners, reason)
 
     def take_freed(self) -> bool:
         freed, self.freed = self.freed, False
@@ -243,6 +249,7 @@ class Schedd:
     def _spawned(self, cluster: Cluster, proc: Proc, owner: str, child, err: Optional[OSError]) -> None:  # noqa: ANN001
         """The spawn came back: watch the child, or put the job on hold when it could not start."""
         if child is not None:
+            proc.owner = owner
             self.processes.watch(child, owner, lambda code, signum, rusage: self._proc_finished(cluster, proc, code, signum, rusage),
                                  lambda reason: self._stopped(cluster, proc, reason))
             return

@@ -237,14 +237,19 @@ class Processes:
 
     def kill_all(self, reason: str, grace: float = 5.0) -> None:
         """Remove everything still running: SIGTERM to each group, SIGKILL after ``grace``."""
+        self.kill_some(lambda child: True, reason, grace)
+
+    def kill_some(self, which: Callable[[Child], bool], reason: str, grace: float = 5.0) -> None:
+        """Remove the children ``which`` picks, as :meth:`kill_all` does."""
         self._settle_spawns()
-        for child in list(self.children.values()):
+        doomed = {fd: child for fd, child in self.children.items() if which(child)}
+        for child in doomed.values():
             try:
                 os.killpg(child.proc.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
         deadline = time.time() + grace
-        for fd, child in list(self.children.items()):
+        for fd, child in doomed.items():
             try:
                 child.proc.wait(timeout=max(0.1, deadline - time.time()))
             except subprocess.TimeoutExpired:
