@@ -1,11 +1,11 @@
 """Parse a DAG input file (the DAGMan language the dry run supports) into a ``Dag``.
 
-Supported: JOB / FINAL (DIR, NOOP, DONE; inline ``{ ... }`` descriptions), SUBMIT-DESCRIPTION,
-SUBDAG EXTERNAL, SPLICE (DIR), INCLUDE, VARS (PREPEND/APPEND; quoted or bare values),
-PARENT/CHILD (many-to-many, splices as parents or children), RETRY n [UNLESS-EXIT v],
-SCRIPT [DEFER s t] PRE|POST, PRE_SKIP, ABORT-DAG-ON n v [RETURN r], CATEGORY, MAXJOBS,
-PRIORITY, NODE_STATUS_FILE, JOBSTATE_LOG, CONFIG, DONE, DOT (ignored with a warning),
-comments (``#``, ``//``) and trailing-backslash continuations. Keywords match as DAGMan's
+Supported: JOB / FINAL / SERVICE (DIR, NOOP, DONE; inline ``{ ... }`` descriptions),
+SUBMIT-DESCRIPTION, SUBDAG EXTERNAL, SPLICE (DIR), INCLUDE, VARS (PREPEND/APPEND; quoted
+or bare values), PARENT/CHILD (many-to-many, splices as parents or children), REJECT, and
+the node options of ``dagoptions`` (RETRY, SCRIPT, PRE_SKIP, ABORT-DAG-ON, CATEGORY,
+MAXJOBS, PRIORITY, NODE_STATUS_FILE, JOBSTATE_LOG, CONFIG, DONE, DOT); comments (``#``,
+``//``) and trailing-backslash continuations (``daglex``). Keywords match as DAGMan's
 lexer does: any case, ``-`` and ``_`` alike. ``ALL_NODES`` works where DAGMan allows it.
 Any other command is a ``DagParseError`` naming the file, the line and what to do;
 condor_dagman exits 1 on a parse error, so ``reprogrid dryrun`` does too. A cycle is not a
