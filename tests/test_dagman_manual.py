@@ -221,3 +221,36 @@ def _cmdline_has(pid: str, mark: str) -> bool:
         return mark.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
+
+
+def test_splices_connected_by_pins_as_the_manual_draws_them(tmp_path):
+    """"All output splice nodes connected to a given PIN_OUT will become parents of all input
+    splice nodes connected to the corresponding PIN_IN." The manual's example: "node A1 will
+    be the parent of B1 and B2; node A2 will be the parent of B3 and B4; and nodes B1, B2, B3
+    and B4 will all be parents of C1." """
+    write(tmp_path, {
+        "top.dag": "SPLICE A spliceA.dag\nSPLICE B spliceB.dag\nSPLICE C spliceC.dag\nCONNECT A B\nCONNECT B C\n",
+        "spliceA.dag": "JOB A1 n.sub\nJOB A2 n.sub\nPIN_OUT A1 1\nPIN_OUT A2 2\n",
+        "spliceB.dag": "".join(f"JOB B{i} n.sub\n" for i in range(1, 5))
+                       + "PIN_IN B1 1\nPIN_IN B2 1\nPIN_IN B3 2\nPIN_IN B4 2\n"
+                       + "".join(f"PIN_OUT B{i} {i}\n" for i in range(1, 5)),
+        "spliceC.dag": "JOB C1 n.sub\n" + "".join(f"PIN_IN C1 {i}\n" for i in range(1, 5)),
+        "n.sub": LOCAL + "executable = /bin/sh\narguments = \"-c 'echo $(JOB) >> order.txt'\"\nqueue\n"})
+    dag = parse_dag(tmp_path / "top.dag")
+    assert [dag.nodes[f"B+B{i}"].parents for i in range(1, 5)] == [["A+A1"], ["A+A1"], ["A+A2"], ["A+A2"]]
+    assert sorted(dag.nodes["C+C1"].parents) == ["B+B1", "B+B2", "B+B3", "B+B4"]
+    result, out = run(tmp_path, "top.dag")
+    assert result.exit_code == 0, out
+    assert (tmp_path / "order.txt").read_text().split()[-1] == "C+C1"
+
+
+def test_splice_connections_keep_the_manuals_restrictions(tmp_path):
+    """"All "initial" nodes (nodes with no parents) of an input splice used in a CONNECT command
+    must be connected to a PIN_IN." "Violating any of these restrictions will result in an
+    error during the parsing of the DAG files." """
+    write(tmp_path, {"top.dag": "SPLICE A a.dag\nSPLICE B b.dag\nCONNECT A B\n",
+                     "a.dag": "JOB A1 n.sub\nPIN_OUT A1 1\n",
+                     "b.dag": "JOB B1 n.sub\nJOB B2 n.sub\nPIN_IN B1 1\n",
+                     "n.sub": LOCAL + "executable = /bin/true\nqueue\n"})
+    with pytest.raises(DagParseError, match="B\\+B2 of splice B are not connected to a PIN_IN"):
+        parse_dag(tmp_path / "top.dag")

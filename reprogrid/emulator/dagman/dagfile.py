@@ -1,7 +1,7 @@
 """Parse a DAG input file (the DAGMan language the dry run supports) into a ``Dag``.
 
 Supported: JOB / FINAL / SERVICE (DIR, NOOP, DONE; inline ``{ ... }`` descriptions),
-SUBMIT-DESCRIPTION, SUBDAG EXTERNAL, SPLICE (DIR), INCLUDE, VARS (PREPEND/APPEND; quoted
+SUBMIT-DESCRIPTION, SUBDAG EXTERNAL, SPLICE (DIR) with CONNECT / PIN_IN / PIN_OUT, INCLUDE, VARS (PREPEND/APPEND; quoted
 or bare values), PARENT/CHILD (many-to-many, splices as parents or children), REJECT, and
 the node options of ``dagoptions`` (RETRY, SCRIPT, PRE_SKIP, ABORT-DAG-ON, CATEGORY,
 MAXJOBS, PRIORITY, NODE_STATUS_FILE, JOBSTATE_LOG, CONFIG, DONE, DOT); comments (``#``,
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 from reprogrid.core.errors import Problem, UserError
-from reprogrid.emulator.dagman.daglex import parse_vars, raw_lines as _raw_lines, skip as _skip, tokens
+from reprogrid.emulator.dagman.daglex import integer as _int, parse_vars, raw_lines as _raw_lines, skip as _skip, tokens
 from reprogrid.emulator.dagman.dagoptions import NodeOptions
 from reprogrid.emulator.dagman.model import Dag, Node
 
@@ -37,9 +37,6 @@ _UNSUPPORTED = {
     "SET_JOB_ATTR": "SET_JOB_ATTR changes the DAGMan job's own ad, which the dry run does not have" + _FLATTEN,
     "ENV": "ENV sets DAGMan's own environment, which the dry run does not emulate" + _FLATTEN,
     "SAVE_POINT_FILE": "SAVE_POINT_FILE is not emulated" + _FLATTEN,
-    "CONNECT": "CONNECT/PIN_IN/PIN_OUT (splice pins) are not emulated; connect splices with PARENT/CHILD",
-    "PIN_IN": "CONNECT/PIN_IN/PIN_OUT (splice pins) are not emulated; connect splices with PARENT/CHILD",
-    "PIN_OUT": "CONNECT/PIN_IN/PIN_OUT (splice pins) are not emulated; connect splices with PARENT/CHILD",
     "PARENT_WEAK": "weak edges are not emulated" + _FLATTEN,
     "WEAK": "weak edges are not emulated" + _FLATTEN,
     "DATA": "DATA nodes are not emulated" + _FLATTEN,
@@ -57,6 +54,8 @@ class _Parser(NodeOptions):
         self.deferred: List[Tuple[str, Callable[[], None]]] = []  # applied after all JOB lines
         self.edges: List[Tuple[str, List[str], List[str]]] = []
         self.splices: Dict[str, Tuple[List[str], List[str]]] = {}  # name -> (initial, terminal) nodes
+        self.pins: Dict[str, Tuple[Dict[int, List[str]], Dict[int, List[str]]]] = {}  # splice -> (in, out)
+        self.connects: List[Tuple[str, str, str]] = []  # (where, output splice, input splice)
         self.folder = path.parent  # where relative paths of this file are resolved
 
     def where(self, line: int) -> str:
@@ -248,6 +247,8 @@ class _Parser(NodeOptions):
             self.dag.reject = inner.reject
         self.dag.warnings.extend(inner.warnings)
         self.splices[name] = (initial, terminal)
+        self.pins[name] = tuple({k: [f"{name}+{n}" for n in v] for k, v in pins.items()}  # type: ignore[assignment]
+                                for pins in (inner.pins_in, inner.pins_out))
 
     def cmd_INCLUDE(self, number: int, where: str, line: str, words: List[str]) -> None:
         if len(words) != 2:
@@ -286,6 +287,34 @@ class _Parser(NodeOptions):
 
         self.later(where, apply)
 
+    def cmd_CONNECT(self, number: int, where: str, line: str, words: List[str]) -> None:
+        """CONNECT OutputSpliceName InputSpliceName: "All output splice nodes connected to a
+        given PIN_OUT will become parents of all input splice nodes connected to the
+        corresponding PIN_IN." """
+        if len(words) != 3:
+            raise ValueError("CONNECT syntax: CONNECT OutputSpliceName InputSpliceName")
+        self.connects.append((where, words[1], words[2]))
+
+    def cmd_PIN_IN(self, number: int, where: str, line: str, words: List[str]) -> None:
+        self._pin(where, words, self.dag.pins_in, "PIN_IN")
+
+    def cmd_PIN_OUT(self, number: int, where: str, line: str, words: List[str]) -> None:
+        self._pin(where, words, self.dag.pins_out, "PIN_OUT")
+
+    def _pin(self, where: str, words: List[str], pins: Dict[int, List[str]], kw: str) -> None:
+        if len(words) != 3:
+            raise ValueError(f"{kw} syntax: {kw} NodeName PinNumber")
+        number = _int(words[2], f"the {kw} number")
+        if number < 1:
+            raise ValueError(f"{kw} numbers start at 1, not {number}")
+        name = words[1]
+
+        def apply() -> None:
+            self.targets(name, where)  # the node must exist
+            pins.setdefault(number, []).append(name)
+
+        self.later(where, apply)
+
     def cmd_PARENT(self, number: int, where: str, line: str, words: List[str]) -> None:
         upper = [w.upper() for w in words]
         if "CHILD" not in upper:
@@ -295,6 +324,32 @@ class _Parser(NodeOptions):
         if not parents or not children:
             raise ValueError("PARENT ... CHILD ... needs at least one parent and one child")
         self.edges.append((where, parents, children))
+
+
+def _connect(parser: _Parser, out: str, into: str, seen: set) -> None:
+    """One CONNECT, with the manual's restrictions: two splices, pins numbered from 1, the
+    output's PIN_OUTs matching the input's PIN_INs, every initial node of the input pinned."""
+    for name in (out, into):
+        if name not in parser.pins:
+            raise ValueError(f"CONNECT needs two splices: {name!r} is not a splice")
+    pins_out, pins_in = parser.pins[out][1], parser.pins[into][0]
+    for splice, pins, kw in ((out, pins_out, "PIN_OUT"), (into, pins_in, "PIN_IN")):
+        if sorted(pins) != list(range(1, len(pins) + 1)):
+            raise ValueError(f"the {kw}s of splice {splice} must be numbered consecutively from 1: {sorted(pins)}")
+    if len(pins_out) != len(pins_in):
+        raise ValueError(f"splice {out} has {len(pins_out)} PIN_OUTs but splice {into} has {len(pins_in)} PIN_INs")
+    pinned = {n for nodes in pins_in.values() for n in nodes}
+    loose = [n for n in parser.splices[into][0] if n not in pinned]
+    if loose:
+        raise ValueError(f"the initial node(s) {', '.join(loose)} of splice {into} are not connected to a PIN_IN")
+    dag = parser.dag
+    for number, parents in pins_out.items():
+        for p in parents:
+            for c in pins_in[number]:
+                if (p, c) not in seen:
+                    seen.add((p, c))
+                    dag.nodes[p].children.append(c)
+                    dag.nodes[c].parents.append(p)
 
 
 def _spliced_category(splice: str, category: Optional[str]) -> Optional[str]:
@@ -334,6 +389,11 @@ def _link(parser: _Parser, cycles: bool = True) -> None:
                     seen.add((p.name, c.name))
                     p.children.append(c.name)
                     c.parents.append(p.name)
+    for where, out, into in parser.connects:
+        try:
+            _connect(parser, out, into, seen)
+        except ValueError as err:
+            parser.problems.append(Problem(where, str(err)))
     if cycles and not parser.problems:
         # DAGMan does not refuse a cycle (DAGMAN_STARTUP_CYCLE_DETECT defaults to false): it runs
         # what it can, then reports the cycle with DAG_STATUS 5. The scheduler does the same.

@@ -92,6 +92,8 @@ class Dag:
     cycle: Optional[List[str]] = None  # a cycle DAGMan would report at the end (DAG_STATUS 5)
     reject: Optional[str] = None  # where the first REJECT is (file:line)
     dot: Optional[DotSpec] = None
+    pins_in: Dict[int, List[str]] = field(default_factory=dict)  # PIN_IN number -> nodes
+    pins_out: Dict[int, List[str]] = field(default_factory=dict)  # PIN_OUT number -> nodes
     rescue_file: Optional[Path] = None  # the rescue DAG applied on top, if any
 
     @property
