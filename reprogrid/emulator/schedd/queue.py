@@ -207,9 +207,8 @@ class Schedd:
             return matched
         mi, machine = matched
         slot = f"slot{self.slots - self.free_slots + 1}@{machine.get('Machine', machine.get('Name', 'localhost'))}"
-        launch = self._launch(cluster, proc, machine, slot, max(1, need))
-        if launch is None:
-            return False
+        started = time.time()
+        self._launch(cluster, proc, machine, slot, max(1, need), started)
         if mi is not None:
             f = self.free[mi]
             f[0] -= req[0]; f[1] -= req[1]; f[2] -= req[2]; f[3] -= req[3]
@@ -218,48 +217,48 @@ class Schedd:
         self.free_slots -= need
         self.idle -= 1
         self.running_jobs += 1
-        self.write_event(user_log(proc.ad), eventlog.execute_event(cluster.id, proc.index, slot, launch.started))
+        self.write_event(user_log(proc.ad), eventlog.execute_event(cluster.id, proc.index, slot, started))
         self.listener.job_event("ULOG_EXECUTE", cluster, proc)
         return True
 
-    def _launch(self, cluster: Cluster, proc: Proc, machine: classad.ClassAd, slot: str, cpus: int) -> Optional[Launch]:
-        """The starter's part: sandbox and transfer here, the spawn on the pool. Its faults
-        are the job's: a hold, never a crash of the dry run."""
+    def _launch(self, cluster: Cluster, proc: Proc, machine: classad.ClassAd, slot: str, cpus: int,
+                started: float) -> None:
+        """The starter's part, on the pool: sandbox, transfer, spawn. Its faults come back as
+        the job's (a hold), never as a crash of the dry run."""
         tag = f"{cluster.node}.{cluster.id}.{proc.index}"
         owner = self.processes.new_owner()
-        try:
-            launch = self.executor.prepare(proc.ad, machine, tag, slot, cpus, owner)
-        except TransferError as err:
-            self.executor.discard(tag)
-            self._hold(cluster, proc, str(err))
-            return None
-        except OSError as err:
-            self.executor.discard(tag)
-            self._hold(cluster, proc, f"Failed to create the job's sandbox ({err.filename or tag}): "
-                       f"{err.strerror or err}")
-            return None
-        if launch.note:
-            self.log(f"Node {cluster.node}: {launch.note}")
-        launch.started = time.time()
-        proc.launch = launch
-        self.processes.spawn(lambda: self.executor.spawn(launch),
-                             lambda child, err: self._spawned(cluster, proc, owner, child, err))
-        return launch
+        ad, executor = proc.ad, self.executor
 
-    def _spawned(self, cluster: Cluster, proc: Proc, owner: str, child, err: Optional[OSError]) -> None:  # noqa: ANN001
-        """The spawn came back: watch the child, or put the job on hold when it could not start."""
+        def work() -> Tuple[Optional[Launch], object, str]:
+            try:
+                launch = executor.prepare(ad, machine, tag, slot, cpus, owner)
+            except TransferError as err:
+                executor.discard(tag)
+                return None, None, str(err)
+            except OSError as err:
+                executor.discard(tag)
+                return None, None, f"Failed to create the job's sandbox ({err.filename or tag}): {err.strerror or err}"
+            launch.started = started
+            try:
+                return launch, executor.spawn(launch), ""
+            except OSError as err:
+                executor.finish(ad, launch, keep_outputs=False)
+                return launch, None, f"cannot execute {launch.argv[0]}: {err.strerror or err}"
+
+        self.processes.spawn(work, lambda result: self._spawned(cluster, proc, owner, *result))
+
+    def _spawned(self, cluster: Cluster, proc: Proc, owner: str, launch: Optional[Launch], child, why: str) -> None:  # noqa: ANN001
+        """The starter came back: watch the job's process, or put the job on hold with why it could not start."""
+        if launch is not None and launch.note:
+            self.log(f"Node {cluster.node}: {launch.note}")
         if child is not None:
-            proc.owner = owner
+            proc.launch, proc.owner = launch, owner
             self.processes.watch(child, owner, lambda code, signum, rusage: self._proc_finished(cluster, proc, code, signum, rusage),
                                  lambda reason: self._stopped(cluster, proc, reason))
             return
-        launch = proc.launch
         self._release(cluster, proc)
-        if launch is not None:
-            self.executor.finish(proc.ad, launch, keep_outputs=False, remove=self._remove)
-            proc.launch = None
         self.idle += 1  # _hold counts it out again
-        self._hold(cluster, proc, f"cannot execute {launch.argv[0] if launch else '?'}: {err.strerror or err}")
+        self._hold(cluster, proc, why)
 
     def _remove(self, path: Path) -> None:
         self.processes.background(lambda: shutil.rmtree(path, ignore_errors=True))

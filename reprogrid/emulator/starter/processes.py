@@ -15,11 +15,12 @@ a process whose owner still runs is left alone. The watchdog (``executor.Watchdo
 kills by the same marker when the dry run itself dies. A process that empties its
 environment escapes the marker (as it escapes HTCondor's without cgroups).
 
-Spawning and sandbox removal are off the loop's path: ``fork_exec`` waits for the child's
-``exec`` (tens of milliseconds on a loaded machine) and ``rmtree`` for the file system,
-so both run on a small thread pool (the GIL is released while they wait); a spawned
-child is handed back to the loop through a self-pipe that :meth:`Processes.wait` selects
-on with the children's pidfds.
+A job's launch (its sandbox, input transfers and ``fork_exec``, which waits for the
+child's ``exec``: tens of milliseconds on a loaded machine) and sandbox removal
+(``rmtree``) are off the loop's path: they run on a small thread pool (the GIL is released
+while they wait on the kernel); a launched child, or the fault that stopped it, is handed
+back to the loop through a self-pipe that :meth:`Processes.wait` selects on with the
+children's pidfds.
 """
 from __future__ import annotations
 
@@ -89,7 +90,7 @@ class Processes:
         self._children_file = f"/proc/{self.pid}/task/{self.pid}/children"
         self.subreaper = False
         self.inflight = 0  # spawns handed to the pool, not yet back
-        self._started: Deque[Tuple[Optional[subprocess.Popen], Optional[OSError], Callable]] = collections.deque()
+        self._started: Deque[Tuple[Tuple, Callable[[Tuple], None]]] = collections.deque()
         self._pool: Optional[ThreadPoolExecutor] = None
         self._wake_r, self._wake_w = -1, -1
 
@@ -105,18 +106,18 @@ class Processes:
             os.set_blocking(self._wake_w, False)
         return self._pool
 
-    def spawn(self, start: Callable[[], subprocess.Popen],
-              started: Callable[[Optional[subprocess.Popen], Optional[OSError]], None]) -> None:
-        """Run ``start`` (a spawn) on the pool; ``started(child, error)`` runs later in the loop."""
+    def spawn(self, start: Callable[[], Tuple], started: Callable[[Tuple], None]) -> None:
+        """Run ``start`` (a job's launch: it returns its faults, it does not raise them) on
+        the pool; ``started(its result)`` runs later, in the loop."""
         pool = self._workers()
         self.inflight += 1
 
         def work() -> None:
             try:
-                result: Tuple = (start(), None, started)
-            except OSError as err:
-                result = (None, err, started)
-            self._started.append(result)
+                result: Tuple = start()
+            except Exception as err:  # a bug in a launch must reach the loop, not die in the pool
+                result = (None, None, f"the starter failed: {type(err).__name__}: {err}")
+            self._started.append((result, started))
             try:
                 os.write(self._wake_w, b"!")
             except BlockingIOError:
@@ -135,9 +136,9 @@ class Processes:
         except BlockingIOError:
             pass
         while self._started:
-            child, err, started = self._started.popleft()
+            result, started = self._started.popleft()
             self.inflight -= 1
-            started(child, err)
+            started(result)
 
     def _settle_spawns(self) -> None:
         """Wait until every spawn in flight is back (its child then watched or its error handled)."""
