@@ -116,3 +116,34 @@ def _locked(path: Path) -> bool:
             return True
         fcntl.flock(fh, fcntl.LOCK_UN)
     return False
+
+
+def test_a_full_file_system_holds_the_job_with_no_space_left(tmp_path):
+    """The issue's case: TMPDIR on a full file system. Needs a tiny tmpfs (mount: root)."""
+    import pytest
+
+    full = tmp_path / "full"
+    full.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root): the file-in-the-way test covers the path")
+    try:
+        fd = os.open(full / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(fd, b"\0" * 4096):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        d = tmp_path / "dag"
+        d.mkdir()
+        (d / "ok.sub").write_text("executable = /bin/true\nlog = jobs.log\nqueue\n")
+        (d / "s.dag").write_text("JOB A ok.sub\n")
+        result = dryrun(d / "s.dag", slots=1, scratch_dir=full)
+        assert result.exit_code == 1 and result.failed == ["A"] and result.rescue_file is not None
+        held = [e for e in htcondor2().JobEventLog(str(d / "jobs.log")).events(0)
+                if e.type == htcondor2().JobEventType.JOB_HELD]
+        assert len(held) == 1 and "No space left on device" in held[0]["HoldReason"], [dict(e) for e in held]
+    finally:
+        subprocess.run(["umount", str(full)], capture_output=True)
