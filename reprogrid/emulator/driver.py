@@ -5,10 +5,10 @@ the job event logs, the node status file, ``<dag>.dagman.out`` and, on failure, 
 next rescue DAG. ``plan(dag_path, ...)`` runs nothing: it matches every node's job
 against the machine inventory and explains the nodes that match nothing.
 
-Modules: ``dagfile`` (parser), ``model``, ``jobads`` (job ads via ``reprogrid.condor.bindings``),
-``matchmaking``, ``transfer``, ``executor``, ``scheduler`` (the DAGMan loop),
-``eventlog``, ``nodestatus``, ``rescue``, ``scripts`` (script macros, JOBSTATE_LOG).
-What the dry run promises and what it cannot know: docs/dryrun.md.
+The driver owns the run's frame: the DAG's lock, recovery after a killed run, the scratch
+root and its watchdog; the parts are ``dagman`` (the DAG file, the node state machine),
+``schedd`` (queue, matchmaking, holds) and ``starter`` (sandbox, transfers, processes,
+event log). What the dry run promises and what it cannot know: docs/dryrun.md.
 """
 from __future__ import annotations
 
