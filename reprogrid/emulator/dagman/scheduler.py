@@ -159,7 +159,7 @@ class Scheduler(NodeMachine):
                     continue
             if self.schedd.start(st.job) is None:  # blocked on resources: wait for something to finish
                 self.blocked.append(st.node.name)
-                if self.schedd.free_slots == 0:
+                if self.schedd.full():
                     return
 
 
@@ -170,7 +170,7 @@ class Scheduler(NodeMachine):
         mono = time.monotonic()
         if force or mono - self.last_flush >= 0.2:  # logs reach the disk in batches
             self.last_flush = mono
-            self.schedd.events.flush()
+            self.schedd.flush_logs()
             self.jobstate.flush()
             self.log.handle.flush()
         self.progress.update(self.counts["done"], self.schedd.running_jobs, self.schedd.idle, self.counts["failed"], force)
@@ -408,7 +408,7 @@ class Scheduler(NodeMachine):
         self.write_status(force=True, end=True)
         self.log_summary()
         self.jobstate.internal(f"DAGMAN_FINISHED {exit_code}")
-        self.schedd.events.close()
+        self.schedd.close_logs()
         self.jobstate.close()
         self.progress.close()
         self.log(f"{self.schedd.jobs_run} jobs run in {time.time() - t0:.1f} s")

@@ -132,6 +132,16 @@ class Schedd:
         owners = {p.owner for p in cluster.procs if not p.finished and p.owner}
         self.processes.kill_some(lambda child: child.owner in owners, reason)
 
+    def full(self) -> bool:
+        """Every local slot is taken."""
+        return self.free_slots == 0
+
+    def flush_logs(self) -> None:
+        self.events.flush()
+
+    def close_logs(self) -> None:
+        self.events.close()
+
     def take_freed(self) -> bool:
         freed, self.freed = self.freed, False
         return freed
