@@ -12,10 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from reprogrid.run.emulator import plan
+from reprogrid.emulator import plan
 from reprogrid.condor.matchmaking import symmetric_match
 from reprogrid.condor.pool import ads_from_json
-from reprogrid.run.emulator.jobads import node_job_ads
+from reprogrid.emulator.schedd.jobads import node_job_ads
 
 CPUS = [(23, 49, "x86_64-v3"), (25, 1, "x86_64-v3"), (6, 79, "x86_64-v3"), (6, 63, "x86_64-v3"), (6, 85, "x86_64-v4")]
 

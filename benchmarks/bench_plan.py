@@ -25,7 +25,7 @@ from typing import Any, Dict, List
 
 from reprogrid.condor.pool import load_pool
 from reprogrid.plan.planner import build_view, plan_hardware
-from reprogrid.run.poolcheck import summarize_pool
+from reprogrid.access.poolcheck import summarize_pool
 
 _FAMILIES = [(23, 49, "x86_64-v3"), (25, 1, "x86_64-v3"), (25, 17, "x86_64-v4"), (6, 85, "x86_64-v4"),
              (6, 79, "x86_64-v3"), (6, 63, "x86_64-v3"), (6, 106, "x86_64-v4"), (6, 45, "x86_64-v2")]

@@ -1,8 +1,8 @@
 """reprogrid: reproducibility studies of deep-learning results on HTCondor and the OSPool.
 
 The flow, one package per stage: ``spec`` (what to run) -> ``prepare`` (images, data) ->
-``render`` (the submit tree, whose names and manifest ``tree`` owns) -> ``run`` (the real
-pool, or the local dry run with the schedd emulated) -> ``job`` (inside the container) ->
+``render`` (the submit tree, whose names and manifest ``tree`` owns) -> ``access`` (the real
+pool) or ``emulator`` (the local dry run) -> ``job`` (inside the container) ->
 ``gather`` -> ``analysis`` -> ``report``; beside them ``core`` (errors, atomic files,
 progress) and ``condor`` (the HTCondor bindings, escaping, matchmaking). ``cli``,
 ``commands`` and ``demo`` are thin layers over all of them. Imports run down the flow
@@ -27,7 +27,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "load_study": "spec", "study_from_dict": "spec", "Study": "spec", "preset_study": "spec",
-    "render_study": "render", "dryrun": "run", "plan": "run",
+    "render_study": "render", "dryrun": "emulator", "plan": "emulator",
     "gather_results": "gather", "load_dataset": "gather", "summarize": "analysis",
     "build_report": "report", "run_demo": "demo",
 }

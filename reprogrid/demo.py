@@ -71,7 +71,7 @@ def run_demo(
     starts over). ``study`` replaces the demo preset (a raw study dict, e.g. a tiny one).
     When stderr is not a terminal, one line per finished node is printed there.
     """
-    from reprogrid.run import emulator
+    from reprogrid import emulator
     from reprogrid.gather import gather, load_dataset
     from reprogrid.spec.presets import demo
     from reprogrid.render.study import DAG_FILE, render_study
@@ -127,7 +127,7 @@ def run_demo(
 def finished_before(submit_dir: Path) -> bool:
     """Whether an earlier run of this submit tree finished every node (DAGMan's node
     status file says so); then resuming has nothing left to run."""
-    from reprogrid.run.status import read_node_status
+    from reprogrid.access.status import read_node_status
 
     status = read_node_status(submit_dir / tree.NODE_STATUS_FILE)
     return bool(status and status.complete and status.nodes

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from reprogrid.run.emulator import dryrun
-from reprogrid.run.emulator.dagfile import DagParseError
+from reprogrid.emulator import dryrun
+from reprogrid.emulator.dagman.dagfile import DagParseError
 
 CASES = Path(__file__).parent / "dags" / "conformance"
 NAMES = sorted(p.name for p in CASES.iterdir() if (p / "expect.json").exists())

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from reprogrid.run.emulator import dryrun
-from reprogrid.run.emulator.dagfile import DagParseError, parse_dag
-from reprogrid.run.emulator.rescue import rescue_files
+from reprogrid.emulator import dryrun
+from reprogrid.emulator.dagman.dagfile import DagParseError, parse_dag
+from reprogrid.emulator.dagman.rescue import rescue_files
 
 LOCAL = "universe = local\nlog = nodes.log\n"
 
@@ -225,7 +225,7 @@ def test_status_file_uses_node_status_numbers_and_ends(tmp_path):
     text = (tmp_path / "d.status").read_text()
     assert re.search(r'DagStatus = 6; /\* "STATUS_ERROR \(failed\)" \*/', text)
     assert "NextUpdate = 0;" in text and "NodesFailed = 1;" in text
-    from reprogrid.run.status import read_node_status  # the status reader still parses it
+    from reprogrid.access.status import read_node_status  # the status reader still parses it
     parsed = read_node_status(tmp_path / "d.status")
     assert parsed.dag_status == 6
 
@@ -259,7 +259,7 @@ def test_parsing_as_dagman_lexes(tmp_path):
 
 @pytest.mark.parametrize("line,what", [("JOB A+B x.sub", "illegal character '+'"),
                                        ("JOB A x.sub\nABORT-DAG-ON A 1 RETURN 300", "between 0 and 255"),
-                                       ("SERVICE S x.sub", "SERVICE nodes")])
+                                       ("PROVISIONER P x.sub", "PROVISIONER nodes")])
 def test_refused_lines_name_file_line_and_fix(tmp_path, line, what):
     (tmp_path / "d.dag").write_text(line + "\n")
     with pytest.raises(DagParseError, match=re.escape(what)) as err:

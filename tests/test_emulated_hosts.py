@@ -12,7 +12,7 @@ import json
 import pytest
 
 from reprogrid.condor.inventory import MACHINES, builtin_machine_ads
-from reprogrid.run.emulator.executor import THREAD_VARS, host_thread_env
+from reprogrid.emulator.starter.executor import THREAD_VARS, host_thread_env
 
 LOGICAL = {"amd-epyc-7f52": 32, "amd-epyc-7302": 64, "amd-epyc-7402": 96, "amd-epyc-7443": 96,
            "amd-epyc-7513": 128, "amd-epyc-7713": 128, "intel-xeon-e5-2640v4": 40,
@@ -41,7 +41,7 @@ def test_a_64_and_a_96_cpu_machine_give_different_bits_each_repeatable(tmp_path)
     pytest.importorskip("tensorflow")
     from reprogrid.gather import gather, load_dataset
     from reprogrid.render import render_study
-    from reprogrid.run import emulator
+    from reprogrid import emulator
     from reprogrid.spec import study_from_dict
     from reprogrid.spec.presets import coakley2022
 

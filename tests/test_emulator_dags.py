@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reprogrid.run.emulator import dryrun, plan
-from reprogrid.run.emulator.rescue import rescue_files
+from reprogrid.emulator import dryrun, plan
+from reprogrid.emulator.dagman.rescue import rescue_files
 from reprogrid.core.errors import UserError
 
 DAGS = Path(__file__).parent / "dags"
@@ -134,11 +134,11 @@ def test_unmatchable_job_fails_its_node_in_execute_mode(tmp_path):
 
 def test_bad_dag_lines_are_user_errors_with_file_and_line(tmp_path):
     dag = tmp_path / "bad.dag"
-    dag.write_text("JOB A a.sub\nSERVICE S other.sub\nVARS A x=\"unclosed\nPARENT A CHILD Z\n")
+    dag.write_text("JOB A a.sub\nPROVISIONER P other.sub\nVARS A x=\"unclosed\nPARENT A CHILD Z\n")
     with pytest.raises(UserError) as err:
         dryrun(dag)
     text = str(err.value)
-    assert f"{dag}:2" in text and "SERVICE" in text
+    assert f"{dag}:2" in text and "PROVISIONER" in text
     assert f"{dag}:3" in text and f"{dag}:4" in text and "'Z'" in text
 
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from reprogrid.run.emulator.argv import split_v2
-from reprogrid.run.emulator.dagfile import parse_dag, parse_vars
+from reprogrid.emulator.starter.argv import split_v2
+from reprogrid.emulator.dagman.dagfile import parse_dag
+from reprogrid.emulator.dagman.daglex import parse_vars
 from reprogrid.condor.matchmaking import split_conjuncts
-from reprogrid.run.emulator.rescue import format_rescue, next_rescue_path
-from reprogrid.run.emulator.transfer import TransferError, UrlMapper, transfer_inputs, transfer_outputs
+from reprogrid.emulator.dagman.rescue import format_rescue, next_rescue_path
+from reprogrid.emulator.starter.transfer import TransferError, UrlMapper, transfer_inputs, transfer_outputs
 
 
 def test_vars_quoting_as_dagman_defines():

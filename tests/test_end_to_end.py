@@ -5,7 +5,7 @@ import json
 
 import htcondor2
 
-from reprogrid.run import emulator
+from reprogrid import emulator
 from reprogrid.analysis import provenance
 from reprogrid.gather import gather, load_dataset
 from reprogrid.spec.presets import demo

@@ -11,7 +11,7 @@ from reprogrid.cli import main
 from reprogrid.core.errors import UserError
 from reprogrid.prepare import envs
 from reprogrid.render import render_study
-from reprogrid.run.emulator.driver import software_pythons
+from reprogrid.emulator.driver import software_pythons
 from reprogrid.spec import study_from_dict
 from reprogrid.spec.presets import coakley2022
 from reprogrid.spec.presets import demo as demo_preset

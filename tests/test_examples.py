@@ -13,7 +13,7 @@ import pytest
 from reprogrid.gather import gather, load_dataset
 from reprogrid.render import render_study
 from reprogrid.report import build_report
-from reprogrid.run import emulator
+from reprogrid import emulator
 from reprogrid.spec import load_study
 
 

@@ -26,7 +26,7 @@ from reprogrid.export.sources import scrub
 from reprogrid.gather import gather, load_dataset
 from reprogrid.render import render_study
 from reprogrid.report import build_report
-from reprogrid.run import emulator
+from reprogrid import emulator
 from reprogrid.spec import load_study, study_from_dict
 from reprogrid.spec.presets import demo
 

@@ -93,7 +93,7 @@ def test_on_todays_ospool_family_pins_are_loose_but_never_cross_vendor(tmp_path)
 
 def test_every_node_of_the_rendered_dag_becomes_the_job_it_names(tmp_path):
     """Read the rendered DAG back (JOB + VARS, DAGMan's quoting), build each node's job ad."""
-    from reprogrid.run.emulator.dagfile import parse_dag
+    from reprogrid.emulator.dagman.dagfile import parse_dag
     from reprogrid.render import render_study
 
     study = preset_study("coakley2022")

@@ -141,8 +141,9 @@ def test_second_dry_run_of_a_dag_is_refused_naming_the_first(tmp_path):
 
 @pytest.mark.parametrize("partial", [b"000 (005.000.000) 2024-01-01 00:00:00 Job submi", b""])
 def test_half_written_event_is_cut_before_appending(tmp_path, partial):
-    from reprogrid.run.emulator.recovery import last_cluster, repair_tail
-    from reprogrid.run.emulator import eventlog
+    from reprogrid.emulator.dagman.recovery import last_cluster
+    from reprogrid.emulator.starter.eventlog import repair_tail
+    from reprogrid.emulator.starter import eventlog
 
     log = tmp_path / "x.log"
     log.write_text(eventlog.submit_event(4, 0, "n"))

@@ -20,7 +20,7 @@ from reprogrid.condor.matchmaking import Matchmaker
 from reprogrid.condor.ospool_today import pool_ads
 from reprogrid.plan.evidence import REFERENCE_EVIDENCE, compute_evidence, dimension_weights, parse_weights
 from reprogrid.plan.planner import build_view, coverage, plan_hardware
-from reprogrid.run.poolcheck import as_of_capture, job_ads_for_study
+from reprogrid.access.poolcheck import as_of_capture, job_ads_for_study
 from reprogrid.spec.presets import coakley2022, demo
 from reprogrid.spec.validate import load_study, study_from_dict
 

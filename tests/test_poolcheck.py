@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reprogrid.run import poolcheck
+from reprogrid.access import poolcheck
 from reprogrid.cli import main
 from reprogrid.condor.inventory import builtin_machine_ads
 from reprogrid.condor.pool import load_pool

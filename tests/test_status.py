@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reprogrid.run import status
+from reprogrid.access import status
 from reprogrid.cli import main
 
 SW = ("dockerhub-2.8.0", "ngc-22.03")
@@ -217,7 +217,8 @@ def test_newer_source_wins(tree: Path):
 
 
 def test_reads_what_the_emulator_writes(tree: Path):
-    from reprogrid.run.emulator import eventlog, nodestatus
+    from reprogrid.emulator.starter import eventlog
+    from reprogrid.emulator.dagman import nodestatus
 
     (tree / "logs" / "study.log").write_text(
         eventlog.submit_event(7, 0, R1, 1.0e9) + eventlog.execute_event(7, 0, "slot1@x", 1.0e9 + 1)

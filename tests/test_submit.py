@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reprogrid.run import submission
+from reprogrid.access import submission
 from reprogrid.cli import main
 
 

@@ -204,7 +204,7 @@ def test_render_ships_the_files_and_keeps_the_command_out_of_the_submit_file(tmp
 
 
 def test_pool_check_renders_a_user_workloads_cells_without_its_files():
-    from reprogrid.run.poolcheck import job_ads_for_study
+    from reprogrid.access.poolcheck import job_ads_for_study
 
     study = study_from_dict(spec({"name": "mine", "command": ["python", "gone.py"], "files": ["gone.py"],
                                   "metrics": {"primary": "acc", "higher_is_better": True}}))

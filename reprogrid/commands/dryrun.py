@@ -99,8 +99,8 @@ def _pairs(values, flag):  # noqa: ANN001
 
 
 def run(args: argparse.Namespace) -> int:
-    from reprogrid.run.emulator.dagfile import DagParseError
-    from reprogrid.run.emulator.driver import dryrun, plan
+    from reprogrid.emulator.dagman.dagfile import DagParseError
+    from reprogrid.emulator.driver import dryrun, plan
 
     try:
         return _run(args, dryrun, plan)
@@ -148,7 +148,7 @@ def outcome_line(outcome) -> str:  # noqa: ANN001
 
 def failure_line(outcome) -> str:  # noqa: ANN001
     """How many nodes failed and why, the reasons grouped (job ids left out), or '' when none did."""
-    from reprogrid.run.failures import grouped_reasons
+    from reprogrid.emulator.failures import grouped_reasons
 
     if not outcome.failed:
         return ""

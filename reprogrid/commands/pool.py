@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _import(args: argparse.Namespace) -> int:
     from reprogrid.condor.pool import load_pool
-    from reprogrid.run.poolcheck import summarize_pool
+    from reprogrid.access.poolcheck import summarize_pool
 
     summary = summarize_pool(load_pool(args.file), args.model_attribute)
     print(json.dumps(summary.as_dict()) if args.json else summary.describe())
@@ -67,11 +67,11 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from reprogrid.run.poolcheck import check_study, describe_checks
+    from reprogrid.access.poolcheck import check_study, describe_checks
     from reprogrid.spec.validate import load_study
 
     from reprogrid.condor.ospool_today import pool_ads
-    from reprogrid.run.poolcheck import pool_findings
+    from reprogrid.access.poolcheck import pool_findings
 
     study = load_study(args.spec)
     ads, label = pool_ads(args.pool)

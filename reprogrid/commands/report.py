@@ -92,7 +92,7 @@ def status_counts(submit_dir: Path, gathered: Dict[str, Any]) -> Dict[str, int]:
     if not missing or not tree.is_submit_dir(submit_dir):
         return counts
     from reprogrid.core.errors import UserError
-    from reprogrid.run.status import StatusTracker
+    from reprogrid.access.status import StatusTracker
 
     try:
         progress = StatusTracker(submit_dir, cache=False).update()

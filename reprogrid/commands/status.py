@@ -6,7 +6,7 @@ import json
 import sys
 import time
 
-from reprogrid.run.status import StatusTracker
+from reprogrid.access.status import StatusTracker
 
 ORDER = 45
 

@@ -122,7 +122,7 @@ def pool_warnings(study, pool: Optional[str], base_dir: Path) -> List[str]:  # n
     """What validate and render warn about beyond the spec itself: pins judged against
     today's OSPool (or ``--pool``), placeholders and missing local inputs."""
     from reprogrid.condor.ospool_today import pool_ads
-    from reprogrid.run.poolcheck import pool_findings
+    from reprogrid.access.poolcheck import pool_findings
     from reprogrid.spec.validate import input_warnings
 
     ads, label = pool_ads(pool)

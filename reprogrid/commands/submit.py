@@ -5,7 +5,7 @@ import argparse
 import shlex
 import sys
 
-from reprogrid.run import submission
+from reprogrid.access import submission
 
 ORDER = 40
 

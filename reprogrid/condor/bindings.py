@@ -42,6 +42,40 @@ def classad2():
         import classad2 as module
     return module
 
+
+# -- ClassAd values: the one set of helpers (the emulator, matchmaking and the pool check use them)
+def ad_value(ad: "classad.ClassAd", attr: str) -> object:
+    """An attribute's evaluated value, or None when absent, undefined or an error."""
+    if attr not in ad:
+        return None
+    try:
+        value = ad.eval(attr)
+    except Exception:  # the bindings raise several types for an expression that cannot evaluate
+        return None
+    if value is classad.Value.Undefined or value is classad.Value.Error:
+        return None
+    return value
+
+
+def ad_string(ad: "classad.ClassAd", attr: str) -> Optional[str]:
+    """An attribute that evaluates to a string, else None."""
+    if attr not in ad:
+        return None
+    value = ad.eval(attr)
+    return value if isinstance(value, str) else None
+
+
+def ad_number(value: object, default: int = 0) -> int:
+    """A ClassAd value as an int (booleans count as 0/1); ``default`` when it is not a number."""
+    if isinstance(value, (int, float)):
+        return int(value)
+    return default
+
+
+#: The job event log's event types (the one owner of their numbers: readers and the
+#: emulator's event log writer use these).
+JobEventType = htcondor.JobEventType
+
 #: QDate given to simulated jobs, so rendered ads are reproducible.
 FIXED_QDATE = 1_600_000_000
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
-from reprogrid.condor.bindings import classad
+from reprogrid.condor.bindings import ad_number, classad
 
 
 _COUNT_MATCHES = re.compile(r"countMatches\(\s*MY\.RequireGPUs\s*,\s*TARGET\.AvailableGPUs\s*\)", re.I)
@@ -31,19 +31,11 @@ _IDENTITY = {"name", "machine", "myaddress", "publicclaimid", "slotid", "lasthea
              "daemonstarttime", "mycurrenttime", "updatesequencenumber", "updatestotal"}
 
 
-def _num(value: object, default: int = 0) -> int:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (int, float)):
-        return int(value)
-    return default
-
-
 def job_requests(job: classad.ClassAd) -> Tuple[int, int, int, int]:
     """(cpus, memory MB, disk KB, gpus) the job asks for, evaluated as the schedd would."""
     out = []
     for attr, default in zip(_REQUEST_ATTRS, (1, 0, 0, 0)):
-        out.append(_num(job.eval(attr), default) if attr in job else default)
+        out.append(ad_number(job.eval(attr), default) if attr in job else default)
     return tuple(out)  # type: ignore[return-value]
 
 

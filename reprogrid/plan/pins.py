@@ -29,7 +29,7 @@ from reprogrid.plan.kinds import (
     CPU_DIMENSIONS, GPU_DIMENSIONS, LOGICAL_CPUS_ATTRIBUTE, Kind, gpu_values, name_part, slot_kinds,
 )
 from reprogrid.render.hardware import pin_for
-from reprogrid.run.poolcheck import as_of_capture, job_ads_for_study
+from reprogrid.access.poolcheck import as_of_capture, job_ads_for_study
 from reprogrid.spec.model import Pool, Study
 from reprogrid.spec.validate import study_from_dict
 

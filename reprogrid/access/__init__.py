@@ -1,0 +1,13 @@
+"""Access: operations on a real pool (a rendered submit tree on a real schedd).
+
+Owns submission through the bindings (``submission``), monitoring from the node status
+file and the event log (``status``) and the pre-submit check of a study against a pool
+(``poolcheck``). The local dry run is ``reprogrid.emulator``. May import ``render`` and
+everything below it.
+"""
+from reprogrid.access.poolcheck import check_study, describe_checks, summarize_pool
+from reprogrid.access.status import study_status
+from reprogrid.access.submission import SubmitOptions, submit, submit_dag_command
+
+__all__ = ["SubmitOptions", "check_study", "describe_checks", "study_status", "submit",
+           "submit_dag_command", "summarize_pool"]

@@ -1,0 +1,480 @@
+"""Progress of a submitted (or emulated) study: which runs are done, running, idle, held, failed.
+
+Owns reading the two files DAGMan keeps up to date in a submit tree, the same for the
+real pool and the emulator:
+
+- the node status file (``study.dag.status``): DagStatus / NodeStatus / StatusEnd ads in
+  new ClassAd syntax, rewritten as a whole by DAGMan every so often;
+- the job event log (``logs/study.log``), read with ``htcondor2.JobEventLog``
+  incrementally: a :class:`EventLogFollower` keeps its reader, and its position can be
+  saved (the reader pickles) so the next ``reprogrid status`` reads only new events.
+
+Events are mapped to runs by the DAG node name that DAGMan writes into each submit
+event (``DAG Node: <run_id>``); later events follow by cluster.proc. The newer of the
+two sources decides a run's state. Totals are grouped by software and hardware
+environment from ``manifest.json``.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import pickle
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+from reprogrid import tree
+from reprogrid.condor import dagcodes as dc
+from reprogrid.condor.bindings import JobEventType, classad2, htcondor2
+from reprogrid.core.errors import Problem, UserError
+from reprogrid.core.files import write_text_atomic
+
+STATES = ("done", "running", "idle", "held", "failed", "waiting")
+LOG_NAME = tree.LOG_FILE
+STATUS_NAME = tree.NODE_STATUS_FILE
+CACHE_NAME = "logs/.reprogrid-status.json"
+CACHE_SCHEMA = "reprogrid.status-cache/1"
+_NODE_STATUS = {dc.STATUS_NOT_READY: "waiting", dc.STATUS_READY: "waiting", dc.STATUS_PRERUN: "waiting",
+                dc.STATUS_SUBMITTED: "idle", dc.STATUS_POSTRUN: "running", dc.STATUS_DONE: "done",
+                dc.STATUS_ERROR: "failed", dc.STATUS_FUTILE: "failed"}
+# DagStatus in a node status file is a node status number (dag.cpp, Dag::DumpNodeStatus), not an exit code
+_DAG_STATUS = {dc.STATUS_NOT_READY: "not ready", dc.STATUS_READY: "ready", dc.STATUS_PRERUN: "PRE script",
+               dc.STATUS_SUBMITTED: "running", dc.STATUS_POSTRUN: "POST script", dc.STATUS_DONE: "done",
+               dc.STATUS_ERROR: "failed", dc.STATUS_FUTILE: "futile"}
+
+# Job event types: the bindings' JobEventType, as plain ints for fast comparison
+SUBMIT, EXECUTE, EXECUTABLE_ERROR, JOB_EVICTED, JOB_TERMINATED = (int(JobEventType.SUBMIT), int(JobEventType.EXECUTE),
+    int(JobEventType.EXECUTABLE_ERROR), int(JobEventType.JOB_EVICTED), int(JobEventType.JOB_TERMINATED))
+SHADOW_EXCEPTION, JOB_ABORTED, JOB_UNSUSPENDED = (int(JobEventType.SHADOW_EXCEPTION), int(JobEventType.JOB_ABORTED),
+                                                  int(JobEventType.JOB_UNSUSPENDED))
+JOB_HELD, JOB_RELEASED, POST_SCRIPT_TERMINATED = (int(JobEventType.JOB_HELD), int(JobEventType.JOB_RELEASED),
+                                                  int(JobEventType.POST_SCRIPT_TERMINATED))
+JOB_RECONNECT_FAILED = int(JobEventType.JOB_RECONNECT_FAILED)
+
+
+
+
+@dataclass
+class NodeProgress:
+    """What the event log says about one DAG node."""
+
+    state: str = "waiting"
+    cluster: Optional[int] = None
+    proc: Optional[int] = None
+    submits: int = 0
+    time: int = 0
+    hold_reason: Optional[str] = None
+    return_value: Optional[int] = None
+    note: Optional[str] = None
+
+
+def node_name_of(event: Any) -> Optional[str]:
+    """The DAG node a submit event belongs to (``DAG Node: <name>`` in its log notes)."""
+    notes = event.get("StructuredNotes")
+    if notes is not None:
+        try:
+            name = notes.get("DAGNodeName") if hasattr(notes, "get") else None
+        except Exception:  # a ClassAd without the attribute
+            name = None
+        if name:
+            return str(name)
+    for line in str(event.get("LogNotes") or "").splitlines():
+        key, sep, value = line.strip().partition(":")
+        if sep and key.strip() == "DAG Node" and value.strip():
+            return value.strip()
+    return None
+
+
+def apply_event(nodes: Dict[str, NodeProgress], jobs: Dict[str, str], event: Any) -> Optional[str]:
+    """Update ``nodes`` (by node name) and ``jobs`` (``"cluster.proc"`` -> node) with one event.
+
+    Returns the node the event was about, or None for an event of no DAG node.
+    """
+    kind = int(event.type)
+    job = f"{event.cluster}.{event.proc}"
+    if kind == SUBMIT:
+        name = node_name_of(event)
+        if name is None:
+            return None
+        jobs[job] = name
+        node = nodes.setdefault(name, NodeProgress())
+        node.state, node.cluster, node.proc = "idle", event.cluster, event.proc
+        node.submits += 1
+        node.hold_reason = node.return_value = node.note = None
+    else:
+        name = jobs.get(job)
+        if name is None:
+            return None
+        node = nodes[name]
+        if kind in (EXECUTE, JOB_UNSUSPENDED):
+            node.state = "running"
+        elif kind in (JOB_EVICTED, SHADOW_EXCEPTION, JOB_RELEASED, JOB_RECONNECT_FAILED):
+            node.state, node.hold_reason = "idle", None
+        elif kind == JOB_HELD:
+            node.state = "held"
+            node.hold_reason = str(event.get("HoldReason") or "held")
+        elif kind in (JOB_TERMINATED, POST_SCRIPT_TERMINATED):
+            normal = bool(event.get("TerminatedNormally", True))
+            value = event.get("ReturnValue")
+            node.return_value = int(value) if value is not None else None
+            ok = normal and node.return_value == 0
+            node.state = "done" if ok else "failed"
+            if not normal:
+                node.note = f"killed by signal {event.get('TerminatedBySignal')}"
+            elif not ok:
+                node.note = f"exit code {node.return_value}"
+        elif kind == JOB_ABORTED:
+            node.state, node.note = "failed", f"removed: {event.get('Reason') or 'condor_rm'}"
+        elif kind == EXECUTABLE_ERROR:
+            node.state, node.note = "failed", "executable error"
+        else:
+            return name
+    node.time = int(event.timestamp)
+    return name
+
+
+def _head_digest(path: Path) -> Tuple[int, str]:
+    """Length and sha256 of the log's first event (how a rewritten log is recognised)."""
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    end = head.find(b"\n...\n")
+    head = head[: end + 5] if end >= 0 else head
+    return len(head), hashlib.sha256(head).hexdigest()
+
+
+class _OnlyJobEventLog(pickle.Unpickler):
+    """Unpickle a saved reader, and nothing else (the cache lives in a user's folder)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module.startswith("htcondor2") and name == "JobEventLog":
+            return getattr(__import__(module, fromlist=[name]), name)
+        raise pickle.UnpicklingError(f"refusing {module}.{name} in a status cache")
+
+
+class EventLogFollower:
+    """Follows one job event log: each :meth:`poll` reads only the events appended since.
+
+    ``events_read`` counts every event this follower (and the saved state it resumed
+    from) has read; it grows by exactly the number of new events per poll.
+    """
+
+    def __init__(self, path: Union[str, Path]) -> None:
+        self.path = Path(path).absolute()
+        self.nodes: Dict[str, NodeProgress] = {}
+        self.jobs: Dict[str, str] = {}
+        self.events_read = 0
+        self.errors: List[str] = []
+        self._reader: Any = None
+        self._head: Optional[Tuple[int, str]] = None
+
+    def _open(self) -> bool:
+        if self._reader is not None:
+            return True
+        if not self.path.is_file() or self.path.stat().st_size == 0:
+            return False
+        self._reader = htcondor2().JobEventLog(str(self.path))
+        self._head = _head_digest(self.path)
+        return True
+
+    def _rewritten(self) -> bool:
+        if self._head is None or not self.path.is_file():
+            return self._head is not None
+        length, digest = self._head
+        current = _head_digest(self.path)
+        return current[1] != digest if length == current[0] else True
+
+    def reset(self) -> None:
+        """Forget everything; the next poll reads the log from its start."""
+        if self._reader is not None:
+            try:
+                self._reader.close()
+            except Exception:
+                pass
+        self.__init__(self.path)  # type: ignore[misc]
+
+    def poll(self) -> int:
+        """Read the events appended since the last poll (never blocks); return how many."""
+        if self._reader is not None and self._rewritten():
+            self.reset()
+        if not self._open():
+            return 0
+        count = 0
+        try:
+            for event in self._reader.events(stop_after=0):
+                apply_event(self.nodes, self.jobs, event)
+                count += 1
+        except Exception as err:  # a damaged event; later polls retry from the same place
+            message = f"{self.path}: cannot read an event after {self.events_read + count} events ({err})"
+            if message not in self.errors:
+                self.errors.append(message)
+        self.events_read += count
+        return count
+
+    # -- saving and resuming the position ------------------------------------------
+
+    def to_state(self) -> Dict[str, Any]:
+        """Plain data (JSON-able) from which :meth:`from_state` resumes without re-reading."""
+        reader = base64.b64encode(pickle.dumps(self._reader)).decode() if self._reader is not None else None
+        return {
+            "schema": CACHE_SCHEMA,
+            "log": str(self.path),
+            "head": list(self._head) if self._head else None,
+            "size": self.path.stat().st_size if self._reader is not None and self.path.is_file() else 0,
+            "reader": reader,
+            "events_read": self.events_read,
+            "jobs": self.jobs,
+            "nodes": {name: asdict(node) for name, node in self.nodes.items()},
+        }
+
+    @classmethod
+    def from_state(cls, path: Union[str, Path], state: Mapping[str, Any]) -> "EventLogFollower":
+        """Resume from :meth:`to_state`; start afresh when the state is for another or a rewritten log."""
+        follower = cls(path)
+        try:
+            if state.get("schema") != CACHE_SCHEMA or state.get("log") != str(follower.path):
+                return follower
+            if not state.get("reader") or not state.get("head"):
+                return follower
+            htcondor2()
+            reader = _OnlyJobEventLog(io.BytesIO(base64.b64decode(state["reader"]))).load()
+            follower._head = (int(state["head"][0]), str(state["head"][1]))
+            if follower._rewritten() or follower.path.stat().st_size < int(state.get("size", 0)):
+                return cls(path)  # a new or truncated log: read it from the start
+            follower._reader = reader
+            follower.events_read = int(state["events_read"])
+            follower.jobs = {str(k): str(v) for k, v in state["jobs"].items()}
+            follower.nodes = {str(k): NodeProgress(**v) for k, v in state["nodes"].items()}
+        except Exception:  # a damaged or foreign cache: read from the start instead
+            return cls(path)
+        return follower
+
+
+@dataclass(frozen=True)
+class NodeStatusFile:
+    """A parsed node status file."""
+
+    timestamp: int
+    dag_status: Optional[int]
+    nodes: Dict[str, Tuple[str, str, int]]  # name -> (state, StatusDetails, RetryCount)
+    complete: bool
+
+
+def read_node_status(path: Union[str, Path]) -> Optional[NodeStatusFile]:
+    """Parse DAGMan's node status file; None when it does not exist (yet)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise UserError.of("cannot read the node status file", [Problem(str(path), str(err))]) from err
+    ads_module = classad2()
+    timestamp, dag_status, complete = 0, None, False
+    nodes: Dict[str, Tuple[str, str, int]] = {}
+    try:
+        for ad in ads_module.parseAds(text, ads_module.ParserType.New):
+            kind = ad.get("Type")
+            if kind == "DagStatus":
+                timestamp = int(ad.get("Timestamp", 0))
+                dag_status = int(ad["DagStatus"]) if "DagStatus" in ad else None
+            elif kind == "NodeStatus":
+                code = int(ad.get("NodeStatus", 0))
+                details = str(ad.get("StatusDetails", "") or "")
+                state = _NODE_STATUS.get(code, "waiting")
+                if code == dc.STATUS_SUBMITTED:
+                    state = "held" if int(ad.get("JobProcsHeld", 0) or 0) > 0 else \
+                        ("idle" if details.lower() == "idle" else "running")
+                nodes[str(ad["Node"])] = (state, details, int(ad.get("RetryCount", 0) or 0))
+            elif kind == "StatusEnd":
+                complete = True
+    except Exception as err:  # classad2 parse errors; a file caught mid-write is not
+        raise UserError.of("the node status file is not valid", [Problem(str(path), str(err))]) from err
+    return NodeStatusFile(timestamp, dag_status, nodes, complete)
+
+
+@dataclass
+class RunState:
+    run_id: str
+    software_env: str
+    hardware_env: str
+    workload: str
+    state: str = "waiting"
+    detail: Optional[str] = None
+    attempts: int = 0
+
+
+@dataclass
+class StudyProgress:
+    """Where a study stands: a state per run, and counts by environment."""
+
+    study: str
+    runs: List[RunState]
+    other_nodes: Dict[str, str] = field(default_factory=dict)
+    dag_status: Optional[str] = None
+    status_time: Optional[int] = None
+    events_read: int = 0
+    warnings: List[str] = field(default_factory=list)
+
+    def counts(self, key: Optional[str] = None) -> Dict[str, Counter]:
+        """``{group: Counter(state -> runs)}``; ``key`` is ``software_env``, ``hardware_env``,
+        ``workload`` or None (one group, ``"all"``)."""
+        out: Dict[str, Counter] = {}
+        for run in self.runs:
+            group = getattr(run, key) if key else "all"
+            out.setdefault(group, Counter())[run.state] += 1
+        return out
+
+    @property
+    def finished(self) -> bool:
+        """Every run done or failed (and the FINAL node too, when there is one)."""
+        runs_over = all(r.state in ("done", "failed") for r in self.runs)
+        others_over = all(s in ("done", "failed") for s in self.other_nodes.values())
+        return runs_over and others_over
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {
+            "study": self.study,
+            "total": len(self.runs),
+            "counts": dict(self.counts().get("all", Counter())),
+            "by_software": {k: dict(v) for k, v in self.counts("software_env").items()},
+            "by_hardware": {k: dict(v) for k, v in self.counts("hardware_env").items()},
+            "other_nodes": self.other_nodes,
+            "dag_status": self.dag_status,
+            "finished": self.finished,
+            "runs": [asdict(r) for r in self.runs],
+            "warnings": self.warnings,
+        }
+
+    def describe(self, max_listed: int = 8) -> str:
+        """A plain-text report: totals, tables by software and hardware, held and failed runs."""
+        total = Counter({s: 0 for s in STATES})
+        total.update(self.counts().get("all", Counter()))
+        head = f"study {self.study}: {len(self.runs)} runs - " + ", ".join(f"{s} {total[s]}" for s in STATES)
+        lines = [head]
+        if self.dag_status:
+            lines.append(f"DAG: {self.dag_status}")
+        for title, key in (("software environment", "software_env"), ("hardware environment", "hardware_env")):
+            groups = self.counts(key)
+            width = max([len(title)] + [len(g) for g in groups])
+            lines.append("")
+            lines.append(f"{title:<{width}}  " + " ".join(f"{s:>7}" for s in ("total",) + STATES))
+            for group, counter in groups.items():
+                cells = [sum(counter.values())] + [counter[s] for s in STATES]
+                lines.append(f"{group:<{width}}  " + " ".join(f"{c:>7}" for c in cells))
+        for state in ("held", "failed"):
+            listed = [r for r in self.runs if r.state == state]
+            if listed:
+                lines.append("")
+                lines.append(f"{state} ({len(listed)}):")
+                for run in listed[:max_listed]:
+                    lines.append(f"  {run.run_id}" + (f": {run.detail}" if run.detail else ""))
+                if len(listed) > max_listed:
+                    lines.append(f"  ... and {len(listed) - max_listed} more")
+        for name, state in self.other_nodes.items():
+            lines.append(f"\nnode {name}: {state}")
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def combine(manifest: Mapping[str, Any], follower: Optional[EventLogFollower],
+            node_status: Optional[NodeStatusFile]) -> StudyProgress:
+    """One state per manifest run from the event log and the node status file (newer wins)."""
+    events = follower.nodes if follower else {}
+    status_nodes = node_status.nodes if node_status else {}
+    status_time = node_status.timestamp if node_status else 0
+    runs = []
+    for entry in manifest["runs"]:
+        run = RunState(entry["run_id"], entry["software_env"], entry["hardware_env"], entry["workload"])
+        ev = events.get(run.run_id)
+        ns = status_nodes.get(run.run_id)
+        if ev is not None:
+            run.attempts = ev.submits
+        if ev is not None and (ns is None or ev.time > status_time):
+            run.state = ev.state
+            run.detail = ev.hold_reason if ev.state == "held" else ev.note
+        elif ns is not None:
+            run.state = ns[0]
+            run.detail = ns[1] if ns[0] in ("held", "failed") and ns[1] else None
+            if ns[0] == "failed" and ev is not None and ev.note and not run.detail:
+                run.detail = ev.note
+        runs.append(run)
+    known = {r.run_id for r in runs}
+    others: Dict[str, str] = {}
+    for name, (state, _, _) in status_nodes.items():
+        if name not in known:
+            others[name] = state
+    for name, node in events.items():
+        if name not in known and (name not in others or node.time > status_time):
+            others[name] = node.state
+    dag = None
+    if node_status and node_status.dag_status is not None:
+        dag = _DAG_STATUS.get(node_status.dag_status, str(node_status.dag_status))
+    study = str(manifest.get("study", {}).get("name", "?"))
+    progress = StudyProgress(study, runs, others, dag, status_time or None,
+                             follower.events_read if follower else 0,
+                             list(follower.errors) if follower else [])
+    if node_status is not None and not node_status.complete:
+        progress.warnings.append("the node status file has no StatusEnd ad (caught while being written?)")
+    return progress
+
+
+class StatusTracker:
+    """The status of one submit tree, updated incrementally (``update`` reads only what is new).
+
+    With ``cache=True`` the event-log reader's position and what it learnt are kept in
+    ``logs/.reprogrid-status.json``, so the next ``reprogrid status`` resumes there.
+    """
+
+    def __init__(self, submit_dir: Union[str, Path], cache: bool = True) -> None:
+        self.submit_dir = Path(submit_dir)
+        self.manifest = tree.read_manifest(self.submit_dir)
+        self.cache_path = self.submit_dir / CACHE_NAME if cache else None
+        log = self.submit_dir / LOG_NAME
+        self.follower = EventLogFollower(log)
+        if self.cache_path is not None and self.cache_path.is_file():
+            try:
+                state = json.loads(self.cache_path.read_text(encoding="utf-8"))
+                self.follower = EventLogFollower.from_state(log, state)
+            except (OSError, ValueError):
+                pass
+        self._status_key: Optional[Tuple[int, int]] = None
+        self._status: Optional[NodeStatusFile] = None
+
+    def _node_status(self) -> Optional[NodeStatusFile]:
+        path = self.submit_dir / STATUS_NAME
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            self._status_key, self._status = None, None
+            return None
+        key = (stat.st_mtime_ns, stat.st_size)
+        if key != self._status_key:
+            self._status = read_node_status(path)
+            self._status_key = key
+        return self._status
+
+    def update(self) -> StudyProgress:
+        """Read new events and the node status file; return the study's progress."""
+        self.follower.poll()
+        progress = combine(self.manifest, self.follower, self._node_status())
+        if self.cache_path is not None and self.follower.events_read:
+            try:
+                write_text_atomic(self.cache_path, json.dumps(self.follower.to_state()))
+            except OSError as err:  # a read-only submit tree: status still works
+                progress.warnings.append(f"cannot save the reader's position ({err})")
+        return progress
+
+
+def study_status(submit_dir: Union[str, Path], cache: bool = True) -> StudyProgress:
+    """One-shot status of a submit tree (see :class:`StatusTracker` to follow it)."""
+    return StatusTracker(submit_dir, cache=cache).update()
+
+
+__all__ = [
+    "EventLogFollower", "NodeProgress", "NodeStatusFile", "RunState", "STATES", "StatusTracker",
+    "StudyProgress", "apply_event", "combine", "node_name_of", "read_node_status",
+    "study_status",
+]

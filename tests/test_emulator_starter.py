@@ -1,0 +1,149 @@
+"""The emulated starter owns its job's processes, and the execute side's faults are job faults.
+
+HTCondor's starter kills everything a job started when the job ends or is removed; a dry
+run does too, and a killed dry run leaves nothing behind. A sandbox that cannot be made
+puts the job on hold (the dry run removes it: -1002), with the DAG's logs, rescue DAG and
+lock consistent, so the same command then recovers.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from reprogrid.condor.bindings import htcondor2
+from reprogrid.emulator import dryrun
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _marked(mark: str):
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if mark.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    if Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0] != b"Z":
+                        found.append(int(pid))
+            except OSError:
+                pass
+    return found
+
+
+def _wait(pred, timeout=20.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _leaky_dag(d: Path, mark: str, then: str = "exit 0") -> Path:
+    """One job that starts `sleep &`, `setsid sleep &` and a double-forked sleep, then `then`."""
+    d.mkdir(parents=True, exist_ok=True)
+    script = (f"sleep {mark}1 & setsid sleep {mark}2 & (sh -c ''sleep {mark}3 &'' &); "
+              f"touch {d}/started; {then}")
+    (d / "job.sub").write_text("executable = /bin/sh\n"
+                               f"arguments = \"-c '{script}'\"\n"
+                               "log = jobs.log\nqueue\n")
+    (d / "leak.dag").write_text("JOB A job.sub\n")
+    return d / "leak.dag"
+
+
+def test_a_jobs_background_setsid_and_double_forked_children_end_with_the_job(tmp_path):
+    mark = "61.0417"
+    dag = _leaky_dag(tmp_path / "dag", mark)
+    result = dryrun(dag, slots=2, scratch_dir=tmp_path)
+    assert result.exit_code == 0 and (dag.parent / "started").exists()
+    assert _wait(lambda: not _marked(mark), timeout=5), f"the job's processes outlived it: {_marked(mark)}"
+
+
+def test_a_killed_dry_run_leaves_none_of_its_jobs_processes(tmp_path):
+    mark = "62.0417"
+    dag = _leaky_dag(tmp_path / "dag", mark, then=f"sleep {mark}9")
+    env = dict(os.environ, TMPDIR=str(tmp_path), PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "reprogrid", "dryrun", str(dag), "--slots", "2"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert _wait(lambda: (dag.parent / "started").exists() and len(_marked(mark)) >= 4, timeout=60), _marked(mark)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert _wait(lambda: not _marked(mark), timeout=15), f"processes survived the killed dry run: {_marked(mark)}"
+
+
+def test_a_sandbox_that_cannot_be_made_holds_the_job_and_the_next_run_recovers(tmp_path):
+    """A's job turns the scratch root into a file, so B's sandbox cannot be created."""
+    d = tmp_path / "dag"
+    d.mkdir()
+    (d / "break.sub").write_text(
+        "universe = local\nexecutable = /bin/sh\n"
+        "arguments = \"-c 'd=$(dirname $_CONDOR_SCRATCH_DIR); if [ -e flag ]; then rm -rf $d; echo x > $d; fi'\"\n"
+        "log = jobs.log\nqueue\n")
+    (d / "ok.sub").write_text("executable = /bin/sh\narguments = \"-c 'echo ok > out.txt'\"\n"
+                              "should_transfer_files = YES\ntransfer_output_files = out.txt\n"
+                              "log = jobs.log\nqueue\n")
+    (d / "s.dag").write_text("JOB A break.sub\nJOB B ok.sub\nPARENT A CHILD B\nFINAL F ok.sub\n")
+    (d / "flag").write_text("")
+    first = dryrun(d / "s.dag", slots=2, scratch_dir=tmp_path)
+    assert first.exit_code == 1 and first.failed == ["B"] and "F" not in first.not_run
+    assert "ULOG_JOB_ABORTED" in first.reasons["B"]  # DAGMan's words for a removed job (-1002)
+    assert first.rescue_file is not None and first.rescue_file.exists()
+    events = list(htcondor2().JobEventLog(str(d / "jobs.log")).events(0))
+    kinds = htcondor2().JobEventType
+    held = [e for e in events if e.type == kinds.JOB_HELD]
+    aborted = [e.cluster for e in events if e.type == kinds.JOB_ABORTED]
+    assert [e.cluster for e in held] == aborted and len(held) == 2  # B and F: held, then removed
+    assert all("Failed to create the job's sandbox" in e["HoldReason"] for e in held), [dict(e) for e in held]
+    assert "Failed to create the job's sandbox" in (d / "s.dag.dagman.out").read_text()
+    assert not (d / "s.dag.lock").exists() or not _locked(d / "s.dag.lock")
+    (d / "flag").unlink()
+    second = dryrun(d / "s.dag", slots=2, scratch_dir=tmp_path)
+    assert second.exit_code == 0 and "B" in second.done and (d / "out.txt").read_text() == "ok\n"
+
+
+def _locked(path: Path) -> bool:
+    import fcntl
+
+    with open(path) as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return False
+
+
+def test_a_full_file_system_holds_the_job_with_no_space_left(tmp_path):
+    """The issue's case: TMPDIR on a full file system. Needs a tiny tmpfs (mount: root)."""
+    import pytest
+
+    full = tmp_path / "full"
+    full.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root): the file-in-the-way test covers the path")
+    try:
+        fd = os.open(full / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(fd, b"\0" * 4096):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        d = tmp_path / "dag"
+        d.mkdir()
+        (d / "ok.sub").write_text("executable = /bin/true\nlog = jobs.log\nqueue\n")
+        (d / "s.dag").write_text("JOB A ok.sub\n")
+        result = dryrun(d / "s.dag", slots=1, scratch_dir=full)
+        assert result.exit_code == 1 and result.failed == ["A"] and result.rescue_file is not None
+        held = [e for e in htcondor2().JobEventLog(str(d / "jobs.log")).events(0)
+                if e.type == htcondor2().JobEventType.JOB_HELD]
+        assert len(held) == 1 and "No space left on device" in held[0]["HoldReason"], [dict(e) for e in held]
+    finally:
+        subprocess.run(["umount", str(full)], capture_output=True)
