@@ -33,6 +33,7 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
+from reprogrid.core import naming
 from reprogrid.core.errors import Problem, UserError
 from reprogrid.job.schema import COLUMN_NAMES, COLUMN_TYPES, SCHEMA_VERSION
 
@@ -60,16 +61,17 @@ def cpu_env_name(cpu_model: str) -> str:
     text = re.sub(r"\((R|TM|tm|r)\)", " ", cpu_model)
     text = re.sub(r"@.*$", " ", text)
     text = re.sub(r"\b\d+-Core\b|\bProcessor\b|\bCPU\b", " ", text, flags=re.I)
-    return _slug(text) or "unknown-cpu"
+    return _label(text) or "unknown-cpu"
 
 
 def gpu_env_name(gpu_name: str) -> str:
     """``NVIDIA A100-PCIE-40GB`` -> ``nvidia-a100``; ``Tesla V100-PCIE-16GB`` -> ``nvidia-v100``."""
     match = re.search(r"\b([A-Z]+\d+[A-Za-z]*)\b", gpu_name.replace("Tesla", " ").replace("NVIDIA", " "))
-    return f"nvidia-{match.group(1).lower()}" if match else (_slug(gpu_name) or "unknown-gpu")
+    return f"nvidia-{match.group(1).lower()}" if match else (_label(gpu_name) or "unknown-gpu")
 
 
-def _slug(text: str) -> str:
+def _label(text: str) -> str:
+    """Lower-case words joined by single dashes (a readable hardware environment name)."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
@@ -160,7 +162,7 @@ def _run_columns(raw, numbers: Dict[str, Any]) -> Dict[str, Any]:
                 for gpu, g, c in zip(is_gpu, raw["gpu_name"], raw["cpu_model"])]
     repeat = numbers["run"].astype("Int64")
     workload, software = raw["experiment"], raw["software_env"]
-    run_id = [f"{w}--{s.replace('.', '_')}--{h}--r{r}" for w, s, h, r in zip(workload, software, hardware, repeat)]
+    run_id = [naming.run_id(naming.cell_name(w, s, h), int(r)) for w, s, h, r in zip(workload, software, hardware, repeat)]
     return dict(
         schema_version=SCHEMA_VERSION, study_id=COAKLEY2022_STUDY_ID, study_name=COAKLEY2022_STUDY_NAME,
         run_id=run_id, workload=workload, software_env=software, hardware_env=hardware,

@@ -7,7 +7,7 @@ May import ``prepare``, ``spec``, ``tree``, ``condor``, ``core`` and ``job``.
 """
 from reprogrid.render.bundle import build_job_bundle
 from reprogrid.render.hardware import Pin, pin_for, pins_for_study, study_warnings
-from reprogrid.render.study import RenderResult, manifest, manifest_text, render_files, render_study
+from reprogrid.render.study import RenderResult, manifest_text, render_files, render_study
 
-__all__ = ["Pin", "RenderResult", "build_job_bundle", "manifest", "manifest_text", "pin_for",
+__all__ = ["Pin", "RenderResult", "build_job_bundle", "manifest_text", "pin_for",
            "pins_for_study", "render_files", "render_study", "study_warnings"]

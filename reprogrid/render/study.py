@@ -22,13 +22,14 @@ import jinja2
 from reprogrid import __version__
 from reprogrid.core.errors import Problem, UserError, file_system_error
 from reprogrid.condor.escaping import FILTERS, UnsafeValue, dag_name, dag_vars_value
+from reprogrid.core.naming import RUN_ID_SUFFIX_TEMPLATE, slug
 from reprogrid.core.files import atomic_directory, check_name_length, discard, is_temp_name, swap_in, sweep_leftovers, temp_prefix
 from reprogrid.core.progress import Progress
 from reprogrid.render.hardware import Pin, pins_for_study, study_warnings
 from reprogrid.core.resources import sample_data_dir, templates_dir
 from reprogrid.job import catalogue
 from reprogrid.job.catalogue import DATA_FILES
-from reprogrid.spec.model import Cell, Study, Workload, slug
+from reprogrid.spec.model import Cell, Study, Workload
 from reprogrid import tree
 from reprogrid.tree import DAG_FILE, RUN_OUTPUTS
 
@@ -170,32 +171,6 @@ def _environment(pin: Pin) -> str:
     return " ".join(f"{k}={v}" if v else f"{k}=''" for k, v in pin.environment)
 
 
-def manifest(study: Study) -> Dict:
-    """The manifest: every expected run with its environment (plain data)."""
-    data = study.to_dict()
-    seeds = study.seeds()
-    return {
-        "schema": tree.MANIFEST_SCHEMA,
-        **_manifest_head(study, data),
-        "runs": [
-            {
-                "run_id": f"{c.cell}--r{r}",
-                "workload": c.workload.name,
-                "software_env": c.software.name,
-                "hardware_env": c.hardware.name,
-                "cell": c.cell,
-                "repeat": r,
-                "seed": seeds[r],
-                "device": c.hardware.device,
-                "submit_file": tree.cell_submit_file(c.cell),
-                "result_stem": tree.result_stem(f"{c.cell}--r{r}"),
-            }
-            for c in study.cells()
-            for r in range(study.repeats)
-        ],
-    }
-
-
 def _manifest_head(study: Study, data: Dict) -> Dict:
     return {
         "reprogrid_version": __version__,
@@ -249,8 +224,8 @@ def dag_node_lines(study: Study) -> Iterator[str]:
     Plain Python rather than a template loop: at 100,000 nodes a per-node Jinja block
     costs seconds, and this part is DAGMan's syntax, not something to customise.
     """
-    node = "{name}--r%(r)d"
-    template = f"JOB {node} cells/{{name}}.sub\nVARS {node} run_id=\"{{vars}}--r%(r)d\" repeat=\"%(r)d\" seed=\"%(s)d\"\n"
+    node = "{name}" + RUN_ID_SUFFIX_TEMPLATE
+    template = f"JOB {node} {tree.cell_submit_file('{name}')}\nVARS {node} run_id=\"{{vars}}{RUN_ID_SUFFIX_TEMPLATE}\" repeat=\"%(r)d\" seed=\"%(s)d\"\n"
     if study.retries:
         template += f"RETRY {node} {study.retries} UNLESS-EXIT 2\n"
     if study.throttles.max_jobs_per_hardware:
@@ -268,10 +243,14 @@ def dag_text(study: Study, env: jinja2.Environment) -> str:
 
 
 def manifest_text(study: Study) -> str:
-    """manifest.json with one run per line: readable, diffable, fast; equal to ``manifest()``."""
+    """manifest.json (the one builder of it), one run per line: readable, diffable, fast.
+
+    Each run carries ``run_id``, ``workload``, ``software_env``, ``hardware_env``, ``cell``,
+    ``repeat``, ``seed``, ``device``, ``submit_file`` and ``result_stem``.
+    """
     run = (
-        '{{"run_id": "{json_id}--r%(r)d", {json_head}, "repeat": %(r)d, "seed": %(s)d, '
-        '{json_tail}, "result_stem": "{json_stem}--r%(r)d"}}'
+        '{{"run_id": "{json_id}' + RUN_ID_SUFFIX_TEMPLATE + '", {json_head}, "repeat": %(r)d, "seed": %(s)d, '
+        '{json_tail}, "result_stem": "{json_stem}' + RUN_ID_SUFFIX_TEMPLATE + '"}}'
     )
     return tree.manifest_json(_manifest_head(study, study.to_dict()), _per_repeat(study, run))
 

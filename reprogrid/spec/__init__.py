@@ -6,7 +6,7 @@ fix) and the expansion into cells and runs with stable ids. May import ``core``,
 """
 from reprogrid.spec.model import (
     Cell, CpuPin, DataInputs, GpuPin, HardwareEnv, Output, Pool, Resources, Run, SoftwareEnv, Study,
-    Throttles, Workload, slug,
+    Throttles, Workload,
 )
 from reprogrid.spec.presets import PRESETS, coakley2022, demo, preset_study, preset_yaml
 from reprogrid.spec.validate import load_study, study_from_dict
@@ -14,5 +14,5 @@ from reprogrid.spec.validate import load_study, study_from_dict
 __all__ = [
     "Cell", "CpuPin", "DataInputs", "GpuPin", "HardwareEnv", "Output", "PRESETS", "Pool", "Resources", "Run",
     "SoftwareEnv", "Study", "Throttles", "Workload", "coakley2022", "demo", "load_study", "preset_study",
-    "preset_yaml", "slug", "study_from_dict",
+    "preset_yaml", "study_from_dict",
 ]

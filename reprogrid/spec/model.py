@@ -12,17 +12,12 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 import yaml
 
+from reprogrid.core.naming import cell_name, run_id, slug
 from reprogrid.job import catalogue
-
 
 CPU_VENDORS = {"amd": (23, 25, 26), "intel": (6,)}
 MICROARCH_LEVELS = ("x86_64-v1", "x86_64-v2", "x86_64-v3", "x86_64-v4")
 POOL_PROFILES = ("ospool", "ospool-2022", "custom")
-
-
-def slug(name: str) -> str:
-    """The id form of a name: ``.`` becomes ``_`` (DAGMan refuses dots in node names)."""
-    return name.replace(".", "_")
 
 
 # ----------------------------------------------------------------------------- model
@@ -218,7 +213,7 @@ class Cell(NamedTuple):
 
 
 class Run(NamedTuple):
-    """One training run: a DAG node, a job, one result record. ``run_id`` is ``<cell>--r<repeat>``."""
+    """One training run: a DAG node, a job, one result record (``run_id``: see ``core.naming``)."""
 
     run_id: str
     cell: str
@@ -274,7 +269,7 @@ class Study:
     def cells(self) -> List[Cell]:
         """Every workload x software x hardware combination, in a stable order."""
         return [
-            Cell(f"{slug(w.name)}--{slug(s.name)}--{slug(h.name)}", w, s, h)
+            Cell(cell_name(w.name, s.name, h.name), w, s, h)
             for w in self.workloads
             for s in self.software
             for h in self.hardware
@@ -291,7 +286,7 @@ class Study:
     def runs(self) -> List[Run]:
         """Every run, in a stable order: workload, software, hardware, repeat."""
         seeds = self.seeds()
-        return [Run(f"{c.cell}--r{r}", *c, r, seeds[r]) for c in self.cells() for r in range(self.repeats)]
+        return [Run(run_id(c.cell, r), *c, r, seeds[r]) for c in self.cells() for r in range(self.repeats)]
 
     def gpus_for(self, hardware: HardwareEnv) -> int:
         if hardware.gpu is None:

@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import yaml
 
+from reprogrid.core import naming
 from reprogrid.core.errors import Problem, UserError
 from reprogrid.job import catalogue
 from reprogrid.job.catalogue import WORKLOAD_NAMES
@@ -23,7 +24,7 @@ from reprogrid.spec import usercode
 from reprogrid.core.text import shown
 from reprogrid.spec.model import (
     CPU_VENDORS, MICROARCH_LEVELS, POOL_PROFILES, CpuPin, DataInputs, GpuPin, HardwareEnv,
-    LocalStack, Metrics, Output, Pool, Resources, SoftwareEnv, Study, Throttles, Workload, slug,
+    LocalStack, Metrics, Output, Pool, Resources, SoftwareEnv, Study, Throttles, Workload,
 )
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -130,8 +131,9 @@ class _Checker:
 
     def name(self, value: Any, where: str) -> Optional[str]:
         text = self.text(value, where, _NAME, "expected a name of letters, digits, '_', '.', '-' (1-63 characters, starting with a letter or digit)")
-        if text is not None and "--" in text:
-            self.problem(where, f"must not contain '--' (it separates the parts of run ids), got {_show(text)}")
+        problem = naming.name_problem(text) if text is not None else None
+        if problem:
+            self.problem(where, f"{problem}, got {_show(text)}")
             return None
         return text
 
@@ -553,7 +555,7 @@ def _hardware(check: _Checker, where: str, raw: Any) -> Optional[HardwareEnv]:
 def _unique_slugs(check: _Checker, where: str, names: Sequence[Tuple[str, str]]) -> None:
     seen: Dict[str, str] = {}
     for path, name in names:
-        key = slug(name).lower()
+        key = naming.slug(name).lower()
         if key in seen:
             check.problem(path, f"{name!r} clashes with {seen[key]!r} (names must stay distinct with '.' read as '_' and case ignored)")
         else:
