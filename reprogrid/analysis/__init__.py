@@ -26,7 +26,7 @@ from reprogrid.analysis.groups import (
 )
 from reprogrid.analysis.hardware import hardware_check, provenance
 from reprogrid.analysis.prepare import (
-    ACCURACY, CELL, FINGERPRINT_ATTRIBUTES, FRACTION_METRICS, GROUP_ATTRIBUTES, LOSS, METRICS, OBSERVED_KEY, prepare,
+    ACCURACY, CELL, FINGERPRINT_ATTRIBUTES, FRACTION_METRICS, LOSS, METRICS, OBSERVED_KEY, prepare,
 )
 from reprogrid.analysis.stats import cell_means, metric_stats
 from reprogrid.analysis.summary import summarize
@@ -34,7 +34,7 @@ from reprogrid.analysis.variance import environments_needed, survival, variance_
 from reprogrid.analysis.verdicts import VERDICT_CRITERIA, Tolerances, verdicts
 
 __all__ = [
-    "ACCURACY", "CELL", "Claim", "DETERMINISTIC_LEVELS", "FINGERPRINT_ATTRIBUTES", "FRACTION_METRICS", "GROUP_ATTRIBUTES",
+    "ACCURACY", "CELL", "Claim", "DETERMINISTIC_LEVELS", "FINGERPRINT_ATTRIBUTES", "FRACTION_METRICS",
     "LEVEL_ACCURACY", "LEVEL_BITWISE", "LEVEL_DIFFERENT", "LEVEL_METRICS", "LEVEL_SINGLE", "LOSS", "METRICS",
     "OBSERVED_KEY", "Tolerances", "VERDICT_CRITERIA", "cell_means", "claim_stability", "determinism",
     "determinism_matrix", "environment_outcomes", "environments_needed", "evaluate_claims", "explain_groups",

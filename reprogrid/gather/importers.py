@@ -35,6 +35,7 @@ from typing import Any, Dict, List, Optional, Union
 
 from reprogrid.core import naming
 from reprogrid.core.errors import Problem, UserError
+from reprogrid.job import catalogue
 from reprogrid.job.schema import COLUMN_NAMES, COLUMN_TYPES, SCHEMA_VERSION
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -213,7 +214,8 @@ def _workload_columns(raw, numbers: Dict[str, Any]) -> Dict[str, Any]:
         variant_json=[json.dumps({"example": w, "options": {}}, sort_keys=True) for w in workload],
         metrics_json=[json.dumps({"test_accuracy": a, "test_loss": l}, sort_keys=True)
                       for a, l in zip(numbers["test_accuracy"].astype(float), numbers["test_loss"].astype(float))],
-        primary_metric="test_accuracy", primary_value=numbers["test_accuracy"].astype(float), higher_is_better=True,
+        primary_metric=catalogue.BUILTIN_PRIMARY, primary_value=numbers[catalogue.BUILTIN_PRIMARY].astype(float),
+        higher_is_better=catalogue.BUILTIN_HIGHER_IS_BETTER,
     )
 
 

@@ -148,7 +148,7 @@ def _run_builtin(opts: RunOptions, rec: Dict[str, Any], progress: Dict[str, Any]
     primary = opts.primary_metric or catalogue.BUILTIN_PRIMARY
     rec.update({
         "task": opts.task or opts.example, "primary_metric": primary,
-        "higher_is_better": catalogue.BUILTIN_METRICS.get(primary, True),
+        "higher_is_better": catalogue.builtin_direction(primary),
         "variant_json": json.dumps({"example": opts.example, "options": opts.options}, sort_keys=True),
     })
     progress["stage"] = "workload options"

@@ -4,8 +4,8 @@
 plots embedded as base64 PNG) and ``summary.md``, each atomically. The first screen says
 what the data are: sample or real data, which hardware environments were emulated (a
 dry run records the requested environment but the fingerprint of the machine that ran
-it), how many runs, how many failed or are missing. ``summarize`` (re-exported from
-``reprogrid.analysis``) gives the same tables as DataFrames for notebooks.
+it), how many runs, how many failed or are missing. ``reprogrid.analysis.summarize``
+gives the same tables as DataFrames for notebooks.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from reprogrid import analysis
 from reprogrid.core.text import markdown_text
 from reprogrid.report import plots
 from reprogrid.report.emulation import emulation_limits
-from reprogrid.analysis import Tolerances, summarize  # noqa: F401 - re-exported for notebooks
+from reprogrid.analysis import Tolerances, summarize
 from reprogrid.core.files import write_text_atomic
 
 PathLike = Union[str, "os.PathLike[str]"]

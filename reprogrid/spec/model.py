@@ -28,7 +28,7 @@ class Metrics:
     """Which metric judges a workload, and whether a higher value is better."""
 
     primary: str = catalogue.BUILTIN_PRIMARY
-    higher_is_better: bool = True
+    higher_is_better: bool = catalogue.BUILTIN_HIGHER_IS_BETTER
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class Workload:
 
     @property
     def higher_is_better(self) -> bool:
-        return self.metrics.higher_is_better if self.metrics else True
+        return self.metrics.higher_is_better if self.metrics else catalogue.BUILTIN_HIGHER_IS_BETTER
 
     @property
     def data_file(self) -> Optional[str]:

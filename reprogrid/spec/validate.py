@@ -293,7 +293,7 @@ def _builtin_metrics(check: _Checker, where: str, raw: Any) -> Optional[Metrics]
     if primary not in catalogue.BUILTIN_METRICS:
         check.problem(_join(where, "primary"), f"a built-in example records {', '.join(catalogue.BUILTIN_METRICS)}; got {_show(primary)}")
         return None
-    direction = catalogue.BUILTIN_METRICS[primary]
+    direction = catalogue.builtin_direction(primary)
     given = check.boolean(data.get("higher_is_better"), _join(where, "higher_is_better"))
     if given is not None and given != direction:
         check.problem(_join(where, "higher_is_better"), f"{primary} is better when {'higher' if direction else 'lower'}; set {str(direction).lower()} or leave it out")
