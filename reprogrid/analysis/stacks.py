@@ -9,7 +9,6 @@ them may be read as a software effect. :func:`software_stacks` tabulates the sta
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Dict, List, Optional, Tuple
 
 import pandas as pd
@@ -31,19 +30,11 @@ def _text(value: Any) -> Optional[str]:
     return text or None
 
 
-def _backend(column: Any, fingerprint: Any, keras: Optional[str]) -> Optional[str]:
-    """Keras's backend: the record's ``keras_backend`` column where the schema has one, else
-    the fingerprint's ``software.keras_backend``; Keras 2 (tf.keras) always ran on TensorFlow."""
+def _backend(column: Any, keras: Optional[str]) -> Optional[str]:
+    """Keras's backend: the record's ``keras_backend`` column (the job's fingerprint decides it);
+    a record without one that ran Keras 2 (tf.keras) ran on TensorFlow."""
     if _text(column):
         return str(column)
-    text = _text(fingerprint)
-    if text:
-        try:
-            software = json.loads(text).get("software") or {}
-        except (ValueError, AttributeError):
-            software = {}
-        if isinstance(software, dict) and _text(software.get("keras_backend")):
-            return str(software["keras_backend"])
     if keras and keras.split(".")[0].isdigit() and int(keras.split(".")[0]) < 3:
         return "tensorflow"
     return None
@@ -79,13 +70,12 @@ def software_stacks(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     counts: Dict[Tuple[str, Tuple[Tuple[str, Optional[str]], ...]], int] = {}
     none = pd.Series([None] * len(df), index=df.index)
-    fingerprints = df["fingerprint_json"] if "fingerprint_json" in df.columns else none
     backends = df["keras_backend"] if "keras_backend" in df.columns else none
     for index, env in df["software_env"].items():
         row = {label: _text(df.at[index, col]) if col in df.columns else None for col, label in STACK_COLUMNS}
         if not any(row.values()):
             continue
-        row["keras_backend"] = _backend(backends.get(index), fingerprints.get(index), row["keras"])
+        row["keras_backend"] = _backend(backends.get(index), row["keras"])
         key = (str(env), tuple(sorted(row.items())))
         counts[key] = counts.get(key, 0) + 1
     rows = []
