@@ -9,6 +9,7 @@ public function a user would call; this module only strings them together.
 from __future__ import annotations
 
 import copy
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,14 @@ from typing import Dict, Mapping, Optional, Set, Union
 
 from reprogrid import tree
 from reprogrid.core.errors import Problem, UserError
+from reprogrid.gather import gather, load_dataset
+from reprogrid.prepare import envs
+from reprogrid.render.study import render_study
+from reprogrid.report.html import build_report
+from reprogrid.run import emulator
+from reprogrid.run.status import read_node_status
+from reprogrid.spec.presets import demo
+from reprogrid.spec.validate import load_study, study_from_dict
 
 
 @dataclass
@@ -38,10 +47,6 @@ class DemoResult:
 
 def provision_stacks(study, *, skip: Set[str] = frozenset(), progress: Optional[bool] = None) -> None:  # noqa: ANN001
     """Build (on the first run) or reuse the demo's local software stacks, saying which."""
-    import sys
-
-    from reprogrid.prepare import envs
-
     names = [sw.name for sw, _ in envs.local_stacks(study) if sw.name not in skip]
     if not names:
         return
@@ -71,13 +76,6 @@ def run_demo(
     starts over). ``study`` replaces the demo preset (a raw study dict, e.g. a tiny one).
     When stderr is not a terminal, one line per finished node is printed there.
     """
-    from reprogrid.run import emulator
-    from reprogrid.gather import gather, load_dataset
-    from reprogrid.spec.presets import demo
-    from reprogrid.render.study import DAG_FILE, render_study
-    from reprogrid.report.html import build_report
-    from reprogrid.spec.validate import study_from_dict
-
     started = time.monotonic()
     out = Path(out_dir)
     submit_dir = out / "submit"
@@ -96,12 +94,10 @@ def run_demo(
     provision_stacks(spec, skip=set(pythons or ()), progress=progress)
     fresh = not (resume and tree.is_submit_dir(submit_dir))
     if not fresh:
-        from reprogrid.spec.validate import load_study
-
         fresh = load_study(submit_dir / "study.yaml") != spec
     if fresh:
         render_study(spec, submit_dir, force=True)
-    dag = submit_dir / DAG_FILE
+    dag = submit_dir / tree.DAG_FILE
     reused = not fresh and finished_before(submit_dir)
     run = None if reused else emulator.dryrun(dag, slots=slots, progress=progress)
     if run is not None and run.interrupted:
@@ -127,8 +123,6 @@ def run_demo(
 def finished_before(submit_dir: Path) -> bool:
     """Whether an earlier run of this submit tree finished every node (DAGMan's node
     status file says so); then resuming has nothing left to run."""
-    from reprogrid.run.status import read_node_status
-
     status = read_node_status(submit_dir / tree.NODE_STATUS_FILE)
     return bool(status and status.complete and status.nodes
                 and all(state == "done" for state, _, _ in status.nodes.values()))

@@ -16,29 +16,18 @@ Pure pandas/numpy, no I/O. One module per question:
 
 May import ``core`` and ``job`` (the result schema) only.
 """
-from reprogrid.analysis.claims import Claim, claim_stability, evaluate_claims, parse_claim, parse_claims
-from reprogrid.analysis.determinism import (
-    DETERMINISTIC_LEVELS, LEVEL_ACCURACY, LEVEL_BITWISE, LEVEL_DIFFERENT, LEVEL_METRICS, LEVEL_SINGLE,
-    determinism, determinism_matrix, nondeterministic_cells,
-)
-from reprogrid.analysis.groups import (
-    environment_outcomes, explain_groups, explain_workloads, group_factors, outcome_groups,
-)
-from reprogrid.analysis.hardware import hardware_check, provenance
-from reprogrid.analysis.prepare import (
-    ACCURACY, CELL, FINGERPRINT_ATTRIBUTES, FRACTION_METRICS, LOSS, METRICS, OBSERVED_KEY, prepare,
-)
-from reprogrid.analysis.stats import cell_means, metric_stats
-from reprogrid.analysis.summary import summarize
-from reprogrid.analysis.variance import environments_needed, survival, variance_decomposition
-from reprogrid.analysis.verdicts import VERDICT_CRITERIA, Tolerances, verdicts
+from reprogrid.core.lazy import lazy_exports
 
-__all__ = [
-    "ACCURACY", "CELL", "Claim", "DETERMINISTIC_LEVELS", "FINGERPRINT_ATTRIBUTES", "FRACTION_METRICS",
-    "LEVEL_ACCURACY", "LEVEL_BITWISE", "LEVEL_DIFFERENT", "LEVEL_METRICS", "LEVEL_SINGLE", "LOSS", "METRICS",
-    "OBSERVED_KEY", "Tolerances", "VERDICT_CRITERIA", "cell_means", "claim_stability", "determinism",
-    "determinism_matrix", "environment_outcomes", "environments_needed", "evaluate_claims", "explain_groups",
-    "explain_workloads", "group_factors", "hardware_check", "metric_stats", "nondeterministic_cells",
-    "outcome_groups", "parse_claim", "parse_claims", "prepare", "provenance", "summarize", "survival",
-    "variance_decomposition", "verdicts",
-]
+_EXPORTS = {
+    ".claims": ("Claim", "claim_stability", "evaluate_claims", "parse_claim", "parse_claims",),
+    ".determinism": ("DETERMINISTIC_LEVELS", "LEVEL_ACCURACY", "LEVEL_BITWISE", "LEVEL_DIFFERENT", "LEVEL_METRICS", "LEVEL_SINGLE", "determinism", "determinism_matrix", "nondeterministic_cells",),
+    ".groups": ("environment_outcomes", "explain_groups", "explain_workloads", "group_factors", "outcome_groups",),
+    ".hardware": ("hardware_check", "provenance",),
+    ".prepare": ("ACCURACY", "CELL", "FINGERPRINT_ATTRIBUTES", "FRACTION_METRICS", "LOSS", "METRICS", "OBSERVED_KEY", "prepare",),
+    ".stats": ("cell_means", "metric_stats",),
+    ".summary": ("summarize",),
+    ".variance": ("environments_needed", "survival", "variance_decomposition",),
+    ".verdicts": ("VERDICT_CRITERIA", "Tolerances", "verdicts",),
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)  # each name's module is imported on first use
+__all__ = ["ACCURACY", "CELL", "Claim", "DETERMINISTIC_LEVELS", "FINGERPRINT_ATTRIBUTES", "FRACTION_METRICS", "LEVEL_ACCURACY", "LEVEL_BITWISE", "LEVEL_DIFFERENT", "LEVEL_METRICS", "LEVEL_SINGLE", "LOSS", "METRICS", "OBSERVED_KEY", "Tolerances", "VERDICT_CRITERIA", "cell_means", "claim_stability", "determinism", "determinism_matrix", "environment_outcomes", "environments_needed", "evaluate_claims", "explain_groups", "explain_workloads", "group_factors", "hardware_check", "metric_stats", "nondeterministic_cells", "outcome_groups", "parse_claim", "parse_claims", "prepare", "provenance", "summarize", "survival", "variance_decomposition", "verdicts"]

@@ -5,7 +5,6 @@ import argparse
 import subprocess
 from pathlib import Path
 
-ORDER = 25
 
 EPILOG = """\
 mnist.npz and imdb.npz come from the Keras datasets bucket and must match the sha256

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from reprogrid.core.text import shown_block
 
-ORDER = 1
 
 EPILOG = """\
 what it does (a few minutes on 2 cores once its software stack is provisioned):

@@ -5,7 +5,6 @@ import argparse
 import sys
 from collections import Counter
 
-ORDER = 45
 
 EPILOG = """\
 Runs every node of the DAG on this machine with DAGMan's semantics (checked against

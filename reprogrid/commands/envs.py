@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from reprogrid.spec.model import Study
 
-ORDER = 72
 
 EPILOG = """\
 A software environment in a study is a container. To run it on this machine, give it a

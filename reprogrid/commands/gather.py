@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-ORDER = 60
 
 EPILOG = """\
 Every run of manifest.json is classified as complete, failed (with its recorded error),

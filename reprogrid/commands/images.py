@@ -11,7 +11,6 @@ from typing import List, Optional
 from reprogrid.prepare import images
 from reprogrid.core.errors import Problem, UserError
 
-ORDER = 70
 
 EPILOG = """\
 examples:

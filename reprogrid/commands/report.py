@@ -7,7 +7,6 @@ from typing import Any, Dict
 
 from reprogrid import tree
 
-ORDER = 70
 
 EPILOG = """\
 PATH is a gathered submit folder (or its study.dag), a dataset folder (from gather or `reprogrid import`)

@@ -8,7 +8,6 @@ import time
 
 from reprogrid.run.status import StatusTracker
 
-ORDER = 45
 
 EPILOG = """\
 examples:

@@ -11,7 +11,6 @@ from reprogrid.core.errors import Problem, UserError
 from reprogrid.core.files import write_text_atomic
 from reprogrid.core.text import shown
 
-ORDER = 10
 
 INIT_EPILOG = """\
 examples:

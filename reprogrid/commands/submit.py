@@ -7,7 +7,6 @@ import sys
 
 from reprogrid.run import submission
 
-ORDER = 40
 
 EPILOG = """\
 examples:

@@ -35,6 +35,7 @@ from typing import Any, Dict, List, Optional, Union
 
 from reprogrid.core import naming
 from reprogrid.core.errors import Problem, UserError
+from reprogrid.gather.dataset import arrow_schema, write_dataset
 from reprogrid.job import catalogue
 from reprogrid.job.schema import COLUMN_NAMES, COLUMN_TYPES, SCHEMA_VERSION
 
@@ -252,8 +253,6 @@ def _series(value: Any, n: int, name: str):
 def write_imported(df, output: PathLike, *, source: Optional[str] = None) -> int:
     """Write an imported DataFrame as a dataset gather/report can read; returns the rows."""
     import pyarrow as pa
-
-    from reprogrid.gather.dataset import arrow_schema, write_dataset
 
     table = pa.Table.from_pandas(df[COLUMN_NAMES], schema=arrow_schema(), preserve_index=False)
     report = {"schema": "reprogrid.import/1", "source": source, "study_id": _first_or_none(df, "study_id"),

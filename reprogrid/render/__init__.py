@@ -5,9 +5,12 @@ Owns the hardware pins as ClassAd requirements (``hardware``), the job zipapp
 is written atomically). The tree's names and manifest format belong to ``reprogrid.tree``.
 May import ``prepare``, ``spec``, ``tree``, ``condor``, ``core`` and ``job``.
 """
-from reprogrid.render.bundle import build_job_bundle
-from reprogrid.render.hardware import Pin, pin_for, pins_for_study, study_warnings
-from reprogrid.render.study import RenderResult, manifest_text, render_files, render_study
+from reprogrid.core.lazy import lazy_exports
 
-__all__ = ["Pin", "RenderResult", "build_job_bundle", "manifest_text", "pin_for",
-           "pins_for_study", "render_files", "render_study", "study_warnings"]
+_EXPORTS = {
+    ".bundle": ("build_job_bundle",),
+    ".hardware": ("Pin", "pin_for", "pins_for_study", "study_warnings",),
+    ".study": ("RenderResult", "manifest_text", "render_files", "render_study",),
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)  # each name's module is imported on first use
+__all__ = ["Pin", "RenderResult", "build_job_bundle", "manifest_text", "pin_for", "pins_for_study", "render_files", "render_study", "study_warnings"]

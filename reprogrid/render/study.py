@@ -9,6 +9,7 @@ overrides any of the built-in ones by file name.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -25,11 +26,13 @@ from reprogrid.condor.escaping import FILTERS, UnsafeValue, dag_name, dag_vars_v
 from reprogrid.core.naming import RUN_ID_SUFFIX_TEMPLATE, slug
 from reprogrid.core.files import atomic_directory, check_name_length, discard, is_temp_name, swap_in, sweep_leftovers, temp_prefix
 from reprogrid.core.progress import Progress
+from reprogrid.render.bundle import build_job_bundle
 from reprogrid.render.hardware import Pin, pins_for_study, study_warnings
 from reprogrid.core.resources import sample_data_dir, templates_dir
 from reprogrid.job import catalogue
 from reprogrid.job.catalogue import DATA_FILES
 from reprogrid.spec.model import Cell, Study, Workload
+from reprogrid.spec.validate import validate_study
 from reprogrid import tree
 from reprogrid.tree import DAG_FILE, RUN_OUTPUTS
 
@@ -49,8 +52,17 @@ class RenderResult:
 
 
 def template_environment(template_dir: Optional[Union[str, Path]] = None) -> jinja2.Environment:
-    """Jinja environment over the user's template folder (if any) then the built-in one."""
-    search = [str(template_dir)] if template_dir else []
+    """Jinja environment over the user's template folder (if any) then the built-in one.
+
+    One environment per folder and process, so each template is compiled once (the pool
+    check renders cells twice; jinja still reloads a template whose file changed).
+    """
+    return _environment_for(str(template_dir) if template_dir else "")
+
+
+@functools.lru_cache(maxsize=8)
+def _environment_for(template_dir: str) -> jinja2.Environment:
+    search = [template_dir] if template_dir else []
     search.append(str(templates_dir()))
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(search),
@@ -270,19 +282,8 @@ def render_files(
     """
     env = template_environment(template_dir)
     base_dir = Path(base_dir)
-    pins = pins_for_study(study)
     try:
-        job_template = env.get_template("job.sub.j2")
-        for c in study.cells():
-            pin = pins[c.hardware.name]
-            text = job_template.render(
-                version=__version__, study=study, cell=c.cell, workload=c.workload,
-                software=c.software, hardware=c.hardware, pin=pin,
-                arguments=_job_arguments(study, c), environment=_environment(pin),
-                inputs=[tree.JOB_BUNDLE] + _inputs_for(study, c.workload, base_dir),
-                resources=study.resources, output_destination=study.output.destination,
-            )
-            yield tree.cell_submit_file(c.cell), text.encode()
+        yield from _cell_files(study, env, base_dir)
         yield tree.GATHER_SUBMIT, env.get_template("gather.sub.j2").render(version=__version__, study=study).encode()
         yield DAG_FILE, dag_text(study, env).encode()
         yield tree.DAG_CONFIG_FILE, env.get_template("study.dag.config.j2").render(study=study, throttles=study.throttles).encode()
@@ -297,6 +298,29 @@ def render_files(
     yield tree.STUDY_FILE, study.to_yaml().encode()
 
 
+def submit_descriptions(study: Study, *, template_dir: Optional[Union[str, Path]] = None) -> Dict[str, bytes]:
+    """Only the cells' submit descriptions (by path in the tree), as :func:`render_files` writes them."""
+    try:
+        return dict(_cell_files(study, template_environment(template_dir), Path(".")))
+    except UnsafeValue as err:
+        raise UserError(f"study {study.name!r} cannot be rendered safely", [Problem("study", f"{err}")]) from err
+    except jinja2.TemplateError as err:
+        raise _template_error(err) from err
+
+
+def _cell_files(study: Study, env: jinja2.Environment, base_dir: Path) -> Iterator[Tuple[str, bytes]]:
+    pins = pins_for_study(study)
+    job_template = env.get_template("job.sub.j2")
+    for c in study.cells():
+        pin = pins[c.hardware.name]
+        text = job_template.render(
+            version=__version__, study=study, cell=c.cell, workload=c.workload,
+            software=c.software, hardware=c.hardware, pin=pin,
+            arguments=_job_arguments(study, c), environment=_environment(pin),
+            inputs=[tree.JOB_BUNDLE] + _inputs_for(study, c.workload, base_dir),
+            resources=study.resources, output_destination=study.output.destination,
+        )
+        yield tree.cell_submit_file(c.cell), text.encode()
 
 
 def _check_destination(out_dir: Path, force: bool) -> List[str]:
@@ -328,8 +352,6 @@ def _check_destination(out_dir: Path, force: bool) -> List[str]:
 def _write_tree(study: Study, root: Path, *, template_dir: Optional[Union[str, Path]], base_dir: Union[str, Path],
                 skip: Sequence[str] = ()) -> List[str]:
     """Write every file of the submit tree under ``root`` (run-output folders in ``skip`` left out)."""
-    from reprogrid.render.bundle import build_job_bundle
-
     written: List[str] = []
     with Progress(len(study.cells()) + 6, "render") as bar:
         for rel, content in render_files(study, template_dir=template_dir, base_dir=base_dir):
@@ -410,7 +432,7 @@ def render_study(
     them (see :func:`_render_over`); results are never moved. A file-system fault is a
     ``UserError`` naming the path and the fix.
     """
-    study = study.validated(base_dir=str(base_dir), max_runs=max_runs)
+    study = validate_study(study, base_dir=str(base_dir), max_runs=max_runs)
     out_dir = Path(out_dir)
     _check_writable(out_dir)
     carried = _check_destination(out_dir, force)

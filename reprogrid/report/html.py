@@ -23,6 +23,7 @@ from reprogrid.core.text import markdown_text
 from reprogrid.report import plots
 from reprogrid.report.emulation import emulation_limits
 from reprogrid.analysis import Tolerances, summarize
+from reprogrid.analysis.stacks import same_stack_groups, software_stacks
 from reprogrid.core.files import write_text_atomic
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -252,8 +253,6 @@ def _pct(value: Any) -> str:
 def stack_facts(df: pd.DataFrame, hw: Optional[pd.DataFrame]) -> Dict[str, Any]:
     """The observed software stacks and the same-stack groups, and the hardware environments
     whose hosts hide their CPU model (from the summary's hardware check ``hw``)."""
-    from reprogrid.analysis.stacks import same_stack_groups, software_stacks
-
     stacks = software_stacks(df)
     unknown = [] if hw is None or hw.empty or "name_check" not in hw else \
         sorted(hw.loc[hw["name_check"] == "cannot tell", "hardware_env"].astype(str))

@@ -256,16 +256,6 @@ class Study:
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False, width=100)
 
-    def validated(self, base_dir: Optional[str] = None, max_runs: Optional[int] = None) -> "Study":
-        """Run the full validation on a study built from the dataclasses directly.
-
-        With ``base_dir`` the workloads' shipped files are checked there too; ``max_runs``
-        raises the bound on the study's size.
-        """
-        from reprogrid.spec.validate import study_from_dict  # the validator builds Studies
-
-        return study_from_dict(self.to_dict(), base_dir=base_dir, max_runs=max_runs)
-
     def cells(self) -> List[Cell]:
         """Every workload x software x hardware combination, in a stable order."""
         return [

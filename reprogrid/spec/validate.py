@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import yaml
 
+from reprogrid.condor.bindings import parse_expression
 from reprogrid.core import naming
 from reprogrid.core.errors import Problem, UserError
 from reprogrid.job import catalogue
@@ -536,8 +537,6 @@ def _hardware(check: _Checker, where: str, raw: Any) -> Optional[HardwareEnv]:
     os_string = check.text(data.get("os"), _join(where, "os"), re.compile(r"^[A-Za-z0-9 ._-]{1,40}$"), "expected an OSG_OS_STRING like 'RHEL 9'")
     requirements = check.text(data.get("requirements"), _join(where, "requirements"))
     if requirements is not None:
-        from reprogrid.condor.bindings import parse_expression
-
         try:
             parse_expression(requirements)
         except ValueError:
@@ -591,6 +590,16 @@ def _check_size(check: "_Checker", counts: Tuple[int, int, int], repeats: Option
         check.problem("repeats", f"the study expands to {max(runs, repeats):,} runs ({counts[0]} workloads x {counts[1]} software x "
                       f"{counts[2]} hardware x {repeats:,} repeats), over the bound of {bound:,}; lower repeats or the "
                       f"lists, or raise the bound with --max-runs N (or {MAX_RUNS_ENV}=N) if you mean it")
+
+
+def validate_study(study: Study, *, base_dir: Optional[Union[str, Path]] = None,
+                   max_runs: Optional[int] = None) -> Study:
+    """Run the full validation on a study built from the dataclasses directly.
+
+    With ``base_dir`` the workloads' shipped files are checked there too; ``max_runs``
+    raises the bound on the study's size.
+    """
+    return study_from_dict(study.to_dict(), base_dir=base_dir, max_runs=max_runs)
 
 
 def study_from_dict(raw: Any, *, source: str = "study spec", base_dir: Optional[Union[str, Path]] = None,
