@@ -127,7 +127,7 @@ def build_parser(argv: Optional[Sequence[str]] = None) -> argparse.ArgumentParse
 
 
 def configure_logging(verbose: int = 0, quiet: int = 0) -> None:
-    """Send the library's log records to stderr, as ``reprogrid: message`` lines.
+    """Send the library's log records to stderr: ``reprogrid: message`` (``-v``: ``module: message``).
 
     The default shows warnings and the stages' notes (INFO); ``-q`` warnings only, ``-qq``
     errors only; ``-v`` adds DEBUG.
@@ -137,7 +137,7 @@ def configure_logging(verbose: int = 0, quiet: int = 0) -> None:
     for handler in [h for h in logger.handlers if getattr(h, "_reprogrid_cli", False)]:
         logger.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("reprogrid: %(message)s" if verbose <= 0 else "reprogrid %(name)s: %(message)s"))
+    handler.setFormatter(logging.Formatter("reprogrid: %(message)s" if verbose <= 0 else "%(name)s: %(message)s"))
     handler._reprogrid_cli = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
     logger.setLevel(level)

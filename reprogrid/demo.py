@@ -9,6 +9,7 @@ public function a user would call; this module only strings them together.
 from __future__ import annotations
 
 import copy
+import logging
 import sys
 import time
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from reprogrid.run import emulator
 from reprogrid.run.status import read_node_status
 from reprogrid.spec.presets import demo
 from reprogrid.spec.validate import load_study, study_from_dict
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,10 +54,9 @@ def provision_stacks(study, *, skip: Set[str] = frozenset(), progress: Optional[
     if not names:
         return
     show = sys.stderr.isatty() if progress is None else progress
-    say = (lambda text: print(text, file=sys.stderr, flush=True))  # noqa: E731 - a line per stack, always
-    say(f"software stacks for {', '.join(names)} (first run: downloaded from the package index into "
+    log.info(f"software stacks for {', '.join(names)} (first run: downloaded from the package index into "
         f"{envs.envs_root()}, then reused):")
-    envs.build(study, only=names, say=say, pip_output=show)
+    envs.build(study, only=names, say=log.info, pip_output=show)
 
 
 def run_demo(

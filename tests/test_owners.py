@@ -30,13 +30,13 @@ def test_the_analysis_reads_its_column_lists_from_the_schema():
     assert analysis.FINGERPRINT_ATTRIBUTES == schema.ENVIRONMENT_ATTRIBUTES
     assert analysis.OBSERVED_KEY == schema.OBSERVED_ENVIRONMENT
     assert analysis.METRICS == schema.METRIC_COLUMNS
-    text = (PKG / "analysis" / "prepare.py").read_text(encoding="utf-8")
+    text = (PKG / "analysis" / "columns.py").read_text(encoding="utf-8")
     listed = [c for c in (*schema.ENVIRONMENT_ATTRIBUTES, *schema.OBSERVED_ENVIRONMENT, *schema.ANALYSIS_IDENTITY)
               if f'"{c}"' in text and c not in ("workload", "software_env", "hardware_env", "status", "seed",
                                                   "primary_metric", "primary_value", "higher_is_better", "task",
                                                   "gpu_count", "predictions_sha256", "cpu_model", "gpu_name",
                                                   "machine_name", "sample_data", "run_id")]
-    assert listed == [], "analysis/prepare.py re-spells schema columns: tag them by role in job/schema.py"
+    assert listed == [], "analysis/columns.py re-spells schema columns: tag them by role in job/schema.py"
 
 
 def test_every_role_column_is_a_schema_column():

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from reprogrid.spec.model import Study
+    from reprogrid.spec.definitions import Study
 
 
 EPILOG = """\

@@ -79,7 +79,7 @@ def _init_text(args: argparse.Namespace) -> str:
 
     if args.workload is None:
         return preset_yaml(args.preset or "coakley2022")
-    from reprogrid.spec.usercode import workload_spec_yaml
+    from reprogrid.spec.workload_code import workload_spec_yaml
     from reprogrid.spec.validate import study_from_dict
 
     if args.preset:
@@ -129,7 +129,7 @@ def pool_warnings(study, pool: Optional[str], base_dir: Path) -> List[str]:  # n
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from reprogrid.render.hardware import study_warnings
+    from reprogrid.render.pins import study_warnings
     from reprogrid.spec.validate import load_study
 
     study = load_study(args.spec, max_runs=args.max_runs)

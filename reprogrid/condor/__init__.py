@@ -10,9 +10,9 @@ are escaped for submit files, ClassAds and DAGs (``escaping``), symmetric matchm
 from reprogrid.core.lazy import lazy_exports
 
 _EXPORTS = {
-    ".bindings": ("classad", "parse_expression", "submit_to_job_ads",),
-    ".inventory": ("builtin_machine_ads",),
-    ".pool": ("load_pool",),
+    ".bindings": ["classad", "parse_expression", "submit_to_job_ads"],
+    ".inventory": ["builtin_machine_ads"],
+    ".pool": ["load_pool"],
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)  # each name's module is imported on first use
 __all__ = ["builtin_machine_ads", "classad", "load_pool", "parse_expression", "submit_to_job_ads"]

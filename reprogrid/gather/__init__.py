@@ -8,8 +8,14 @@ published runs into the same schema (``importers``). May import ``tree``, ``core
 from reprogrid.core.lazy import lazy_exports
 
 _EXPORTS = {
-    ".collect": ("CLASSES", "GatherResult", "gather", "scan_results",),
-    ".dataset": ("REPORT_NAME", "arrow_schema", "conform", "find_dataset", "load_dataset", "load_table", "read_report", "write_dataset",),
+    ".collect": ["CLASSES", "GatherResult", "gather", "scan_results"],
+    ".dataset": [
+        "REPORT_NAME", "arrow_schema", "conform", "find_dataset", "load_dataset", "load_table",
+        "read_report", "write_dataset"
+    ],
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)  # each name's module is imported on first use
-__all__ = ["CLASSES", "GatherResult", "REPORT_NAME", "arrow_schema", "conform", "find_dataset", "gather", "load_dataset", "load_table", "read_report", "scan_results", "write_dataset"]
+__all__ = [
+    "CLASSES", "GatherResult", "REPORT_NAME", "arrow_schema", "conform", "find_dataset", "gather",
+    "load_dataset", "load_table", "read_report", "scan_results", "write_dataset"
+]

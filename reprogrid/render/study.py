@@ -27,11 +27,11 @@ from reprogrid.core.naming import RUN_ID_SUFFIX_TEMPLATE, slug
 from reprogrid.core.files import atomic_directory, check_name_length, discard, is_temp_name, swap_in, sweep_leftovers, temp_prefix
 from reprogrid.core.progress import Progress
 from reprogrid.render.bundle import build_job_bundle
-from reprogrid.render.hardware import Pin, pins_for_study, study_warnings
+from reprogrid.render.pins import Pin, pins_for_study, study_warnings
 from reprogrid.core.resources import sample_data_dir, templates_dir
 from reprogrid.job import catalogue
 from reprogrid.job.catalogue import DATA_FILES
-from reprogrid.spec.model import Cell, Study, Workload
+from reprogrid.spec.definitions import Cell, Study, Workload
 from reprogrid.spec.validate import validate_study
 from reprogrid import tree
 from reprogrid.tree import DAG_FILE, RUN_OUTPUTS

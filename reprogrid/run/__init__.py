@@ -8,10 +8,13 @@ every job really executed). May import ``render`` and everything below it.
 from reprogrid.core.lazy import lazy_exports
 
 _EXPORTS = {
-    ".emulator.driver": ("dryrun", "plan",),
-    ".poolcheck": ("check_study", "describe_checks", "summarize_pool",),
-    ".status": ("study_status",),
-    ".submission": ("SubmitOptions", "submit", "submit_dag_command",),
+    ".emulator.driver": ["dryrun", "plan"],
+    ".poolcheck": ["check_study", "describe_checks", "summarize_pool"],
+    ".status": ["study_status"],
+    ".submission": ["SubmitOptions", "submit", "submit_dag_command"],
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)  # each name's module is imported on first use
-__all__ = ["SubmitOptions", "check_study", "describe_checks", "dryrun", "plan", "study_status", "submit", "submit_dag_command", "summarize_pool"]
+__all__ = [
+    "SubmitOptions", "check_study", "describe_checks", "dryrun", "plan", "study_status", "submit",
+    "submit_dag_command", "summarize_pool"
+]

@@ -27,8 +27,8 @@ from reprogrid.condor.bindings import classad, submit_to_job_ads
 from reprogrid.condor.matchmaking import Matchmaker, gpu_ads, job_matches_machine
 from reprogrid import tree
 from reprogrid.render.study import submit_descriptions
-from reprogrid.render.hardware import describe_pins, pin_for, required_attributes
-from reprogrid.spec.model import Study
+from reprogrid.render.pins import describe_pins, pin_for, required_attributes
+from reprogrid.spec.definitions import Study
 
 _TARGET_REF = re.compile(r"\bTARGET\.([A-Za-z_][A-Za-z0-9_]*)", re.I)
 #: Attributes every job reads that say nothing about the hardware pin.

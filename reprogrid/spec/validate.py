@@ -21,9 +21,9 @@ from reprogrid.core import naming
 from reprogrid.core.errors import Problem, UserError
 from reprogrid.job import catalogue
 from reprogrid.job.catalogue import WORKLOAD_NAMES
-from reprogrid.spec import usercode
+from reprogrid.spec import workload_code
 from reprogrid.core.text import shown
-from reprogrid.spec.model import (
+from reprogrid.spec.definitions import (
     CPU_VENDORS, MICROARCH_LEVELS, POOL_PROFILES, CpuPin, DataInputs, GpuPin, HardwareEnv,
     LocalStack, Metrics, Output, Pool, Resources, SoftwareEnv, Study, Throttles, Workload,
 )
@@ -337,7 +337,7 @@ def _command(check: _Checker, where: str, raw: Any) -> Tuple[str, ...]:
 def _user_workload(check: _Checker, where: str, data: Mapping[str, Any], kind: str,
                    base_dir: Optional[Path]) -> Optional[Dict[str, Any]]:
     """The fields of a command or entry workload; shipped files checked against ``base_dir``."""
-    files = list(check.string_list(data.get("files"), _join(where, "files"), usercode.SAFE_FILE, usercode.SAFE_FILE_RULE))
+    files = list(check.string_list(data.get("files"), _join(where, "files"), workload_code.SAFE_FILE, workload_code.SAFE_FILE_RULE))
     raw_files = data.get("files") if isinstance(data.get("files"), (list, tuple)) else [data.get("files")]
     for i, item in enumerate(raw_files):
         if item in catalogue.RESERVED_FILES:
@@ -357,7 +357,7 @@ def _user_workload(check: _Checker, where: str, data: Mapping[str, Any], kind: s
     inputs = [i for i in (_input(check, item, f"{where}.data[{n}]") for n, item in enumerate(_list(check, data.get("data"), _join(where, "data")))) if i]
     metrics = _user_metrics(check, _join(where, "metrics"), data.get("metrics"))
     if base_dir is not None:
-        for problem_where, message in usercode.check_shipped(Path(base_dir), files, entry):
+        for problem_where, message in workload_code.check_shipped(Path(base_dir), files, entry):
             check.problem(f"{where}.{problem_where}", message)
     if metrics is None or (kind == "command" and not command) or (kind == "entry" and not entry):
         return None
