@@ -88,7 +88,7 @@ COLUMNS = [
     ("fingerprint_json", "str"),
     # --- version 2: what the job really saw (filled by the fingerprint)
     ("keras_backend", "str"),
-    ("jax_version", "str"),
+    ("jax_version", "str"),  # the framework that ran the model; installed ones: fingerprint_json
     ("torch_version", "str"),
     ("cpu_logical_count", "int"),
     ("cpu_affinity_count", "int"),
