@@ -24,7 +24,7 @@ from reprogrid.render.study import render_study
 from reprogrid.report.html import build_report
 from reprogrid.run import emulator
 from reprogrid.run.status import read_node_status
-from reprogrid.spec.presets import demo
+from reprogrid.spec import presets
 from reprogrid.spec.validate import load_study, study_from_dict
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def run_demo(
     started = time.monotonic()
     out = Path(out_dir)
     submit_dir = out / "submit"
-    raw = copy.deepcopy(dict(study)) if study is not None else demo()
+    raw = copy.deepcopy(dict(study)) if study is not None else presets.demo()
     if repeats is not None:
         raw["repeats"] = repeats
     if pythons:
