@@ -50,3 +50,11 @@ def test_no_alias_or_re_export_keeps_an_old_path():
     kept = sorted(path for path, text in _sources().items()
                   if re.search(r"GROUP_ATTRIBUTES|re-exported for|kept for older callers", text))
     assert kept == []
+
+
+def test_the_manifest_is_built_by_one_function():
+    from reprogrid.render import study
+
+    builders = [name for name in dir(study) if name.startswith("manifest") and callable(getattr(study, name))]
+    assert builders == ["manifest_text"]
+    assert '"runs":' not in (PKG / "render" / "study.py").read_text(encoding="utf-8")  # tree.manifest_json writes the frame
