@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION")
 
     fetch = add_command(sub, "fetch", help="download mnist.npz / imdb.npz (verified) and bring in creditcard.csv",
-                           epilog=EPILOG)
+                        epilog=EPILOG)
     fetch.add_argument("folder", metavar="DIR", type=Path)
     fetch.add_argument("--creditcard", metavar="PATH_OR_URL", help="creditcard.csv from Kaggle (a local path or URL)")
     fetch.add_argument("--base-url", metavar="URL", default=None,
@@ -38,12 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fetch.set_defaults(func=run_fetch)
 
     verify = add_command(sub, "verify", help="check the data files in a folder (canonical, sample, or a problem)",
-                            epilog=EPILOG)
+                         epilog=EPILOG)
     verify.add_argument("folder", metavar="DIR", type=Path)
     verify.set_defaults(func=run_verify)
 
     stage = add_command(sub, "stage", help="copy verified data files to an OSDF folder; rewrite a spec's inputs",
-                           epilog=EPILOG)
+                        epilog=EPILOG)
     stage.add_argument("folder", metavar="DIR", type=Path)
     stage.add_argument("--osdf", required=True, metavar="URL", help="osdf:///ospool/apXX/data/USER/folder")
     stage.add_argument("--spec", type=Path, metavar="STUDY_YAML", help="also write a copy of this spec with data.inputs on OSDF")

@@ -53,17 +53,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG)
     sub = parser.add_subparsers(dest="envs_command", metavar="ACTION")
     p_build = add_command(sub, "build", help="provision the study's local stacks (reuses cached ones)",
-                             epilog=EPILOG)
+                          epilog=EPILOG)
     p_build.add_argument("spec", metavar="SPEC", help="a study file, a rendered submit folder, or a preset name (demo)")
     p_build.add_argument("--only", action="append", default=[], metavar="SOFTWARE_ENV",
                          help="build only this software environment's stack (repeatable)")
     p_build.add_argument("-q", "--quiet", action="store_true", help="do not echo pip's output")
     p_build.set_defaults(func=_build)
     p_list = add_command(sub, "list", help="the provisioned stacks: key, software envs, packages, size",
-                            epilog=EPILOG)
+                         epilog=EPILOG)
     p_list.set_defaults(func=_list)
     p_remove = add_command(sub, "remove", help="delete provisioned stacks by key prefix or software env name",
-                              epilog=EPILOG)
+                           epilog=EPILOG)
     p_remove.add_argument("targets", nargs="+", metavar="KEY_OR_NAME")
     p_remove.set_defaults(func=_remove)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])

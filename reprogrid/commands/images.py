@@ -45,12 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--ap", default=images.DEFAULT_AP, help="access point (default: %(default)s)")
 
     p_list = add_command(sub, "list", help="name, base image, versions and OSDF location of each image",
-                            epilog=EPILOG)
+                         epilog=EPILOG)
     common(p_list)
     p_list.set_defaults(func=_list)
 
     p_build = add_command(sub, "build", help="print (or run with --run) the apptainer build steps",
-                             epilog=EPILOG)
+                          epilog=EPILOG)
     p_build.add_argument("names", nargs="*", metavar="NAME", help="image names (see `images list`)")
     p_build.add_argument("--all", action="store_true", help="every image")
     p_build.add_argument("--run", action="store_true", help="run the steps (needs apptainer on PATH)")
@@ -63,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p_build.set_defaults(func=_build)
 
     p_fill = add_command(sub, "fill", help="write a study file whose software images are the OSDF .sif files",
-                            epilog=EPILOG)
+                         epilog=EPILOG)
     p_fill.add_argument("spec", metavar="STUDY_YAML")
     p_fill.add_argument("-o", "--output", required=True, metavar="OUT_YAML")
     common(p_fill)

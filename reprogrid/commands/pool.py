@@ -37,14 +37,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG)
     sub = parser.add_subparsers(dest="pool_command", metavar="ACTION")
     p_import = add_command(sub, "import", help="summarise a condor_status -json capture",
-                              epilog=EPILOG)
+                           epilog=EPILOG)
     p_import.add_argument("file", metavar="FILE", help="output of condor_status -json")
     p_import.add_argument("--model-attribute", metavar="ATTR",
                           help="the attribute holding the CPU model string (default: OSGVO_CPU_MODEL)")
     p_import.add_argument("--json", action="store_true", help="print JSON")
     p_import.set_defaults(func=_import)
     p_check = add_command(sub, "check", help="per hardware environment: matching slots, unadvertised pins",
-                             epilog=EPILOG)
+                          epilog=EPILOG)
     p_check.add_argument("spec", metavar="SPEC", help="the study YAML file")
     p_check.add_argument("--pool", metavar="FILE|today|ospool-2022",
                          help="a condor_status -json capture; today (default: the built-in, dated description of "

@@ -160,7 +160,7 @@ def register(subparsers) -> None:
     from reprogrid.spec.presets import PRESETS
 
     p = add_command(subparsers, "init", help="write a study spec from a preset", epilog=INIT_EPILOG,
-                              description="Write a study spec (YAML) from a preset, to edit and render.")
+                    description="Write a study spec (YAML) from a preset, to edit and render.")
     p.add_argument("--preset", choices=sorted(PRESETS), help="which study to start from (default: coakley2022)")
     p.add_argument("--workload", metavar="SCRIPT", help="write a study around your own training script instead of a preset")
     p.add_argument("--entry", metavar="FUNCTION", help="with --workload: the function the job calls (default: detected)")
@@ -170,14 +170,15 @@ def register(subparsers) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.set_defaults(func=cmd_init)
 
-    p = add_command(subparsers, "validate", help="check a study spec; list every problem with its fix", epilog=VALIDATE_EPILOG, description="Validate a study spec without writing anything.")
+    p = add_command(subparsers, "validate", help="check a study spec; list every problem with its fix", epilog=VALIDATE_EPILOG,
+                    description="Validate a study spec without writing anything.")
     p.add_argument("spec", help="the study YAML file")
     p.add_argument("--pool", metavar="FILE|today|ospool-2022", default=None, help=POOL_HELP)
     p.add_argument("--max-runs", type=int, metavar="N", help=MAX_RUNS_HELP)
     p.set_defaults(func=cmd_validate)
 
     p = add_command(subparsers, "render", help="render a study into a DAG + submit files", epilog=RENDER_EPILOG,
-                              description="Render a study spec into a submit tree that condor_submit_dag accepts.")
+                    description="Render a study spec into a submit tree that condor_submit_dag accepts.")
     p.add_argument("spec", help="the study YAML file")
     p.add_argument("-o", "--output", metavar="DIR", help="submit folder to write (default: submit/<study name>)")
     p.add_argument("--templates", metavar="DIR", help="folder of .j2 templates overriding the built-in ones by name")
