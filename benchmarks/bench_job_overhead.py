@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from reprogrid.render.bundle import build_job_bundle  # noqa: E402
 from reprogrid.job import data as jobdata  # noqa: E402
-from reprogrid.job import determinism, fingerprint, record, workloads  # noqa: E402
+from reprogrid.job import determinism, fingerprint, fingerprint_columns, record, workloads  # noqa: E402
 from reprogrid.job.runner import RunOptions, data_fingerprint, run_job  # noqa: E402
 from reprogrid.core.resources import sample_data_dir  # noqa: E402
 
@@ -71,9 +71,9 @@ def main() -> int:
     t_big = median_time(lambda: jobdata.sha256_file(str(big)), 3)
     rate = (64 << 20) / t_big
     # 3. fingerprint, 4. record
-    t_fp = median_time(lambda: fingerprint.to_columns(fingerprint.collect(tf)), args.repeats)
+    t_fp = median_time(lambda: fingerprint_columns.to_columns(fingerprint.collect(tf)), args.repeats)
     rec = record.empty_record()
-    rec.update(fingerprint.to_columns(fingerprint.collect(tf)))
+    rec.update(fingerprint_columns.to_columns(fingerprint.collect(tf)))
     rec.update({"run_id": "bench", "status": "ok", "history_json": "{}" })
     t_parquet = median_time(lambda: record.write_record(rec, str(tmp / "out"), "bench", "parquet"), args.repeats)
     t_json = median_time(lambda: record.write_record(rec, str(tmp / "out"), "bench", "json"), args.repeats)

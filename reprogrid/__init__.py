@@ -20,10 +20,15 @@ For notebooks, the main functions are reachable from the top (imported on first 
     df = reprogrid.load_dataset("submit/mystudy")
     tables = reprogrid.summarize(df)                   # every report table as a DataFrame
 """
+import logging
 from importlib import import_module
 from typing import Any
 
 __version__ = "0.1.0"
+
+# Library code logs through logging.getLogger(__name__) and never prints; an application
+# (the CLI: reprogrid.cli.configure_logging, -v/-q) decides what reaches the terminal.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _LAZY = {
     "load_study": "spec", "study_from_dict": "spec", "Study": "spec", "preset_study": "spec",

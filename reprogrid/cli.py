@@ -1,17 +1,20 @@
 """The ``reprogrid`` command line: a thin layer over the package's public functions.
 
-Each subcommand lives in ``reprogrid/commands/<name>.py`` and exposes
+Each subcommand lives in ``reprogrid/commands/<module>.py`` and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` (taking the parsed
-arguments, returning an exit code). Commands are discovered, so a stage adds its command
-without touching this file. A ``UserError`` becomes its message on stderr and exit code 2.
+arguments, returning an exit code). Commands are registered here, explicitly, in
+:data:`COMMANDS` (name, module, one-line summary); a command's module is imported only
+when that command runs (or for the full parser), so ``reprogrid --help`` imports no stage.
+The CLI owns the output: library code logs through ``logging`` and ``-v``/``-q`` set what
+reaches stderr. A ``UserError`` becomes its message on stderr and exit code 2.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
+import logging
 import sys
-from typing import List, Optional
+from typing import List, NamedTuple, Optional, Sequence
 
 from reprogrid import __version__
 from reprogrid.core.errors import UserError
@@ -56,29 +59,95 @@ def _plain(parser: argparse.ArgumentParser) -> None:
                 _plain(sub)
 
 
-def build_parser() -> argparse.ArgumentParser:
+class Command(NamedTuple):
+    """A subcommand: its name, the module under ``reprogrid.commands`` that registers it, and
+    its one-line summary for ``reprogrid --help`` (a test checks it equals the parser's)."""
+
+    name: str
+    module: str
+    summary: str
+
+
+#: Every subcommand, in the order ``--help`` lists them.
+COMMANDS = (
+    Command("demo", "demo", "run a scaled-down study end to end here (the main job)"),
+    Command("init", "study", "write a study spec from a preset"),
+    Command("validate", "study", "check a study spec; list every problem with its fix"),
+    Command("render", "study", "render a study into a DAG + submit files"),
+    Command("data", "data", "fetch, verify and stage the study's data files"),
+    Command("pool", "pool", "summarise a condor_status -json capture; check a study's hardware pins against it"),
+    Command("submit", "submit", "submit a rendered study's DAG to HTCondor (or --print the command)"),
+    Command("dryrun", "dryrun", "run (or --plan) a DAG locally with the schedd and DAGMan emulated"),
+    Command("status", "status", "progress of a study: runs done / running / idle / held / failed"),
+    Command("gather", "gather", "collect per-run results into one Parquet dataset, checked against the manifest"),
+    Command("images", "images", "Apptainer images of the software environments: list, build, fill a spec"),
+    Command("report", "report", "analyse a dataset and write an HTML report and a Markdown summary"),
+    Command("envs", "envs", "local software stacks for the containers: build, list, remove"),
+    Command("import", "importdata", "import another study's published results into the result schema"),
+)
+
+
+def _chosen(argv: Sequence[str]) -> Optional[str]:
+    """The command ``argv`` names (its first word that is not an option), if it is one."""
+    names = {c.name for c in COMMANDS}
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word if word in names else None
+    return None
+
+
+def build_parser(argv: Optional[Sequence[str]] = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv``, only the command it names is loaded (the others are listed
+    by name and summary), without it every command's module is (tests, documentation)."""
     parser = argparse.ArgumentParser(
         prog="reprogrid",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"reprogrid {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, dest="log_more",
+                        help="say more on stderr (debugging detail from every stage); before the command")
+    parser.add_argument("-q", "--quiet", action="count", default=0, dest="log_less",
+                        help="say less on stderr (-q: warnings and errors only, -qq: errors only); before the command")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from reprogrid import commands
-
-    modules = []
-    for info in pkgutil.iter_modules(commands.__path__):
-        if not info.name.startswith("_"):
-            modules.append(importlib.import_module(f"{commands.__name__}.{info.name}"))
-    for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 50), m.__name__)):
-        module.register(subparsers)
+    chosen = _chosen(argv) if argv is not None else None
+    module = next((c.module for c in COMMANDS if c.name == chosen), None)
+    loaded = set()
+    for command in COMMANDS:
+        if argv is None or command.module == module:
+            if command.module not in loaded:
+                importlib.import_module(f"reprogrid.commands.{command.module}").register(subparsers)
+                loaded.add(command.module)
+        elif command.name not in subparsers.choices:
+            subparsers.add_parser(command.name, help=command.summary, add_help=False)
     _plain(parser)
     return parser
 
 
+def configure_logging(verbose: int = 0, quiet: int = 0) -> None:
+    """Send the library's log records to stderr: ``reprogrid: message`` (``-v``: ``module: message``).
+
+    The default shows warnings and the stages' notes (INFO); ``-q`` warnings only, ``-qq``
+    errors only; ``-v`` adds DEBUG.
+    """
+    level = {-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO}.get(max(verbose - quiet, -2), logging.DEBUG)
+    logger = logging.getLogger("reprogrid")
+    for handler in [h for h in logger.handlers if getattr(h, "_reprogrid_cli", False)]:
+        logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("reprogrid: %(message)s" if verbose <= 0 else "%(name)s: %(message)s"))
+    handler._reprogrid_cli = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
+    configure_logging(args.log_more, args.log_less)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

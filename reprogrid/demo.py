@@ -9,13 +9,24 @@ public function a user would call; this module only strings them together.
 from __future__ import annotations
 
 import copy
+import logging
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Mapping, Optional, Set, Union
 
-from reprogrid import tree
+from reprogrid import emulator, tree
+from reprogrid.access.status import read_node_status
 from reprogrid.core.errors import Problem, UserError
+from reprogrid.gather import gather, load_dataset
+from reprogrid.prepare import envs
+from reprogrid.render.study import render_study
+from reprogrid.report.html import build_report
+from reprogrid.spec import presets
+from reprogrid.spec.validate import load_study, study_from_dict
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,18 +49,13 @@ class DemoResult:
 
 def provision_stacks(study, *, skip: Set[str] = frozenset(), progress: Optional[bool] = None) -> None:  # noqa: ANN001
     """Build (on the first run) or reuse the demo's local software stacks, saying which."""
-    import sys
-
-    from reprogrid.prepare import envs
-
     names = [sw.name for sw, _ in envs.local_stacks(study) if sw.name not in skip]
     if not names:
         return
     show = sys.stderr.isatty() if progress is None else progress
-    say = (lambda text: print(text, file=sys.stderr, flush=True))  # noqa: E731 - a line per stack, always
-    say(f"software stacks for {', '.join(names)} (first run: downloaded from the package index into "
+    log.info(f"software stacks for {', '.join(names)} (first run: downloaded from the package index into "
         f"{envs.envs_root()}, then reused):")
-    envs.build(study, only=names, say=say, pip_output=show)
+    envs.build(study, only=names, say=log.info, pip_output=show)
 
 
 def run_demo(
@@ -71,17 +77,10 @@ def run_demo(
     starts over). ``study`` replaces the demo preset (a raw study dict, e.g. a tiny one).
     When stderr is not a terminal, one line per finished node is printed there.
     """
-    from reprogrid import emulator
-    from reprogrid.gather import gather, load_dataset
-    from reprogrid.spec.presets import demo
-    from reprogrid.render.study import DAG_FILE, render_study
-    from reprogrid.report.html import build_report
-    from reprogrid.spec.validate import study_from_dict
-
     started = time.monotonic()
     out = Path(out_dir)
     submit_dir = out / "submit"
-    raw = copy.deepcopy(dict(study)) if study is not None else demo()
+    raw = copy.deepcopy(dict(study)) if study is not None else presets.demo()
     if repeats is not None:
         raw["repeats"] = repeats
     if pythons:
@@ -96,12 +95,10 @@ def run_demo(
     provision_stacks(spec, skip=set(pythons or ()), progress=progress)
     fresh = not (resume and tree.is_submit_dir(submit_dir))
     if not fresh:
-        from reprogrid.spec.validate import load_study
-
         fresh = load_study(submit_dir / "study.yaml") != spec
     if fresh:
         render_study(spec, submit_dir, force=True)
-    dag = submit_dir / DAG_FILE
+    dag = submit_dir / tree.DAG_FILE
     reused = not fresh and finished_before(submit_dir)
     run = None if reused else emulator.dryrun(dag, slots=slots, progress=progress)
     if run is not None and run.interrupted:
@@ -127,8 +124,6 @@ def run_demo(
 def finished_before(submit_dir: Path) -> bool:
     """Whether an earlier run of this submit tree finished every node (DAGMan's node
     status file says so); then resuming has nothing left to run."""
-    from reprogrid.access.status import read_node_status
-
     status = read_node_status(submit_dir / tree.NODE_STATUS_FILE)
     return bool(status and status.complete and status.nodes
                 and all(state == "done" for state, _, _ in status.nodes.values()))

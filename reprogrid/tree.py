@@ -78,14 +78,6 @@ def is_submit_dir(path: PathLike) -> bool:
     return (Path(path) / MANIFEST_FILE).is_file()
 
 
-def submit_dir_of(path: PathLike) -> Path:
-    """The submit folder named by ``path``: the folder itself, or the folder of its DAG file."""
-    path = Path(path)
-    if path.is_file() and path.name.endswith(".dag"):
-        return path.parent
-    return path
-
-
 def read_manifest(submit_dir: PathLike) -> Dict[str, Any]:
     """Read and check ``<submit_dir>/manifest.json``; ``UserError`` naming the file and the fix."""
     path = Path(submit_dir) / MANIFEST_FILE

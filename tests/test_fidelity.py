@@ -5,7 +5,7 @@ import classad
 import pytest
 
 from reprogrid.condor.bindings import parse_expression, submit_to_job_ads
-from reprogrid.render.hardware import pin_for, study_warnings
+from reprogrid.render.pins import pin_for, study_warnings
 from reprogrid.condor.inventory import builtin_machine_ads
 from reprogrid.spec.presets import coakley2022, preset_study
 from reprogrid.render import render_files

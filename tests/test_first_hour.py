@@ -224,8 +224,7 @@ def test_report_names_the_observed_stack_and_says_same_stack_on_its_first_screen
     from reprogrid.report import build_report
 
     stack = dict(python_version="3.11.7", tensorflow_version="2.21.0", keras_version="3.15.1",
-                 cpu_model="AMD EPYC", machine_name="host", fingerprint_json=json.dumps(
-                     {"software": {"keras_backend": "tensorflow"}}))
+                 keras_backend="tensorflow", cpu_model="AMD EPYC", machine_name="host")
     df = frame([row("mnist_convnet", sw, "amd-epyc-7302", r, 0.9, sha="x", **stack)
                 for sw in ("dockerhub-2.8.0", "dockerhub-2.9.1") for r in range(2)])
     page = build_report(df, tmp_path / "rep").html.read_text()

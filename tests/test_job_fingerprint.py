@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from reprogrid.job import fingerprint
+from reprogrid.job import fingerprint, fingerprint_columns
 from reprogrid.job.schema import COLUMN_NAMES
 
 
@@ -22,7 +22,7 @@ def test_fingerprint_sections_and_columns(tmp_path):
     }
     fp = fingerprint.collect(tf=None, environ=environ)
     assert set(fp) >= {"cpu", "gpu", "software", "os", "container", "condor", "env"}
-    cols = fingerprint.to_columns(fp)
+    cols = fingerprint_columns.to_columns(fp)
     assert set(cols) <= set(COLUMN_NAMES)
     assert cols["condor_cluster_id"] == 4242 and cols["condor_proc_id"] == 3
     assert cols["glidein_site"] == "UChicago" and cols["glidein_resource"] == "MWT2"
@@ -44,7 +44,7 @@ def test_fingerprint_sections_and_columns(tmp_path):
 def test_no_gpu_is_none_not_error(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     fp = fingerprint.collect(tf=None, environ={})
-    cols = fingerprint.to_columns(fp)
+    cols = fingerprint_columns.to_columns(fp)
     assert cols["gpu_count"] == 0 and cols["gpu_name"] is None
     assert fp["condor"] == {"job": None, "machine": None}
     assert cols["condor_cluster_id"] is None
@@ -54,7 +54,7 @@ def test_fingerprint_with_tensorflow():
     import pytest
 
     tf = pytest.importorskip("tensorflow")
-    cols = fingerprint.to_columns(fingerprint.collect(tf))
+    cols = fingerprint_columns.to_columns(fingerprint.collect(tf))
     assert cols["tensorflow_version"] == tf.__version__
     assert cols["keras_version"] and cols["tensorflow_compiler"]
     assert isinstance(cols["intra_op_threads"], int) and isinstance(cols["inter_op_threads"], int)
@@ -67,7 +67,7 @@ def test_a_failing_probe_is_recorded_not_raised(monkeypatch):
     monkeypatch.setattr(fingerprint, "cpu_info", boom)
     fp = fingerprint.collect(tf=None, environ={})
     assert fp["cpu"] == {"error": "RuntimeError: no /proc here"}
-    assert fingerprint.to_columns(fp)["cpu_model"] is None
+    assert fingerprint_columns.to_columns(fp)["cpu_model"] is None
 
 
 # -- threads, CPUs, oneDNN: parsers on known text, then TensorFlow for real ----------------
@@ -98,7 +98,7 @@ def test_effective_pools_follow_tensorflows_rule():
 
 _PROBE = r"""
 import json, os, sys
-from reprogrid.job import fingerprint
+from reprogrid.job import fingerprint, fingerprint_columns
 from reprogrid.job.compat import import_tf
 tf = import_tf()
 if len(sys.argv) > 1:
@@ -106,7 +106,7 @@ if len(sys.argv) > 1:
 a = tf.random.normal((256, 256))
 tf.reduce_sum(tf.linalg.matmul(a, a)).numpy()
 names = [open("/proc/self/task/%s/comm" % t).read().strip() for t in os.listdir("/proc/self/task")]
-cols = fingerprint.to_columns(fingerprint.collect(tf))
+cols = fingerprint_columns.to_columns(fingerprint.collect(tf))
 cols.pop("fingerprint_json")
 print(json.dumps({"cols": cols, "inter_threads_seen": names.count("tf_Compute")}))
 """
@@ -166,3 +166,40 @@ def test_threads_affinity_and_onednn_change_the_record_for_real():
     assert p["inter_op_pool"] == 1 and pinned["inter_threads_seen"] == 1
     assert p["intra_op_threads"] == 2 and p["intra_op_pool"] == 2  # the configured value wins
     assert base["inter_threads_seen"] == b["inter_op_pool"]
+
+
+# -- the Keras backend and framework versions: decided once, by the fingerprint ------------
+
+class _Keras3:
+    """A Keras 3 module as the job side sees it: ``keras.config.backend()`` names the backend."""
+
+    __version__ = "3.4.1"
+
+    def __init__(self, backend):
+        self.config = type("config", (), {"backend": staticmethod(lambda: backend)})
+
+
+def test_installed_frameworks_are_not_recorded_as_having_run(monkeypatch):
+    import sys
+
+    monkeypatch.setattr(fingerprint, "_dist_version", lambda name: {"jax": "0.4.30", "torch": "2.3.0"}[name])
+    monkeypatch.delitem(sys.modules, "jax", raising=False)  # the version that ran is the loaded module's
+    tf_run = fingerprint_columns.to_columns(fingerprint.collect(tf=None, environ={}, keras=_Keras3("tensorflow")))
+    assert tf_run["keras_backend"] == "tensorflow" and tf_run["keras_version"] == "3.4.1"
+    assert (tf_run["jax_version"], tf_run["torch_version"]) == (None, None)
+    whole = json.loads(tf_run["fingerprint_json"])
+    assert whole["frameworks"]["installed"] == {"jax": "0.4.30", "torch": "2.3.0"} and whole["frameworks"]["ran"] == {}
+    jax_run = fingerprint_columns.to_columns(fingerprint.collect(tf=None, environ={}, keras=_Keras3("jax")))
+    assert (jax_run["keras_backend"], jax_run["jax_version"], jax_run["torch_version"]) == ("jax", "0.4.30", None)
+    nothing = fingerprint_columns.to_columns(fingerprint.collect(tf=None, environ={"KERAS_BACKEND": "jax"}))
+    assert (nothing["keras_backend"], nothing["jax_version"]) == (None, None)  # no Keras ran: no backend
+
+
+def test_the_backend_is_decided_by_the_fingerprint_alone():
+    from pathlib import Path
+
+    job = Path(fingerprint.__file__).parent
+    deciding = sorted(p.name for p in job.glob("*.py")
+                      if p.name != "fingerprint.py" and ("backend_columns" in p.read_text() or
+                                                         "config.backend()" in p.read_text()))
+    assert deciding == []

@@ -111,13 +111,18 @@ def test_dag_throttles_retries_and_final_node():
     assert "DAGMAN_MAX_JOBS_SUBMITTED = 50" in config and "DAGMAN_MAX_JOBS_IDLE = 10" in config
 
 
-def test_fast_manifest_text_equals_the_manifest_data():
+def test_manifest_lists_every_run_as_the_study_expands_it():
     import json as _json
 
-    from reprogrid.render import manifest, manifest_text
+    from reprogrid import tree
+    from reprogrid.render import manifest_text
 
     raw = coakley2022()
     raw["seed_per_repeat"] = True
     study = study_from_dict(raw)
-    assert _json.loads(manifest_text(study)) == manifest(study)
-    assert [r["run_id"] for r in manifest(study)["runs"]] == [r.run_id for r in study.runs()]
+    data = _json.loads(manifest_text(study))
+    assert data["schema"] == tree.MANIFEST_SCHEMA
+    assert [(r["run_id"], r["cell"], r["repeat"], r["seed"]) for r in data["runs"]] == \
+        [(r.run_id, r.cell, r.repeat, r.seed) for r in study.runs()]
+    assert all(r["submit_file"] == tree.cell_submit_file(r["cell"]) and r["result_stem"] == tree.result_stem(r["run_id"])
+               for r in data["runs"])

@@ -6,7 +6,7 @@ import pytest
 
 from reprogrid.core.errors import UserError
 from reprogrid.spec.presets import coakley2022, demo, preset_study, preset_yaml
-from reprogrid.spec import Study, load_study, study_from_dict
+from reprogrid.spec import Study, load_study, study_from_dict, validate_study
 
 
 def problems_of(raw) -> dict:
@@ -116,7 +116,7 @@ def test_python_api_goes_through_the_same_validation():
     study = preset_study("demo")
     broken = Study(**{**study.__dict__, "repeats": -1})
     with pytest.raises(UserError):
-        broken.validated()
+        validate_study(broken)
 
 
 def test_bad_yaml_names_line(tmp_path):

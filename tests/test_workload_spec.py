@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from reprogrid.core.errors import UserError
-from reprogrid.spec import load_study, study_from_dict
+from reprogrid.spec import load_study, study_from_dict, validate_study
 
 BASE = {
     "name": "mine",
@@ -61,7 +61,7 @@ workloads:
     assert (torch.primary_metric, torch.higher_is_better) == ("val_loss", False)
     assert logreg.data_file is None
     # the normalised spec (study.yaml of a submit tree) validates to the same study
-    assert study.validated(base_dir=str(tmp_path)) == study
+    assert validate_study(study, base_dir=str(tmp_path)) == study
 
 
 def test_builtin_variants_group_by_task_and_check_options():

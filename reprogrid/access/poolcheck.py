@@ -25,8 +25,10 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from reprogrid.condor.bindings import ad_value, classad, submit_to_job_ads
 from reprogrid.condor.matchmaking import Matchmaker, gpu_ads, job_matches_machine
-from reprogrid.render.hardware import describe_pins, pin_for, required_attributes
-from reprogrid.spec.model import Study
+from reprogrid import tree
+from reprogrid.render.study import submit_descriptions
+from reprogrid.render.pins import describe_pins, pin_for, required_attributes
+from reprogrid.spec.definitions import Study
 
 _TARGET_REF = re.compile(r"\bTARGET\.([A-Za-z_][A-Za-z0-9_]*)", re.I)
 #: Attributes every job reads that say nothing about the hardware pin.
@@ -214,14 +216,12 @@ def job_ads_for_study(study: Study) -> Dict[str, Tuple[str, Any]]:
     The study's own templates render the cells (first workload, first software
     environment, one repeat), so the check sees exactly what would be submitted.
     """
-    from reprogrid.render.study import render_files
-
     small = dataclasses.replace(study, workloads=study.workloads[:1], software=study.software[:1], repeats=1)
-    files = dict(render_files(small, workload_files=False))
+    files = submit_descriptions(small)
     out: Dict[str, Tuple[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="reprogrid-poolcheck-") as iwd:
         for run in small.runs():
-            text = files[f"cells/{run.cell}.sub"].decode()
+            text = files[tree.cell_submit_file(run.cell)].decode()
             ads = submit_to_job_ads(text, iwd=iwd, vars={"run_id": run.run_id, "repeat": str(run.repeat),
                                                          "seed": str(run.seed)}, source=f"cells/{run.cell}.sub")
             out[run.hardware.name] = (run.software.name, ads[0])

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from statistics import NormalDist
 
-from reprogrid.analysis.prepare import ACCURACY, LOSS, _distinct, _ok, prepare
+from reprogrid.analysis.columns import ACCURACY, LOSS, _distinct, _ok, prepare
 from reprogrid.core.errors import Problem, UserError
 
 _OPS: Dict[str, Callable[[Any, Any], Any]] = {

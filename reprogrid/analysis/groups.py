@@ -2,7 +2,7 @@
 
 An *environment* here is what was observed, not what was requested: one workload in one
 software environment, requested hardware environment, observed environment (machine,
-logical CPUs, thread pools, stack; see ``prepare.OBSERVED_KEY``) and seed. A loose pin
+logical CPUs, thread pools, stack; see ``columns.OBSERVED_KEY``) and seed. A loose pin
 that ran on two kinds of machine is two environments, each with its own runs and value,
 never their mean.
 
@@ -25,8 +25,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from reprogrid.analysis.determinism import determinism
-from reprogrid.analysis.prepare import CELL, ENV_KEYS, FINGERPRINT_ATTRIBUTES, LOCATION_LABELS, LOSS, _ok, prepare
+from reprogrid.analysis.repeats import determinism
+from reprogrid.analysis.columns import CELL, ENV_KEYS, FINGERPRINT_ATTRIBUTES, LOCATION_LABELS, LOSS, _ok, prepare
 
 SCOPE = ("workload", "device_class", "software_env")
 PERMUTATIONS = 199
@@ -38,7 +38,7 @@ def environment_outcomes(df: pd.DataFrame, decimals: Optional[int] = None,
                          det: Optional[pd.DataFrame] = None) -> pd.DataFrame:
     """One row per observed environment of each workload: its value, signature and attributes.
 
-    Keys: ``prepare.ENV_KEYS``. ``value`` is the primary metric (the mean of the runs only
+    Keys: ``columns.ENV_KEYS``. ``value`` is the primary metric (the mean of the runs only
     for a nondeterministic environment, whose repeats differ; ``value_min``/``value_max``
     show their spread). The signature is the prediction hash where every run recorded one,
     else the metric and loss (rounded to ``decimals`` when given). Nondeterministic

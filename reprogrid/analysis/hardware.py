@@ -6,7 +6,7 @@ from typing import List, Any, Dict, Optional, Sequence
 import pandas as pd
 import re
 
-from reprogrid.analysis.prepare import _distinct, prepare
+from reprogrid.analysis.columns import _distinct, prepare
 
 
 def hardware_check(df: pd.DataFrame) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pandas as pd
 
-from reprogrid.job.distributions import TRUNCATED_KEY, normalize
+from reprogrid.job.distributions import TOOLING, TRUNCATED_KEY, normalize
 
 #: Record column -> label in the stack table.
 STACK_COLUMNS = (
@@ -33,8 +33,6 @@ STACK_COLUMNS = (
 )
 
 
-#: The packaging tools: every environment brings its own; they are not part of what a stack compares.
-TOOLING = frozenset(("pip", "setuptools", "wheel", "distribute"))
 #: What "same stack" was decided on, as the report says it.
 BASIS_ALL = "all installed distributions the records carry (pip, setuptools and wheel left out)"
 BASIS_NUMPY = "Python/TF/Keras/CUDA and the NumPy version only (these records carry no distribution list)"
@@ -63,19 +61,11 @@ def _text(value: Any) -> Optional[str]:
     return text or None
 
 
-def _backend(column: Any, fingerprint: Any, keras: Optional[str]) -> Optional[str]:
-    """Keras's backend: the record's ``keras_backend`` column where the schema has one, else
-    the fingerprint's ``software.keras_backend``; Keras 2 (tf.keras) always ran on TensorFlow."""
+def _backend(column: Any, keras: Optional[str]) -> Optional[str]:
+    """Keras's backend: the record's ``keras_backend`` column (the job's fingerprint decides it);
+    a record without one that ran Keras 2 (tf.keras) ran on TensorFlow."""
     if _text(column):
         return str(column)
-    text = _text(fingerprint)
-    if text:
-        try:
-            software = json.loads(text).get("software") or {}
-        except (ValueError, AttributeError):
-            software = {}
-        if isinstance(software, dict) and _text(software.get("keras_backend")):
-            return str(software["keras_backend"])
     if keras and keras.split(".")[0].isdigit() and int(keras.split(".")[0]) < 3:
         return "tensorflow"
     return None
@@ -117,7 +107,6 @@ def software_stacks(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     counts: Dict[Tuple[str, Tuple[Tuple[str, Optional[str]], ...]], int] = {}
     none = pd.Series([None] * len(df), index=df.index)
-    fingerprints = df["fingerprint_json"] if "fingerprint_json" in df.columns else none
     backends = df["keras_backend"] if "keras_backend" in df.columns else none
     dist_col = df["distributions_json"] if "distributions_json" in df.columns else none
     numpy_col = df["numpy_version"] if "numpy_version" in df.columns else none
@@ -127,7 +116,7 @@ def software_stacks(df: pd.DataFrame) -> pd.DataFrame:
                                for col, label in STACK_COLUMNS}
         if not any(row.values()):
             continue
-        row["keras_backend"] = _backend(backends.get(index), fingerprints.get(index), row["keras"])
+        row["keras_backend"] = _backend(backends.get(index), row["keras"])
         key_in = (dist_col.get(index), numpy_col.get(index))
         if key_in not in parsed:  # one JSON parse per distinct list, not per run
             parsed[key_in] = observed_distributions(*key_in)

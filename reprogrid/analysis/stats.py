@@ -6,7 +6,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from reprogrid.analysis.prepare import ACCURACY, FRACTION_METRICS, METRICS, _ok, prepare
+from reprogrid.analysis.columns import ACCURACY, FRACTION_METRICS, METRICS, _ok, prepare
 
 
 def metric_stats(df: pd.DataFrame, by: Sequence[str] = (), metrics: Sequence[str] = METRICS) -> pd.DataFrame:

@@ -6,12 +6,12 @@ from typing import Any, Dict, Iterable, Optional
 import pandas as pd
 
 from reprogrid.analysis.claims import check_claims_matched, claim_stability, evaluate_claims, parse_claims
-from reprogrid.analysis.determinism import determinism, nondeterministic_cells
+from reprogrid.analysis.repeats import determinism, nondeterministic_cells
 from reprogrid.analysis.groups import (
     ALPHA, PERMUTATIONS, environment_outcomes, explain_groups, explain_workloads, group_factors, outcome_groups,
 )
 from reprogrid.analysis.hardware import hardware_check, provenance
-from reprogrid.analysis.prepare import _ok, prepare
+from reprogrid.analysis.columns import _ok, prepare
 from reprogrid.analysis.stats import cell_means, metric_stats
 from reprogrid.analysis.variance import _environments, environments_needed, survival, variance_decomposition
 from reprogrid.analysis.verdicts import Tolerances, verdicts

@@ -24,9 +24,9 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from reprogrid.analysis.determinism import determinism
+from reprogrid.analysis.repeats import determinism
 from reprogrid.analysis.groups import environment_outcomes
-from reprogrid.analysis.prepare import CELL, _ok, prepare
+from reprogrid.analysis.columns import CELL, _ok, prepare
 
 BOOTSTRAP = 2000
 LEVEL = 0.95

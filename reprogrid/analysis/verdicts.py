@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from reprogrid.analysis.claims import claim_stability, evaluate_claims, parse_claims
-from reprogrid.analysis.determinism import determinism
-from reprogrid.analysis.prepare import _ok, prepare
+from reprogrid.analysis.repeats import determinism
+from reprogrid.analysis.columns import _ok, prepare
 from reprogrid.analysis.variance import _environments, survival
 
 VERDICT_CRITERIA = {

@@ -3,15 +3,15 @@
 Every command that works on a rendered study (``submit``, ``dryrun``, ``status``,
 ``gather``, ``report``) takes either ``SUBMIT_DIR`` or ``SUBMIT_DIR/study.dag``;
 :func:`resolve` turns either into both and prints, on stderr, one line saying which it
-got, so a user never has to guess. Also holds the exit-code text the ``--help`` of
-these commands share.
+got, so a user never has to guess. Their parsers take it through
+``_parser.add_submit_target``.
 """
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Union
 
 from reprogrid import tree
 from reprogrid.core.errors import Problem, UserError
@@ -63,9 +63,3 @@ def say(command: str, target: Target) -> None:
         text = f"got the submit folder {target.submit_dir}; DAG {target.dag}"
     print(f"reprogrid {command}: {text}", file=sys.stderr)
 
-
-def exit_codes(*lines: str, extra: Optional[str] = None) -> str:
-    """The ``exit codes:`` block of a command's --help (0 first, 2 for bad input last)."""
-    body = "\n".join(f"  {line}" for line in lines)
-    tail = "\n  2  bad input (a file, folder or option): the message names it and the fix"
-    return "exit codes:\n" + body + tail + (f"\n{extra}" if extra else "") + "\n"

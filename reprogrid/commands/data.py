@@ -5,7 +5,8 @@ import argparse
 import subprocess
 from pathlib import Path
 
-ORDER = 25
+from reprogrid.commands._parser import add_command, exit_codes
+
 
 EPILOG = """\
 mnist.npz and imdb.npz come from the Keras datasets bucket and must match the sha256
@@ -19,34 +20,30 @@ examples:
   reprogrid data stage data/ --osdf osdf:///ospool/ap40/data/alice/reprogrid --spec study.yaml
   reprogrid data stage data/ --osdf osdf:///ospool/ap40/data/alice/reprogrid --run
 
-exit codes:
-  0  fetch/verify: every file (present) checks out; stage: commands printed or run
-  1  fetch/verify: a file failed its check (or verify found none); stage: a copy failed
-  2  bad input (a file, folder or option): the message names it and the fix
-"""
+""" + exit_codes('0  fetch/verify: every file (present) checks out; stage: commands printed or run', '1  fetch/verify: a file failed its check (or verify found none); stage: a copy failed')
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "data", help="fetch, verify and stage the study's data files", description=__doc__,
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = add_command(
+        subparsers, "data", help="fetch, verify and stage the study's data files", description=__doc__,
+        epilog=EPILOG)
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION")
 
-    fetch = sub.add_parser("fetch", help="download mnist.npz / imdb.npz (verified) and bring in creditcard.csv",
-                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    fetch = add_command(sub, "fetch", help="download mnist.npz / imdb.npz (verified) and bring in creditcard.csv",
+                        epilog=EPILOG)
     fetch.add_argument("folder", metavar="DIR", type=Path)
     fetch.add_argument("--creditcard", metavar="PATH_OR_URL", help="creditcard.csv from Kaggle (a local path or URL)")
     fetch.add_argument("--base-url", metavar="URL", default=None,
                        help="where mnist.npz and imdb.npz are (default: the Keras datasets bucket)")
     fetch.set_defaults(func=run_fetch)
 
-    verify = sub.add_parser("verify", help="check the data files in a folder (canonical, sample, or a problem)",
-                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    verify = add_command(sub, "verify", help="check the data files in a folder (canonical, sample, or a problem)",
+                         epilog=EPILOG)
     verify.add_argument("folder", metavar="DIR", type=Path)
     verify.set_defaults(func=run_verify)
 
-    stage = sub.add_parser("stage", help="copy verified data files to an OSDF folder; rewrite a spec's inputs",
-                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    stage = add_command(sub, "stage", help="copy verified data files to an OSDF folder; rewrite a spec's inputs",
+                        epilog=EPILOG)
     stage.add_argument("folder", metavar="DIR", type=Path)
     stage.add_argument("--osdf", required=True, metavar="URL", help="osdf:///ospool/apXX/data/USER/folder")
     stage.add_argument("--spec", type=Path, metavar="STUDY_YAML", help="also write a copy of this spec with data.inputs on OSDF")

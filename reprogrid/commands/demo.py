@@ -6,8 +6,8 @@ import shlex
 from pathlib import Path
 
 from reprogrid.core.text import shown_block
+from reprogrid.commands._parser import add_command
 
-ORDER = 1
 
 EPILOG = """\
 what it does (a few minutes on 2 cores once its software stack is provisioned):
@@ -44,10 +44,10 @@ examples:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "demo", help="run a scaled-down study end to end here (the main job)",
+    p = add_command(
+        subparsers, "demo", help="run a scaled-down study end to end here (the main job)",
         description="Render, dry-run (schedd emulated), gather and report a scaled-down coakley2022 study.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
     )
     p.add_argument("-o", "--output", default="reprogrid-demo", metavar="DIR", help="where to put the submit tree and report (default: ./reprogrid-demo)")
     p.add_argument("--slots", type=int, default=None, help="parallel job slots (default: number of cores)")

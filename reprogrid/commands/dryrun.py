@@ -5,7 +5,8 @@ import argparse
 from pathlib import Path
 import sys
 
-ORDER = 45
+from reprogrid.commands._parser import add_command, add_submit_target, exit_codes
+
 
 EPILOG = """\
 Runs every node of the DAG on this machine with DAGMan's semantics (checked against
@@ -44,15 +45,12 @@ prints per requested hardware environment the runs, matching slots and kinds of 
 and the first match (the per-node table with --verbose), and names the requirement
 clause that excludes any node matching nothing.
 
-exit codes:
-  0  the DAG succeeded by DAGMan's rule: a DAG with a FINAL node takes the FINAL
-     node's status, so runs may have failed (a line on stderr says how many and why);
-     with --strict, 0 only when every node succeeded
-  1  some node failed (or, with --strict, any run failed); --plan: some node matches
-     no machine
-  2  bad input (a file, folder or option): the message names it and the fix
-  130 interrupted (Ctrl-C); run the same command again to resume
-
+""" + exit_codes(
+    "0  the DAG succeeded by DAGMan's rule: a DAG with a FINAL node takes the FINAL node's status,\n"
+    "     so runs may have failed (a line on stderr says how many and why); with --strict, 0 only\n"
+    "     when every node succeeded",
+    "1  some node failed (or, with --strict, any run failed); --plan: some node matches no machine",
+    after=["130 interrupted (Ctrl-C); run the same command again to resume"]) + """
 examples:
   reprogrid dryrun submit/mystudy                  # the submit folder, or its DAG:
   reprogrid dryrun submit/mystudy/study.dag
@@ -65,11 +63,10 @@ examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "dryrun", help="run (or --plan) a DAG locally with the schedd and DAGMan emulated",
-        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("dag", metavar="SUBMIT_DIR_OR_DAG",
-                        help="a submit folder (e.g. submit/mystudy) or a DAG file (e.g. submit/mystudy/study.dag)")
+    parser = add_command(
+        subparsers, "dryrun", help="run (or --plan) a DAG locally with the schedd and DAGMan emulated",
+        description=__doc__, epilog=EPILOG)
+    add_submit_target(parser, "dag", needs_dag=True)
     parser.add_argument("--plan", action="store_true", help="match jobs to machines, run nothing")
     parser.add_argument("--verbose", action="store_true", help="with --plan: also the per-node table")
     parser.add_argument("--strict", action="store_true",

@@ -5,10 +5,11 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # pragma: no cover
-    from reprogrid.spec.model import Study
+from reprogrid.commands._parser import add_command, exit_codes
 
-ORDER = 72
+if TYPE_CHECKING:  # pragma: no cover
+    from reprogrid.spec.definitions import Study
+
 
 EPILOG = """\
 A software environment in a study is a container. To run it on this machine, give it a
@@ -45,22 +46,18 @@ examples:
   reprogrid envs list
   reprogrid envs remove 3f9a1c                    # by key prefix, or by software env name
 
-exit codes:
-  0  built (or reused), listed or removed
-  2  bad input (a spec, a name, a package pip cannot install): the message names it, pip's
-     own error and the fix; nothing half-built is ever listed or used
-"""
+""" + exit_codes('0  built (or reused), listed or removed', bad_input="2  bad input (a spec, a name, a package pip cannot install): the message names it, pip's own error and the fix; nothing half-built is ever listed or used")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "envs", help="local software stacks for the containers: build, list, remove",
+    parser = add_command(
+        subparsers, "envs", help="local software stacks for the containers: build, list, remove",
         description="Provision, list and remove the cached virtualenvs that play a study's "
                     "containers on this machine (software[i].local in the spec).",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG)
     sub = parser.add_subparsers(dest="envs_command", metavar="ACTION")
-    p_build = sub.add_parser("build", help="provision the study's local stacks (reuses cached ones)",
-                             epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_build = add_command(sub, "build", help="provision the study's local stacks (reuses cached ones)",
+                          epilog=EPILOG)
     p_build.add_argument("spec", metavar="SPEC", help="a study file, a rendered submit folder, or a preset name (demo)")
     p_build.add_argument("--only", action="append", default=[], metavar="SOFTWARE_ENV",
                          help="build only this software environment's stack (repeatable)")
@@ -68,11 +65,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p_build.add_argument("--update-lock", action="store_true",
                          help="rewrite the study's stack locks (<study>.lock/<env>.txt) from the built stacks")
     p_build.set_defaults(func=_build)
-    p_list = sub.add_parser("list", help="the provisioned stacks: key, software envs, packages, size",
-                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_list = add_command(sub, "list", help="the provisioned stacks: key, software envs, packages, size",
+                         epilog=EPILOG)
     p_list.set_defaults(func=_list)
-    p_remove = sub.add_parser("remove", help="delete provisioned stacks by key prefix or software env name",
-                              epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_remove = add_command(sub, "remove", help="delete provisioned stacks by key prefix or software env name",
+                           epilog=EPILOG)
     p_remove.add_argument("targets", nargs="+", metavar="KEY_OR_NAME")
     p_remove.set_defaults(func=_remove)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])

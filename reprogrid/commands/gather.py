@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-ORDER = 60
+from reprogrid.commands._parser import TARGET_NOTE, add_command, exit_codes, add_submit_target
+
 
 EPILOG = """\
 Every run of manifest.json is classified as complete, failed (with its recorded error),
@@ -20,19 +21,14 @@ examples:
   reprogrid gather submit/mystudy -o /tmp/ds --json   # the full report as JSON on stdout
   python -c "import reprogrid.gather as g; print(g.load_dataset('submit/mystudy'))"
 
-SUBMIT_DIR may also be given as its DAG file (submit/mystudy/study.dag).
-exit codes:
-  0  a dataset was written (even a partial one, unless --strict)
-  1  --strict: some run is not complete, or a record is unexpected
-  2  bad input (a file, folder or option): the message names it and the fix
-"""
+""" + TARGET_NOTE + exit_codes('0  a dataset was written (even a partial one, unless --strict)', '1  --strict: some run is not complete, or a record is unexpected')
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "gather", help="collect per-run results into one Parquet dataset, checked against the manifest",
-        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("submit_dir", metavar="SUBMIT_DIR", help="submit folder written by reprogrid render, or its study.dag")
+    parser = add_command(
+        subparsers, "gather", help="collect per-run results into one Parquet dataset, checked against the manifest",
+        description=__doc__, epilog=EPILOG)
+    add_submit_target(parser, needs_dag=False)
     parser.add_argument("-o", "--output", metavar="DIR", help="dataset folder (default: SUBMIT_DIR/dataset)")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when any run is failed, missing, duplicate or corrupt, or a record is unexpected")
@@ -68,7 +64,7 @@ def _lock_lines(submit_dir, output) -> list:  # noqa: ANN001
     from reprogrid import tree
     from reprogrid.gather.dataset import load_dataset
     from reprogrid.core.errors import UserError
-    from reprogrid.prepare.stacklock import compare_with_locks, lock_sentence
+    from reprogrid.analysis.locks import compare_with_locks, lock_sentence
 
     software = tree.read_manifest(submit_dir).get("software") or {}
     locks = {str(n): dict(e["lock"]) for n, e in software.items() if isinstance(e, dict) and e.get("lock")}

@@ -10,8 +10,8 @@ from typing import List, Optional
 
 from reprogrid.prepare import images
 from reprogrid.core.errors import Problem, UserError
+from reprogrid.commands._parser import add_command, exit_codes
 
-ORDER = 70
 
 EPILOG = """\
 examples:
@@ -32,20 +32,16 @@ job bundle (reprogrid-job.pyz), then copied to /ospool/<ap>/data/<user>/reprogri
 which jobs read as osdf:///ospool/<ap>/data/<user>/reprogrid/<name>.sif.
 Building needs apptainer (an OSG access point has it); elsewhere the steps are printed.
 
-exit codes:
-  0  listed, printed, built or filled
-  1  build --run: a build or copy step failed
-  2  bad input (a file, folder or option): the message names it and the fix
-"""
+""" + exit_codes('0  listed, printed, built or filled', '1  build --run: a build or copy step failed')
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "images", help="Apptainer images of the software environments: list, build, fill a spec",
+    parser = add_command(
+        subparsers, "images", help="Apptainer images of the software environments: list, build, fill a spec",
         description="List the Apptainer definition files in singularity/, print or run the "
                     "`apptainer build` steps, and point a study's software environments at "
                     "the images' OSDF locations.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG)
     sub = parser.add_subparsers(dest="images_command", metavar="ACTION")
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -53,13 +49,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--osdf-user", metavar="USER", help="your user name on the access point (for OSDF paths)")
         p.add_argument("--ap", default=images.DEFAULT_AP, help="access point (default: %(default)s)")
 
-    p_list = sub.add_parser("list", help="name, base image, versions and OSDF location of each image",
-                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_list = add_command(sub, "list", help="name, base image, versions and OSDF location of each image",
+                         epilog=EPILOG)
     common(p_list)
     p_list.set_defaults(func=_list)
 
-    p_build = sub.add_parser("build", help="print (or run with --run) the apptainer build steps",
-                             epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_build = add_command(sub, "build", help="print (or run with --run) the apptainer build steps",
+                          epilog=EPILOG)
     p_build.add_argument("names", nargs="*", metavar="NAME", help="image names (see `images list`)")
     p_build.add_argument("--all", action="store_true", help="every image")
     p_build.add_argument("--run", action="store_true", help="run the steps (needs apptainer on PATH)")
@@ -71,8 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common(p_build)
     p_build.set_defaults(func=_build)
 
-    p_fill = sub.add_parser("fill", help="write a study file whose software images are the OSDF .sif files",
-                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_fill = add_command(sub, "fill", help="write a study file whose software images are the OSDF .sif files",
+                         epilog=EPILOG)
     p_fill.add_argument("spec", metavar="STUDY_YAML")
     p_fill.add_argument("-o", "--output", required=True, metavar="OUT_YAML")
     common(p_fill)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import shlex
 
-ORDER = 80
+from reprogrid.commands._parser import add_command, exit_codes
+
 
 EPILOG = """\
 sources:
@@ -18,20 +19,16 @@ examples:
   reprogrid report coakley -o coakley-report
   reprogrid import crate their-study.crate.zip -o theirs
 
-exit codes:
-  0  imported
-  2  bad input (a file, folder or option): the message names it and the fix
-"""
+""" + exit_codes('0  imported')
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "import", help="import another study's published results into the result schema",
-        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = add_command(
+        subparsers, "import", help="import another study's published results into the result schema",
+        description=__doc__, epilog=EPILOG)
     sources = parser.add_subparsers(dest="source", metavar="SOURCE")
-    coakley = sources.add_parser(
-        "coakley2022", help="Coakley et al. 2022 per-run CSV", description=__doc__, epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    coakley = add_command(
+        sources, "coakley2022", help="Coakley et al. 2022 per-run CSV", description=__doc__, epilog=EPILOG)
     coakley.add_argument("csv", metavar="CSV", help="coakley2022_runs.csv")
     coakley.add_argument("-o", "--output", required=True, metavar="DIR", help="dataset folder to write (replaced atomically)")
     coakley.add_argument("--paper-only", action="store_true",

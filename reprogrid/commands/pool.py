@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
-ORDER = 35
+from reprogrid.commands._parser import add_command, exit_codes
+
 
 EPILOG = """\
 examples:
@@ -25,29 +26,25 @@ description of what today's pool advertises (see reprogrid/condor/ospool_today.p
 its date and sources). --pool ospool-2022 replays the 2022 OSPool the paper ran on
 (it says so when used); --pool FILE uses your own condor_status -json capture.
 
-exit codes:
-  0  import: summarised; check: every hardware environment matches some slot
-  1  check: some environment matches no slot (each is named, with what to pin instead)
-  2  bad input (a file, folder or option): the message names it and the fix
-"""
+""" + exit_codes('0  import: summarised; check: every hardware environment matches some slot', '1  check: some environment matches no slot (each is named, with what to pin instead)')
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "pool", help="summarise a condor_status -json capture; check a study's hardware pins against it",
+    parser = add_command(
+        subparsers, "pool", help="summarise a condor_status -json capture; check a study's hardware pins against it",
         description="Look at a pool before submitting: what its slots advertise, and how many "
                     "slots each hardware environment of a study would match.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG)
     sub = parser.add_subparsers(dest="pool_command", metavar="ACTION")
-    p_import = sub.add_parser("import", help="summarise a condor_status -json capture",
-                              epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_import = add_command(sub, "import", help="summarise a condor_status -json capture",
+                           epilog=EPILOG)
     p_import.add_argument("file", metavar="FILE", help="output of condor_status -json")
     p_import.add_argument("--model-attribute", metavar="ATTR",
                           help="the attribute holding the CPU model string (default: OSGVO_CPU_MODEL)")
     p_import.add_argument("--json", action="store_true", help="print JSON")
     p_import.set_defaults(func=_import)
-    p_check = sub.add_parser("check", help="per hardware environment: matching slots, unadvertised pins",
-                             epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_check = add_command(sub, "check", help="per hardware environment: matching slots, unadvertised pins",
+                          epilog=EPILOG)
     p_check.add_argument("spec", metavar="SPEC", help="the study YAML file")
     p_check.add_argument("--pool", metavar="FILE|today|ospool-2022",
                          help="a condor_status -json capture; today (default: the built-in, dated description of "

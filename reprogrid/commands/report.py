@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from reprogrid import tree
+from reprogrid.commands._parser import add_command, exit_codes
 
-ORDER = 70
 
 EPILOG = """\
 PATH is a gathered submit folder (or its study.dag), a dataset folder (from gather or `reprogrid import`),
@@ -29,18 +29,13 @@ examples:
   reprogrid report submit/mystudy                   # -> submit/mystudy/report/
   reprogrid report coakley -o coakley-report --claim "accuracy >= 0.85" --analysis-tol 0.01
 
-exit codes:
-  0  report written from at least one successful record
-  1  no successful record: the report is written but analyses nothing; the message says
-     where the failures are and what to do
-  2  bad input (a file, folder or option): the message names it and the fix
-"""
+""" + exit_codes('0  report written from at least one successful record', '1  no successful record: the report is written but analyses nothing; the message says where the failures are and what to do')
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "report", help="analyse a dataset and write an HTML report and a Markdown summary",
-        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = add_command(
+        subparsers, "report", help="analyse a dataset and write an HTML report and a Markdown summary",
+        description=__doc__, epilog=EPILOG)
     parser.add_argument("path", metavar="PATH", help="submit folder, dataset folder or .parquet file")
     parser.add_argument("-o", "--output", metavar="DIR", help="report folder (default: SUBMIT_DIR/report, or DATASET-report)")
     parser.add_argument("--claim", action="append", default=[], metavar="TEXT", help="a claim to check in every environment")

@@ -7,8 +7,8 @@ import sys
 import time
 
 from reprogrid.access.status import StatusTracker
+from reprogrid.commands._parser import TARGET_NOTE, add_command, exit_codes, add_submit_target
 
-ORDER = 45
 
 EPILOG = """\
 examples:
@@ -23,22 +23,16 @@ pool and `reprogrid dryrun`. The event log is read incrementally: the reader's p
 is kept in logs/.reprogrid-status.json, so a large log is not read again each time.
 The same words as report and gather: a run that ended without a record is "failed"
 in both (report lists what it cannot analyse as failed or missing, as gather did).
-SUBMIT_DIR may also be given as its DAG file (submit/mystudy/study.dag).
-exit codes:
-  0  every run is done
-  1  some run failed
-  3  runs are still pending (waiting, idle, running or held)
-  2  bad input (a file, folder or option): the message names it and the fix
-"""
+""" + TARGET_NOTE + exit_codes('0  every run is done', '1  some run failed', '3  runs are still pending (waiting, idle, running or held)')
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "status", help="progress of a study: runs done / running / idle / held / failed",
+    parser = add_command(
+        subparsers, "status", help="progress of a study: runs done / running / idle / held / failed",
         description="Show how far a submitted (or emulated) study has come, by software and "
                     "hardware environment.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("submit_dir", metavar="SUBMIT_DIR", help="a folder written by reprogrid render, or its study.dag")
+        epilog=EPILOG)
+    add_submit_target(parser, needs_dag=False)
     parser.add_argument("--watch", nargs="?", type=float, const=30.0, default=None, metavar="SECONDS",
                         help="keep updating every SECONDS (default 30) until the DAG is over")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")

@@ -10,8 +10,8 @@ from typing import List, Optional
 from reprogrid.core.errors import Problem, UserError
 from reprogrid.core.files import write_text_atomic
 from reprogrid.core.text import shown
+from reprogrid.commands._parser import add_command, exit_codes
 
-ORDER = 10
 
 INIT_EPILOG = """\
 examples:
@@ -25,10 +25,7 @@ With --workload, a script defining main(seed, determinism, data_dir, output_dir)
 entry workload (the job calls it); any other script a command workload (`python train.py`,
 which writes $REPROGRID_OUTPUT_DIR/metrics.json). Modules it imports from its own folder are
 shipped too. See docs/user-guide.md, "Your own workload".
-exit codes:
-  0  written (or printed)
-  2  bad input (a file, folder or option): the message names it and the fix
-"""
+""" + exit_codes('0  written (or printed)')
 
 VALIDATE_EPILOG = """\
 Every problem is reported at once, with its place in the spec and the fix, e.g.
@@ -42,10 +39,7 @@ advertises) unless --pool names a condor_status -json capture or ospool-2022 (th
 paper's 2022 pool). Warnings name each hardware environment the pool cannot honour or
 cannot tell apart from another, and what to pin instead; placeholders such as YOUR_USER
 and local data inputs that do not exist are reported too.
-exit codes:
-  0  valid (warnings do not fail; reprogrid pool check exits 1 on unmatched pins)
-  2  invalid: every problem is listed with its place in the spec and the fix
-"""
+""" + exit_codes('0  valid (warnings do not fail; reprogrid pool check exits 1 on unmatched pins)', bad_input='2  invalid: every problem is listed with its place in the spec and the fix')
 
 RENDER_EPILOG = """\
 writes, atomically (a failure leaves nothing behind):
@@ -58,10 +52,7 @@ examples:
   reprogrid render study.yaml -o submit/mystudy
   reprogrid render study.yaml -o submit/mystudy --templates my_templates/   # override any .j2
 then: reprogrid dryrun submit/mystudy   (local, schedd emulated)
-exit codes:
-  0  rendered (warnings about pins today's pool cannot honour do not fail)
-  2  bad input (a file, folder or option): the message names it and the fix
-"""
+""" + exit_codes("0  rendered (warnings about pins today's pool cannot honour do not fail)")
 
 
 POOL_HELP = ("judge the hardware pins against this pool: a condor_status -json capture, today (default: "
@@ -80,7 +71,7 @@ def _init_text(args: argparse.Namespace) -> str:
 
     if args.workload is None:
         return preset_yaml(args.preset or "coakley2022")
-    from reprogrid.spec.usercode import workload_spec_yaml
+    from reprogrid.spec.workload_code import workload_spec_yaml
     from reprogrid.spec.validate import study_from_dict
 
     if args.preset:
@@ -131,7 +122,7 @@ def pool_warnings(study, pool: Optional[str], base_dir: Path) -> List[str]:  # n
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from reprogrid.render.hardware import study_warnings
+    from reprogrid.render.pins import study_warnings
     from reprogrid.spec.validate import load_study
 
     study = load_study(args.spec, max_runs=args.max_runs)
@@ -169,9 +160,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     from reprogrid.spec.presets import PRESETS
 
-    fmt = argparse.RawDescriptionHelpFormatter
-    p = subparsers.add_parser("init", help="write a study spec from a preset", epilog=INIT_EPILOG, formatter_class=fmt,
-                              description="Write a study spec (YAML) from a preset, to edit and render.")
+    p = add_command(subparsers, "init", help="write a study spec from a preset", epilog=INIT_EPILOG,
+                    description="Write a study spec (YAML) from a preset, to edit and render.")
     p.add_argument("--preset", choices=sorted(PRESETS), help="which study to start from (default: coakley2022)")
     p.add_argument("--workload", metavar="SCRIPT", help="write a study around your own training script instead of a preset")
     p.add_argument("--entry", metavar="FUNCTION", help="with --workload: the function the job calls (default: detected)")
@@ -181,15 +171,15 @@ def register(subparsers) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.set_defaults(func=cmd_init)
 
-    p = subparsers.add_parser("validate", help="check a study spec; list every problem with its fix", epilog=VALIDATE_EPILOG,
-                              formatter_class=fmt, description="Validate a study spec without writing anything.")
+    p = add_command(subparsers, "validate", help="check a study spec; list every problem with its fix", epilog=VALIDATE_EPILOG,
+                    description="Validate a study spec without writing anything.")
     p.add_argument("spec", help="the study YAML file")
     p.add_argument("--pool", metavar="FILE|today|ospool-2022", default=None, help=POOL_HELP)
     p.add_argument("--max-runs", type=int, metavar="N", help=MAX_RUNS_HELP)
     p.set_defaults(func=cmd_validate)
 
-    p = subparsers.add_parser("render", help="render a study into a DAG + submit files", epilog=RENDER_EPILOG, formatter_class=fmt,
-                              description="Render a study spec into a submit tree that condor_submit_dag accepts.")
+    p = add_command(subparsers, "render", help="render a study into a DAG + submit files", epilog=RENDER_EPILOG,
+                    description="Render a study spec into a submit tree that condor_submit_dag accepts.")
     p.add_argument("spec", help="the study YAML file")
     p.add_argument("-o", "--output", metavar="DIR", help="submit folder to write (default: submit/<study name>)")
     p.add_argument("--templates", metavar="DIR", help="folder of .j2 templates overriding the built-in ones by name")

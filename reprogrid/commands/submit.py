@@ -6,8 +6,8 @@ import shlex
 import sys
 
 from reprogrid.access import submission
+from reprogrid.commands._parser import TARGET_NOTE, add_command, exit_codes, add_submit_target
 
-ORDER = 40
 
 EPILOG = """\
 examples:
@@ -19,20 +19,16 @@ Then watch it with `reprogrid status submit/mystudy --watch`. On a machine witho
 HTCondor (a laptop, CI), run the same tree locally with the schedd emulated:
   reprogrid dryrun submit/mystudy
 
-SUBMIT_DIR may also be given as its DAG file (submit/mystudy/study.dag).
-exit codes:
-  0  submitted (or, with --print, the command printed)
-  2  bad input, or no HTCondor schedd here: the message names it and the fix
-"""
+""" + TARGET_NOTE + exit_codes('0  submitted (or, with --print, the command printed)', bad_input='2  bad input, or no HTCondor schedd here: the message names it and the fix')
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "submit", help="submit a rendered study's DAG to HTCondor (or --print the command)",
+    parser = add_command(
+        subparsers, "submit", help="submit a rendered study's DAG to HTCondor (or --print the command)",
         description="Submit SUBMIT_DIR/study.dag through the HTCondor Python bindings "
                     "(htcondor2.Submit.from_dag + Schedd.submit), as condor_submit_dag would.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("submit_dir", metavar="SUBMIT_DIR", help="a folder written by reprogrid render, or its study.dag")
+        epilog=EPILOG)
+    add_submit_target(parser, needs_dag=True)
     parser.add_argument("--print", dest="print_only", action="store_true",
                         help="print the equivalent condor_submit_dag command and exit")
     parser.add_argument("--schedd", metavar="NAME", help="submit to this schedd (default: the local one)")

@@ -7,8 +7,12 @@ are escaped for submit files, ClassAds and DAGs (``escaping``), symmetric matchm
 ``condor_status -json`` captures (``pool``) and the built-in machine inventory
 (``inventory``). May import ``core`` only.
 """
-from reprogrid.condor.bindings import classad, parse_expression, submit_to_job_ads
-from reprogrid.condor.inventory import builtin_machine_ads
-from reprogrid.condor.pool import load_pool
+from reprogrid.core.lazy import lazy_exports
 
+_EXPORTS = {
+    ".bindings": ["classad", "parse_expression", "submit_to_job_ads"],
+    ".inventory": ["builtin_machine_ads"],
+    ".pool": ["load_pool"],
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)  # each name's module is imported on first use
 __all__ = ["builtin_machine_ads", "classad", "load_pool", "parse_expression", "submit_to_job_ads"]

@@ -33,7 +33,8 @@ from typing import List, Optional, Tuple, Union
 
 from reprogrid.condor.bindings import classad
 from reprogrid.core.errors import Problem, UserError
-from reprogrid.condor.inventory import MACHINES, GpuModel, MachineModel, machine_ad
+from reprogrid.condor.inventory import MACHINES, GpuModel, MachineModel, builtin_machine_ads, machine_ad
+from reprogrid.condor.pool import load_pool
 
 #: When this description was written; a report or a check that uses it says so.
 DESCRIBED = "2026-12-02"
@@ -111,8 +112,6 @@ def pool_ads(pool: Optional[Union[str, Path]] = None) -> Tuple[List["classad.Cla
     if str(pool) == TODAY:
         return today_machine_ads(), LABEL
     if str(pool) == PAPER:
-        from reprogrid.condor.inventory import builtin_machine_ads
-
         return builtin_machine_ads(), PAPER_LABEL
     path = Path(pool)
     if not path.is_file():
@@ -121,6 +120,4 @@ def pool_ads(pool: Optional[Union[str, Path]] = None) -> Tuple[List["classad.Cla
             f"condor_status -json > {path.name} and copy it here; or leave --pool out to use the built-in "
             f"description of today's OSPool ({DESCRIBED}), or pass --pool {PAPER} for the 2022 pool the "
             "paper ran on")])
-    from reprogrid.condor.pool import load_pool
-
     return load_pool(path), f"the pool capture {path}"

@@ -6,6 +6,8 @@ ads, matchmaking against the machine ads) only by submitting clusters, reading t
 event log and removing jobs; ``starter`` runs one job (sandbox, transfer, environment,
 its processes, its events). ``driver`` is the entry point (``dryrun``, ``plan``).
 """
-from reprogrid.emulator.driver import DryRunResult, PlanResult, dryrun, plan
+from reprogrid.core.lazy import lazy_exports
 
+_EXPORTS = {".driver": ["DryRunResult", "PlanResult", "dryrun", "plan"]}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)  # each name's module is imported on first use
 __all__ = ["DryRunResult", "PlanResult", "dryrun", "plan"]

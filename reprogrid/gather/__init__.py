@@ -5,10 +5,17 @@ submit tree's records checked against its manifest (``collect``) and importers o
 published runs into the same schema (``importers``). May import ``tree``, ``core`` and
 ``job`` (the result schema).
 """
-from reprogrid.gather.collect import CLASSES, GatherResult, gather, scan_results
-from reprogrid.gather.dataset import (
-    REPORT_NAME, arrow_schema, conform, find_dataset, load_dataset, load_table, read_report, write_dataset,
-)
+from reprogrid.core.lazy import lazy_exports
 
-__all__ = ["CLASSES", "GatherResult", "REPORT_NAME", "arrow_schema", "conform", "find_dataset", "gather",
-           "load_dataset", "load_table", "read_report", "scan_results", "write_dataset"]
+_EXPORTS = {
+    ".collect": ["CLASSES", "GatherResult", "gather", "scan_results"],
+    ".dataset": [
+        "REPORT_NAME", "arrow_schema", "conform", "find_dataset", "load_dataset", "load_table",
+        "read_report", "write_dataset"
+    ],
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)  # each name's module is imported on first use
+__all__ = [
+    "CLASSES", "GatherResult", "REPORT_NAME", "arrow_schema", "conform", "find_dataset", "gather",
+    "load_dataset", "load_table", "read_report", "scan_results", "write_dataset"
+]

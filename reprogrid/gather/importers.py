@@ -33,7 +33,10 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
+from reprogrid.core import naming
 from reprogrid.core.errors import Problem, UserError
+from reprogrid.gather.dataset import arrow_schema, write_dataset
+from reprogrid.job import catalogue
 from reprogrid.job.schema import COLUMN_NAMES, COLUMN_TYPES, SCHEMA_VERSION
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -60,16 +63,17 @@ def cpu_env_name(cpu_model: str) -> str:
     text = re.sub(r"\((R|TM|tm|r)\)", " ", cpu_model)
     text = re.sub(r"@.*$", " ", text)
     text = re.sub(r"\b\d+-Core\b|\bProcessor\b|\bCPU\b", " ", text, flags=re.I)
-    return _slug(text) or "unknown-cpu"
+    return _label(text) or "unknown-cpu"
 
 
 def gpu_env_name(gpu_name: str) -> str:
     """``NVIDIA A100-PCIE-40GB`` -> ``nvidia-a100``; ``Tesla V100-PCIE-16GB`` -> ``nvidia-v100``."""
     match = re.search(r"\b([A-Z]+\d+[A-Za-z]*)\b", gpu_name.replace("Tesla", " ").replace("NVIDIA", " "))
-    return f"nvidia-{match.group(1).lower()}" if match else (_slug(gpu_name) or "unknown-gpu")
+    return f"nvidia-{match.group(1).lower()}" if match else (_label(gpu_name) or "unknown-gpu")
 
 
-def _slug(text: str) -> str:
+def _label(text: str) -> str:
+    """Lower-case words joined by single dashes (a readable hardware environment name)."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
@@ -160,7 +164,7 @@ def _run_columns(raw, numbers: Dict[str, Any]) -> Dict[str, Any]:
                 for gpu, g, c in zip(is_gpu, raw["gpu_name"], raw["cpu_model"])]
     repeat = numbers["run"].astype("Int64")
     workload, software = raw["experiment"], raw["software_env"]
-    run_id = [f"{w}--{s.replace('.', '_')}--{h}--r{r}" for w, s, h, r in zip(workload, software, hardware, repeat)]
+    run_id = [naming.run_id(naming.cell_name(w, s, h), int(r)) for w, s, h, r in zip(workload, software, hardware, repeat)]
     return dict(
         schema_version=SCHEMA_VERSION, study_id=COAKLEY2022_STUDY_ID, study_name=COAKLEY2022_STUDY_NAME,
         run_id=run_id, workload=workload, software_env=software, hardware_env=hardware,
@@ -211,7 +215,8 @@ def _workload_columns(raw, numbers: Dict[str, Any]) -> Dict[str, Any]:
         variant_json=[json.dumps({"example": w, "options": {}}, sort_keys=True) for w in workload],
         metrics_json=[json.dumps({"test_accuracy": a, "test_loss": l}, sort_keys=True)
                       for a, l in zip(numbers["test_accuracy"].astype(float), numbers["test_loss"].astype(float))],
-        primary_metric="test_accuracy", primary_value=numbers["test_accuracy"].astype(float), higher_is_better=True,
+        primary_metric=catalogue.BUILTIN_PRIMARY, primary_value=numbers[catalogue.BUILTIN_PRIMARY].astype(float),
+        higher_is_better=catalogue.BUILTIN_HIGHER_IS_BETTER,
     )
 
 
@@ -248,8 +253,6 @@ def _series(value: Any, n: int, name: str):
 def write_imported(df, output: PathLike, *, source: Optional[str] = None) -> int:
     """Write an imported DataFrame as a dataset gather/report can read; returns the rows."""
     import pyarrow as pa
-
-    from reprogrid.gather.dataset import arrow_schema, write_dataset
 
     table = pa.Table.from_pandas(df[COLUMN_NAMES], schema=arrow_schema(), preserve_index=False)
     report = {"schema": "reprogrid.import/1", "source": source, "study_id": _first_or_none(df, "study_id"),

@@ -112,9 +112,20 @@ BUILTIN = OrderedDict(
 WORKLOAD_NAMES = tuple(BUILTIN)
 DATA_FILES = tuple(entry.data_file for entry in BUILTIN.values())
 
-# The metrics a built-in run records, each with its direction; the primary is the first.
+# The metrics a built-in run records, each with its direction (True: higher is better).
+# The primary metric's default, for built-in runs and for records that name none (the
+# reference data), is decided here; the spec, the job and the analysis ask for it.
 BUILTIN_METRICS = OrderedDict((("test_accuracy", True), ("test_loss", False)))
 BUILTIN_PRIMARY = "test_accuracy"
+BUILTIN_HIGHER_IS_BETTER = BUILTIN_METRICS[BUILTIN_PRIMARY]
+#: metrics in [0, 1] whose range is also given in percentage points
+FRACTION_METRICS = ("test_accuracy",)
+
+
+def builtin_direction(metric):
+    # type: (str) -> bool
+    """Whether a higher value of built-in ``metric`` is better (``KeyError`` for others)."""
+    return BUILTIN_METRICS[metric]
 
 # File names the job writes next to the user's files in the sandbox (a user file may not use them).
 WORKLOAD_FILE = "reprogrid-workload.json"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from typing import Any, Dict, Optional, Tuple
 
 
@@ -103,33 +102,3 @@ def import_framework() -> Tuple[Any, Any, str]:
     if actual != backend:  # pragma: no cover - keras.json overriding is not how the job side asks
         raise ValueError("asked for Keras backend %s, Keras runs %s" % (backend, actual))
     return None, keras, backend
-
-
-def _module_version(name: str) -> Optional[str]:
-    module = sys.modules.get(name)
-    version = getattr(module, "__version__", None) if module is not None else None
-    return str(version) if version else None
-
-
-def backend_columns(keras: Any = None) -> Dict[str, Optional[str]]:
-    """Record columns naming the Keras backend and the frameworks loaded in this process.
-
-    Only modules already imported are read (nothing is imported here), and only the
-    backend's own framework: a JAX run records jax's version, a PyTorch run torch's, a
-    TensorFlow run neither (Keras 3 may load the others for its utilities; they did not
-    run the model).
-    """
-    backend = None
-    if keras is not None:
-        try:
-            backend = str(keras.backend.backend())
-        except Exception:
-            backend = None
-    if backend is None and "tensorflow" in sys.modules:
-        backend = "tensorflow"
-    return {
-        "keras_backend": backend,
-        "keras_version": (str(getattr(keras, "__version__", "")) or None) if keras is not None else None,
-        "jax_version": _module_version("jax") if backend == "jax" else None,
-        "torch_version": _module_version("torch") if backend == "torch" else None,
-    }

@@ -18,6 +18,9 @@ from typing import Dict, Iterator, Optional, Tuple
 LIMIT = 1000
 MAX_TEXT = 100
 TRUNCATED_KEY = "(truncated)"
+#: Tooling that every virtualenv and image brings its own of: not part of a stack (its lock, or
+#: the comparison of two stacks).
+TOOLING = frozenset(("pip", "setuptools", "wheel", "distribute"))
 _SEPARATORS = re.compile(r"[-_.]+")
 
 

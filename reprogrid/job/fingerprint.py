@@ -13,7 +13,9 @@ intra-/inter-op pool sizes (TensorFlow's rule: the configured value when > 0, el
 process can schedule on; the API's ``0`` means "unset", never "no threads"). The
 ``numerics`` section says whether oneDNN is effectively on (TensorFlow's own answer when
 it can be asked, else ``TF_ENABLE_ONEDNN_OPTS``, else the default: on for TF >= 2.9 on
-x86-64 Linux), the XLA/JIT setting and the Keras backend.
+x86-64 Linux) and the XLA/JIT setting. The ``frameworks`` section decides, once, which
+Keras backend ran and which framework versions were installed versus ran.
+``fingerprint_columns`` maps the whole onto the record's columns.
 """
 from __future__ import annotations
 
@@ -95,9 +97,9 @@ def parse_cpuinfo(text: str) -> Dict[str, Any]:
         elif key == "model name":
             out["model"] = value
         elif key == "cpu family":
-            out["family"] = _int_or_none(value)
+            out["family"] = int_or_none(value)
         elif key == "model":
-            out["model_number"] = _int_or_none(value)
+            out["model_number"] = int_or_none(value)
         elif key in ("flags", "features"):
             out["flags"] = sorted(set(value.split()))
     return out
@@ -178,7 +180,7 @@ def parse_nvidia_smi_csv(text: str, fields: List[str]) -> List[Dict[str, Any]]:
         values = [cell.strip() for cell in row]
         gpu = dict(zip(fields, values))
         if "memory.total" in gpu:
-            gpu["memory.total"] = _int_or_none(gpu["memory.total"])
+            gpu["memory.total"] = int_or_none(gpu["memory.total"])
         gpus.append(gpu)
     return gpus
 
@@ -213,7 +215,7 @@ def parse_cpu_max(text: str) -> Optional[float]:
 
 def parse_cfs(quota_text: str, period_text: str) -> Optional[float]:
     """cgroup v1 ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us`` in CPUs (quota -1 -> None)."""
-    quota, period = _int_or_none(quota_text), _int_or_none(period_text)
+    quota, period = int_or_none(quota_text), int_or_none(period_text)
     if quota is None or period is None or quota <= 0 or period <= 0:
         return None
     return quota / float(period)
@@ -221,7 +223,7 @@ def parse_cfs(quota_text: str, period_text: str) -> Optional[float]:
 
 def positive_int(value: Any) -> Optional[int]:
     """A thread count from a setting: an integer > 0, else None (unset, 0, garbage)."""
-    number = _int_or_none(value)
+    number = int_or_none(value)
     return number if number is not None and number > 0 else None
 
 
@@ -262,7 +264,7 @@ def parse_bool_env(value: Optional[str]) -> Optional[bool]:
 
 # -- probes (I/O, each guarded) -------------------------------------------------------
 
-def _int_or_none(value: Any) -> Optional[int]:
+def int_or_none(value: Any) -> Optional[int]:
     try:
         return int(str(value).strip())
     except (TypeError, ValueError):
@@ -385,22 +387,41 @@ def numerics_info(tf: Any, environ: Dict[str, str]) -> Dict[str, Any]:
     if environ.get("TF_XLA_FLAGS"):
         parts.append("TF_XLA_FLAGS=" + environ["TF_XLA_FLAGS"])
     out["xla_jit"] = "; ".join(parts)
-    out["keras_backend"] = keras_backend(tf, environ)
     return out
 
 
-def keras_backend(tf: Any, environ: Dict[str, str]) -> Optional[str]:
-    """``tensorflow``/``jax``/``torch``: Keras 3's ``keras.config.backend()``; tf.keras 2 is tensorflow."""
-    try:
-        import keras  # noqa: WPS433
+def keras_backend(tf: Any, keras: Any) -> Optional[str]:
+    """``tensorflow``/``jax``/``torch``: what the Keras module that ran says; tf.keras 2 is tensorflow.
 
-        config = getattr(keras, "config", None)
-        if config is not None and hasattr(config, "backend"):
-            return str(config.backend())
-        return str(keras.backend.backend())
-    except Exception:
-        pass
-    return environ.get("KERAS_BACKEND") or ("tensorflow" if tf is not None else None)
+    Nothing is imported here: a run that loaded no Keras (and no TensorFlow) ran no backend.
+    """
+    if keras is not None:
+        try:
+            config = getattr(keras, "config", None)
+            if config is not None and hasattr(config, "backend"):
+                return str(config.backend())
+            return str(keras.backend.backend())
+        except Exception:
+            pass
+    return "tensorflow" if tf is not None else None
+
+
+FRAMEWORKS = ("jax", "torch")
+
+
+def frameworks_info(tf: Any, keras: Any) -> Dict[str, Any]:
+    """The one decision of which Keras backend ran and which framework versions: ``installed``
+    (distributions present, read without importing them) versus ``ran`` (the backend's own
+    framework: a JAX run ran jax, a PyTorch run torch, a TensorFlow run neither, even when
+    Keras 3 loaded the others for its utilities)."""
+    backend = keras_backend(tf, keras)
+    installed = {name: _dist_version(name) for name in FRAMEWORKS}
+    ran = {}  # type: Dict[str, Optional[str]]
+    if backend in FRAMEWORKS:
+        module = sys.modules.get(backend)
+        ran[backend] = str(getattr(module, "__version__", "") or "") or installed.get(backend)
+    version = getattr(keras, "__version__", None) if keras is not None else None
+    return {"keras_backend": backend, "keras": str(version) if version else None, "installed": installed, "ran": ran}
 
 
 NVIDIA_FIELDS = ["name", "uuid", "driver_version", "memory.total", "compute_cap"]
@@ -461,8 +482,6 @@ def software_info(tf: Any = None) -> Dict[str, Any]:
         info["numpy"] = numpy.__version__
     except Exception:
         info["numpy"] = None
-    for name in ("jax", "torch"):  # installed versions, read without importing the frameworks
-        info[name] = _dist_version(name)
     if tf is None:
         return info
     info["tensorflow"] = getattr(tf, "__version__", None)
@@ -536,8 +555,8 @@ def condor_info(environ: Dict[str, str]) -> Dict[str, Any]:
     return out
 
 
-def collect(tf: Any = None, environ: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
-    """The whole fingerprint as a JSON-able dict (``tf`` = the imported module, or None)."""
+def collect(tf: Any = None, environ: Optional[Dict[str, str]] = None, keras: Any = None) -> Dict[str, Any]:
+    """The whole fingerprint as a JSON-able dict (``tf``, ``keras``: the modules that ran, or None)."""
     environ = dict(os.environ if environ is None else environ)
     sections = {
         "cpu": cpu_info,
@@ -549,6 +568,7 @@ def collect(tf: Any = None, environ: Optional[Dict[str, str]] = None) -> Dict[st
         "env": lambda: {name: environ[name] for name in ENV_VARS if name in environ},
         "threads": lambda: threads_info(tf, environ),
         "numerics": lambda: numerics_info(tf, environ),
+        "frameworks": lambda: frameworks_info(tf, keras),
     }
     out = {"fingerprint_version": 2}  # type: Dict[str, Any]
     for name, probe in sections.items():
@@ -557,96 +577,6 @@ def collect(tf: Any = None, environ: Optional[Dict[str, str]] = None) -> Dict[st
         except Exception as err:  # a probe must never sink the run
             out[name] = {"error": "%s: %s" % (type(err).__name__, err)}
     return out
-
-
-def to_columns(fp: Dict[str, Any]) -> Dict[str, Any]:
-    """The fingerprint's record columns (see schema.COLUMNS); missing parts give None."""
-    cpu = fp.get("cpu") or {}
-    gpu = fp.get("gpu") or {}
-    sw = fp.get("software") or {}
-    osi = fp.get("os") or {}
-    cont = fp.get("container") or {}
-    condor = fp.get("condor") or {}
-    env = fp.get("env") or {}
-    job = condor.get("job") or {}
-    machine = condor.get("machine") or {}
-    first = (gpu.get("devices") or [{}])[0]
-    flags = cpu.get("flags")
-    out = _base_columns(fp, cpu, gpu, sw, osi, cont, job, machine, env, first, flags)
-    out.update(_thread_columns(fp.get("threads") or {}, fp.get("numerics") or {}))
-    out.update(_framework_columns(sw))
-    return out
-
-
-def _thread_columns(threads: Dict[str, Any], numerics: Dict[str, Any]) -> Dict[str, Any]:
-    """The schema v2 columns of what the process really ran on (None where not probed)."""
-    env = threads.get("env")
-    return {
-        "cpu_logical_count": threads.get("host_logical"),
-        "cpu_affinity_count": threads.get("affinity"),
-        "cpu_quota": threads.get("cgroup_quota"),
-        "intra_op_pool": threads.get("intra_op_pool"),
-        "inter_op_pool": threads.get("inter_op_pool"),
-        "thread_env_json": json.dumps(env, sort_keys=True) if isinstance(env, dict) else None,
-        "onednn_enabled": numerics.get("onednn_enabled"),
-        "xla_jit": numerics.get("xla_jit"),
-        "keras_backend": numerics.get("keras_backend"),
-    }
-
-
-def _framework_columns(sw: Dict[str, Any]) -> Dict[str, Any]:
-    return {"jax_version": sw.get("jax"), "torch_version": sw.get("torch")}
-
-
-def _base_columns(fp: Dict[str, Any], cpu: Dict[str, Any], gpu: Dict[str, Any], sw: Dict[str, Any],
-                  osi: Dict[str, Any], cont: Dict[str, Any], job: Dict[str, Any], machine: Dict[str, Any],
-                  env: Dict[str, Any], first: Dict[str, Any], flags: Any) -> Dict[str, Any]:
-    return {
-        "cpu_vendor": cpu.get("vendor"),
-        "cpu_model": cpu.get("model"),
-        "cpu_family": cpu.get("family"),
-        "cpu_model_number": cpu.get("model_number"),
-        "cpu_flags": " ".join(flags) if isinstance(flags, list) else None,
-        "microarch": cpu.get("microarch"),
-        "has_avx2": cpu.get("has_avx2"),
-        "has_avx512f": cpu.get("has_avx512f"),
-        "cpu_count": cpu.get("count"),
-        "gpu_count": gpu.get("count", 0) if "error" not in gpu else None,
-        "gpu_name": first.get("name"),
-        "gpu_uuid": first.get("uuid"),
-        "gpu_driver": first.get("driver_version"),
-        "gpu_capability": first.get("compute_cap"),
-        "gpu_memory_mb": first.get("memory.total"),
-        "python_version": sw.get("python"),
-        "tensorflow_version": sw.get("tensorflow"),
-        "tensorflow_compiler": sw.get("tensorflow_compiler"),
-        "keras_version": sw.get("keras"),
-        "numpy_version": sw.get("numpy"),
-        "cuda_version": _str_or_none(sw.get("cuda_build")),
-        "cudnn_version": _str_or_none(sw.get("cudnn_build")),
-        "env_cuda_version": env.get("CUDA_VERSION"),
-        "env_cudnn_version": env.get("CUDNN_VERSION"),
-        "nvidia_tensorflow_version": env.get("NVIDIA_TENSORFLOW_VERSION"),
-        "os_name": osi.get("name"),
-        "kernel": osi.get("kernel"),
-        "container_image": cont.get("image"),
-        "container_runtime": cont.get("runtime"),
-        "condor_cluster_id": _int_or_none(job.get("ClusterId")) if "ClusterId" in job else None,
-        "condor_proc_id": _int_or_none(job.get("ProcId")) if "ProcId" in job else None,
-        "glidein_site": machine.get("GLIDEIN_Site"),
-        "glidein_resource": machine.get("GLIDEIN_ResourceName"),
-        "machine_name": machine.get("Machine") or machine.get("Name"),
-        "tf_enable_onednn_opts": env.get("TF_ENABLE_ONEDNN_OPTS"),
-        "tf_deterministic_ops": env.get("TF_DETERMINISTIC_OPS"),
-        "omp_num_threads": env.get("OMP_NUM_THREADS"),
-        "intra_op_threads": sw.get("intra_op_threads"),
-        "inter_op_threads": sw.get("inter_op_threads"),
-        "fingerprint_json": json.dumps(fp, sort_keys=True, default=str),
-    }
-
-
-def _str_or_none(value: Any) -> Optional[str]:
-    return None if value is None or value == "" else str(value)
 
 
 def main_json(with_tf: bool = True) -> str:

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from . import catalogue, determinism, distributions, fingerprint, record, samples
+from . import catalogue, determinism, distributions, fingerprint, fingerprint_columns, record, samples
 from .data import sha256_file
 from .schema import STATUS_FAILED, STATUS_OK
 
@@ -87,19 +87,6 @@ def data_fingerprint(paths: List[str]) -> Tuple[Dict[str, str], bool]:
     return hashes, sample
 
 
-def _fill_backend_columns(rec: Dict[str, Any], keras: Any) -> None:
-    """The Keras backend and framework versions, where the fingerprint left them empty."""
-    from .compat import backend_columns
-
-    try:
-        columns = backend_columns(keras)
-    except Exception:  # a probe must never sink the record
-        return
-    for name, value in columns.items():
-        if rec.get(name) is None and value is not None:
-            rec[name] = value
-
-
 def _start_record(opts: RunOptions) -> Dict[str, Any]:
     rec = record.empty_record()
     rec.update({
@@ -133,8 +120,8 @@ def run_job(opts: RunOptions) -> Tuple[Dict[str, Any], str, int]:
         traceback.print_exc(file=sys.stderr)
     # built-ins know which framework ran the model; user code may have imported TF itself
     tf = progress["tf"] if "tf" in progress else sys.modules.get("tensorflow")
-    rec.update(fingerprint.to_columns(fingerprint.collect(tf)))
-    _fill_backend_columns(rec, progress.get("keras") or sys.modules.get("keras"))
+    keras = progress["keras"] if "keras" in progress else sys.modules.get("keras")
+    rec.update(fingerprint_columns.to_columns(fingerprint.collect(tf, keras=keras)))
     rec["distributions_json"] = distributions.installed_json()
     rec["finished_at"] = utc_now()
     rec["time_total_s"] = time.perf_counter() - t_start
@@ -149,7 +136,7 @@ def _run_builtin(opts: RunOptions, rec: Dict[str, Any], progress: Dict[str, Any]
     primary = opts.primary_metric or catalogue.BUILTIN_PRIMARY
     rec.update({
         "task": opts.task or opts.example, "primary_metric": primary,
-        "higher_is_better": catalogue.BUILTIN_METRICS.get(primary, True),
+        "higher_is_better": catalogue.builtin_direction(primary),
         "variant_json": json.dumps({"example": opts.example, "options": opts.options}, sort_keys=True),
     })
     progress["stage"] = "workload options"

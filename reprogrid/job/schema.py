@@ -89,7 +89,7 @@ COLUMNS = [
     ("fingerprint_json", "str"),
     # --- version 2: what the job really saw (filled by the fingerprint)
     ("keras_backend", "str"),
-    ("jax_version", "str"),
+    ("jax_version", "str"),  # the framework that ran the model; installed ones: fingerprint_json
     ("torch_version", "str"),
     ("cpu_logical_count", "int"),
     ("cpu_affinity_count", "int"),
@@ -110,6 +110,41 @@ COLUMNS = [
     # --- version 3: what was installed (JSON map normalised name -> version, sorted, bounded)
     ("distributions_json", "str"),
 ]
+
+# --- columns by role: what the analysis reads each as (it lists no column of its own)
+
+#: The metrics a record may carry as columns (every built-in run has the first two).
+METRIC_COLUMNS = ("test_accuracy", "test_loss", "fraud_tp", "fraud_fp", "fraud_tn", "fraud_fn")
+#: Every fingerprint attribute that describes an environment (what an explanation of
+#: outcome groups may use). Identifiers of one host or run (machine name, GPU UUID, HTCondor
+#: ids) and the raw fingerprint JSON are not attributes of an environment.
+ENVIRONMENT_ATTRIBUTES = (
+    "cpu_vendor", "cpu_model", "cpu_family", "cpu_model_number", "cpu_flags", "microarch", "has_avx2",
+    "has_avx512f", "cpu_count", "cpu_logical_count", "cpu_affinity_count", "cpu_quota", "gpu_count", "gpu_name",
+    "gpu_driver", "gpu_capability", "gpu_memory_mb", "python_version", "tensorflow_version", "tensorflow_compiler",
+    "keras_version", "keras_backend", "jax_version", "torch_version", "numpy_version", "cuda_version",
+    "cudnn_version", "env_cuda_version", "env_cudnn_version", "nvidia_tensorflow_version", "os_name", "kernel",
+    "container_runtime", "glidein_site", "glidein_resource", "tf_enable_onednn_opts", "tf_deterministic_ops",
+    "omp_num_threads", "intra_op_threads", "inter_op_threads", "intra_op_pool", "inter_op_pool",
+    "thread_env_json", "onednn_enabled", "xla_jit", "software_env",
+)
+#: Where a run ran, not how: names of a site or an execute point (they follow the machine).
+LOCATION_ATTRIBUTES = ("glidein_site", "glidein_resource")
+#: What makes two runs "the same environment" beyond the requested labels: the machine,
+#: the CPUs and thread pools the process really had, and the software stack it really ran.
+OBSERVED_ENVIRONMENT = (
+    "cpu_model", "gpu_name", "cpu_logical_count", "cpu_affinity_count", "cpu_quota", "intra_op_pool",
+    "inter_op_pool", "thread_env_json", "omp_num_threads", "onednn_enabled", "xla_jit", "keras_backend",
+    "tensorflow_version", "keras_version", "jax_version", "torch_version", "numpy_version", "python_version",
+    "cuda_version", "cudnn_version", "env_cuda_version", "env_cudnn_version", "nvidia_tensorflow_version",
+)
+#: Identity and outcome columns the analysis keeps besides the roles above.
+ANALYSIS_IDENTITY = (
+    "run_id", "study_id", "study_name", "workload", "software_env", "hardware_env", "repeat", "seed", "status",
+    "error_type", "error_message", "sample_data", "determinism", "predictions_sha256", "gpu_count", "machine_name",
+    "fingerprint_json", "primary_metric", "primary_value", "higher_is_better", "metrics_json", "task",
+    "variant_json", "workload_kind",
+)
 
 COLUMN_NAMES = [name for name, _ in COLUMNS]
 COLUMN_TYPES = dict(COLUMNS)

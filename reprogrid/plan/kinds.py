@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from reprogrid.condor.bindings import classad
 from reprogrid.condor.matchmaking import gpu_ads
-from reprogrid.spec.model import CPU_VENDORS
+from reprogrid.spec.definitions import CPU_VENDORS
 
 #: The machine attribute holding the host's logical CPU count (what TensorFlow sizes its
 #: default thread pools from): HTCondor's detected CPUs, not the slot's share.

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Set, Tuple
 
 import pandas as pd
 
-from reprogrid.analysis.prepare import prepare
+from reprogrid.analysis.columns import prepare
 from reprogrid.analysis.variance import environments_needed
 from reprogrid.gather.dataset import load_dataset
 from reprogrid.plan.evidence import HARDWARE_DIMENSIONS, compute_evidence, scope_explanations

@@ -5,7 +5,7 @@ jobs at all, grouped into kinds (``plan.kinds``); the candidate hardware environ
 for each kind, from tight (every attribute the kind advertises, logical CPUs included)
 to loose (vendor and ISA only); and :func:`PoolView.evaluate`, which turns hardware
 entries (plain ``hardware:`` data) into the job ads the study's templates and
-``condor_submit`` make (``run.poolcheck.job_ads_for_study``: ``render.hardware.pin_for``
+``condor_submit`` make (``access.poolcheck.job_ads_for_study``: ``render.pins.pin_for``
 writes the requirements) and matches them with ``condor.matchmaking.Matchmaker``, both
 ways, against one representative slot of each kind. Slots of a kind agree on every
 attribute the study's job and the pins read (the resources: on whether they hold the
@@ -28,9 +28,9 @@ from reprogrid.gather.importers import cpu_env_name
 from reprogrid.plan.kinds import (
     CPU_DIMENSIONS, GPU_DIMENSIONS, LOGICAL_CPUS_ATTRIBUTE, Kind, gpu_values, name_part, slot_kinds,
 )
-from reprogrid.render.hardware import pin_for
+from reprogrid.render.pins import pin_for
 from reprogrid.access.poolcheck import as_of_capture, job_ads_for_study
-from reprogrid.spec.model import Pool, Study
+from reprogrid.spec.definitions import Pool, Study
 from reprogrid.spec.validate import study_from_dict
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from reprogrid.plan.evidence import (
 )
 from reprogrid.plan.kinds import CPU_DIMENSIONS, GPU_DIMENSIONS
 from reprogrid.plan.pins import PinResult, PoolView, candidates, no_kinds_error
-from reprogrid.spec.model import Pool
+from reprogrid.spec.definitions import Pool
 from reprogrid.spec.presets import demo
 
 log = logging.getLogger(__name__)

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple
 
 from reprogrid.core.errors import Problem, UserError
+from reprogrid.core.files import sweep_leftovers, temp_prefix
+from reprogrid.core.progress import Progress
 from reprogrid.job import data as jobdata
 from reprogrid.job import samples
 from reprogrid.job.catalogue import DATA_FILES
@@ -116,11 +118,7 @@ def verify_dir(folder: Path, names: Sequence[str] = DATA_FILES) -> List[FileChec
 
 def _hashing_copy(read: Callable[[int], bytes], dest: Path, total: Optional[int], label: str) -> Tuple[str, str]:
     """Stream ``read`` into a temporary file beside ``dest``; returns (temp path, sha256)."""
-    from reprogrid.core.progress import Progress
-
     digest = hashlib.sha256()
-    from reprogrid.core.files import sweep_leftovers, temp_prefix
-
     sweep_leftovers(dest)  # what a killed fetch of this file left
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(dest), dir=dest.parent)
     try:

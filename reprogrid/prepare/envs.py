@@ -1,6 +1,6 @@
 """Local software stacks: each ``software[i].local`` provisioned into a cached virtualenv.
 
-A container's local stand-in (:class:`reprogrid.spec.model.LocalStack`: pip packages and
+A container's local stand-in (:class:`reprogrid.spec.definitions.LocalStack`: pip packages and
 environment variables) is built once into ``<root>/<key>/``, where ``key`` hashes what it
 declares plus the base interpreter, and reused while those are unchanged. The root is
 ``$REPROGRID_ENVS``, else ``$XDG_CACHE_HOME/reprogrid/envs``, else
@@ -20,6 +20,7 @@ are serialised by a lock file. Nothing here runs at import or during ``render``;
 from __future__ import annotations
 
 import fcntl
+import logging
 import hashlib
 import json
 import os
@@ -37,7 +38,9 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optio
 
 from reprogrid.core.errors import Problem, UserError
 from reprogrid.core.files import write_text_atomic
-from reprogrid.spec.model import LocalStack, SoftwareEnv, Study
+from reprogrid.spec.definitions import LocalStack, SoftwareEnv, Study
+
+log = logging.getLogger(__name__)
 
 ENVS_VAR = "REPROGRID_ENVS"
 META_FILE = "reprogrid-env.json"
@@ -182,7 +185,7 @@ def build(study: Study, *, root: Optional[Path] = None, only: Sequence[str] = ()
     package pip cannot install raises ``UserError`` (exit 2) naming it and pip's error;
     nothing half-built is left that looks complete.
     """
-    say = say or (lambda text: print(text, file=sys.stderr, flush=True))
+    say = say or log.info
     stacks = local_stacks(study)
     unknown = [n for n in only if n not in {sw.name for sw, _ in stacks}]
     if unknown:

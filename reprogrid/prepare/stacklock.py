@@ -6,28 +6,26 @@ the stack's *lock*, stored beside the study as ``<study name>.lock/<env>.txt`` s
 is reviewed and committed. ``reprogrid images def`` turns the lock into an Apptainer
 definition that installs exactly those versions (``--no-deps``: the lock is the whole
 resolved set) on the declared base image, so the OSPool runs what the dry run ran. The
-records' installed distributions are compared with the lock (:func:`lock_differences`).
+records' installed distributions are compared with the lock by
+:mod:`reprogrid.analysis.locks`.
 
 Owns: the lock's location and format, the generated definition's text.
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 from reprogrid.core.errors import Problem, UserError
 from reprogrid.core.files import write_text_atomic
-from reprogrid.job.distributions import normalize
+from reprogrid.job.distributions import TOOLING, normalize
 from reprogrid.prepare.images import JOB_BUNDLE_IN_IMAGE, JOB_BUNDLE_NAME
-from reprogrid.spec.model import SoftwareEnv
+from reprogrid.spec.definitions import SoftwareEnv
 
 LOCK_SUFFIX = ".lock"
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!_-]+)$")
 _PYTHON = re.compile(r"^# python (\d+\.\d+)(?:\.\d+)?\s*$")
-#: Tooling the local venv and the image each bring their own of; not part of the stack's lock.
-TOOLING = frozenset(("pip", "setuptools", "wheel", "distribute"))
 
 
 def lock_dir(base_dir: Path | str, study_name: str) -> Path:
@@ -96,56 +94,6 @@ def write_lock(path: Path, freeze: Sequence[str], python: str, update: bool = Fa
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, text)
     return "written"
-
-
-def lock_differences(lock: Mapping[str, str], observed: Mapping[str, str]) -> List[str]:
-    """What the records hold that the lock does not say: ``numpy 2.4.1 (lock 1.26.4)``,
-    ``scipy missing (lock 1.11.4)``; distributions the lock does not name are not listed
-    (the image or interpreter brings its own tooling)."""
-    out = []
-    for name in sorted(lock):
-        if normalize(name) in TOOLING:
-            continue
-        got = observed.get(normalize(name))
-        if got is None:
-            out.append(f"{name} missing (lock {lock[name]})")
-        elif got != lock[name]:
-            out.append(f"{name} {got} (lock {lock[name]})")
-    return out
-
-
-def compare_with_locks(locks: Mapping[str, Mapping[str, str]],
-                       records: Iterable[Tuple[Any, Any]]) -> List[Dict[str, Any]]:
-    """Per software environment with a lock: ``state`` ``as declared``, ``differs`` (with the
-    ``differences``) or ``unknown`` (its records carry no distribution list). ``records`` are
-    (software env, ``distributions_json``) pairs of the runs."""
-    seen: Dict[str, List[Dict[str, str]]] = {}
-    for env, text in records:
-        try:
-            dists = json.loads(text) if isinstance(text, str) else None
-        except ValueError:
-            dists = None
-        if isinstance(dists, dict):
-            seen.setdefault(str(env), []).append({normalize(k): str(v) for k, v in dists.items()})
-    out = []
-    for env in sorted(locks):
-        if not seen.get(env):
-            out.append({"software_env": env, "state": "unknown", "differences": [], "n_locked": len(locks[env])})
-            continue
-        diffs = sorted({d for observed in seen[env] for d in lock_differences(locks[env], observed)})
-        out.append({"software_env": env, "state": "differs" if diffs else "as declared", "differences": diffs,
-                    "n_locked": len(locks[env])})
-    return out
-
-
-def lock_sentence(result: Mapping[str, Any]) -> str:
-    """One result of :func:`compare_with_locks` in words."""
-    env = result["software_env"]
-    if result["state"] == "as declared":
-        return f"Lock: {env} ran as declared (all {result['n_locked']} distribution(s) of its lock, same versions)."
-    if result["state"] == "differs":
-        return f"Lock: {env} did NOT run as declared: {', '.join(result['differences'][:6])}."
-    return f"Lock: {env} has a lock, but its records carry no distribution list to compare with it."
 
 
 def _docker_base(base: str) -> str:

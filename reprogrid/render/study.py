@@ -9,6 +9,7 @@ overrides any of the built-in ones by file name.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -22,14 +23,17 @@ import jinja2
 from reprogrid import __version__
 from reprogrid.core.errors import Problem, UserError, file_system_error
 from reprogrid.condor.escaping import FILTERS, UnsafeValue, dag_name, dag_vars_value
+from reprogrid.core.naming import RUN_ID_SUFFIX_TEMPLATE, slug
 from reprogrid.core.files import atomic_directory, check_name_length, discard, is_temp_name, swap_in, sweep_leftovers, temp_prefix
 from reprogrid.core.progress import Progress
 from reprogrid.prepare import stacklock
-from reprogrid.render.hardware import Pin, pins_for_study, study_warnings
+from reprogrid.render.bundle import build_job_bundle
+from reprogrid.render.pins import Pin, pins_for_study, study_warnings
 from reprogrid.core.resources import sample_data_dir, templates_dir
 from reprogrid.job import catalogue
 from reprogrid.job.catalogue import DATA_FILES
-from reprogrid.spec.model import Cell, Study, Workload, slug
+from reprogrid.spec.definitions import Cell, Study, Workload
+from reprogrid.spec.validate import validate_study
 from reprogrid import tree
 from reprogrid.tree import DAG_FILE, RUN_OUTPUTS
 
@@ -49,8 +53,17 @@ class RenderResult:
 
 
 def template_environment(template_dir: Optional[Union[str, Path]] = None) -> jinja2.Environment:
-    """Jinja environment over the user's template folder (if any) then the built-in one."""
-    search = [str(template_dir)] if template_dir else []
+    """Jinja environment over the user's template folder (if any) then the built-in one.
+
+    One environment per folder and process, so each template is compiled once (the pool
+    check renders cells twice; jinja still reloads a template whose file changed).
+    """
+    return _environment_for(str(template_dir) if template_dir else "")
+
+
+@functools.lru_cache(maxsize=8)
+def _environment_for(template_dir: str) -> jinja2.Environment:
+    search = [template_dir] if template_dir else []
     search.append(str(templates_dir()))
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(search),
@@ -171,32 +184,6 @@ def _environment(pin: Pin) -> str:
     return " ".join(f"{k}={v}" if v else f"{k}=''" for k, v in pin.environment)
 
 
-def manifest(study: Study, base_dir: Optional[Union[str, Path]] = None) -> Dict:
-    """The manifest: every expected run with its environment (plain data)."""
-    data = study.to_dict()
-    seeds = study.seeds()
-    return {
-        "schema": tree.MANIFEST_SCHEMA,
-        **_manifest_head(study, data, base_dir),
-        "runs": [
-            {
-                "run_id": f"{c.cell}--r{r}",
-                "workload": c.workload.name,
-                "software_env": c.software.name,
-                "hardware_env": c.hardware.name,
-                "cell": c.cell,
-                "repeat": r,
-                "seed": seeds[r],
-                "device": c.hardware.device,
-                "submit_file": tree.cell_submit_file(c.cell),
-                "result_stem": tree.result_stem(f"{c.cell}--r{r}"),
-            }
-            for c in study.cells()
-            for r in range(study.repeats)
-        ],
-    }
-
-
 def _locks(study: Study, base_dir: Optional[Union[str, Path]]) -> Dict[str, Dict[str, str]]:
     """Each software environment's stack lock beside the spec (``<study>.lock/<env>.txt``), if any."""
     if base_dir is None:
@@ -263,8 +250,8 @@ def dag_node_lines(study: Study) -> Iterator[str]:
     Plain Python rather than a template loop: at 100,000 nodes a per-node Jinja block
     costs seconds, and this part is DAGMan's syntax, not something to customise.
     """
-    node = "{name}--r%(r)d"
-    template = f"JOB {node} cells/{{name}}.sub\nVARS {node} run_id=\"{{vars}}--r%(r)d\" repeat=\"%(r)d\" seed=\"%(s)d\"\n"
+    node = "{name}" + RUN_ID_SUFFIX_TEMPLATE
+    template = f"JOB {node} {tree.cell_submit_file('{name}')}\nVARS {node} run_id=\"{{vars}}{RUN_ID_SUFFIX_TEMPLATE}\" repeat=\"%(r)d\" seed=\"%(s)d\"\n"
     if study.retries:
         template += f"RETRY {node} {study.retries} UNLESS-EXIT 2\n"
     if study.throttles.max_jobs_per_hardware:
@@ -282,10 +269,14 @@ def dag_text(study: Study, env: jinja2.Environment) -> str:
 
 
 def manifest_text(study: Study, base_dir: Optional[Union[str, Path]] = None) -> str:
-    """manifest.json with one run per line: readable, diffable, fast; equal to ``manifest()``."""
+    """manifest.json (the one builder of it), one run per line: readable, diffable, fast.
+
+    Each run carries ``run_id``, ``workload``, ``software_env``, ``hardware_env``, ``cell``,
+    ``repeat``, ``seed``, ``device``, ``submit_file`` and ``result_stem``.
+    """
     run = (
-        '{{"run_id": "{json_id}--r%(r)d", {json_head}, "repeat": %(r)d, "seed": %(s)d, '
-        '{json_tail}, "result_stem": "{json_stem}--r%(r)d"}}'
+        '{{"run_id": "{json_id}' + RUN_ID_SUFFIX_TEMPLATE + '", {json_head}, "repeat": %(r)d, "seed": %(s)d, '
+        '{json_tail}, "result_stem": "{json_stem}' + RUN_ID_SUFFIX_TEMPLATE + '"}}'
     )
     return tree.manifest_json(_manifest_head(study, study.to_dict(), base_dir), _per_repeat(study, run))
 
@@ -305,19 +296,8 @@ def render_files(
     """
     env = template_environment(template_dir)
     base_dir = Path(base_dir)
-    pins = pins_for_study(study)
     try:
-        job_template = env.get_template("job.sub.j2")
-        for c in study.cells():
-            pin = pins[c.hardware.name]
-            text = job_template.render(
-                version=__version__, study=study, cell=c.cell, workload=c.workload,
-                software=c.software, hardware=c.hardware, pin=pin,
-                arguments=_job_arguments(study, c), environment=_environment(pin),
-                inputs=[tree.JOB_BUNDLE] + _inputs_for(study, c.workload, base_dir),
-                resources=study.resources, output_destination=study.output.destination,
-            )
-            yield tree.cell_submit_file(c.cell), text.encode()
+        yield from _cell_files(study, env, base_dir)
         yield tree.GATHER_SUBMIT, env.get_template("gather.sub.j2").render(version=__version__, study=study).encode()
         yield DAG_FILE, dag_text(study, env).encode()
         yield tree.DAG_CONFIG_FILE, env.get_template("study.dag.config.j2").render(study=study, throttles=study.throttles).encode()
@@ -332,6 +312,29 @@ def render_files(
     yield tree.STUDY_FILE, study.to_yaml().encode()
 
 
+def submit_descriptions(study: Study, *, template_dir: Optional[Union[str, Path]] = None) -> Dict[str, bytes]:
+    """Only the cells' submit descriptions (by path in the tree), as :func:`render_files` writes them."""
+    try:
+        return dict(_cell_files(study, template_environment(template_dir), Path(".")))
+    except UnsafeValue as err:
+        raise UserError(f"study {study.name!r} cannot be rendered safely", [Problem("study", f"{err}")]) from err
+    except jinja2.TemplateError as err:
+        raise _template_error(err) from err
+
+
+def _cell_files(study: Study, env: jinja2.Environment, base_dir: Path) -> Iterator[Tuple[str, bytes]]:
+    pins = pins_for_study(study)
+    job_template = env.get_template("job.sub.j2")
+    for c in study.cells():
+        pin = pins[c.hardware.name]
+        text = job_template.render(
+            version=__version__, study=study, cell=c.cell, workload=c.workload,
+            software=c.software, hardware=c.hardware, pin=pin,
+            arguments=_job_arguments(study, c), environment=_environment(pin),
+            inputs=[tree.JOB_BUNDLE] + _inputs_for(study, c.workload, base_dir),
+            resources=study.resources, output_destination=study.output.destination,
+        )
+        yield tree.cell_submit_file(c.cell), text.encode()
 
 
 def _check_destination(out_dir: Path, force: bool) -> List[str]:
@@ -363,8 +366,6 @@ def _check_destination(out_dir: Path, force: bool) -> List[str]:
 def _write_tree(study: Study, root: Path, *, template_dir: Optional[Union[str, Path]], base_dir: Union[str, Path],
                 skip: Sequence[str] = ()) -> List[str]:
     """Write every file of the submit tree under ``root`` (run-output folders in ``skip`` left out)."""
-    from reprogrid.render.bundle import build_job_bundle
-
     written: List[str] = []
     with Progress(len(study.cells()) + 6, "render") as bar:
         for rel, content in render_files(study, template_dir=template_dir, base_dir=base_dir):
@@ -445,7 +446,7 @@ def render_study(
     them (see :func:`_render_over`); results are never moved. A file-system fault is a
     ``UserError`` naming the path and the fix.
     """
-    study = study.validated(base_dir=str(base_dir), max_runs=max_runs)
+    study = validate_study(study, base_dir=str(base_dir), max_runs=max_runs)
     out_dir = Path(out_dir)
     _check_writable(out_dir)
     carried = _check_destination(out_dir, force)

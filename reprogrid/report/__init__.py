@@ -2,6 +2,10 @@
 
 Owns the pages (``html``) and the plots (``plots``). May import ``analysis`` and below.
 """
-from reprogrid.report.html import ReportPaths, build_report, render_html, render_markdown
+from reprogrid.core.lazy import lazy_exports
 
+_EXPORTS = {
+    ".html": ["ReportPaths", "build_report", "render_html", "render_markdown"],
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)  # each name's module is imported on first use
 __all__ = ["ReportPaths", "build_report", "render_html", "render_markdown"]

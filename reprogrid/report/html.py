@@ -4,8 +4,8 @@
 plots embedded as base64 PNG) and ``summary.md``, each atomically. The first screen says
 what the data are: sample or real data, which hardware environments were emulated (a
 dry run records the requested environment but the fingerprint of the machine that ran
-it), how many runs, how many failed or are missing. ``summarize`` (re-exported from
-``reprogrid.analysis``) gives the same tables as DataFrames for notebooks.
+it), how many runs, how many failed or are missing. ``reprogrid.analysis.summarize``
+gives the same tables as DataFrames for notebooks.
 """
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from reprogrid import analysis
 from reprogrid.core.text import markdown_text
 from reprogrid.report import plots, userstudy
 from reprogrid.report.emulation import emulation_limits
-from reprogrid.analysis import Tolerances, summarize  # noqa: F401 - re-exported for notebooks
+from reprogrid.analysis import Tolerances, summarize
+from reprogrid.analysis.stacks import same_stack_groups, software_stacks
 from reprogrid.core.files import write_text_atomic
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -258,8 +259,6 @@ def _pct(value: Any) -> str:
 def stack_facts(df: pd.DataFrame, hw: Optional[pd.DataFrame]) -> Dict[str, Any]:
     """The observed software stacks and the same-stack groups, and the hardware environments
     whose hosts hide their CPU model (from the summary's hardware check ``hw``)."""
-    from reprogrid.analysis.stacks import same_stack_groups, software_stacks
-
     stacks = software_stacks(df)
     unknown = [] if hw is None or hw.empty or "name_check" not in hw else \
         sorted(hw.loc[hw["name_check"] == "cannot tell", "hardware_env"].astype(str))

@@ -17,7 +17,7 @@ import pandas as pd
 
 from reprogrid.analysis.stacks import BASIS_ALL, distribution_differences, identical_across_stacks
 from reprogrid.core.text import markdown_text
-from reprogrid.prepare.stacklock import compare_with_locks, lock_sentence
+from reprogrid.analysis.locks import compare_with_locks, lock_sentence
 
 #: how long an example error message may be on the first screen
 EXAMPLE_CHARS = 160

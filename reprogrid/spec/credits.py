@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, Optional, Tuple
 
-from reprogrid.spec.model import Author
+from reprogrid.spec.definitions import Author
 
 AUTHOR_KEYS = ["name", "orcid", "affiliation"]
 _SPDX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+-]{0,63}$")

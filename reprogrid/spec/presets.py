@@ -11,7 +11,7 @@ from typing import Dict, List
 import yaml
 
 from reprogrid.condor.inventory import MACHINES
-from reprogrid.spec.model import Study
+from reprogrid.spec.definitions import Study
 from reprogrid.spec.validate import study_from_dict
 
 _SOFTWARE_2022 = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from reprogrid.analysis.prepare import ACCURACY, CELL, LOSS, _ok, prepare
+from reprogrid.analysis.columns import ACCURACY, CELL, LOSS, _ok, prepare
 
 LEVEL_BITWISE = "bitwise identical"
 LEVEL_METRICS = "equal metrics"
@@ -19,7 +19,7 @@ def determinism(df: pd.DataFrame) -> pd.DataFrame:
     """One row per cell: how far the repeats of one workload agree in one environment.
 
     A cell is workload x software env x hardware env x observed environment x seed: the
-    observed environment (``prepare.OBSERVED_KEY``: machine, logical CPUs, thread pools,
+    observed environment (``columns.OBSERVED_KEY``: machine, logical CPUs, thread pools,
     stack) is part of it, so two repeats that landed on hosts with different core counts
     or pools are two cells, never "nondeterministic". ``level``: ``bitwise identical``
     (every repeat recorded the same prediction hash), ``equal metrics`` (no hashes

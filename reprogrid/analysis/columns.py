@@ -11,40 +11,19 @@ import numpy as np
 import pandas as pd
 
 from reprogrid.core.errors import Problem, UserError
+from reprogrid.job import catalogue, schema
 
-ACCURACY = "test_accuracy"
+ACCURACY = catalogue.BUILTIN_PRIMARY
 LOSS = "test_loss"
-METRICS = ("test_accuracy", "test_loss", "fraud_tp", "fraud_fp", "fraud_tn", "fraud_fn")
-#: metrics in [0, 1] whose range is also given in percentage points
-FRACTION_METRICS = ("test_accuracy",)
-#: Every fingerprint attribute of the result schema that describes an environment (what the
-#: explanation search may use). Identifiers of one host or run (machine name, GPU UUID,
-#: HTCondor ids) and the raw fingerprint JSON are not attributes of an environment.
-FINGERPRINT_ATTRIBUTES = (
-    "cpu_vendor", "cpu_model", "cpu_family", "cpu_model_number", "cpu_flags", "microarch", "has_avx2",
-    "has_avx512f", "cpu_count", "cpu_logical_count", "cpu_affinity_count", "cpu_quota", "gpu_count", "gpu_name",
-    "gpu_driver", "gpu_capability", "gpu_memory_mb", "python_version", "tensorflow_version", "tensorflow_compiler",
-    "keras_version", "keras_backend", "jax_version", "torch_version", "numpy_version", "cuda_version",
-    "cudnn_version", "env_cuda_version", "env_cudnn_version", "nvidia_tensorflow_version", "os_name", "kernel",
-    "container_runtime", "glidein_site", "glidein_resource", "tf_enable_onednn_opts", "tf_deterministic_ops",
-    "omp_num_threads", "intra_op_threads", "inter_op_threads", "intra_op_pool", "inter_op_pool",
-    "thread_env_json", "onednn_enabled", "xla_jit", "software_env",
-)
-#: Where a run ran, not how: names of a site or an execute point. They follow the machine
-#: exactly (so they always explain as well as the machine's real properties), which is why
-#: the explanation search prefers any implementation factor that splits alike (a tie rule).
-LOCATION_LABELS = frozenset(("glidein_site", "glidein_resource"))
-#: kept for older callers (the explanation search no longer uses a hand-ordered list)
-GROUP_ATTRIBUTES = FINGERPRINT_ATTRIBUTES
-#: What makes two runs "the same environment" beyond the requested labels: the machine,
-#: the CPUs and thread pools the process really had, and the software stack it really ran.
-#: Runs that differ in any of these are never repeats of one cell, nor one outcome.
-OBSERVED_KEY = (
-    "cpu_model", "gpu_name", "cpu_logical_count", "cpu_affinity_count", "cpu_quota", "intra_op_pool",
-    "inter_op_pool", "thread_env_json", "omp_num_threads", "onednn_enabled", "xla_jit", "keras_backend",
-    "tensorflow_version", "keras_version", "jax_version", "torch_version", "numpy_version", "python_version",
-    "cuda_version", "cudnn_version", "env_cuda_version", "env_cudnn_version", "nvidia_tensorflow_version",
-)
+METRICS = schema.METRIC_COLUMNS
+FRACTION_METRICS = catalogue.FRACTION_METRICS
+#: the attributes the explanation search may use (``job/schema.py`` tags them)
+FINGERPRINT_ATTRIBUTES = schema.ENVIRONMENT_ATTRIBUTES
+#: a site or execute point's name: it always explains as well as the machine's real
+#: properties, so the explanation search prefers any implementation factor that splits alike
+LOCATION_LABELS = frozenset(schema.LOCATION_ATTRIBUTES)
+#: runs that differ in any of these are never repeats of one cell, nor one outcome
+OBSERVED_KEY = schema.OBSERVED_ENVIRONMENT
 ENV = ("software_env", "hardware_env")
 CELL = ("workload", "software_env", "hardware_env", "observed_env", "seed")
 #: one environment's outcome within a workload (seed included: outcomes compare at one seed)
@@ -101,29 +80,26 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-_ANALYSIS_COLUMNS = frozenset((
-    "run_id", "study_id", "study_name", "workload", "software_env", "hardware_env", "repeat", "seed", "status",
-    "error_type", "error_message", "sample_data", "determinism", "predictions_sha256", "gpu_count", "machine_name",
-    "fingerprint_json", "primary_metric", "primary_value", "higher_is_better", "metrics_json", "task", "variant_json",
-    "workload_kind", *METRICS, *FINGERPRINT_ATTRIBUTES, *OBSERVED_KEY))
+_ANALYSIS_COLUMNS = frozenset((*schema.ANALYSIS_IDENTITY, *METRICS, *FINGERPRINT_ATTRIBUTES, *OBSERVED_KEY))
 
 
 _ALWAYS = frozenset(("run_id", "workload", "software_env", "hardware_env", "status", "seed", ACCURACY, LOSS))
 
 
 def _add_primary_metric(out: pd.DataFrame) -> None:
-    """``metric_name``, ``value``, ``higher_is_better``: the workload's primary metric or accuracy."""
+    """``metric_name``, ``value``, ``higher_is_better``: the workload's primary metric or the catalogue's default."""
     named = out["primary_metric"].notna().to_numpy(dtype=bool)
     if not named.any():  # built-in workloads and the reference data: accuracy, higher is better
         out["value"] = out[ACCURACY].to_numpy(dtype=float)
         out["metric_name"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), categories=[ACCURACY])
-        out["higher_is_better"] = np.ones(len(out), dtype=bool)
+        out["higher_is_better"] = np.full(len(out), catalogue.BUILTIN_HIGHER_IS_BETTER, dtype=bool)
         return
     primary = pd.to_numeric(out["primary_value"], errors="coerce").astype(float).to_numpy()
     out["value"] = np.where(named, primary, out[ACCURACY].to_numpy(dtype=float))
     out["metric_name"] = _cat_text(out["primary_metric"].where(pd.Series(named, index=out.index), ACCURACY))
-    hib = pd.array(out["higher_is_better"], dtype="boolean").fillna(True).to_numpy(dtype=bool)
-    out["higher_is_better"] = np.where(named, hib, True)
+    default = catalogue.BUILTIN_HIGHER_IS_BETTER
+    hib = pd.array(out["higher_is_better"], dtype="boolean").fillna(default).to_numpy(dtype=bool)
+    out["higher_is_better"] = np.where(named, hib, default)
 
 
 def _observed_env(out: pd.DataFrame) -> pd.Series:

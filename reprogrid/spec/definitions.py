@@ -12,20 +12,15 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 import yaml
 
+from reprogrid.core.naming import cell_name, run_id, slug
 from reprogrid.job import catalogue
-
 
 CPU_VENDORS = {"amd": (23, 25, 26), "intel": (6,)}
 MICROARCH_LEVELS = ("x86_64-v1", "x86_64-v2", "x86_64-v3", "x86_64-v4")
 POOL_PROFILES = ("ospool", "ospool-2022", "custom")
 
 
-def slug(name: str) -> str:
-    """The id form of a name: ``.`` becomes ``_`` (DAGMan refuses dots in node names)."""
-    return name.replace(".", "_")
-
-
-# ----------------------------------------------------------------------------- model
+# ----------------------------------------------------------------------------- definitions
 
 
 @dataclass(frozen=True)
@@ -33,7 +28,7 @@ class Metrics:
     """Which metric judges a workload, and whether a higher value is better."""
 
     primary: str = catalogue.BUILTIN_PRIMARY
-    higher_is_better: bool = True
+    higher_is_better: bool = catalogue.BUILTIN_HIGHER_IS_BETTER
 
 
 @dataclass(frozen=True)
@@ -87,7 +82,7 @@ class Workload:
 
     @property
     def higher_is_better(self) -> bool:
-        return self.metrics.higher_is_better if self.metrics else True
+        return self.metrics.higher_is_better if self.metrics else catalogue.BUILTIN_HIGHER_IS_BETTER
 
     @property
     def data_file(self) -> Optional[str]:
@@ -230,7 +225,7 @@ class Cell(NamedTuple):
 
 
 class Run(NamedTuple):
-    """One training run: a DAG node, a job, one result record. ``run_id`` is ``<cell>--r<repeat>``."""
+    """One training run: a DAG node, a job, one result record (``run_id``: see ``core.naming``)."""
 
     run_id: str
     cell: str
@@ -275,20 +270,10 @@ class Study:
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False, width=100)
 
-    def validated(self, base_dir: Optional[str] = None, max_runs: Optional[int] = None) -> "Study":
-        """Run the full validation on a study built from the dataclasses directly.
-
-        With ``base_dir`` the workloads' shipped files are checked there too; ``max_runs``
-        raises the bound on the study's size.
-        """
-        from reprogrid.spec.validate import study_from_dict  # the validator builds Studies
-
-        return study_from_dict(self.to_dict(), base_dir=base_dir, max_runs=max_runs)
-
     def cells(self) -> List[Cell]:
         """Every workload x software x hardware combination, in a stable order."""
         return [
-            Cell(f"{slug(w.name)}--{slug(s.name)}--{slug(h.name)}", w, s, h)
+            Cell(cell_name(w.name, s.name, h.name), w, s, h)
             for w in self.workloads
             for s in self.software
             for h in self.hardware
@@ -305,7 +290,7 @@ class Study:
     def runs(self) -> List[Run]:
         """Every run, in a stable order: workload, software, hardware, repeat."""
         seeds = self.seeds()
-        return [Run(f"{c.cell}--r{r}", *c, r, seeds[r]) for c in self.cells() for r in range(self.repeats)]
+        return [Run(run_id(c.cell, r), *c, r, seeds[r]) for c in self.cells() for r in range(self.repeats)]
 
     def gpus_for(self, hardware: HardwareEnv) -> int:
         if hardware.gpu is None:

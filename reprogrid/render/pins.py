@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from reprogrid.condor.escaping import classad_number, classad_string
-from reprogrid.spec.model import CPU_VENDORS, HardwareEnv, Pool
+from reprogrid.spec.definitions import CPU_VENDORS, HardwareEnv, Pool
 
 #: Other CPU models that share a family/model number (docs/hardware-pins.md), to explain loose pins.
 SHARED_FAMILY_MODEL = {
