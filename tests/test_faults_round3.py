@@ -27,3 +27,19 @@ def test_tensorflow_tests_skip_when_tensorflow_is_missing(tmp_path):
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "3 skipped" in proc.stdout and "failed" not in proc.stdout, proc.stdout[-3000:]
+
+
+# -- 7. variables a local stack may not set --------------------------------------------------
+
+@pytest.mark.parametrize("name", ["PYTHONSTARTUP", "PYTHONWARNINGS", "BASH_ENV", "ENV", "LD_AUDIT", "REPROGRID_RUN_ID"])
+def test_local_env_refuses_variables_that_run_code_before_the_job(name):
+    from reprogrid.core.errors import UserError
+    from reprogrid.spec import study_from_dict
+    from reprogrid.spec.presets import demo
+
+    raw = demo()
+    raw["software"][0]["local"] = {"packages": ["numpy"], "env": {name: "/tmp/x.py", "KERAS_BACKEND": "jax"}}
+    with pytest.raises(UserError) as caught:
+        study_from_dict(raw)
+    assert [p.where for p in caught.value.problems] == [f"software[0].local.env.{name}"]
+    assert "remove it" in str(caught.value)
