@@ -6,6 +6,7 @@ One test (or more) per finding; each fails on the code before the change.
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -43,3 +44,27 @@ def test_local_env_refuses_variables_that_run_code_before_the_job(name):
         study_from_dict(raw)
     assert [p.where for p in caught.value.problems] == [f"software[0].local.env.{name}"]
     assert "remove it" in str(caught.value)
+
+
+# -- 6. a metric that is not a finite number --------------------------------------------------
+
+def test_gather_keeps_a_non_finite_primary_value_out_of_the_dataset(tmp_path):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_gather import make_record, make_submit, write_json, write_parquet
+
+    from reprogrid.gather import gather, load_dataset
+
+    submit = make_submit(tmp_path / "sub")
+    runs = json.loads((submit / "manifest.json").read_text())["runs"]
+    for i, run in enumerate(runs[:3]):
+        rec = make_record(run["workload"], run["software_env"], run["hardware_env"], run["repeat"],
+                          primary_metric="test_accuracy", primary_value=[0.9, float("nan"), float("inf")][i])
+        (write_parquet(submit / "results" / f"{run['run_id']}.parquet", [rec]) if i < 2 else
+         write_json(submit / "results" / f"{run['run_id']}.json", rec))
+    result = gather(submit)
+    cls = {r["run_id"]: (r["class"], r.get("detail") or "") for r in result.runs}
+    assert cls[runs[0]["run_id"]][0] == "complete"
+    for run in runs[1:3]:
+        assert cls[run["run_id"]][0] == "corrupt" and "not a finite number" in cls[run["run_id"]][1]
+    df = load_dataset(submit)
+    assert list(df["run_id"]) == [runs[0]["run_id"]]
