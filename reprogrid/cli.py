@@ -15,6 +15,7 @@ from typing import List, Optional
 
 from reprogrid import __version__
 from reprogrid.core.errors import UserError
+from reprogrid.core.text import shown_block
 
 DESCRIPTION = """\
 reprogrid turns a reproducibility study of deep-learning results into HTCondor work,
@@ -85,12 +86,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as err:
-        print(f"reprogrid {args.command}: {err}", file=sys.stderr)
+        print(shown_block(f"reprogrid {args.command}: {err}"), file=sys.stderr)  # it may quote a log or a spec
         return 2
     except OSError as err:  # a file-system fault no stage turned into a message: still no traceback
         from reprogrid.core.errors import file_system_error
 
-        print(f"reprogrid {args.command}: {file_system_error(err, 'complete the command')}", file=sys.stderr)
+        print(shown_block(f"reprogrid {args.command}: {file_system_error(err, 'complete the command')}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"reprogrid {args.command}: interrupted", file=sys.stderr)

@@ -68,3 +68,71 @@ def test_gather_keeps_a_non_finite_primary_value_out_of_the_dataset(tmp_path):
         assert cls[run["run_id"]][0] == "corrupt" and "not a finite number" in cls[run["run_id"]][1]
     df = load_dataset(submit)
     assert list(df["run_id"]) == [runs[0]["run_id"]]
+
+
+# -- 2./3. terminal escapes from logs; a status file that is not UTF-8 ----------------------
+
+EVIL = "evil\x1b]0;owned\x07\x1b[2J"
+
+
+def _status_tree(tmp_path):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_status import HW, R, SW
+
+    d = tmp_path / "submit"
+    (d / "logs").mkdir(parents=True)
+    runs = [{"run_id": R[i, j], "workload": "mnist_convnet", "software_env": SW[i], "hardware_env": HW[j],
+             "cell": R[i, j][:-4], "repeat": 0, "seed": 1, "device": "cpu"} for i in range(2) for j in range(2)]
+    (d / "manifest.json").write_text(json.dumps({"schema": "reprogrid.manifest/1", "study": {"name": "tiny"}, "runs": runs}))
+    return d
+
+
+def _cli(argv, capsys):
+    from reprogrid.cli import main
+
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _raw_control(text: str) -> list:
+    return sorted({hex(ord(c)) for c in text if (ord(c) < 32 and c not in "\n") or 0x7f <= ord(c) <= 0x9f})
+
+
+def test_status_escapes_node_names_and_hold_reasons_from_the_event_log(tmp_path, capsys):
+    from test_status import R, held, submitted
+
+    d = _status_tree(tmp_path)
+    (d / "logs" / "study.log").write_text(submitted(101, R[0, 0], 0) + held(101, 5, "quota " + EVIL)
+                                          + submitted(102, EVIL, 6))
+    code, out, err = _cli(["status", str(d), "--no-cache"], capsys)
+    assert _raw_control(out + err) == [], out
+    assert "\\x1b]0;owned\\x07" in out and "quota evil" in out
+
+
+def test_status_escapes_node_names_from_the_node_status_file(tmp_path, capsys):
+    from test_status import R, node_status
+
+    d = _status_tree(tmp_path)
+    (d / "study.dag.status").write_text(node_status(100, [(R[0, 0], 6, "failed " + EVIL.replace("\x07", "\\a"), 0),
+                                                         (EVIL.replace("\x07", "\x1b\\\\"), 1, "", 0)]))
+    code, out, err = _cli(["status", str(d), "--no-cache"], capsys)
+    assert code in (1, 3) and _raw_control(out + err) == [], out
+    assert "\\x1b[2J" in out
+
+
+def test_a_node_status_file_that_is_not_utf8_exits_2_naming_it(tmp_path, capsys):
+    from test_status import R, node_status
+
+    d = _status_tree(tmp_path)
+    (d / "study.dag.status").write_bytes(node_status(100, [(R[0, 0], 5, "", 0)]).encode().replace(b'StatusDetails = "', b'StatusDetails = "\xff\xfe'))
+    code, out, err = _cli(["status", str(d), "--no-cache"], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert str(d / "study.dag.status") in err and "not UTF-8" in err and "delete it" in err
+
+
+@pytest.mark.parametrize("command", ["status", "report", "gather", "validate", "dryrun", "render"])
+def test_a_path_given_on_the_command_line_is_escaped_in_the_error(tmp_path, capsys, command):
+    code, out, err = _cli([command, str(tmp_path / ("no" + EVIL))], capsys)
+    assert code == 2 and _raw_control(out + err) == [], err
+    assert "\\x1b[2J" in err

@@ -6,6 +6,7 @@ import json
 import sys
 import time
 
+from reprogrid.core.text import shown_block
 from reprogrid.run.status import StatusTracker
 
 ORDER = 45
@@ -53,7 +54,7 @@ def _show(progress, as_json: bool, clear: bool) -> None:
     if as_json:
         print(json.dumps(progress.as_dict()))
     else:
-        print(progress.describe())
+        print(shown_block(progress.describe()))  # node names and hold reasons come from logs: no raw escapes
     sys.stdout.flush()
 
 
