@@ -136,3 +136,71 @@ def test_a_path_given_on_the_command_line_is_escaped_in_the_error(tmp_path, caps
     code, out, err = _cli([command, str(tmp_path / ("no" + EVIL))], capsys)
     assert code == 2 and _raw_control(out + err) == [], err
     assert "\\x1b[2J" in err
+
+
+# -- 4./5. shipped files: symlinks, modes, one path rule for validate and render --------------
+
+SPEC = """\
+name: mine
+software: [{{name: s, image: docker://tensorflow/tensorflow:2.8.0}}]
+hardware: [{{name: h, cpu: {{vendor: amd}}}}]
+data: {{sample: true}}
+workloads:
+- {{name: a, {form}, files: {files}, metrics: {{primary: acc, higher_is_better: true}}}}
+"""
+
+
+def _user_spec(folder: Path, files, form: str = "command: [python, run.py]") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "run.py").write_text("def main(seed, determinism, data_dir, output_dir):\n    return {'acc': 1.0}\n")
+    (folder / "study.yaml").write_text(SPEC.format(form=form, files=json.dumps(files)))
+    return folder / "study.yaml"
+
+
+@pytest.mark.parametrize("layout", ["file", "in-folder", "dotdot"])
+def test_a_symlink_out_of_the_spec_folder_is_refused_by_validate_and_render(tmp_path, capsys, layout):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:hash\n")
+    spec = _user_spec(tmp_path / "spec", ["run.py", "notes.txt" if layout != "in-folder" else "pkg"])
+    if layout == "file":
+        (tmp_path / "spec" / "notes.txt").symlink_to(secret)
+    elif layout == "dotdot":
+        (tmp_path / "spec" / "notes.txt").symlink_to("../secret.txt")
+    else:
+        (tmp_path / "spec" / "pkg").mkdir()
+        (tmp_path / "spec" / "pkg" / "ok.py").write_text("X = 1\n")
+        (tmp_path / "spec" / "pkg" / "shadow").symlink_to(secret)
+    code, out, err = _cli(["validate", str(spec)], capsys)
+    assert code == 2 and "outside the spec's folder" in err and str(secret) in err, err
+    out_dir = tmp_path / "submit"
+    code, out, err = _cli(["render", str(spec), "-o", str(out_dir)], capsys)
+    assert code == 2 and "outside the spec's folder" in err, err
+    assert not out_dir.exists()
+
+
+def test_a_symlink_inside_the_folder_ships_as_the_file_and_modes_are_kept(tmp_path, capsys):
+    spec = _user_spec(tmp_path / "spec", ["run.py", "tool.sh", "notes.txt", "pkg"])
+    (tmp_path / "spec" / "tool.sh").write_text("#!/bin/sh\necho hi\n")
+    os.chmod(tmp_path / "spec" / "tool.sh", 0o750)
+    os.chmod(tmp_path / "spec" / "run.py", 0o640)
+    (tmp_path / "spec" / "real-notes.txt").write_text("notes\n")
+    (tmp_path / "spec" / "notes.txt").symlink_to("real-notes.txt")
+    (tmp_path / "spec" / "pkg").mkdir()
+    (tmp_path / "spec" / "pkg" / "link.sh").symlink_to("../tool.sh")
+    code, out, err = _cli(["render", str(spec), "-o", str(tmp_path / "submit")], capsys)
+    assert code == 0, err
+    shipped = tmp_path / "submit" / "workloads" / "a"
+    assert (shipped / "notes.txt").read_text() == "notes\n" and not (shipped / "notes.txt").is_symlink()
+    assert (shipped / "pkg" / "link.sh").read_text().startswith("#!/bin/sh") and not (shipped / "pkg" / "link.sh").is_symlink()
+    assert oct((shipped / "tool.sh").stat().st_mode & 0o777) == oct(0o750)
+    assert oct((shipped / "pkg" / "link.sh").stat().st_mode & 0o777) == oct(0o750)
+    assert oct((shipped / "run.py").stat().st_mode & 0o777) == oct(0o640)
+
+
+def test_validate_and_render_share_the_path_rule_for_an_entry(tmp_path, capsys):
+    (tmp_path / "outside.py").write_text("def f(seed, determinism, data_dir, output_dir):\n    return {'acc': 1}\n")
+    spec = _user_spec(tmp_path / "spec" / "a" / "b" / "c", ["run.py"], form='entry: "a/b/../../../outside.py:f"')
+    code, out, err = _cli(["validate", str(spec)], capsys)
+    assert code == 2 and "workloads[0].entry" in err and "no '..'" in err, err
+    code, out, err = _cli(["render", str(spec), "-o", str(tmp_path / "submit")], capsys)
+    assert code == 2 and "workloads[0].entry" in err and "no '..'" in err, err

@@ -349,7 +349,9 @@ def _user_workload(check: _Checker, where: str, data: Mapping[str, Any], kind: s
         entry = check.text(data.get("entry"), _join(where, "entry"), _ENTRY,
                            "expected FILE.py:FUNCTION (a file in files) or module:FUNCTION, like train.py:main")
         module_file = entry.split(":", 1)[0] if entry and entry.split(":", 1)[0].endswith(".py") else None
-        if module_file and module_file not in files:
+        if module_file and usercode.path_problem(module_file):  # the rule files: follows, for validate and render
+            check.problem(_join(where, "entry"), f"ships {usercode.path_problem(module_file)}")
+        elif module_file and module_file not in files:
             files.append(module_file)
     inputs = [i for i in (_input(check, item, f"{where}.data[{n}]") for n, item in enumerate(_list(check, data.get("data"), _join(where, "data")))) if i]
     metrics = _user_metrics(check, _join(where, "metrics"), data.get("metrics"))
