@@ -204,3 +204,75 @@ def test_validate_and_render_share_the_path_rule_for_an_entry(tmp_path, capsys):
     assert code == 2 and "workloads[0].entry" in err and "no '..'" in err, err
     code, out, err = _cli(["render", str(spec), "-o", str(tmp_path / "submit")], capsys)
     assert code == 2 and "workloads[0].entry" in err and "no '..'" in err, err
+
+
+# -- 9. GPU capabilities matched apart in one study -------------------------------------------
+
+def _v100_a100_capture(path: Path) -> Path:
+    """Today's capture's two A100 (8.0) slots plus six V100 (7.0) slots made from them."""
+    import copy
+
+    raw = json.loads((REPO / "tests" / "fixtures" / "pool" / "ospool-2024-11.json").read_text())
+    a100 = [ad for ad in raw if ad.get("GPUs_Capability") == 8.0]
+    template = dict(a100[0]["GPUs_GPU_29edff7a"], DeviceName="Tesla V100-SXM2-32GB", Capability=7.0)
+    v100 = []
+    for i in range(6):
+        ad = {k: v for k, v in copy.deepcopy(a100[0]).items() if not k.startswith("GPUs_GPU_")}
+        ids = [f"GPU-7{i}0{j}abcd" for j in range(2)]
+        ad.update(Name=f"slot1@glidein_9{i}@v100-{i}.example.org", Machine=f"v100-{i}.example.org",
+                  GPUs_DeviceName="Tesla V100-SXM2-32GB", GPUs_Capability=7.0, DetectedGPUs=", ".join(ids),
+                  AvailableGPUs=[f"/Expr(GPUs_{g.replace('-', '_')})/" for g in ids])
+        ad.update({f"GPUs_{g.replace('-', '_')}": dict(template, Id=g) for g in ids})
+        v100.append(ad)
+    for ad in v100 + a100:
+        ad["GLIDEIN_ToRetire"] = None  # never retiring: START judged on the GPUs alone
+    path.write_text(json.dumps(v100 + a100))
+    return path
+
+
+@pytest.fixture
+def gpu_study(tmp_path):
+    folder = tmp_path / "spec"
+    folder.mkdir()
+    (folder / "run.py").write_text("import json, os\njson.dump({'acc': 1.0}, open(os.path.join("
+                                   "os.environ['REPROGRID_OUTPUT_DIR'], 'metrics.json'), 'w'))\n")
+    (folder / "study.yaml").write_text("""\
+name: gpus
+software: [{name: s, image: docker://tensorflow/tensorflow:2.8.0}]
+hardware:
+- {name: v100, gpu: {capability: 7.0}}
+- {name: a100, gpu: {capability: 8.0}}
+workloads:
+- {name: w, command: [python, run.py], files: [run.py], metrics: {primary: acc, higher_is_better: true}}
+""")
+    return folder / "study.yaml", _v100_a100_capture(tmp_path / "pool.json")
+
+
+def test_pool_check_and_plan_match_each_gpu_capability_to_its_own_slots(tmp_path, capsys, gpu_study):
+    spec, pool = gpu_study
+    code, out, err = _cli(["pool", "check", str(spec), "--pool", str(pool), "--json"], capsys)
+    assert code == 0, err
+    assert [(r["name"], r["matching_slots"]) for r in json.loads(out)] == [("v100", 6), ("a100", 2)]
+    assert _cli(["render", str(spec), "-o", str(tmp_path / "submit")], capsys)[0] == 0
+    code, out, err = _cli(["dryrun", str(tmp_path / "submit"), "--plan", "--pool", str(pool), "--verbose"], capsys)
+    assert code == 0, out + err
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("w--")}
+    assert "v100-0.example.org" in lines["w--s--v100--r0"] and "sdscprp" not in lines["w--s--v100--r0"]
+    assert "sdscprp" in lines["w--s--a100--r0"] and "v100-" not in lines["w--s--a100--r0"], out
+
+
+def test_the_emulator_runs_each_gpu_capability_on_its_own_slots(tmp_path, capsys, gpu_study):
+    import htcondor2
+
+    spec, pool = gpu_study
+    submit = tmp_path / "submit"
+    assert _cli(["render", str(spec), "-o", str(submit)], capsys)[0] == 0
+    code, out, err = _cli(["dryrun", str(submit), "--pool", str(pool), "--slots", "2"], capsys)
+    assert code == 0, out + err
+    node, slot = {}, {}
+    for event in htcondor2.JobEventLog(str(submit / "logs" / "study.log")).events(0):
+        if event.type == htcondor2.JobEventType.SUBMIT:
+            node[event.cluster] = str(event.get("LogNotes", "")).replace("DAG Node: ", "")
+        elif event.type == htcondor2.JobEventType.EXECUTE:
+            slot[node[event.cluster]] = str(event["SlotName"])
+    assert "@v100-" in slot["w--s--v100--r0"] and "@sdscprp-" in slot["w--s--a100--r0"], slot
