@@ -276,3 +276,119 @@ def test_the_emulator_runs_each_gpu_capability_on_its_own_slots(tmp_path, capsys
         elif event.type == htcondor2.JobEventType.EXECUTE:
             slot[node[event.cluster]] = str(event["SlotName"])
     assert "@v100-" in slot["w--s--v100--r0"] and "@sdscprp-" in slot["w--s--a100--r0"], slot
+
+
+# -- 1. a killed `envs build` takes its pip with it -------------------------------------------
+
+def _tiny_wheel(folder: Path, padding: int) -> Path:
+    """A real wheel of a one-module package (``tinypkg``), ``padding`` bytes of data making it big."""
+    import base64
+    import hashlib
+    import zipfile
+
+    files = {"tinypkg/__init__.py": b"VALUE = 42\n", "tinypkg/padding.bin": os.urandom(padding),
+             "tinypkg-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: tinypkg\nVersion: 1.0\n",
+             "tinypkg-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = "".join(f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
+                     for name, data in files.items()) + "tinypkg-1.0.dist-info/RECORD,,\n"
+    path = folder / "tinypkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+        archive.writestr("tinypkg-1.0.dist-info/RECORD", record)
+    return path
+
+
+class _SlowIndex:
+    """A find-links page on 127.0.0.1 whose wheel trickles out (``delay`` seconds per 64 KiB)."""
+
+    def __init__(self, folder: Path) -> None:
+        import functools
+        import http.server
+        import threading
+
+        index = self
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def copyfile(self, source, outputfile):  # noqa: ANN001
+                if not self.path.endswith(".whl"):
+                    return super().copyfile(source, outputfile)
+                index.downloading.set()
+                while True:
+                    chunk = source.read(1 << 16)
+                    if not chunk:
+                        return
+                    outputfile.write(chunk)
+                    index.stop.wait(index.delay)
+
+            def log_message(self, *args):  # noqa: ANN002
+                pass
+
+        self.delay = 0.5
+        self.downloading = threading.Event()
+        self.stop = threading.Event()
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.shutdown()
+
+
+def _processes_mentioning(text: str) -> list:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in cmdline:
+                found.append((entry.name, cmdline[:200]))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="looks for surviving pip processes in /proc")
+def test_a_killed_envs_build_leaves_no_pip_and_the_rerun_builds_the_env(tmp_path):
+    import signal
+    import time
+
+    links = tmp_path / "links"
+    links.mkdir()
+    _tiny_wheel(links, padding=4 << 20)
+    index = _SlowIndex(links)
+    root = tmp_path / "envs-cache"
+    spec = _user_spec(tmp_path / "spec", ["run.py"])
+    text = spec.read_text().replace("software: [{name: s, image: docker://tensorflow/tensorflow:2.8.0}]",
+                                    "software: [{name: s, image: docker://tensorflow/tensorflow:2.8.0, "
+                                    "local: {packages: [tinypkg==1.0]}}]")
+    spec.write_text(text)
+    env = dict(os.environ, PYTHONPATH=str(REPO), REPROGRID_ENVS=str(root), PIP_NO_INDEX="1", PIP_FIND_LINKS=index.url,
+               PIP_NO_CACHE_DIR="1")
+    argv = [sys.executable, "-m", "reprogrid", "envs", "build", str(spec), "-q"]
+    try:
+        build = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert index.downloading.wait(120), "pip never asked for the wheel"
+        time.sleep(1.0)  # pip is mid-download, writing into the env folder
+        assert _processes_mentioning(str(root)), "pip should be running now"
+        build.send_signal(signal.SIGKILL)
+        build.wait()
+        deadline = time.monotonic() + 10
+        while _processes_mentioning(str(root)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _processes_mentioning(str(root)) == []  # pip died with its build
+        assert not any((p / "reprogrid-env.json").exists() for p in root.iterdir() if p.is_dir())
+        index.delay = 0.0
+        rerun = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               universal_newlines=True, timeout=300)
+    finally:
+        index.close()
+    assert rerun.returncode == 0, rerun.stdout
+    assert "removing an incomplete build" in rerun.stdout
+    [folder] = [p for p in root.iterdir() if p.is_dir()]
+    assert not folder.name.startswith(".")  # the staging folder was renamed into place
+    check = subprocess.run([str(folder / "bin" / "reprogrid-python"), "-c", "import tinypkg; print(tinypkg.VALUE)"],
+                           stdout=subprocess.PIPE, universal_newlines=True)
+    assert check.stdout.strip() == "42"
