@@ -392,3 +392,56 @@ def test_a_killed_envs_build_leaves_no_pip_and_the_rerun_builds_the_env(tmp_path
     check = subprocess.run([str(folder / "bin" / "reprogrid-python"), "-c", "import tinypkg; print(tinypkg.VALUE)"],
                            stdout=subprocess.PIPE, universal_newlines=True)
     assert check.stdout.strip() == "42"
+
+
+# -- 8. file-system errors name their path; gather names what it skips ------------------------
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (a real device that is always full)")
+@pytest.mark.parametrize("log", ["study.dag.dagman.out", "logs/study.log"])
+def test_a_full_disk_during_dryrun_names_the_file_and_the_fix(tmp_path, capsys, gpu_study, log):
+    spec, _ = gpu_study
+    submit = tmp_path / "submit"
+    assert _cli(["render", str(spec), "-o", str(submit)], capsys)[0] == 0
+    (submit / log).unlink(missing_ok=True)
+    (submit / log).symlink_to("/dev/full")  # every write to it fails with ENOSPC, as on a full disk
+    code, out, err = _cli(["dryrun", str(submit)], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert f"{submit / log}: No space left on device; the disk is full" in err, err
+
+
+def test_a_write_that_fails_during_report_names_the_file(tmp_path):
+    """A file-size limit (``ulimit -f``) makes the kernel refuse the report's writes: a real fault."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_gather import make_submit, write_all
+
+    from reprogrid.gather import gather
+
+    submit = make_submit(tmp_path / "sub")
+    write_all(submit)
+    gather(submit)
+    script = ("import resource, signal, sys\nsignal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+              "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\nfrom reprogrid.cli import main\n"
+              f"sys.exit(main(['report', {str(submit)!r}, '-o', {str(tmp_path / 'rep')!r}]))\n")
+    proc = subprocess.run([sys.executable, "-W", "ignore", "-c", script], env=dict(os.environ, PYTHONPATH=str(REPO)),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"{tmp_path / 'rep'}/" in proc.stderr and "File too large" in proc.stderr and "ulimit -f" in proc.stderr, proc.stderr
+
+
+def test_gather_counts_and_names_a_fifo_and_a_device_link_named_like_records(tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_gather import make_submit, write_all
+
+    submit = make_submit(tmp_path / "sub")
+    ids = write_all(submit)
+    (submit / "results" / f"{ids[0]}.parquet").unlink()
+    os.mkfifo(submit / "results" / f"{ids[0]}.parquet")
+    (submit / "results" / f"{ids[1]}.parquet").unlink()
+    (submit / "results" / f"{ids[1]}.parquet").symlink_to("/dev/zero")
+    code, out, err = _cli(["gather", str(submit)], capsys)
+    assert code == 0 and "Traceback" not in err  # missing runs are tolerated, and now named
+    assert "skipped, not regular files (2):" in out
+    assert f"results/{ids[0]}.parquet is a FIFO, not a record file" in out
+    assert f"results/{ids[1]}.parquet is a symlink to /dev/zero (a device)" in out
+    report = json.loads((submit / "dataset" / "_gather_report.json").read_text())
+    assert set(report["skipped_files"]) == {f"{ids[0]}.parquet", f"{ids[1]}.parquet"}

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Dict, IO, Optional
+from typing import Dict, Optional
+from reprogrid.core.files import AppendFile
 
 HOST = "<127.0.0.1:0?addrs=127.0.0.1-0&alias=reprogrid-dryrun>"
 _USAGE = "Usr 0 00:00:00, Sys 0 00:00:00"
@@ -88,7 +89,7 @@ class EventLogs:
     """Append-only writers for every user log the DAG's jobs name, buffered in memory."""
 
     def __init__(self) -> None:
-        self._handles: Dict[Path, IO[str]] = {}
+        self._handles: Dict[Path, AppendFile] = {}
 
     def write(self, path: Optional[Path], text: str) -> None:
         if path is None:
@@ -99,7 +100,7 @@ class EventLogs:
 
             path.parent.mkdir(parents=True, exist_ok=True)
             repair_tail(path)
-            handle = open(path, "a", buffering=1 << 16)
+            handle = AppendFile(path, buffering=1 << 16)  # its write errors name the log
             self._handles[path] = handle
         handle.write(text)
         handle.flush()

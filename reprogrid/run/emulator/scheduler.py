@@ -38,6 +38,7 @@ from reprogrid.run.emulator.scripts import JobstateLog, ScriptContext, job_tag, 
 from reprogrid.run.emulator.transfer import TransferError
 from reprogrid.run.emulator.recovery import Recovered, last_cluster
 from reprogrid.condor.bindings import classad
+from reprogrid.core.files import AppendFile
 
 DAG_OK, DAG_ERROR, DAG_NODE_FAILED, DAG_ABORTED, DAG_REMOVED, DAG_CYCLE, DAG_HALTED = 0, 1, 2, 3, 4, 5, 6
 RETURN_SUBMIT_FAILED, RETURN_JOB_ABORTED, RETURN_PRE_FAILED = -1001, -1002, -1004
@@ -103,7 +104,7 @@ class Log:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.handle = open(path, "a", buffering=1 << 16)
+        self.handle = AppendFile(path, buffering=1 << 16)  # its write errors name the log
 
     def __call__(self, message: str) -> None:
         self.handle.write(time.strftime("%m/%d/%y %H:%M:%S ") + message + "\n")
