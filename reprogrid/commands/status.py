@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
+from pathlib import Path
+
+from reprogrid.core.errors import Problem, UserError
+from reprogrid.core.files import not_regular
 from reprogrid.core.text import shown_block
-from reprogrid.run.status import StatusTracker
+from reprogrid.run.status import LOG_NAME, STATUS_NAME, StatusTracker
 
 ORDER = 45
 
@@ -64,10 +69,24 @@ def _exit_code(progress) -> int:
     return 1 if any(r.state == "failed" for r in progress.runs) else 0
 
 
+def _check_inputs(submit_dir: Path) -> None:
+    """The event log and the node status file, when there, must be files (a FIFO or a link to
+    /dev/zero would block or never end)."""
+    problems = []
+    for path in (submit_dir / LOG_NAME, submit_dir / STATUS_NAME):
+        what = not_regular(str(path)) if os.path.lexists(path) else None
+        if what:
+            problems.append(Problem(str(path), f"is {what}, not a regular file; DAGMan writes a file here: "
+                                               "remove it (it is written again) or check the submit folder"))
+    if problems:
+        raise UserError.of("cannot read the study's logs", problems)
+
+
 def run(args: argparse.Namespace) -> int:
     from reprogrid.commands._target import resolve
 
     target = resolve(args.submit_dir, "status", need_dag=False)
+    _check_inputs(Path(target.submit_dir))
     tracker = StatusTracker(target.submit_dir, cache=not args.no_cache)
     progress = tracker.update()
     if args.watch is None:
