@@ -110,6 +110,19 @@ def test_status_escapes_node_names_and_hold_reasons_from_the_event_log(tmp_path,
     assert "\\x1b]0;owned\\x07" in out and "quota evil" in out
 
 
+def test_a_node_the_dag_does_not_declare_does_not_keep_status_pending(tmp_path, capsys):
+    from test_status import R, submitted, terminated
+
+    d = _status_tree(tmp_path)
+    runs = list(R.values())
+    (d / "study.dag").write_text("".join(f"JOB {r} cells/x.sub\n" for r in runs) + "FINAL gather gather.sub\n")
+    log = "".join(submitted(100 + i, r, i) + terminated(100 + i, 10 + i, 0) for i, r in enumerate(runs))
+    (d / "logs" / "study.log").write_text(log + submitted(200, EVIL, 30))
+    code, out, err = _cli(["status", str(d), "--no-cache"], capsys)
+    assert code == 0, out  # the fake node is not waited for
+    assert "the logs name 1 node(s) the DAG does not declare, ignored: evil\\x1b]0;owned" in out, out
+
+
 def test_status_escapes_node_names_from_the_node_status_file(tmp_path, capsys):
     from test_status import R, node_status
 

@@ -8,6 +8,7 @@ import sys
 import time
 
 from pathlib import Path
+from typing import Optional, Set
 
 from reprogrid.core.errors import Problem, UserError
 from reprogrid.core.files import not_regular
@@ -82,13 +83,46 @@ def _check_inputs(submit_dir: Path) -> None:
         raise UserError.of("cannot read the study's logs", problems)
 
 
+_NODE_KEYWORDS = {"JOB": 1, "FINAL": 1, "PROVISIONER": 1, "SERVICE": 1, "SUBDAG": 2}
+
+
+def _declared_nodes(dag: Path) -> Optional[Set[str]]:
+    """The node names ``dag`` declares (None when that cannot be told: no DAG, INCLUDE, SPLICE)."""
+    try:
+        lines = dag.read_bytes().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    names: Set[str] = set()
+    for line in lines:
+        words = line.split()
+        keyword = words[0].upper() if words else ""
+        if keyword in ("INCLUDE", "SPLICE"):
+            return None
+        at = _NODE_KEYWORDS.get(keyword)
+        if at is not None and len(words) > at:
+            names.add(words[at])
+    return names
+
+
+def _only_declared(progress, declared: Optional[Set[str]]) -> None:  # noqa: ANN001
+    """Nodes a log names but the DAG does not declare are not waited for: they are named in a warning."""
+    strays = sorted(n for n in progress.other_nodes if declared is not None and n not in declared)
+    for name in strays:
+        del progress.other_nodes[name]
+    if strays:
+        progress.warnings.append(f"the logs name {len(strays)} node(s) the DAG does not declare, ignored: "
+                                 + ", ".join(strays[:5]) + (" ..." if len(strays) > 5 else ""))
+
+
 def run(args: argparse.Namespace) -> int:
     from reprogrid.commands._target import resolve
 
     target = resolve(args.submit_dir, "status", need_dag=False)
     _check_inputs(Path(target.submit_dir))
     tracker = StatusTracker(target.submit_dir, cache=not args.no_cache)
+    declared = _declared_nodes(target.dag)
     progress = tracker.update()
+    _only_declared(progress, declared)
     if args.watch is None:
         _show(progress, args.json, clear=False)
         return _exit_code(progress)
@@ -102,3 +136,4 @@ def run(args: argparse.Namespace) -> int:
             print(f"-- next update in {interval:g} s (Ctrl-C to stop)", flush=True)
         time.sleep(interval)
         progress = tracker.update()
+        _only_declared(progress, declared)
