@@ -458,3 +458,31 @@ def test_gather_counts_and_names_a_fifo_and_a_device_link_named_like_records(tmp
     assert f"results/{ids[1]}.parquet is a symlink to /dev/zero (a device)" in out
     report = json.loads((submit / "dataset" / "_gather_report.json").read_text())
     assert set(report["skipped_files"]) == {f"{ids[0]}.parquet", f"{ids[1]}.parquet"}
+
+
+# -- 2. every command escapes what it prints from data: DAG node names, a pool capture ----------
+
+def test_dryrun_escapes_node_names_from_the_dag(tmp_path, capsys):
+    evil = "A" + EVIL
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "a.sub").write_text("executable = /bin/false\nlog = logs/study.log\nqueue\n")
+    (tmp_path / "study.dag").write_text(f"JOB {evil} a.sub\nJOB B a.sub\nPARENT {evil} CHILD B\n")
+    for argv in (["dryrun", str(tmp_path / "study.dag"), "--plan", "--verbose"], ["dryrun", str(tmp_path / "study.dag")]):
+        code, out, err = _cli(argv, capsys)
+        assert code in (0, 1) and _raw_control(out + err) == [], out + err
+        assert "A" + "evil\\x1b]0;owned" in out + err
+
+
+def test_pool_import_and_check_escape_what_a_capture_says(tmp_path, capsys, gpu_study):
+    spec, _ = gpu_study
+    raw = json.loads((REPO / "tests" / "fixtures" / "pool" / "ospool-2024-11.json").read_text())
+    for ad in raw:
+        if ad.get("GPUs_Capability") == 8.0:
+            ad["GPUs_DeviceName"] = "A100" + EVIL
+        ad["GLIDEIN_SITE" if "GLIDEIN_SITE" in ad else "GLIDEIN_Site"] = "Site" + EVIL
+    pool = tmp_path / "evil.json"
+    pool.write_text(json.dumps(raw))
+    for argv in (["pool", "import", str(pool)], ["pool", "check", str(spec), "--pool", str(pool)]):
+        code, out, err = _cli(argv, capsys)
+        assert code in (0, 1) and _raw_control(out + err) == [], out + err
+        assert "Siteevil\\x1b]0;owned" in out

@@ -5,6 +5,8 @@ import argparse
 import sys
 from collections import Counter
 
+from reprogrid.core.text import shown, shown_block
+
 ORDER = 45
 
 EPILOG = """\
@@ -105,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _run(args, dryrun, plan)
     except DagParseError as err:  # condor_dagman exits 1 when it cannot parse the DAG
-        print(f"reprogrid dryrun: {err}", file=sys.stderr)
+        print(shown_block(f"reprogrid dryrun: {err}"), file=sys.stderr)
         return 1
 
 
@@ -118,20 +120,20 @@ def _run(args: argparse.Namespace, dryrun, plan) -> int:  # noqa: ANN001
     print(f"reprogrid dryrun: machines: {label}", file=sys.stderr)
     if args.plan:
         result = plan(target.dag, machines=machines)
-        print(result.format(verbose=args.verbose))
+        print(shown_block(result.format(verbose=args.verbose)))  # node names come from the DAG file
         return result.exit_code
     outcome = dryrun(target.dag, slots=args.slots, machines=machines, pythons=_pairs(args.python, "--python"),
                      map_url=_pairs(args.map_url, "--map-url"), use_rescue=not args.no_rescue)
     if outcome.used_rescue:
         print(f"resumed from {outcome.used_rescue}")
-    print(outcome_line(outcome))
+    print(shown_block(outcome_line(outcome)))
     if outcome.failed:
-        print("failed: " + ", ".join(outcome.failed[:20]) + (" ..." if len(outcome.failed) > 20 else ""))
+        print(shown("failed: " + ", ".join(outcome.failed[:20]) + (" ..." if len(outcome.failed) > 20 else "")))
     if outcome.rescue_file:
         print(f"rescue DAG: {outcome.rescue_file} (run the same command again to resume)")
     line = failure_line(outcome)
     if line:
-        print(f"reprogrid dryrun: {line}", file=sys.stderr)
+        print(shown_block(f"reprogrid dryrun: {line}"), file=sys.stderr)
     if args.strict and outcome.exit_code == 0 and (outcome.failed or outcome.not_run):
         return 1
     return outcome.exit_code

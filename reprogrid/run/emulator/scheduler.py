@@ -39,6 +39,7 @@ from reprogrid.run.emulator.transfer import TransferError
 from reprogrid.run.emulator.recovery import Recovered, last_cluster
 from reprogrid.condor.bindings import classad
 from reprogrid.core.files import AppendFile
+from reprogrid.core.text import shown
 
 DAG_OK, DAG_ERROR, DAG_NODE_FAILED, DAG_ABORTED, DAG_REMOVED, DAG_CYCLE, DAG_HALTED = 0, 1, 2, 3, 4, 5, 6
 RETURN_SUBMIT_FAILED, RETURN_JOB_ABORTED, RETURN_PRE_FAILED = -1001, -1002, -1004
@@ -137,7 +138,7 @@ class ProgressLine:
             return
         state = "done" if ok else f"FAILED ({why})" if why else "FAILED"
         sys.stderr.write(f"[{self.finished}/{self.total} {time.monotonic() - self.started:6.0f} s] "
-                         f"node {name} {state}\n")
+                         f"node {shown(name)} {shown(state)}\n")  # DAG node names are data: escaped
         sys.stderr.flush()
 
     def update(self, done: int, running: int, idle: int, failed: int, force: bool = False) -> None:
