@@ -261,7 +261,10 @@ def _sweep(root: Path, key: str, say: Say, label: str) -> None:
                 break
             except OSError as err:
                 if attempt == 19:
-                    raise file_system_error(err, f"remove the incomplete build {folder}", folder) from None
+                    raise UserError.of(f"cannot remove the incomplete build {folder}", [Problem(
+                        str(folder), f"{err.strerror or err} ({err.filename or folder}): a process may still be writing "
+                        "there (a pip left by a build killed some other way); stop it, remove the folder, then run "
+                        "`reprogrid envs build` again")]) from None
                 time.sleep(0.25)
 
 
