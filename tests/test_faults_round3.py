@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -486,3 +487,18 @@ def test_pool_import_and_check_escape_what_a_capture_says(tmp_path, capsys, gpu_
         code, out, err = _cli(argv, capsys)
         assert code in (0, 1) and _raw_control(out + err) == [], out + err
         assert "Siteevil\\x1b]0;owned" in out
+
+
+def test_the_analysis_treats_a_non_finite_primary_value_as_a_failed_run():
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_analysis import frame, row
+
+    from reprogrid.analysis.prepare import prepare
+
+    rows = [row("w", "sw1", "amd-a", r, 0.8, primary_metric="acc", primary_value=v, higher_is_better=True)
+            for r, v in enumerate([0.8, float("nan"), float("inf"), float("-inf")])]
+    out = prepare(frame(rows))
+    assert list(out["status"].astype(str)) == ["ok", "failed", "failed", "failed"]
+    assert list(out["error_type"].iloc[1:]) == ["MetricNotFinite"] * 3
+    ok = out[out["status"] == "ok"]
+    assert np.isfinite(ok["value"].to_numpy(dtype=float)).all()
