@@ -502,3 +502,22 @@ def test_the_analysis_treats_a_non_finite_primary_value_as_a_failed_run():
     assert list(out["error_type"].iloc[1:]) == ["MetricNotFinite"] * 3
     ok = out[out["status"] == "ok"]
     assert np.isfinite(ok["value"].to_numpy(dtype=float)).all()
+
+
+def test_report_pages_hold_no_control_character_from_the_records(tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_gather import make_record, make_submit, write_parquet
+
+    submit = make_submit(tmp_path / "sub")
+    for i, run in enumerate(json.loads((submit / "manifest.json").read_text())["runs"]):
+        failed = {"status": "failed", "error_type": "Err" + EVIL, "error_message": "msg" + EVIL, "test_accuracy": None}
+        rec = make_record(run["workload"], run["software_env"], run["hardware_env"], run["repeat"],
+                          cpu_model="CPU" + EVIL, machine_name="m" + EVIL, **(failed if i % 5 == 0 else {}))
+        write_parquet(submit / "results" / f"{run['run_id']}.parquet", [rec])
+    assert _cli(["gather", str(submit)], capsys)[0] == 0
+    code, out, err = _cli(["report", str(submit), "--title", "T" + EVIL + "<script>x</script>"], capsys)
+    assert code == 0 and _raw_control(out + err) == [], err
+    for name in ("report.html", "summary.md"):
+        text = (submit / "report" / name).read_text(encoding="utf-8")
+        assert _raw_control(text.replace("\t", " ")) == [], name
+        assert "<script>x" not in text
