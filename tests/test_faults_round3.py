@@ -521,3 +521,10 @@ def test_report_pages_hold_no_control_character_from_the_records(tmp_path, capsy
         text = (submit / "report" / name).read_text(encoding="utf-8")
         assert _raw_control(text.replace("\t", " ")) == [], name
         assert "<script>x" not in text
+
+
+def test_a_pool_capture_that_is_not_utf8_exits_2_naming_it(tmp_path, capsys):
+    pool = tmp_path / "pool.json"
+    pool.write_bytes(b'[{"Name": "slot1@x\xff\xfe"}]')
+    code, out, err = _cli(["pool", "import", str(pool)], capsys)
+    assert code == 2 and str(pool) in err and "not UTF-8" in err, err
