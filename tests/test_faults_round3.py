@@ -528,3 +528,32 @@ def test_a_pool_capture_that_is_not_utf8_exits_2_naming_it(tmp_path, capsys):
     pool.write_bytes(b'[{"Name": "slot1@x\xff\xfe"}]')
     code, out, err = _cli(["pool", "import", str(pool)], capsys)
     assert code == 2 and str(pool) in err and "not UTF-8" in err, err
+
+
+@pytest.mark.parametrize("broken", ["study.dag", "b.sub"])
+def test_a_dag_or_submit_file_that_is_not_utf8_is_named_not_a_traceback(tmp_path, capsys, broken):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "a.sub").write_text("executable = /bin/true\nlog = logs/study.log\nqueue\n")
+    (tmp_path / "b.sub").write_text("executable = /bin/true\nlog = logs/study.log\nqueue\n")
+    (tmp_path / "study.dag").write_text("JOB A a.sub\nJOB B b.sub\n")
+    with open(tmp_path / broken, "ab") as handle:
+        handle.write(b"# caf\xe9\n")
+    for argv in (["dryrun", str(tmp_path / "study.dag"), "--plan"], ["dryrun", str(tmp_path / "study.dag")]):
+        code, out, err = _cli(argv, capsys)
+        assert code in (1, 2) and "Traceback" not in err
+        log = tmp_path / "study.dag.dagman.out"  # a submit failure is a failed node, told in the log
+        text = out + err + (log.read_text() if log.exists() else "")
+        assert str(tmp_path / broken) in text and "is not UTF-8" in text, text
+
+
+def test_report_reads_past_a_gather_report_that_is_not_utf8(tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_gather import make_submit, write_all
+
+    submit = make_submit(tmp_path / "sub")
+    write_all(submit)
+    assert _cli(["gather", str(submit)], capsys)[0] == 0
+    with open(submit / "dataset" / "_gather_report.json", "ab") as handle:
+        handle.write(b"\xff")
+    code, out, err = _cli(["report", str(submit)], capsys)
+    assert code == 0 and "Traceback" not in err, err
