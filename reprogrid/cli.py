@@ -93,6 +93,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         print(shown_block(f"reprogrid {args.command}: {file_system_error(err, 'complete the command')}"), file=sys.stderr)
         return 2
+    except UnicodeDecodeError as err:  # a reader no stage guarded: still exit 2, no traceback
+        print(f"reprogrid {args.command}: an input file is not UTF-8 (byte {err.start}: {err.reason}); check the files "
+              "the command reads and save them as UTF-8", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"reprogrid {args.command}: interrupted", file=sys.stderr)
         return 130
