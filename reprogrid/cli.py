@@ -18,6 +18,7 @@ from typing import List, NamedTuple, Optional, Sequence
 
 from reprogrid import __version__
 from reprogrid.core.errors import UserError
+from reprogrid.core.text import shown_block
 
 DESCRIPTION = """\
 reprogrid turns a reproducibility study of deep-learning results into HTCondor work,
@@ -154,12 +155,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as err:
-        print(f"reprogrid {args.command}: {err}", file=sys.stderr)
+        print(shown_block(f"reprogrid {args.command}: {err}"), file=sys.stderr)  # it may quote a log or a spec
         return 2
     except OSError as err:  # a file-system fault no stage turned into a message: still no traceback
         from reprogrid.core.errors import file_system_error
 
-        print(f"reprogrid {args.command}: {file_system_error(err, 'complete the command')}", file=sys.stderr)
+        print(shown_block(f"reprogrid {args.command}: {file_system_error(err, 'complete the command')}"), file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as err:  # a reader no stage guarded: still exit 2, no traceback
+        print(f"reprogrid {args.command}: an input file is not UTF-8 (byte {err.start}: {err.reason}); check the files "
+              "the command reads and save them as UTF-8", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"reprogrid {args.command}: interrupted", file=sys.stderr)

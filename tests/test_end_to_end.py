@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import htcondor2
+import pytest
 
 from reprogrid import emulator
 from reprogrid.analysis import provenance
@@ -12,6 +13,8 @@ from reprogrid.spec.presets import demo
 from reprogrid.render import render_study
 from reprogrid.report import build_report
 from reprogrid.spec import study_from_dict
+
+pytest.importorskip("tensorflow")  # the emulated jobs train real models, as the job tests do
 
 
 def test_small_study_runs_end_to_end(tmp_path):

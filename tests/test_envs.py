@@ -45,7 +45,7 @@ def _study(local0, local1=None):
 
 
 def test_a_stack_is_built_once_then_reused_with_its_variables(root, tmp_path):
-    study = _study({"env": {"KERAS_BACKEND": "jax", "REPROGRID_TEST_VALUE": "a b"}})
+    study = _study({"env": {"KERAS_BACKEND": "jax", "STACK_TEST_VALUE": "a b"}})
     [(env, built)] = envs.build(study, say=lambda _: None)
     assert built and env.path.parent == root
     meta = env.path / envs.META_FILE

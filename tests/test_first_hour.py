@@ -245,6 +245,7 @@ def test_report_names_the_observed_stack_and_says_same_stack_on_its_first_screen
 @pytest.fixture(scope="module")
 def demo_once(tmp_path_factory):
     """One run_demo on a tiny study (2 runs, 1 epoch, 300 samples), its stderr, and a rerun."""
+    pytest.importorskip("tensorflow")  # the demo's jobs train real models
     import contextlib
     import io
 

@@ -107,6 +107,10 @@ def test_command_gets_the_contract_and_its_metrics_are_recorded(tmp_path):
     ("import os\nopen(os.environ['REPROGRID_OUTPUT_DIR'] + '/metrics.json', 'w').write('{\"accuracy\": \"0.9\"}')", "MetricWrongType", ["'accuracy' is str", "not a number"]),
     ("import os\nopen(os.environ['REPROGRID_OUTPUT_DIR'] + '/metrics.json', 'w').write('{\"accuracy\": {\"top1\": 0.9}}')", "MetricWrongType", ["'accuracy' is dict"]),
     ("import os\nopen(os.environ['REPROGRID_OUTPUT_DIR'] + '/metrics.json', 'w').write('{\"acc\": 0.9}')", "PrimaryMetricMissing", ["'accuracy' is not in metrics.json (it has: acc)"]),
+    ("import os\nopen(os.environ['REPROGRID_OUTPUT_DIR'] + '/metrics.json', 'w').write('{\"accuracy\": NaN}')", "MetricNotFinite", ["'accuracy' is float nan", "not a finite number"]),
+    ("import os\nopen(os.environ['REPROGRID_OUTPUT_DIR'] + '/metrics.json', 'w').write('{\"accuracy\": 0.9, \"loss\": -Infinity}')", "MetricNotFinite", ["'loss' is float -inf"]),
+    ("import os\nopen(os.environ['REPROGRID_OUTPUT_DIR'] + '/metrics.json', 'w').write('{\"accuracy\": 1e999}')", "MetricNotFinite", ["'accuracy' is float inf"]),
+    ("import os\nopen(os.environ['REPROGRID_OUTPUT_DIR'] + '/metrics.json', 'w').write('{\"accuracy\": 1' + '0' * 400 + '}')", "MetricNotFinite", ["'accuracy' is int 1000"]),
 ])
 def test_every_broken_command_is_a_failed_run_with_a_clear_error(tmp_path, script, error_type, words):
     desc = make_workload(tmp_path / "code", "command", {"train.py": script}, command=["python", "train.py"])
@@ -148,6 +152,7 @@ def test_entry_is_seeded_and_called_with_the_contract(tmp_path, monkeypatch):
     ("def main(seed, determinism, data_dir, output_dir):\n    return None\n", "train.py:main", "MetricsMissing", ["gave no metrics"]),
     ("def main(seed, determinism, data_dir, output_dir):\n    return {'val_loss': [0.1, 0.2]}\n", "train.py:main", "MetricWrongType", ["'val_loss' is list"]),
     ("def main(seed, determinism, data_dir, output_dir):\n    return {'loss': 0.1}\n", "train.py:main", "PrimaryMetricMissing", ["'val_loss' is not in the entry's return value"]),
+    ("def main(seed, determinism, data_dir, output_dir):\n    return {'val_loss': float('nan')}\n", "train.py:main", "MetricNotFinite", ["'val_loss' is float nan"]),
     ("def train(seed, determinism, data_dir, output_dir):\n    return {}\n", "train.py:main", "EntryNotFound", ["defines no function 'main'"]),
     ("import no_such_framework_xyz\n", "train.py:main", "EntryNotFound", ["No module named 'no_such_framework_xyz'"]),
     ("def main(seed, determinism, data_dir, output_dir):\n    raise RuntimeError('diverged')\n", "train.py:main", "RuntimeError", ["diverged", "during call entry"]),

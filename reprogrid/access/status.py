@@ -266,11 +266,15 @@ def read_node_status(path: Union[str, Path]) -> Optional[NodeStatusFile]:
     """Parse DAGMan's node status file; None when it does not exist (yet)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         return None
     except OSError as err:
         raise UserError.of("cannot read the node status file", [Problem(str(path), str(err))]) from err
+    except UnicodeDecodeError as err:
+        raise UserError.of("the node status file is not valid", [Problem(str(path), (
+            f"byte {err.start} is not UTF-8 ({err.reason}): DAGMan writes it as text, so it was damaged or "
+            "overwritten; delete it (DAGMan writes it again) or check the disk"))]) from None
     ads_module = classad2()
     timestamp, dag_status, complete = 0, None, False
     nodes: Dict[str, Tuple[str, str, int]] = {}

@@ -51,6 +51,7 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     # Attribute columns nobody recorded are left out (every later step copies fewer columns).
     keep = [c for c in df.columns if c in _ANALYSIS_COLUMNS and (c in _ALWAYS or df[c].notna().any())]
     out = df[keep].copy()
+    _fail_non_finite(out)
     for col in METRICS:
         if col not in out.columns:
             out[col] = np.full(len(out), np.nan)
@@ -84,6 +85,20 @@ _ANALYSIS_COLUMNS = frozenset((*schema.ANALYSIS_IDENTITY, *METRICS, *FINGERPRINT
 
 
 _ALWAYS = frozenset(("run_id", "workload", "software_env", "hardware_env", "status", "seed", ACCURACY, LOSS))
+
+
+def _fail_non_finite(out: pd.DataFrame) -> None:
+    """An ok run whose named primary metric has no finite value (NaN or inf: a record from
+    before MetricNotFinite, or imported) is a failed run: the analysis never compares NaN or inf."""
+    if "primary_value" not in out.columns or "primary_metric" not in out.columns:
+        return
+    value = pd.to_numeric(out["primary_value"], errors="coerce").astype(float).to_numpy()
+    named = out["primary_metric"].notna().to_numpy(dtype=bool)
+    bad = named & ~np.isfinite(value) & (out["status"] == "ok").to_numpy(dtype=bool)
+    if bad.any():
+        out["status"] = out["status"].astype(object).where(~bad, "failed")
+        out["error_type"] = out.get("error_type", pd.Series(None, index=out.index)).astype(object).where(~bad, "MetricNotFinite")
+        out["primary_value"] = out["primary_value"].astype(object).where(~bad, None)
 
 
 def _add_primary_metric(out: pd.DataFrame) -> None:

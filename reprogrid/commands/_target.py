@@ -15,6 +15,7 @@ from typing import Union
 
 from reprogrid import tree
 from reprogrid.core.errors import Problem, UserError
+from reprogrid.core.text import shown
 
 
 @dataclass(frozen=True)
@@ -61,5 +62,5 @@ def say(command: str, target: Target) -> None:
         text = f"got the DAG file {target.dag}; submit folder {target.submit_dir}"
     else:
         text = f"got the submit folder {target.submit_dir}; DAG {target.dag}"
-    print(f"reprogrid {command}: {text}", file=sys.stderr)
+    print(shown(f"reprogrid {command}: {text}"), file=sys.stderr)  # paths a user typed
 

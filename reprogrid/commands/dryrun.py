@@ -6,6 +6,7 @@ from pathlib import Path
 import sys
 
 from reprogrid.commands._parser import add_command, add_submit_target, exit_codes
+from reprogrid.core.text import shown, shown_block
 
 
 EPILOG = """\
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _run(args, dryrun, plan)
     except DagParseError as err:  # condor_dagman exits 1 when it cannot parse the DAG
-        print(f"reprogrid dryrun: {err}", file=sys.stderr)
+        print(shown_block(f"reprogrid dryrun: {err}"), file=sys.stderr)
         return 1
 
 
@@ -115,7 +116,7 @@ def _run(args: argparse.Namespace, dryrun, plan) -> int:  # noqa: ANN001
         machines, label = pool_ads(args.pool)
         print(f"reprogrid dryrun: judged against: {label}", file=sys.stderr)
         result = plan(target.dag, machines=machines)
-        print(result.format(verbose=args.verbose))
+        print(shown_block(result.format(verbose=args.verbose)))  # node names come from the DAG file
         return result.exit_code
     machines, label = pool_ads(args.pool or PAPER)
     print(f"reprogrid dryrun: machines: {label}", file=sys.stderr)
@@ -123,14 +124,14 @@ def _run(args: argparse.Namespace, dryrun, plan) -> int:  # noqa: ANN001
                      map_url=_pairs(args.map_url, "--map-url"), use_rescue=not args.no_rescue)
     if outcome.used_rescue:
         print(f"resumed from {outcome.used_rescue}")
-    print(outcome_line(outcome))
+    print(shown_block(outcome_line(outcome)))
     if outcome.failed:
-        print("failed: " + ", ".join(outcome.failed[:20]) + (" ..." if len(outcome.failed) > 20 else ""))
+        print(shown("failed: " + ", ".join(outcome.failed[:20]) + (" ..." if len(outcome.failed) > 20 else "")))
     if outcome.rescue_file:
         print(f"rescue DAG: {outcome.rescue_file} (run the same command again to resume)")
     line = failure_line(outcome)
     if line:
-        print(f"reprogrid dryrun: {line}", file=sys.stderr)
+        print(shown_block(f"reprogrid dryrun: {line}"), file=sys.stderr)
     if args.strict and outcome.exit_code == 0 and (outcome.failed or outcome.not_run):
         return 1
     return outcome.exit_code

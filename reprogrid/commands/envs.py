@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reprogrid.commands._parser import add_command, exit_codes
+from reprogrid.core.text import shown_block
 
 if TYPE_CHECKING:  # pragma: no cover
     from reprogrid.spec.definitions import Study
@@ -103,7 +104,7 @@ def _build(args: argparse.Namespace) -> int:
               "(see `reprogrid envs --help`)")
         return 0
     print(f"provisioning the local stacks of {study.name} in {envs.envs_root()} (downloads from the package index)")
-    results = envs.build(study, only=args.only, say=lambda text: print(text, flush=True), pip_output=not args.quiet)
+    results = envs.build(study, only=args.only, say=lambda text: print(shown_block(text), flush=True), pip_output=not args.quiet)
     for env, built in results:
         print(f"{'built ' if built else 'cached'}  {', '.join(env.names)}: {env.python}")
     if Path(args.spec).is_file():

@@ -5,6 +5,7 @@ import argparse
 import json
 
 from reprogrid.commands._parser import add_command, exit_codes
+from reprogrid.core.text import shown_block
 
 
 EPILOG = """\
@@ -59,7 +60,7 @@ def _import(args: argparse.Namespace) -> int:
     from reprogrid.access.poolcheck import summarize_pool
 
     summary = summarize_pool(load_pool(args.file), args.model_attribute)
-    print(json.dumps(summary.as_dict()) if args.json else summary.describe())
+    print(json.dumps(summary.as_dict()) if args.json else shown_block(summary.describe()))  # capture text: escaped
     return 0
 
 
@@ -77,9 +78,9 @@ def _check(args: argparse.Namespace) -> int:
         print(json.dumps([c.as_dict() for c in checks]))
     else:
         print(f"pool: {label} ({len(ads)} slots); study {study.name}, pool profile {study.pool.profile}\n")
-        print(describe_checks(checks))
+        print(shown_block(describe_checks(checks)))
         findings = pool_findings(study, ads, label)
         if findings:
             print("\nwhat this pool cannot do for the study:")
-            print("\n".join(f"  - {f}" for f in findings))
+            print(shown_block("\n".join(f"  - {f}" for f in findings)))
     return 0 if all(c.matching_slots for c in checks) else 1

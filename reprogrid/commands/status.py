@@ -3,11 +3,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+from pathlib import Path
+from typing import Optional, Set
 
-from reprogrid.access.status import StatusTracker
 from reprogrid.commands._parser import TARGET_NOTE, add_command, exit_codes, add_submit_target
+from reprogrid.core.errors import Problem, UserError
+from reprogrid.core.files import not_regular
+from reprogrid.core.text import shown_block
+from reprogrid.access.status import LOG_NAME, STATUS_NAME, StatusTracker
 
 
 EPILOG = """\
@@ -47,7 +53,7 @@ def _show(progress, as_json: bool, clear: bool) -> None:
     if as_json:
         print(json.dumps(progress.as_dict()))
     else:
-        print(progress.describe())
+        print(shown_block(progress.describe()))  # node names and hold reasons come from logs: no raw escapes
     sys.stdout.flush()
 
 
@@ -57,12 +63,59 @@ def _exit_code(progress) -> int:
     return 1 if any(r.state == "failed" for r in progress.runs) else 0
 
 
+def _check_inputs(submit_dir: Path) -> None:
+    """The event log and the node status file, when there, must be files (a FIFO or a link to
+    /dev/zero would block or never end)."""
+    problems = []
+    for path in (submit_dir / LOG_NAME, submit_dir / STATUS_NAME):
+        what = not_regular(str(path)) if os.path.lexists(path) else None
+        if what:
+            problems.append(Problem(str(path), f"is {what}, not a regular file; DAGMan writes a file here: "
+                                               "remove it (it is written again) or check the submit folder"))
+    if problems:
+        raise UserError.of("cannot read the study's logs", problems)
+
+
+_NODE_KEYWORDS = {"JOB": 1, "FINAL": 1, "PROVISIONER": 1, "SERVICE": 1, "SUBDAG": 2}
+
+
+def _declared_nodes(dag: Path) -> Optional[Set[str]]:
+    """The node names ``dag`` declares (None when that cannot be told: no DAG, INCLUDE, SPLICE)."""
+    try:
+        lines = dag.read_bytes().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    names: Set[str] = set()
+    for line in lines:
+        words = line.split()
+        keyword = words[0].upper() if words else ""
+        if keyword in ("INCLUDE", "SPLICE"):
+            return None
+        at = _NODE_KEYWORDS.get(keyword)
+        if at is not None and len(words) > at:
+            names.add(words[at])
+    return names
+
+
+def _only_declared(progress, declared: Optional[Set[str]]) -> None:  # noqa: ANN001
+    """Nodes a log names but the DAG does not declare are not waited for: they are named in a warning."""
+    strays = sorted(n for n in progress.other_nodes if declared is not None and n not in declared)
+    for name in strays:
+        del progress.other_nodes[name]
+    if strays:
+        progress.warnings.append(f"the logs name {len(strays)} node(s) the DAG does not declare, ignored: "
+                                 + ", ".join(strays[:5]) + (" ..." if len(strays) > 5 else ""))
+
+
 def run(args: argparse.Namespace) -> int:
     from reprogrid.commands._target import resolve
 
     target = resolve(args.submit_dir, "status", need_dag=False)
+    _check_inputs(Path(target.submit_dir))
     tracker = StatusTracker(target.submit_dir, cache=not args.no_cache)
+    declared = _declared_nodes(target.dag)
     progress = tracker.update()
+    _only_declared(progress, declared)
     if args.watch is None:
         _show(progress, args.json, clear=False)
         return _exit_code(progress)
@@ -76,3 +129,4 @@ def run(args: argparse.Namespace) -> int:
             print(f"-- next update in {interval:g} s (Ctrl-C to stop)", flush=True)
         time.sleep(interval)
         progress = tracker.update()
+        _only_declared(progress, declared)

@@ -214,6 +214,7 @@ class Matchmaker:
         self._groups: Optional[List[MachineGroup]] = None
         self._group_attrs: Optional[List[str]] = None
         self._cache: Dict[tuple, List[int]] = {}
+        self._reads: Dict[tuple, Tuple[str, ...]] = {}
 
     def _sample_distinct_requirements(self) -> List[classad.ClassAd]:
         seen: Dict[str, classad.ClassAd] = {}
@@ -225,13 +226,24 @@ class Matchmaker:
 
     # -- autoclusters ------------------------------------------------------------------------
     def autocluster_key(self, job: classad.ClassAd) -> tuple:
-        parts: List[object] = []
-        for attr in ("Requirements", "RequireGPUs"):
-            parts.append(str(job.lookup(attr)) if attr in job else None)
-        parts.append(job_requests(job))
-        for attr in self.job_refs:
-            parts.append(str(job.lookup(attr)) if attr in job else None)
-        return tuple(parts)
+        """Jobs with equal keys match the same machines: the key holds the text of every job
+        attribute the job's Requirements and RequireGPUs read (``GPUsMinCapability`` ... through
+        the expressions' own references), the requests, and what the machines' START reads.
+        Where the references cannot be known, the job is its own autocluster."""
+        texts = tuple(str(job.lookup(attr)) if attr in job else None for attr in ("Requirements", "RequireGPUs"))
+        read = self._reads.get(texts)  # the jobs of a study share a few expressions: their references once
+        if read is None:
+            found = set(self.job_refs)
+            for attr in ("Requirements", "RequireGPUs"):
+                if attr in job:
+                    try:
+                        found.update(_strip_scope(r) for r in job.internalRefs(job.lookup(attr)))
+                    except Exception:  # noqa: BLE001 - unknown references: no autoclustering for this job
+                        return ("own autocluster", id(job))
+            found -= {"Requirements", "RequireGPUs", *_REQUEST_ATTRS}  # in the key already
+            read = self._reads[texts] = tuple(sorted(found, key=str.lower))
+        values = tuple(str(job.lookup(attr)) if attr in job else None for attr in read)
+        return texts + (job_requests(job), read, values)
 
     def note_job_refs(self, jobs: Iterable[classad.ClassAd]) -> None:
         """Add the machine attributes these jobs' Requirements read to the grouping key."""

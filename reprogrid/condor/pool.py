@@ -88,9 +88,12 @@ def load_pool(path: Union[str, Path]) -> List[classad.ClassAd]:
     """Read ``condor_status -json`` output from ``path``: one ClassAd per machine/slot ad."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
     except OSError as err:
         raise UserError(f"cannot read the pool capture {path}", [Problem(str(path), err.strerror or str(err))]) from None
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path} is not valid JSON", [Problem(str(path), (
+            f"byte {err.start} is not UTF-8 ({err.reason}); capture it again with condor_status -json"))]) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:

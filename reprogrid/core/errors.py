@@ -50,6 +50,7 @@ _FS_FIXES = {
     "EISDIR": "this is a folder where a file was expected: choose another path",
     "ENAMETOOLONG": "the name is too long for the file system: choose a shorter name",
     "ENOSPC": "the disk is full: free some space or choose another disk",
+    "EFBIG": "the file is larger than this system allows (a file size limit, `ulimit -f`): raise the limit or choose another disk",
     "EDQUOT": "the disk quota is exhausted: free some space or choose another disk",
     "ENOENT": "it does not exist: check the path",
     "EEXIST": "it exists already: remove it or choose another path",

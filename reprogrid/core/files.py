@@ -21,6 +21,7 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterator, List, Optional, Union
@@ -125,10 +126,77 @@ def write_bytes_atomic(path: PathLike, data: bytes, mode: int = 0o644) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as err:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if err.filename is None:
+            raise named(err, path) from err
+        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def named(err: OSError, path: PathLike) -> OSError:
+    """``err`` naming ``path`` when it names no file itself (a failed write: disk full, too large)."""
+    if err.filename is not None:
+        return err
+    out = type(err)(err.errno, err.strerror, str(path))
+    out.__cause__ = err
+    return out
+
+
+class AppendFile:
+    """A text log opened for appending whose write, flush and close errors name its path
+    (a full disk is reported as "<path>: No space left on device", not anonymously)."""
+
+    def __init__(self, path: PathLike, buffering: int = -1) -> None:
+        self.path = Path(path)
+        self._handle = open(self.path, "a", buffering=buffering)
+
+    def write(self, text: str) -> int:
+        try:
+            return self._handle.write(text)
+        except OSError as err:
+            raise named(err, self.path) from None
+
+    def flush(self) -> None:
+        try:
+            self._handle.flush()
+        except OSError as err:
+            raise named(err, self.path) from None
+
+    def fileno(self) -> int:
+        return self._handle.fileno()
+
+    def close(self) -> None:
+        try:
+            self._handle.close()
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                self._handle.close()  # the buffer is dropped: nothing is retried at exit
+            raise named(err, self.path) from None
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+
+def not_regular(path: str) -> Optional[str]:
+    """What ``path`` is when it is not a regular file to read (a FIFO, a device, a folder, a link to one), or None."""
+    try:
+        st = os.stat(path)
+    except OSError as err:
+        return f"cannot be read ({err.strerror}){' (a dangling symlink)' if os.path.islink(path) else ''}"
+    if stat.S_ISREG(st.st_mode):
+        return None
+    kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a folder" if stat.S_ISDIR(st.st_mode)
+            else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+    if os.path.islink(path):
+        kind = f"a symlink to {os.path.realpath(path)} ({kind})"
+    return kind
 
 
 def write_text_atomic(path: PathLike, text: str, mode: int = 0o644) -> None:

@@ -2,8 +2,9 @@
 
 A CPU model, a title or an error message comes from a record or a spec a user (or a job
 on a remote machine) wrote; printed or written raw it can move the cursor, hide text,
-run inline HTML in a Markdown viewer or a formula in a spreadsheet. HTML is escaped by
-the report's Jinja environment; these helpers cover the other destinations.
+run inline HTML in a Markdown viewer or a formula in a spreadsheet. HTML markup is
+escaped where the report builds it; :func:`document` makes a whole written page (HTML,
+Markdown) free of control characters, and the other helpers cover the other destinations.
 """
 from __future__ import annotations
 
@@ -52,3 +53,13 @@ def csv_cell(value: Any) -> Any:
 def shown_block(value: Any) -> str:
     """Several lines of text safe for a terminal: like :func:`shown`, newlines kept."""
     return "\n".join(shown(line) for line in str(value).split("\n"))
+
+
+_DOCUMENT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def document(text: str) -> str:
+    """A whole page (HTML, Markdown) with every control character but newline, tab and CR made
+    a visible ``\\xNN`` escape: a page never holds a character a terminal (``cat``) or a
+    viewer would act on, whatever record text reached it."""
+    return _DOCUMENT_CONTROL.sub(_escape_control, text)

@@ -22,6 +22,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 from reprogrid import tree
 from reprogrid.core.errors import Problem, UserError
+from reprogrid.core.text import shown
 from reprogrid.emulator.dagman.dagfile import parse_dag
 from reprogrid.emulator.starter.executor import Executor, Watchdog, is_local, make_scratch
 from reprogrid.emulator.schedd.jobads import JobAdCache, references
@@ -211,9 +212,12 @@ def _start_or_recover(dag_path: Path, lock: DagLock, previous: Optional[dict], l
         return None
     note = (f"{lock.path.name} was left by reprogrid dryrun pid {previous.get('pid', '?')}, which is gone: "
             f"taking it over and recovering from {nodes_log.name} (finished nodes are not run again)")
-    print(f"reprogrid dryrun: note: {note}", file=sys.stderr)
+    print(f"reprogrid dryrun: note: {shown(note)}", file=sys.stderr)  # the lock file is data: escaped
     log(note)
-    first = int(previous.get("first_cluster", 1) or 1)
+    try:
+        first = max(1, int(previous.get("first_cluster", 1) or 1))
+    except (TypeError, ValueError, OverflowError):  # a damaged lock: recover from the whole nodes log
+        first = 1
     lock.write(first)
     return recover(nodes_log, first)
 

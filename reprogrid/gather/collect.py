@@ -41,7 +41,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from reprogrid import tree
 from reprogrid.core.errors import Problem, UserError, file_system_error
-from reprogrid.core.files import check_name_length
+from reprogrid.core.files import check_name_length, not_regular
 from reprogrid.core.text import shown
 from reprogrid.job.schema import SCHEMA_VERSION, STATUS_FAILED, STATUS_OK
 from reprogrid.core.progress import Progress
@@ -71,6 +71,7 @@ class GatherResult:
     unexpected: List[Dict[str, Any]] = field(default_factory=list)
     corrupt_files: List[Dict[str, Any]] = field(default_factory=list)
     ignored_files: List[str] = field(default_factory=list)
+    skipped_files: Dict[str, str] = field(default_factory=dict)  # results/ name -> why it is not read (a FIFO...)
     extra_columns: Dict[str, int] = field(default_factory=dict)
     rows_written: int = 0
     files_read: int = 0  # record files read this time (the rest were unchanged since the last gather)
@@ -104,6 +105,7 @@ class GatherResult:
             "unexpected": self.unexpected,
             "corrupt_files": self.corrupt_files,
             "ignored_files": self.ignored_files,
+            "skipped_files": self.skipped_files,
             "extra_columns": self.extra_columns,
         }
 
@@ -133,6 +135,13 @@ class GatherResult:
             lines.append(f"unreadable or invalid files ({len(self.corrupt_files)}):")
             for item in self.corrupt_files[:limit]:
                 lines.append(f"  {shown(item['file'])}: {shown(item['error'])}")
+        if self.skipped_files:
+            lines.append(f"skipped, not regular files ({len(self.skipped_files)}):")
+            lines += [f"  {tree.RESULTS_DIR}/{shown(name)}: {shown(why)}" for name, why in sorted(self.skipped_files.items())[:limit]]
+        others = [name for name in self.ignored_files if name not in self.skipped_files]
+        if others:
+            lines.append(f"not records, left alone ({len(others)}): " + ", ".join(shown(n) for n in others[:limit])
+                         + (" ..." if len(others) > limit else ""))
         if self.extra_columns:
             lines.append("columns not in the result schema (left out): "
                          + ", ".join(f"{shown(k)} ({v} files)" for k, v in sorted(self.extra_columns.items())))
@@ -233,12 +242,14 @@ def gather(submit_dir: PathLike, *, output: Optional[PathLike] = None, workers: 
     digest = _manifest_digest(submit)
     previous = _previous(dataset_dir, digest) if incremental else None
     report_runs: List[Dict[str, Any]] = []
+    skipped = {name: f"{what}, not a record file: skipped; replace it with the job's record" for name in ignored
+               if (what := not_regular(os.path.join(submit, tree.RESULTS_DIR, name)))}
     result = GatherResult(submit_dir=submit, dataset_dir=dataset_dir, report_path=dataset_dir / REPORT_NAME,
                           runs=report_runs, unexpected=unexpected, corrupt_files=g.corrupt_files,
-                          ignored_files=ignored, extra_columns=g.extra_columns)
+                          ignored_files=ignored, skipped_files=skipped, extra_columns=g.extra_columns)
 
     def report() -> Dict[str, Any]:  # called by write_dataset after the last table was read
-        report_runs[:] = _ordered_runs(manifest["runs"], g.runs)
+        report_runs[:] = _ordered_runs(manifest["runs"], g.runs, skipped)
         return result.to_dict()
 
     def index() -> str:
@@ -254,7 +265,7 @@ def gather(submit_dir: PathLike, *, output: Optional[PathLike] = None, workers: 
         if previous is not None:
             previous[1].close()
     if not report_runs:  # write_dataset calls report(); this is for a study of no runs
-        report_runs[:] = _ordered_runs(manifest["runs"], g.runs)
+        report_runs[:] = _ordered_runs(manifest["runs"], g.runs, skipped)
     result.files_read = g.files_read
     return result
 
@@ -519,13 +530,17 @@ def _conform_failed(g: "_Gathering", stem: str, error: str) -> None:
     g.index[stem][1] = False
 
 
-def _ordered_runs(manifest_runs: List[Dict[str, Any]], runs: Dict[str, Dict[str, Any]]) -> List[Dict[str, Any]]:
+def _ordered_runs(manifest_runs: List[Dict[str, Any]], runs: Dict[str, Dict[str, Any]],
+                  skipped: Optional[Dict[str, str]] = None) -> List[Dict[str, Any]]:
     out = []
     for run in manifest_runs:
         found = runs.get(run["run_id"])
         if found is None:
+            stem = run.get("result_stem", "results/" + run["run_id"])
+            why = [f"{stem}.{ext} is {(skipped or {})[name]}" for ext in ("parquet", "json")
+                   if (name := f"{stem.rsplit('/', 1)[-1]}.{ext}") in (skipped or {})]
             found = {"run_id": run["run_id"], "class": "missing", "files": [],
-                     "detail": f"no {run.get('result_stem', 'results/' + run['run_id'])}.parquet or .json"}
+                     "detail": "; ".join(why) or f"no {stem}.parquet or .json"}
         entry = {"run_id": run["run_id"], "class": found["class"], "detail": found.get("detail"),
                  "files": found["files"]}
         for key in ("workload", "software_env", "hardware_env", "repeat"):

@@ -226,5 +226,5 @@ def read_report(path: PathLike) -> Optional[Dict[str, Any]]:
         return None
     try:
         return json.loads(report.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError):  # unreadable, not JSON or not UTF-8: as if there were none
         return None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
@@ -23,7 +24,7 @@ from reprogrid.job.schema import COLUMN_NAMES, COLUMNS
 
 COLUMNS_BY_NAME = dict(COLUMNS)
 _CHECKED = ("run_id", "schema_version", "workload", "software_env", "hardware_env")
-_VALUES = _CHECKED + ("status", "error_type", "error_message")
+_VALUES = _CHECKED + ("status", "error_type", "error_message", "primary_value")
 
 
 class Rows:
@@ -229,4 +230,7 @@ def check_record(found: Found, stem: str, expected: Dict[str, Any]) -> Optional[
         want, got = expected.get(key), rows.value(key, start)
         if want is not None and got is not None and got != want:
             return f"record says {key} {got!r}, the manifest says {want!r}"
+    value = rows.value("primary_value", start)
+    if isinstance(value, float) and not math.isfinite(value):  # the analysis never sees NaN or inf
+        return f"primary_value is {value}, not a finite number (a job before MetricNotFinite); rerun the run"
     return None

@@ -19,6 +19,7 @@ import collections
 import importlib
 import importlib.util
 import json
+import math
 import os
 import random
 import shutil
@@ -62,6 +63,10 @@ class MetricsMalformed(ContractError):
 
 class MetricWrongType(ContractError):
     """A metric's value (or what an entry returned) is not a number."""
+
+
+class MetricNotFinite(MetricWrongType):
+    """A metric's value is NaN, infinite or too large for a float (``NaN``, ``Infinity``, ``1e999``)."""
 
 
 class PrimaryMetricMissing(ContractError):
@@ -137,7 +142,13 @@ def check_metrics(value: Any, source: str) -> Dict[str, float]:
             else:
                 raise MetricWrongType("%s: metric %r is %s, not a number; write plain numbers (float(x))"
                                       % (source, key, _describe(number)))
-        out[key] = float(number)
+        try:
+            out[key] = float(number)
+        except OverflowError:
+            out[key] = float("inf")
+        if not math.isfinite(out[key]):
+            raise MetricNotFinite("%s: metric %r is %s, not a finite number; a run that diverged is a failed run "
+                                  "(write a finite number, or let the run fail)" % (source, key, _describe(number)))
     return out
 
 

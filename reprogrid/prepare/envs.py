@@ -12,9 +12,11 @@ declares plus the base interpreter, and reused while those are unchanged. The ro
     build.log               pip's output
     reprogrid-env.json      the declaration, key and build facts; written LAST
 
-An env is complete only once ``reprogrid-env.json`` exists, so a killed build never looks
-complete: the next build wipes the half-built folder and starts again. Builds of one key
-are serialised by a lock file. Nothing here runs at import or during ``render``; only
+A build works in a staging folder beside the env (``.<key>.building-<pid>``) and renames it
+into place once ``reprogrid-env.json`` is written, so an env appears only complete; the next
+build sweeps what a killed one left. pip runs under a small guard in its own process group
+that kills the group when the build dies (parent-death signal, and a watch of its parent),
+so a killed ``envs build`` leaves no pip writing. Builds of one key are serialised by a lock file. Nothing here runs at import or during ``render``; only
 :func:`build` (``reprogrid envs build``, the demo) installs anything.
 """
 from __future__ import annotations
@@ -36,8 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from reprogrid.core.errors import Problem, UserError
-from reprogrid.core.files import write_text_atomic
+from reprogrid.core.errors import Problem, UserError, file_system_error
+from reprogrid.core.files import write_bytes_atomic, write_text_atomic
 from reprogrid.spec.definitions import LocalStack, SoftwareEnv, Study
 
 log = logging.getLogger(__name__)
@@ -204,13 +206,69 @@ def build(study: Study, *, root: Optional[Path] = None, only: Sequence[str] = ()
 
 @contextmanager
 def _lock(root: Path, key: str) -> Iterator[None]:
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / f".{key}.lock", "w") as handle:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        handle = open(root / f".{key}.lock", "a+")
+    except OSError as err:
+        raise file_system_error(err, f"provision the local stack in {root}", root) from None
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# pip runs under this guard: it is the leader of pip's process group and kills the whole group
+# (pip, the pip it starts with --python, any build backend) when the build that started it
+# dies: at once through the parent-death signal on Linux, within half a second by watching
+# its parent elsewhere, or when the build terminates it (an interrupt, an error).
+_GUARD = """\
+import os, signal, subprocess, sys
+parent = int(sys.argv[1])
+def die(*_):
+    os.killpg(0, signal.SIGKILL)
+signal.signal(signal.SIGTERM, die)
+try:
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+except Exception:
+    pass
+if os.getppid() != parent:
+    die()
+child = subprocess.Popen(sys.argv[2:])
+while True:
+    try:
+        sys.exit(child.wait(timeout=0.5))
+    except subprocess.TimeoutExpired:
+        if os.getppid() != parent:
+            die()
+"""
+STAGING_MARK = ".building-"
+
+
+def _staging_folders(root: Path, key: str) -> List[Path]:
+    return sorted(root.glob(f".{key}{STAGING_MARK}*"))
+
+
+def _sweep(root: Path, key: str, say: Say, label: str) -> None:
+    """Remove what killed builds of ``key`` left: staging folders and a half-built env (we hold the lock)."""
+    leftovers = _staging_folders(root, key) + ([root / key] if (root / key).exists() else [])
+    for folder in leftovers:
+        say(f"{label}: removing an incomplete build in {folder}")
+        for attempt in range(20):  # a guard killing its pip may still be finishing
+            try:
+                shutil.rmtree(folder)
+                break
+            except FileNotFoundError:
+                break
+            except OSError as err:
+                if attempt == 19:
+                    raise UserError.of(f"cannot remove the incomplete build {folder}", [Problem(
+                        str(folder), f"{err.strerror or err} ({err.filename or folder}): a process may still be writing "
+                        "there (a pip left by a build killed some other way); stop it, remove the folder, then run "
+                        "`reprogrid envs build` again")]) from None
+                time.sleep(0.25)
 
 
 def _build_one(local: LocalStack, names: List[str], root: Path, say: Say, step: str,
@@ -223,29 +281,46 @@ def _build_one(local: LocalStack, names: List[str], root: Path, say: Say, step: 
             say(f"{label}: cached in {cached.path}")
             return cached, False
         folder = root / key
-        if folder.exists():
-            say(f"{label}: removing an incomplete build in {folder}")
-            shutil.rmtree(folder)
+        _sweep(root, key, say, label)
+        staging = root / f".{key}{STAGING_MARK}{os.getpid()}"
         say(f"{label}: building in {folder}")
         started = time.monotonic()
         try:
-            freeze = _provision(local, names, folder, say, pip_output)
+            freeze = _provision(local, names, staging, say, pip_output, folder)
+            seconds = time.monotonic() - started
+            meta = {"key": key, "names": names, "packages": list(local.packages), "env": dict(local.env),
+                    "python": _base_python(), "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "seconds": round(seconds, 1), "freeze": freeze}
+            write_text_atomic(staging / META_FILE, json.dumps(meta, indent=1) + "\n")
+            _relocate(staging, folder)
+            os.rename(staging, folder)  # the env appears complete, or not at all
+        except OSError as err:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise file_system_error(err, f"provision the local stack of {', '.join(names)}", err.filename or staging) from None
         except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(staging, ignore_errors=True)
             raise
-        seconds = time.monotonic() - started
-        meta = {"key": key, "names": names, "packages": list(local.packages), "env": dict(local.env),
-                "python": _base_python(), "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "seconds": round(seconds, 1), "freeze": freeze}
-        write_text_atomic(folder / META_FILE, json.dumps(meta, indent=1) + "\n")  # the env is complete from here
         built = _read_meta(folder)
         assert built is not None
         say(f"{label}: built in {seconds:.0f} s ({len(freeze)} packages; versions in {folder / FREEZE_FILE})")
         return built, True
 
 
-def _provision(local: LocalStack, names: List[str], folder: Path, say: Say, pip_output: bool) -> List[str]:
-    """Create the venv, install the packages, write the wrapper and the freeze; returns the freeze."""
+def _relocate(staging: Path, folder: Path) -> None:
+    """Point the scripts pip and venv wrote in ``staging/bin`` (shebangs, activate) at ``folder``."""
+    old, new = str(staging).encode(), str(folder).encode()
+    for path in (staging / "bin").iterdir():
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > 1 << 20:
+            continue
+        data = path.read_bytes()
+        if old in data:
+            write_bytes_atomic(path, data.replace(old, new), mode=path.stat().st_mode & 0o777)
+
+
+def _provision(local: LocalStack, names: List[str], folder: Path, say: Say, pip_output: bool,
+               final: Path) -> List[str]:
+    """Create the venv in ``folder`` (staging for ``final``), install the packages, write the
+    wrapper and the freeze; returns the freeze."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     python = folder / "bin" / "python"
@@ -257,7 +332,7 @@ def _provision(local: LocalStack, names: List[str], folder: Path, say: Say, pip_
                 "--disable-pip-version-check", "--progress-bar", "off", "--", *local.packages]
         code, lines = _stream(argv, log, say if pip_output else None)
         if code != 0:
-            kept = folder.parent / f"{folder.name}.failed.log"
+            kept = final.parent / f"{final.name}.failed.log"
             shutil.copyfile(log, kept)  # the env folder goes; pip's full output stays
             raise _install_error(local, names, lines, kept)
     freeze_argv = [sys.executable, "-m", "pip", "--python", str(python), "freeze", "--all", "--disable-pip-version-check"]
@@ -273,7 +348,9 @@ def _stream(argv: List[str], log: Path, say: Optional[Say]) -> Tuple[int, List[s
     lines: List[str] = []
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     with open(log, "a", encoding="utf-8") as out:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env)
+        # pip under the guard, in a new session (its own process group): see _GUARD
+        proc = subprocess.Popen([sys.executable, "-c", _GUARD, str(os.getpid()), *argv], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, universal_newlines=True, env=env, start_new_session=True)
         assert proc.stdout is not None
         try:
             for line in proc.stdout:
@@ -282,6 +359,8 @@ def _stream(argv: List[str], log: Path, say: Optional[Say]) -> Tuple[int, List[s
                 if say is not None and line.strip():
                     say("    " + line.rstrip())
         finally:
+            if proc.poll() is None:  # interrupted or failed here: the guard takes pip's group with it
+                proc.terminate()
             code = proc.wait()
     return code, lines
 

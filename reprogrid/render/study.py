@@ -34,6 +34,7 @@ from reprogrid.job import catalogue
 from reprogrid.job.catalogue import DATA_FILES
 from reprogrid.spec.definitions import Cell, Study, Workload
 from reprogrid.spec.validate import validate_study
+from reprogrid.spec.workload_code import shipped_files
 from reprogrid import tree
 from reprogrid.tree import DAG_FILE, RUN_OUTPUTS
 
@@ -171,13 +172,24 @@ def _workload_files(study: Study, base_dir: Path) -> Iterator[Tuple[str, bytes]]
         folder = tree.workload_dir(slug(w.name))
         yield f"{folder}/{catalogue.WORKLOAD_FILE}", workload_description(w)
         for rel in w.files:
-            source = base_dir / rel
-            paths = sorted(p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if source.is_dir() else [source]
-            for path in paths:
+            paths, problems = shipped_files(base_dir, rel)  # the check validate makes: no link out of the folder
+            if problems:
+                raise UserError.of(f"cannot ship {rel} with workload {w.name}", [Problem(str(base_dir), p) for p in problems])
+            for name, path in sorted(paths):
                 try:
-                    yield f"{folder}/{path.relative_to(base_dir).as_posix()}", path.read_bytes()
+                    yield f"{folder}/{name}", path.read_bytes()
                 except OSError as err:
                     raise UserError(f"cannot ship {rel} with workload {w.name}", [Problem(str(path), f"{err}; check the file")]) from err
+
+
+def _keep_modes(study: Study, root: Path, base_dir: Path) -> None:
+    """Shipped files keep their source's permission bits (an executable stays one, 0640 stays 0640)."""
+    for w in study.workloads:
+        if w.kind != catalogue.KIND_BUILTIN:
+            folder = root / tree.workload_dir(slug(w.name))
+            for rel in w.files:
+                for name, path in shipped_files(base_dir, rel)[0]:
+                    os.chmod(folder / name, path.stat().st_mode & 0o777)
 
 
 def _environment(pin: Pin) -> str:
@@ -375,6 +387,7 @@ def _write_tree(study: Study, root: Path, *, template_dir: Optional[Union[str, P
             written.append(rel)
             bar.update()
     (root / tree.JOB_WRAPPER).chmod(0o755)
+    _keep_modes(study, root, Path(base_dir))
     build_job_bundle(root / tree.BUNDLE_DIR)
     written.append(tree.JOB_BUNDLE)
     if study.data.sample:

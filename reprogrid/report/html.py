@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 import pandas as pd
 
 from reprogrid import analysis
-from reprogrid.core.text import markdown_text
+from reprogrid.core.text import document, markdown_text
 from reprogrid.report import plots, userstudy
 from reprogrid.report.emulation import emulation_limits
 from reprogrid.analysis import Tolerances, summarize
@@ -63,8 +63,8 @@ def build_report(df: pd.DataFrame, out_dir: PathLike, *, title: str = "reprogrid
     markdown = render_markdown(tables, facts, extra, title=title, tolerances=tol)
     page = render_html(tables, facts, extra, prepared, title=title, tolerances=tol)
     paths = ReportPaths(out, out / "report.html", out / "summary.md")
-    write_text_atomic(paths.markdown, markdown)
-    write_text_atomic(paths.html, page)
+    write_text_atomic(paths.markdown, document(markdown))  # record text reaches these pages: no control characters
+    write_text_atomic(paths.html, document(page))
     return paths
 
 

@@ -47,8 +47,10 @@ _REQUIREMENT = re.compile(
 )
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _ENV_VALUE = re.compile(r"^[A-Za-z0-9_.,:/=+@% -]{0,400}$")
-#: Variables a stack must not set: they belong to the starter or would redirect the interpreter.
-_RESERVED_ENV = ("PATH", "PYTHONHOME", "PYTHONPATH", "LD_PRELOAD", "LD_LIBRARY_PATH", "HOME", "REPROGRID_PYTHON")
+#: Variables a stack must not set: they belong to the starter, or would run code before the
+#: job's (PYTHONSTARTUP, BASH_ENV, ENV, LD_PRELOAD) or redirect the interpreter (PYTHONPATH...).
+_RESERVED_ENV = ("PATH", "HOME", "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "IFS", "CDPATH", "GLOBIGNORE", "PS4")
+_RESERVED_PREFIXES = ("PYTHON", "LD_", "_CONDOR_", "REPROGRID_", "BASH_FUNC_")
 
 
 def _reported_under(check: Checker, where: str) -> bool:
@@ -76,8 +78,9 @@ def _local_stack(check: Checker, where: str, raw: Any) -> Optional[LocalStack]:
         at = f"{where}.env.{key}"
         name = check.text(key, join(where, "env"), _ENV_NAME, "expected a variable name like KERAS_BACKEND")
         text = check.text(value, at, _ENV_VALUE, "expected a value of letters, digits, spaces and _ . , : / = + @ % -")
-        if name is not None and (name in _RESERVED_ENV or name.startswith("_CONDOR_")):
-            check.problem(at, "is set by the starter or the emulator, not by a stack; remove it")
+        if name is not None and (name in _RESERVED_ENV or name.startswith(_RESERVED_PREFIXES)):
+            check.problem(at, "is refused: it belongs to the starter or the job, or would run or redirect code "
+                              "before the job's (PATH, HOME, PYTHON*, LD_*, BASH_ENV, ENV, _CONDOR_*, REPROGRID_*); remove it")
         elif name is not None and text is not None:
             env[name] = text
     if not packages and not env and not _reported_under(check, where):

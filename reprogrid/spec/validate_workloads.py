@@ -153,7 +153,9 @@ def _user_workload(check: Checker, where: str, data: Mapping[str, Any], kind: st
         entry = check.text(data.get("entry"), join(where, "entry"), _ENTRY,
                            "expected FILE.py:FUNCTION (a file in files) or module:FUNCTION, like train.py:main")
         module_file = entry.split(":", 1)[0] if entry and entry.split(":", 1)[0].endswith(".py") else None
-        if module_file and module_file not in files:
+        if module_file and workload_code.path_problem(module_file):  # the rule files: follows, for validate and render
+            check.problem(join(where, "entry"), f"ships {workload_code.path_problem(module_file)}")
+        elif module_file and module_file not in files:
             files.append(module_file)
     inputs = [i for i in (data_input(check, item, f"{where}.data[{n}]") for n, item in enumerate(as_list(check, data.get("data"), join(where, "data")))) if i]
     metrics = _user_metrics(check, join(where, "metrics"), data.get("metrics"))

@@ -19,6 +19,49 @@ SAFE_FILE_RULE = ("expected a path relative to the spec of letters, digits and _
                   "(folders separated by '/', no '..', spaces, commas or '$')")
 
 
+def path_problem(rel: str) -> Optional[str]:
+    """What is wrong with ``rel`` as a shipped path (``files:`` item or an entry's file), or None:
+    the one path rule validate and render share."""
+    return None if SAFE_FILE.match(rel) else f"{rel!r}: {SAFE_FILE_RULE}"
+
+
+def shipped_files(base_dir: Path, rel: str) -> Tuple[List[Tuple[str, Path]], List[str]]:
+    """The files a ``files:`` item ships, as ``(path in the workload folder, source)`` pairs,
+    and what is wrong (the one check validate and render share).
+
+    A folder ships its files (``__pycache__`` left out). A symlink is shipped as the file it
+    names when that resolves inside the spec's folder; one resolving outside it (``/etc/...``,
+    ``../secret``) is refused, as is anything that is neither a file nor a folder (a FIFO, a device).
+    """
+    problem = path_problem(rel)
+    if problem:
+        return [], [problem]
+    base = Path(os.path.realpath(base_dir))
+    source = Path(base_dir) / rel
+    if not source.exists():
+        return [], [f"{rel} does not exist in {base_dir}; shipped files are relative to the spec's folder"]
+    out: List[Tuple[str, Path]] = []
+    problems: List[str] = []
+    pending = [(rel, source)]
+    seen: Set[str] = set()
+    while pending:
+        name, path = pending.pop()
+        real = os.path.realpath(path)
+        if real != str(base) and not real.startswith(str(base) + os.sep):
+            problems.append(f"{name} is a symlink to {real}, outside the spec's folder {base}; copy the file "
+                            "into the folder (nothing outside it is shipped)")
+        elif os.path.isdir(real):
+            if real not in seen:  # a link back up the tree is walked once
+                seen.add(real)
+                pending += [(f"{name}/{child}", path / child) for child in sorted(os.listdir(real), reverse=True)
+                            if child != "__pycache__"]
+        elif os.path.isfile(real):
+            out.append((name, Path(real)))
+        else:
+            problems.append(f"{name} is not a regular file (a FIFO, socket or device); ship regular files only")
+    return out, problems
+
+
 def top_level_names(source: str, filename: str = "<file>") -> Set[str]:
     """Names a module defines at its top level: functions, classes, assignments, imports."""
     tree = ast.parse(source, filename=filename)
@@ -71,9 +114,7 @@ def check_shipped(base_dir: Path, files: Sequence[str], entry: Optional[str]) ->
     """Problems with a workload's shipped files (relative to ``base_dir``) and its entry."""
     problems: List[Tuple[str, str]] = []
     for i, rel in enumerate(files):
-        path = base_dir / rel
-        if not path.exists():
-            problems.append((f"files[{i}]", f"{rel} does not exist in {base_dir}; shipped files are relative to the spec's folder"))
+        problems += [(f"files[{i}]", message) for message in shipped_files(base_dir, rel)[1]]
     if entry:
         message = entry_problem(base_dir, files, entry)
         if message:

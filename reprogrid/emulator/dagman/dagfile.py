@@ -431,9 +431,12 @@ def parse_dag(path: "str | Path", rescue: "str | Path | None" = None) -> Dag:
     """Parse the DAG file at ``path`` (and, when given, a partial rescue DAG applied on top)."""
     path = Path(path).absolute()
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
     except OSError as err:
         raise DagParseError(f"cannot read the DAG file {path}", [Problem(str(path), err.strerror or str(err))]) from None
+    except UnicodeDecodeError as err:
+        raise DagParseError(f"cannot read the DAG file {path}", [Problem(str(path), (
+            f"byte {err.start} is not UTF-8 ({err.reason}); save the DAG file as UTF-8"))]) from None
     dag = Dag(path=path)
     parser = _Parser(path, dag)
     parser.run(text)

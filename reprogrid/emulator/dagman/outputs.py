@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Iterable, List, Tuple
 
+from reprogrid.core.files import AppendFile
+from reprogrid.core.text import shown
 from reprogrid.condor.dagcodes import (DAG_ABORTED, DAG_CYCLE, DAG_STATUS_NAMES, STATUS_DONE, STATUS_ERROR,
                                        STATUS_FUTILE, STATUS_NOT_READY, STATUS_POSTRUN, STATUS_PRERUN, STATUS_READY,
                                        STATUS_SUBMITTED)
@@ -24,7 +26,7 @@ class Log:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.handle = open(path, "a", buffering=1 << 16)
+        self.handle = AppendFile(path, buffering=1 << 16)  # its write errors name the log
 
     def __call__(self, message: str) -> None:
         self.handle.write(time.strftime("%m/%d/%y %H:%M:%S ") + message + "\n")
@@ -57,7 +59,7 @@ class ProgressLine:
             return
         state = "done" if ok else f"FAILED ({why})" if why else "FAILED"
         sys.stderr.write(f"[{self.finished}/{self.total} {time.monotonic() - self.started:6.0f} s] "
-                         f"node {name} {state}\n")
+                         f"node {shown(name)} {shown(state)}\n")  # DAG node names are data: escaped
         sys.stderr.flush()
 
     def update(self, done: int, running: int, idle: int, failed: int, force: bool = False) -> None:

@@ -13,7 +13,8 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, IO, List, Optional
+from typing import Callable, Dict, List, Optional
+from reprogrid.core.files import AppendFile
 
 #: Macros a PRE script may use (the rest are job-side: DAGMan leaves them literal in PRE).
 _ANY_SCRIPT = ("$NODE", "$JOB", "$RETRY", "$MAX_RETRIES", "$DAG_STATUS", "$FAILED_COUNT",
@@ -92,10 +93,10 @@ class JobstateLog:
     """``JOBSTATE_LOG``: ``timestamp node EVENT condor-id job-tag - sequence`` lines, appended."""
 
     def __init__(self, path: Optional[Path]) -> None:
-        self.handle: Optional[IO[str]] = None
+        self.handle: Optional[AppendFile] = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.handle = open(path, "a", buffering=1 << 14)
+            self.handle = AppendFile(path, buffering=1 << 14)  # its write errors name the log
         self.sequence: Dict[str, int] = {}  # node -> its current attempt's sequence number
         self.counter = 0  # DAGMan numbers every node attempt of the run, in order
         self.tags: Dict[str, str] = {}

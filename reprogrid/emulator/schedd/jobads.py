@@ -133,7 +133,12 @@ class JobAdCache:
             raise UserError(f"cannot read submit file {path}", [Problem(where, f"{path}: {err.strerror}")]) from None
         hit = self._text.get(path)
         if hit is None or hit[0] != mtime:
-            hit = (mtime, path.read_text())
+            try:
+                hit = (mtime, path.read_bytes().decode("utf-8"))
+            except (OSError, UnicodeDecodeError) as err:
+                why = (f"byte {err.start} is not UTF-8 ({err.reason}); save it as UTF-8" if isinstance(err, UnicodeDecodeError)
+                       else err.strerror or str(err))
+                raise UserError(f"cannot read submit file {path}", [Problem(where, f"{path}: {why}")]) from None
             self._text[path] = hit
         return hit[1]
 

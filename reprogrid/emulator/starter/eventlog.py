@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Dict, IO, Optional
+from typing import Dict, Optional
+from reprogrid.core.files import AppendFile
 
 from reprogrid.condor.bindings import JobEventType
 
@@ -123,7 +124,7 @@ class EventLogs:
     """Append-only writers for every user log the DAG's jobs name, buffered in memory."""
 
     def __init__(self) -> None:
-        self._handles: Dict[Path, IO[str]] = {}
+        self._handles: Dict[Path, AppendFile] = {}
 
     def write(self, path: Optional[Path], text: str) -> None:
         if path is None:
@@ -132,7 +133,7 @@ class EventLogs:
         if handle is None:
             path.parent.mkdir(parents=True, exist_ok=True)
             repair_tail(path)
-            handle = open(path, "a", buffering=1 << 16)
+            handle = AppendFile(path, buffering=1 << 16)  # its write errors name the log
             self._handles[path] = handle
         handle.write(text)
         handle.flush()
