@@ -28,11 +28,13 @@ results move when only the hardware and software environment change.
 typical flow:
   reprogrid demo                                 # scaled-down study, end to end, locally
   reprogrid init --preset coakley2022 -o study.yaml
+  reprogrid plan --hardware 6 --gpu 2 --into study.yaml   # which machines? from today's pool
   reprogrid validate study.yaml
   reprogrid render study.yaml -o submit/mystudy   # DAG + submit files + job bundle
   reprogrid dryrun submit/mystudy                 # run it here, schedd emulated
   condor_submit_dag submit/mystudy/study.dag      # ...or on an OSG access point
   reprogrid gather submit/mystudy && reprogrid report submit/mystudy
+  reprogrid export submit/mystudy -o mystudy.crate.zip   # the study as a checkable RO-Crate
 
 Commands that work on a rendered study take its submit folder or its study.dag.
 exit codes (each command's --help says what 0 and 1 mean for it):
@@ -72,6 +74,7 @@ class Command(NamedTuple):
 #: Every subcommand, in the order ``--help`` lists them.
 COMMANDS = (
     Command("demo", "demo", "run a scaled-down study end to end here (the main job)"),
+    Command("plan", "plan", "choose hardware (and software) environments that can move a result, from a pool"),
     Command("init", "study", "write a study spec from a preset"),
     Command("validate", "study", "check a study spec; list every problem with its fix"),
     Command("render", "study", "render a study into a DAG + submit files"),
@@ -83,6 +86,7 @@ COMMANDS = (
     Command("gather", "gather", "collect per-run results into one Parquet dataset, checked against the manifest"),
     Command("images", "images", "Apptainer images of the software environments: list, build, fill a spec"),
     Command("report", "report", "analyse a dataset and write an HTML report and a Markdown summary"),
+    Command("export", "export", "write a gathered study as a Workflow Run RO-Crate (folder or .zip)"),
     Command("envs", "envs", "local software stacks for the containers: build, list, remove"),
     Command("import", "importdata", "import another study's published results into the result schema"),
 )

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-ORDER = 75
+from reprogrid.commands._parser import add_command, add_submit_target, exit_codes
 
 EPILOG = """\
 The crate holds the study spec, the DAG and submit files, the job bundle, every run's record
@@ -17,17 +17,15 @@ examples:
   reprogrid export submit/mystudy -o mystudy-crate --include-data
   reprogrid report mystudy.crate.zip                # the same answer, from the crate
 
-exit codes:
-  0  crate written
-  2  bad input (not a gathered submit folder, an output that is not a crate): the message says which
-"""
+""" + exit_codes("0  crate written",
+                  bad_input="2  bad input (not a gathered submit folder, an output that is not a crate): the message names it and the fix")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "export", help="write a gathered study as a Workflow Run RO-Crate (folder or .zip)",
-        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("submit_dir", metavar="SUBMIT_DIR", help="a gathered submit folder (or its study.dag)")
+    parser = add_command(
+        subparsers, "export", help="write a gathered study as a Workflow Run RO-Crate (folder or .zip)",
+        description=__doc__, epilog=EPILOG)
+    add_submit_target(parser, needs_dag=False)
     parser.add_argument("-o", "--output", required=True, metavar="CRATE", help="crate folder, or a file ending in .zip")
     parser.add_argument("--include-data", action="store_true", help="copy the data files found here into the crate")
     parser.set_defaults(func=run)

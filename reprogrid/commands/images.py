@@ -74,8 +74,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common(p_fill)
     p_fill.set_defaults(func=_fill)
 
-    p_def = sub.add_parser("def", help="write Apptainer definitions of a study's own stacks (base + lock)",
-                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_def = add_command(sub, "def", help="write Apptainer definitions of a study's own stacks (base + lock)",
+                        epilog=EPILOG)
     p_def.add_argument("spec", metavar="STUDY_YAML")
     p_def.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for <env>.def (e.g. singularity/)")
     p_def.add_argument("--osdf-user", metavar="USER", help="your user name on the access point (for OSDF paths)")

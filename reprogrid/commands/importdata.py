@@ -34,9 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     coakley.add_argument("--paper-only", action="store_true",
                          help="keep the paper's four software environments (780 runs); drop the cuDNN rebuild and Colab runs")
     coakley.set_defaults(func=run)
-    crate = sources.add_parser(
-        "crate", help="the dataset of another reprogrid study's RO-Crate (`reprogrid export`)", description=__doc__,
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    crate = add_command(
+        sources, "crate", help="the dataset of another reprogrid study's RO-Crate (`reprogrid export`)", description=__doc__,
+        epilog=EPILOG)
     crate.add_argument("crate", metavar="CRATE", help="crate folder or .zip")
     crate.add_argument("-o", "--output", required=True, metavar="DIR", help="dataset folder to write (replaced atomically)")
     crate.set_defaults(func=run_crate)

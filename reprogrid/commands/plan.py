@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-ORDER = 15
+from reprogrid.commands._parser import add_command, exit_codes
 
 EPILOG = """\
 examples:
@@ -25,18 +25,16 @@ default the reference study's outcome-group explanations (docs/statistics.md),
 the planner adds environments until none adds a value. The hardware: section goes to
 stdout (paste it into a study, or --into STUDY writes it there), the table to stderr.
 
-exit codes:
-  0  planned
-  2  bad input (a file, an option, a budget the pool cannot meet): the message names it and the fix
-"""
+""" + exit_codes("0  planned",
+                  bad_input="2  bad input (a file, an option, a budget the pool cannot meet): the message names it and the fix")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "plan", help="choose hardware (and software) environments that can move a result, from a pool",
+    parser = add_command(
+        subparsers, "plan", help="choose hardware (and software) environments that can move a result, from a pool",
         description="Which machines should I test my model on? Choose N CPU and M GPU environments from a "
                     "pool that are honoured, distinguishable and cover what can move a result.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG)
     parser.add_argument("--pool", metavar="FILE|today|ospool-2022",
                         help="a condor_status -json capture; today (default: the built-in, dated description of "
                         "today's OSPool); ospool-2022 (the 2022 pool the paper ran on)")

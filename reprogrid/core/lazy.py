@@ -1,7 +1,7 @@
 """Lazy re-exports for package ``__init__`` files (PEP 562): a name's module is imported on first use.
 
 A stage package lists its public names and the module that owns each; ``import
-reprogrid.run`` then costs nothing, and ``from reprogrid.run import dryrun`` imports the
+reprogrid.emulator`` then costs nothing, and ``from reprogrid.emulator import dryrun`` imports the
 emulator only then. Keeps ``reprogrid --help`` and ``reprogrid validate`` from loading
 numpy, pandas or the bindings through a sibling they never use.
 """

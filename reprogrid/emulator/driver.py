@@ -12,6 +12,7 @@ event log). What the dry run promises and what it cannot know: docs/dryrun.md.
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -21,6 +22,9 @@ from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 
 from reprogrid import tree
+from reprogrid.condor.inventory import builtin_machine_ads
+from reprogrid.condor.pool import load_pool
+from reprogrid.prepare.envs import manifest_interpreters
 from reprogrid.core.errors import Problem, UserError
 from reprogrid.core.text import shown
 from reprogrid.emulator.dagman.dagfile import parse_dag
@@ -36,6 +40,7 @@ from reprogrid.emulator.dagman.scheduler import Scheduler
 from reprogrid.emulator.starter.transfer import UrlMapper
 from reprogrid.condor.bindings import classad
 
+logger = logging.getLogger(__name__)
 PathLike = Union[str, "os.PathLike[str]"]
 
 __all__ = ["dryrun", "plan", "DryRunResult", "PlanResult", "NodePlan", "default_machines", "software_pythons"]
@@ -128,10 +133,6 @@ class PlanResult:
 
 def default_machines() -> List[classad.ClassAd]:
     """The built-in inventory (``reprogrid.condor.inventory.builtin_machine_ads``)."""
-    try:
-        from reprogrid.condor.inventory import builtin_machine_ads  # type: ignore[attr-defined]
-    except ImportError as err:  # pragma: no cover - depends on another stage
-        raise UserError("no machine inventory", [Problem("--pool", f"the built-in inventory is unavailable ({err}); pass --pool FILE")]) from None
     return list(builtin_machine_ads())
 
 
@@ -139,7 +140,6 @@ def _machines(pool: Optional[PathLike], machines: Optional[Sequence[classad.Clas
     if machines is not None:
         return list(machines)
     if pool is not None:
-        from reprogrid.condor.pool import load_pool
         return load_pool(pool)
     return default_machines()
 
@@ -150,8 +150,6 @@ def software_pythons(dag_path: PathLike, overrides: Optional[Mapping[str, str]] 
     In the manifest an explicit ``local_python`` wins over a provisioned ``local`` stack
     (``reprogrid.prepare.envs``); ``overrides`` (``--python``) win over both.
     """
-    from reprogrid.prepare.envs import manifest_interpreters
-
     submit_dir = Path(dag_path).parent
     manifest = tree.read_manifest(submit_dir) if tree.is_submit_dir(submit_dir) else {}
     out = tree.local_pythons(manifest)
@@ -212,7 +210,7 @@ def _start_or_recover(dag_path: Path, lock: DagLock, previous: Optional[dict], l
         return None
     note = (f"{lock.path.name} was left by reprogrid dryrun pid {previous.get('pid', '?')}, which is gone: "
             f"taking it over and recovering from {nodes_log.name} (finished nodes are not run again)")
-    print(f"reprogrid dryrun: note: {shown(note)}", file=sys.stderr)  # the lock file is data: escaped
+    logger.warning("dryrun: note: %s", shown(note))  # the lock file is data: escaped
     log(note)
     try:
         first = max(1, int(previous.get("first_cluster", 1) or 1))

@@ -26,7 +26,7 @@ from reprogrid.core.files import atomic_directory, temp_prefix
 from reprogrid.export import actions, workflow
 from reprogrid.export.sources import GATHER_REPORT, REPORT_DIR, Sources, is_text, read_sources, scrubbed_report
 from reprogrid.job import samples
-from reprogrid.spec import slug
+from reprogrid.core.naming import slug
 
 log = logging.getLogger(__name__)
 

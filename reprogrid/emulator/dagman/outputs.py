@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Iterable, List, Tuple
+from typing import IO, Iterable, List, Optional, Tuple
 
 from reprogrid.core.files import AppendFile
 from reprogrid.core.text import shown
@@ -46,7 +46,8 @@ class ProgressLine:
     no bar but prints one line per node that finishes, so a long run is never silent.
     """
 
-    def __init__(self, total: int, enabled: bool, lines: bool = False) -> None:
+    def __init__(self, total: int, enabled: bool, lines: bool = False, stream: Optional[IO[str]] = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr  # like core.progress: the caller's terminal
         self.total, self.enabled, self.last = total, enabled, 0.0
         self.lines = lines and not enabled
         self.finished = 0
@@ -58,9 +59,9 @@ class ProgressLine:
         if not self.lines:
             return
         state = "done" if ok else f"FAILED ({why})" if why else "FAILED"
-        sys.stderr.write(f"[{self.finished}/{self.total} {time.monotonic() - self.started:6.0f} s] "
+        self.stream.write(f"[{self.finished}/{self.total} {time.monotonic() - self.started:6.0f} s] "
                          f"node {shown(name)} {shown(state)}\n")  # DAG node names are data: escaped
-        sys.stderr.flush()
+        self.stream.flush()
 
     def update(self, done: int, running: int, idle: int, failed: int, force: bool = False) -> None:
         if not self.enabled:
@@ -71,14 +72,14 @@ class ProgressLine:
         self.last = now
         width = 30
         filled = int(width * done / self.total) if self.total else width
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] done {done}/{self.total}  "
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] done {done}/{self.total}  "
                          f"running {running}  idle {idle}  failed {failed} ")
-        sys.stderr.flush()
+        self.stream.flush()
 
     def close(self) -> None:
         if self.enabled:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from reprogrid.core.errors import Problem, UserError
+from reprogrid.condor.bindings import htcondor2
 
 _EVENT_ID = re.compile(rb"^\d{3} \((\d+)\.\d+\.\d+\) ", re.M)
 _TAIL = 1 << 16
@@ -134,8 +135,6 @@ class Recovered:
 
 def recover(nodes_log: Path, since_cluster: int) -> Recovered:
     """Read ``nodes_log`` (htcondor2.JobEventLog) for jobs with id >= ``since_cluster``."""
-    from reprogrid.condor.bindings import htcondor2
-
     out = Recovered()
     if not nodes_log.is_file() or nodes_log.stat().st_size == 0:
         return out

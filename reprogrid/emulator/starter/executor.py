@@ -38,6 +38,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Set, Union
 
 
 from reprogrid.emulator.starter.argv import job_arguments, job_environment
+from reprogrid.core.files import pid_alive
 from reprogrid.emulator.starter.processes import OWNER_VAR
 from reprogrid.emulator.starter.transfer import TransferError, UrlMapper, parse_remaps, split_list, transfer_inputs, transfer_outputs
 from reprogrid.condor.bindings import ad_string, classad
@@ -347,8 +348,6 @@ def make_scratch(parent: Optional[Union[str, Path]] = None) -> Path:
 
 def sweep_scratch(root: Path) -> List[Path]:
     """Remove the scratch folders of dry runs whose process is gone (never a live run's)."""
-    from reprogrid.core.files import pid_alive
-
     removed = []
     try:
         entries = [e for e in os.scandir(root) if e.name.startswith(SCRATCH_PREFIX)]
