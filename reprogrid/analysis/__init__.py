@@ -22,7 +22,8 @@ from reprogrid.analysis.determinism import (
     determinism, determinism_matrix, nondeterministic_cells,
 )
 from reprogrid.analysis.groups import (
-    environment_outcomes, explain_groups, explain_workloads, group_factors, outcome_groups,
+    SOFTWARE_ATTRIBUTES, confounded_text, environment_outcomes, explain_groups, explain_workloads, group_factors,
+    outcome_groups,
 )
 from reprogrid.analysis.hardware import hardware_check, provenance
 from reprogrid.analysis.prepare import (
@@ -31,11 +32,11 @@ from reprogrid.analysis.prepare import (
 from reprogrid.analysis.stats import cell_means, metric_stats
 from reprogrid.analysis.summary import summarize
 from reprogrid.analysis.variance import environments_needed, survival, variance_decomposition
-from reprogrid.analysis.verdicts import VERDICT_CRITERIA, Tolerances, verdicts
+from reprogrid.analysis.verdicts import MIN_ENVS, MIN_REPEATED, NOT_ENOUGH, VERDICT_CRITERIA, Tolerances, verdicts
 
 __all__ = [
     "ACCURACY", "CELL", "Claim", "DETERMINISTIC_LEVELS", "FINGERPRINT_ATTRIBUTES", "FRACTION_METRICS", "GROUP_ATTRIBUTES",
-    "LEVEL_ACCURACY", "LEVEL_BITWISE", "LEVEL_DIFFERENT", "LEVEL_METRICS", "LEVEL_SINGLE", "LOSS", "METRICS",
+    "MIN_ENVS", "MIN_REPEATED", "NOT_ENOUGH", "SOFTWARE_ATTRIBUTES", "confounded_text", "LEVEL_ACCURACY", "LEVEL_BITWISE", "LEVEL_DIFFERENT", "LEVEL_METRICS", "LEVEL_SINGLE", "LOSS", "METRICS",
     "OBSERVED_KEY", "Tolerances", "VERDICT_CRITERIA", "cell_means", "claim_stability", "determinism",
     "determinism_matrix", "environment_outcomes", "environments_needed", "evaluate_claims", "explain_groups",
     "explain_workloads", "group_factors", "hardware_check", "metric_stats", "nondeterministic_cells",
