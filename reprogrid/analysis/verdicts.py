@@ -151,8 +151,8 @@ def _degrees(s: pd.Series, prepared: pd.DataFrame, keys: List[str], parsed: List
                 outcomes_reproducible=bool(one_outcome), analysis_reproducible=analysis,
                 interpretation_reproducible=interp,
                 outcome_basis=(f"{int(s['distinct_outcomes'])} distinct outcome(s) in {int(s['n_envs'])} environment(s), "
-                               f"{int(s['nondeterministic_envs'])} nondeterministic; range {s['range']:.4g}"),
-                analysis_basis=f"env std {s['env_std']:.4g} vs max(run-to-run std {s['run_std']:.4g}, tolerance {tol.analysis:g})",
+                               f"{int(s['nondeterministic_envs'])} nondeterministic; range {s['range']:.3g}"),
+                analysis_basis=f"env std {s['env_std']:.3g} vs max(run-to-run std {s['run_std']:.3g}, tolerance {tol.analysis:g})",
                 interpretation_basis=basis)
 
 
