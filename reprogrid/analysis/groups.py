@@ -288,8 +288,26 @@ class _TreeSearch:
         ``budget``, else ``budget + 1``: branch and bound (a subset with g groups needs g leaves)."""
         self.groups = [sum(1 << int(i) for i in np.flatnonzero(code == g)) for g in range(int(code.max()) + 1)]
         self.bounds: Dict[Tuple[int, int], Tuple[int, bool]] = {}
+        self.counts: Dict[int, int] = {}
         found = self._pure(self.full, self.max_depth, budget)
         return found if found <= budget else budget + 1
+
+    def _distinct(self, subset: int) -> int:
+        """How many groups of the current labelling ``subset`` holds (cached per labelling)."""
+        n = self.counts.get(subset)
+        if n is None:
+            n = self.counts[subset] = sum(1 for g in self.groups if subset & g)
+        return n
+
+    def _splits(self, subset: int) -> List[List[int]]:
+        """The parts each candidate splits ``subset`` into (2+ parts only); the same for every
+        labelling, so cached for the whole search."""
+        cache = self.__dict__.setdefault("_split_cache", {})
+        out = cache.get(subset)
+        if out is None:
+            out = cache[subset] = [parts for parts in ([subset & m for _, m in masks if subset & m]
+                                                       for _, masks in self.cands) if len(parts) >= 2]
+        return out
 
     def _pure(self, subset: int, depth: int, budget: int) -> int:
         """Fewest leaves of a pure subtree for ``subset`` if <= ``budget``, else a number > budget."""
@@ -297,17 +315,14 @@ class _TreeSearch:
         known = self.bounds.get(key)
         if known is not None and (known[1] or known[0] > budget):
             return known[0]
-        distinct = sum(1 for g in self.groups if subset & g)
+        distinct = self._distinct(subset)
         if distinct == 1:
             return 1
         if depth == 0 or distinct > budget:
             return budget + 1
         best = budget + 1
-        for _, masks in self.cands:
-            parts = [subset & m for _, m in masks if subset & m]
-            if len(parts) < 2:
-                continue
-            lows = [sum(1 for g in self.groups if part & g) for part in parts]
+        for parts in self._splits(subset):
+            lows = [self._distinct(part) for part in parts]
             remaining = sum(lows)
             if remaining >= best:
                 continue

@@ -41,6 +41,13 @@ def new_figure(width: float, height: float):
     return fig
 
 
+def fix_layout(fig):
+    """Run the constrained layout once and keep it, so that each format's save draws once."""
+    fig.draw_without_rendering()
+    fig.set_layout_engine("none")
+    return fig
+
+
 def to_bytes(fig, fmt: str = "png") -> bytes:
     """The figure as PNG or SVG bytes (one draw)."""
     buf = io.BytesIO()
@@ -166,7 +173,7 @@ def export_figures(df: pd.DataFrame, out_dir: PathLike, *, det: Optional[pd.Data
     figures = {"overview": overview_figure(df)}
     for workload in sorted(set(det["workload"].astype(str))) if not det.empty else []:
         figures[f"determinism-{slug(workload)}"] = determinism_figure(det, workload)
-    return write_figures({k: v for k, v in figures.items() if v is not None}, out_dir, formats)
+    return write_figures({k: fix_layout(v) for k, v in figures.items() if v is not None}, out_dir, formats)
 
 
 def write_figures(figures: Dict[str, object], out_dir: PathLike, formats: Sequence[str] = ("png", "svg"),

@@ -77,18 +77,18 @@ def build_report(df: pd.DataFrame, out_dir: PathLike, *, title: str = "reprogrid
 
 
 def _draw(tables: Mapping[str, pd.DataFrame], prepared: pd.DataFrame) -> Dict[str, Any]:
-    """Every figure of the page, each drawn once: the exported ones as Figures (with their PNG
-    bytes, reused for the page), the others as PNG bytes."""
+    """Every figure of the page, each laid out once and drawn once per format: the exported
+    ones as Figures with their PNG bytes (reused for the page and the files), and the k-curve."""
+    det = tables["determinism"]
+    workloads = sorted(set(det["workload"].astype(str))) if not det.empty else []
     exported: Dict[str, Any] = {"overview": figs.overview_figure(prepared)}
-    det_png: Dict[str, Optional[bytes]] = {}
-    for workload in sorted(set(tables["determinism"]["workload"].astype(str))) if not tables["determinism"].empty else []:
-        exported[f"determinism-{figs.slug(workload)}"] = figs.determinism_figure(tables["determinism"], workload)
-    exported = {k: v for k, v in exported.items() if v is not None}
+    for workload in workloads:
+        exported[f"determinism-{figs.slug(workload)}"] = figs.determinism_figure(det, workload)
+    exported = {k: figs.fix_layout(v) for k, v in exported.items() if v is not None}
     done = {f"{name}.png": figs.to_bytes(fig, "png") for name, fig in exported.items()}
-    for workload in sorted(set(tables["determinism"]["workload"].astype(str))) if not tables["determinism"].empty else []:
-        det_png[workload] = done.get(f"determinism-{figs.slug(workload)}.png")
     return {"figures": exported, "bytes": done, "overview": done.get("overview.png"),
-            "workloads": sections.workload_figures(tables, prepared, det_png), "k_curve": plots.k_curve(tables.get("k_curve"))}
+            "determinism": {w: done.get(f"determinism-{figs.slug(w)}.png") for w in workloads},
+            "k_curve": plots.k_curve(tables.get("k_curve"))}
 
 
 def stack_section_html(extra: Mapping[str, Any]) -> str:
@@ -151,7 +151,7 @@ def render_html(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], extra
     caveat = ("No verdict: " + withheld) if withheld else verdict_caveat(facts, extra)
     body += sections.verdict_section(tables, tolerances, caveat, withheld=bool(withheld))
     body += sections.factor_section(tables, drawn.get("k_curve"))
-    body += sections.spread_section(tables, extra, drawn.get("workloads") or {})
+    body += sections.spread_section(tables, extra, drawn.get("determinism") or {})
     body += sections.determinism_section(tables)
     body += sections.group_section(tables)
     body += sections.claims_section(tables)

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import base64
 import html
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional
 
 import pandas as pd
 
 from reprogrid import analysis
 from reprogrid.analysis import Tolerances
-from reprogrid.report import plots
 from reprogrid.report.tables import html_table
 
 #: one line per table saying what its columns mean (printed above the table)
@@ -140,8 +139,8 @@ def factor_section(tables: Mapping[str, pd.DataFrame], k_png: Optional[bytes]) -
 
 
 def spread_section(tables: Mapping[str, pd.DataFrame], extra: Mapping[str, Any],
-                   figures: Dict[str, Dict[str, Optional[bytes]]]) -> List[str]:
-    """Ranges (tables) and each workload's figures (``figures[workload]``: strip, heatmap, determinism)."""
+                   determinism_png: Mapping[str, Optional[bytes]]) -> List[str]:
+    """Ranges (tables), and per workload its cell means and determinism matrix (drawn once, by the caller)."""
     e = html.escape
     body = ["<h2>How far outcomes move</h2>", note("stats"),
             html_table(accuracy(tables["stats"]), ["workload", "n", "min (%)", "max (%)", "range_pp", "mean (%)",
@@ -155,22 +154,41 @@ def spread_section(tables: Mapping[str, pd.DataFrame], extra: Mapping[str, Any],
         if key == "stats_by_software" and extra.get("same_stack"):
             label += " (NOT a software comparison: see SAME STACK above)"
         body.append(f"<details><summary>Test accuracy {e(label)}</summary>{note('stats')}{html_table(part, cols)}</details>")
-    for workload, pngs in figures.items():
-        body += [f"<h2>{e(workload)}</h2>", img(pngs.get("strip"), f"{workload} accuracy by environment"),
-                 img(pngs.get("heatmap"), f"{workload} mean accuracy heat map"),
-                 img(pngs.get("determinism"), f"{workload} determinism matrix")]
+    for workload in sorted(set(tables["cell_means"]["workload"].astype(str))):
+        body += [f"<h2>{e(workload)}</h2>", heat_table(tables["cell_means"], workload),
+                 img(determinism_png.get(workload), f"{workload} determinism matrix")]
     return body
 
 
-def workload_figures(tables: Mapping[str, pd.DataFrame], prepared: pd.DataFrame,
-                     determinism_png: Mapping[str, Optional[bytes]]) -> Dict[str, Dict[str, Optional[bytes]]]:
-    """Each workload's PNGs, each drawn once (the determinism matrices come drawn, for export too)."""
-    out = {}
-    for workload in sorted(set(prepared["workload"].astype(str))):
-        out[workload] = {"strip": plots.accuracy_strip(prepared, workload),
-                         "heatmap": plots.accuracy_heatmap(tables["cell_means"], workload),
-                         "determinism": determinism_png.get(workload)}
-    return out
+def heat_table(cell_means: pd.DataFrame, workload: str) -> str:
+    """Mean primary metric per hardware (rows) x software (columns) as an HTML table, each cell
+    shaded from the lowest (light) to the highest (dark) value, with its min-max when the
+    runs differ: the heat map without drawing a figure."""
+    part = cell_means[cell_means["workload"].astype(str) == workload]
+    if part.empty:
+        return ""
+    scale = 100.0 if str(part["metric"].iloc[0] if "metric" in part else analysis.ACCURACY) in analysis.FRACTION_METRICS else 1.0
+    lo, hi = float(part["mean"].min()), float(part["mean"].max())
+    software = sorted(set(part["software_env"].astype(str)))
+    cells = {(str(r.hardware_env), str(r.software_env)): r for r in part.itertuples(index=False)}
+    rows = []
+    for hw in sorted(set(part["hardware_env"].astype(str))):
+        tds = []
+        for sw in software:
+            r = cells.get((hw, sw))
+            if r is None:
+                tds.append("<td class='na'></td>")
+                continue
+            share = 0.0 if hi == lo else (float(r.mean) - lo) / (hi - lo)
+            spread = f" ({r.min * scale:.2f}-{r.max * scale:.2f})" if r.max > r.min else ""
+            tds.append(f"<td style='background:rgba(74,111,165,{0.08 + 0.5 * share:.2f})'>"
+                       f"{r.mean * scale:.2f}{spread}</td>")
+        rows.append(f"<tr><th>{html.escape(hw)}</th>{''.join(tds)}</tr>")
+    head = "".join(f"<th>{html.escape(sw)}</th>" for sw in software)
+    unit = "%" if scale == 100 else "metric units"
+    return (f"<p class='cols'>{html.escape(workload)}: mean per hardware x software environment ({unit}; darker = "
+            f"higher; min-max in brackets where the runs differ).</p><div class='tw'><table><thead><tr>"
+            f"<th>hardware \\ software</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
 
 
 def determinism_section(tables: Mapping[str, pd.DataFrame]) -> List[str]:
