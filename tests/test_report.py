@@ -78,3 +78,18 @@ def test_first_screen_names_the_factor_that_moved_the_result(tmp_path):
     screen = page[: page.index("<h2>")]
     assert "moved by software stack (100%, 21.00 pp)" in screen
     assert "No verdict" not in page and "<span class='word no'>no</span>" in screen  # real stacks, real machines
+
+
+def test_the_figures_from_the_notebook_api(tmp_path):
+    from reprogrid.report import determinism_figure, export_figures, overview_figure
+    from reprogrid.analysis import determinism
+
+    df = study()
+    fig = overview_figure(df)
+    assert [ax.get_yticklabels()[0].get_text() for ax in fig.axes] == ["lstm", "mnist"]  # a row per workload
+    assert len(fig.axes[0].collections) == 10  # every software x hardware environment of the workload drawn
+    assert determinism_figure(determinism(df), "lstm") is not None
+    paths = export_figures(df, tmp_path / "figs")
+    assert sorted(p.name for p in paths) == ["determinism-lstm.png", "determinism-lstm.svg", "determinism-mnist.png",
+                                             "determinism-mnist.svg", "overview.png", "overview.svg"]
+    assert all(p.stat().st_size > 1000 for p in paths)

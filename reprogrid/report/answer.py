@@ -62,7 +62,7 @@ def answers(tables: Mapping[str, pd.DataFrame], withheld: str = "") -> List[Answ
 
 def _word(s: pd.Series, v: Optional[pd.Series], withheld: str, tables: Mapping[str, pd.DataFrame]):
     if withheld:
-        return "cannot tell", "unknown", "cannot tell what moves it: the environments did not really differ"
+        return "cannot tell", "unknown", "cannot tell from these data: the environments did not really differ"
     if v is None or v.get("verdict") == analysis.NOT_ENOUGH:
         basis = "" if v is None else str(v.get("analysis_basis", "")).split(": ", 1)[-1]
         return "not enough data", "unknown", f"cannot tell: {basis}" if basis else "cannot tell"
