@@ -5,7 +5,7 @@ Notebook API::
 
     from reprogrid.report.figures import overview_figure, determinism_figure, export_figures
     fig = overview_figure(df)                 # a matplotlib Figure (display it in a notebook)
-    paths = export_figures(df, "figures/")    # overview.png/.svg, determinism-<workload>.png/.svg
+    paths = export_figures(df, "figures/")    # overview.png/.svg, determinism.png/.svg
 
 Each figure is drawn once per format (no ``bbox_inches="tight"``, which draws twice; the
 layout is the figure's own constrained layout).
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -87,11 +86,17 @@ def _overview_row(ax, part: pd.DataFrame, workload: str, software: List[str], co
     fraction = str(part["metric_name"].iloc[0]) in analysis.FRACTION_METRICS if len(part) else False
     scale = 100.0 if fraction else 1.0
     band = np.linspace(-0.28, 0.28, len(software)) if len(software) > 1 else np.zeros(1)
-    for (sw, hw), runs in part.groupby(["software_env", "hardware_env"], observed=True, sort=True):
-        values = runs["value"].to_numpy(dtype=float) * scale
-        y = band[software.index(str(sw))] + (np.arange(len(values)) - (len(values) - 1) / 2) * 0.07
-        ax.scatter(values, y, s=24, marker=marker[str(hw)], color=colour[str(sw)], alpha=0.75,
-                   edgecolors="black", linewidths=0.3)
+    runs = part.assign(_sw=part["software_env"].astype(str), _hw=part["hardware_env"].astype(str))
+    runs = runs.sort_values(["_sw", "_hw"], kind="stable")
+    rank = runs.groupby(["_sw", "_hw"], sort=False).cumcount().to_numpy()
+    size = runs.groupby(["_sw", "_hw"], sort=False)["value"].transform("size").to_numpy()
+    # repeats of one environment side by side (a little apart vertically), each stack its own band
+    y = band[[software.index(sw) for sw in runs["_sw"]]] + (rank - (size - 1) / 2) * 0.07
+    values = runs["value"].to_numpy(dtype=float) * scale
+    for hw in sorted(set(runs["_hw"])):  # one collection per marker: few artists to draw
+        sel = (runs["_hw"] == hw).to_numpy()
+        ax.scatter(values[sel], y[sel], s=24, marker=marker[hw], c=[colour[sw] for sw in runs["_sw"][sel]],
+                   alpha=0.75, edgecolors="black", linewidths=0.3)
     ax.set_yticks([0])
     ax.set_yticklabels([workload], fontsize=9)
     ax.set_ylim(-0.5, 0.5)
@@ -117,25 +122,41 @@ def _overview_legend(fig, ax, software: List[str], hardware: List[str], colour: 
                labelspacing=0.25)
 
 
-def determinism_figure(det: pd.DataFrame, workload: str):
-    """Hardware (rows) x software (columns): do the repeats agree? The worst level per cell,
-    colour-coded (``det``: ``analysis.determinism``). None when the workload has no cell."""
+def determinism_figure(det: pd.DataFrame, workloads: Union[str, Sequence[str], None] = None):
+    """Do the repeats agree? One panel per workload (all of them by default, or the one or
+    ones named), hardware (rows, shared) x software (columns), the worst level per cell,
+    colour-coded (``det``: ``analysis.determinism``). None when there is no cell."""
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
-    matrix = analysis.determinism_matrix(det, workload)
-    if matrix.empty:
+    names = [workloads] if isinstance(workloads, str) else list(workloads or sorted(set(det["workload"].astype(str))))
+    matrices = [(w, analysis.determinism_matrix(det, w)) for w in names]
+    matrices = [(w, m.iloc[:60]) for w, m in matrices if not m.empty]
+    if not matrices:
         return None
-    matrix = matrix.iloc[:60]
+    hardware = sorted(set().union(*(set(m.index.astype(str)) for _, m in matrices)))
     levels = list(LEVEL_COLOURS)
-    codes = matrix.apply(lambda col: col.map(lambda v: levels.index(v) if v in levels else np.nan)).to_numpy(dtype=float)
-    fig = new_figure(5.0 + 1.3 * matrix.shape[1], 1.6 + 0.3 * matrix.shape[0])
-    ax = fig.add_subplot(1, 1, 1)
-    ax.imshow(np.ma.masked_invalid(codes), aspect="auto", cmap=ListedColormap(list(LEVEL_COLOURS.values())),
-              vmin=-0.5, vmax=len(levels) - 0.5)
-    label_grid(ax, matrix, f"{workload}: do repeated runs agree?")
-    present = [lvl for lvl in levels if (matrix == lvl).to_numpy().any()]
-    fig.legend(handles=[Patch(color=LEVEL_COLOURS[lvl], label=lvl) for lvl in present], fontsize=7,
+    columns = sum(m.shape[1] for _, m in matrices)
+    fig = new_figure(3.4 + 0.5 * columns + 0.3 * len(matrices), 1.9 + 0.26 * len(hardware))
+    axes = fig.subplots(1, len(matrices), sharey=True, squeeze=False,
+                        gridspec_kw={"width_ratios": [m.shape[1] for _, m in matrices]})[0]
+    cmap = ListedColormap(list(LEVEL_COLOURS.values()))
+    present = set()
+    for ax, (workload, matrix) in zip(axes, matrices):
+        matrix = matrix.reindex(hardware)
+        codes = matrix.apply(lambda col: col.map(lambda v: levels.index(v) if v in levels else np.nan))
+        ax.imshow(np.ma.masked_invalid(codes.to_numpy(dtype=float)), aspect="auto", cmap=cmap, vmin=-0.5,
+                  vmax=len(levels) - 0.5, interpolation="nearest")
+        ax.set_xticks(range(matrix.shape[1]))
+        ax.set_xticklabels([str(c) for c in matrix.columns], rotation=40, ha="right", fontsize=7)
+        ax.set_title(workload, fontsize=8)
+        present |= {lvl for lvl in levels if (matrix == lvl).to_numpy().any()}
+    axes[0].set_yticks(range(len(hardware)))
+    axes[0].set_yticklabels(hardware, fontsize=7)
+    axes[0].set_ylabel("hardware environment", fontsize=8)
+    fig.supxlabel("software environment", fontsize=8)
+    fig.suptitle("Do repeated runs agree? (worst level per cell)", fontsize=9)
+    fig.legend(handles=[Patch(color=LEVEL_COLOURS[lvl], label=lvl) for lvl in levels if lvl in present], fontsize=7,
                loc="outside right upper", frameon=False)
     return fig
 
@@ -160,19 +181,12 @@ def label_grid(ax, table: pd.DataFrame, title: str) -> None:
     ax.set_title(title, fontsize=9)
 
 
-def slug(name: str) -> str:
-    """A workload name as a file-name part."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "workload"
-
-
 def export_figures(df: pd.DataFrame, out_dir: PathLike, *, det: Optional[pd.DataFrame] = None,
                    formats: Sequence[str] = ("png", "svg")) -> List[Path]:
-    """Write the overview and each workload's determinism matrix into ``out_dir`` in each
-    format (``overview.png``, ``determinism-<workload>.svg``...); returns the paths written."""
+    """Write the overview and the determinism matrix (a panel per workload) into ``out_dir`` in
+    each format (``overview.png``, ``determinism.svg``...); returns the paths written."""
     det = analysis.determinism(df) if det is None else det
-    figures = {"overview": overview_figure(df)}
-    for workload in sorted(set(det["workload"].astype(str))) if not det.empty else []:
-        figures[f"determinism-{slug(workload)}"] = determinism_figure(det, workload)
+    figures = {"overview": overview_figure(df), "determinism": determinism_figure(det)}
     return write_figures({k: fix_layout(v) for k, v in figures.items() if v is not None}, out_dir, formats)
 
 

@@ -70,6 +70,9 @@ def build_report(df: pd.DataFrame, out_dir: PathLike, *, title: str = "reprogrid
     markdown = render_markdown(tables, facts, extra, title=title, tolerances=tol)
     page = render_html(tables, facts, extra, prepared, title=title, tolerances=tol, drawn=drawn)
     written = figs.write_figures(drawn["figures"], out / FIGURES_DIR, done=drawn["bytes"])
+    for stale in (out / FIGURES_DIR).glob("*.*"):  # figures of an earlier report of other data
+        if stale.suffix in (".png", ".svg") and stale not in written:
+            stale.unlink()
     paths = ReportPaths(out, out / "report.html", out / "summary.md", tuple(written))
     write_text_atomic(paths.markdown, markdown)
     write_text_atomic(paths.html, page)
@@ -78,17 +81,13 @@ def build_report(df: pd.DataFrame, out_dir: PathLike, *, title: str = "reprogrid
 
 def _draw(tables: Mapping[str, pd.DataFrame], prepared: pd.DataFrame) -> Dict[str, Any]:
     """Every figure of the page, each laid out once and drawn once per format: the exported
-    ones as Figures with their PNG bytes (reused for the page and the files), and the k-curve."""
-    det = tables["determinism"]
-    workloads = sorted(set(det["workload"].astype(str))) if not det.empty else []
-    exported: Dict[str, Any] = {"overview": figs.overview_figure(prepared)}
-    for workload in workloads:
-        exported[f"determinism-{figs.slug(workload)}"] = figs.determinism_figure(det, workload)
+    ones (overview, determinism matrix) as Figures with their PNG bytes, reused for the page
+    and the files; and the k-curve."""
+    exported = {"overview": figs.overview_figure(prepared), "determinism": figs.determinism_figure(tables["determinism"])}
     exported = {k: figs.fix_layout(v) for k, v in exported.items() if v is not None}
     done = {f"{name}.png": figs.to_bytes(fig, "png") for name, fig in exported.items()}
     return {"figures": exported, "bytes": done, "overview": done.get("overview.png"),
-            "determinism": {w: done.get(f"determinism-{figs.slug(w)}.png") for w in workloads},
-            "k_curve": plots.k_curve(tables.get("k_curve"))}
+            "determinism": done.get("determinism.png"), "k_curve": plots.k_curve(tables.get("k_curve"))}
 
 
 def stack_section_html(extra: Mapping[str, Any]) -> str:
@@ -151,8 +150,8 @@ def render_html(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], extra
     caveat = ("No verdict: " + withheld) if withheld else verdict_caveat(facts, extra)
     body += sections.verdict_section(tables, tolerances, caveat, withheld=bool(withheld))
     body += sections.factor_section(tables, drawn.get("k_curve"))
-    body += sections.spread_section(tables, extra, drawn.get("determinism") or {})
-    body += sections.determinism_section(tables)
+    body += sections.spread_section(tables, extra)
+    body += sections.determinism_section(tables, drawn.get("determinism"))
     body += sections.group_section(tables)
     body += sections.claims_section(tables)
     body += sections.hardware_section(tables)

@@ -138,9 +138,8 @@ def factor_section(tables: Mapping[str, pd.DataFrame], k_png: Optional[bytes]) -
             img(k_png, "probability that k environments reveal the full range")]
 
 
-def spread_section(tables: Mapping[str, pd.DataFrame], extra: Mapping[str, Any],
-                   determinism_png: Mapping[str, Optional[bytes]]) -> List[str]:
-    """Ranges (tables), and per workload its cell means and determinism matrix (drawn once, by the caller)."""
+def spread_section(tables: Mapping[str, pd.DataFrame], extra: Mapping[str, Any]) -> List[str]:
+    """Ranges (tables), and per workload its cell means (a shaded table, no figure)."""
     e = html.escape
     body = ["<h2>How far outcomes move</h2>", note("stats"),
             html_table(accuracy(tables["stats"]), ["workload", "n", "min (%)", "max (%)", "range_pp", "mean (%)",
@@ -155,8 +154,7 @@ def spread_section(tables: Mapping[str, pd.DataFrame], extra: Mapping[str, Any],
             label += " (NOT a software comparison: see SAME STACK above)"
         body.append(f"<details><summary>Test accuracy {e(label)}</summary>{note('stats')}{html_table(part, cols)}</details>")
     for workload in sorted(set(tables["cell_means"]["workload"].astype(str))):
-        body += [f"<h2>{e(workload)}</h2>", heat_table(tables["cell_means"], workload),
-                 img(determinism_png.get(workload), f"{workload} determinism matrix")]
+        body += [f"<h2>{e(workload)}</h2>", heat_table(tables["cell_means"], workload)]
     return body
 
 
@@ -191,9 +189,10 @@ def heat_table(cell_means: pd.DataFrame, workload: str) -> str:
             f"<th>hardware \\ software</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
 
 
-def determinism_section(tables: Mapping[str, pd.DataFrame]) -> List[str]:
+def determinism_section(tables: Mapping[str, pd.DataFrame], png: Optional[bytes] = None) -> List[str]:
     det = tables["determinism"]
     return ["<h2>Determinism</h2>", note("determinism"),
+            img(png, "determinism matrix: do repeated runs agree, per workload, hardware and software environment"),
             "<p><em>bitwise identical</em>: equal prediction hashes; <em>equal metrics</em>: no hashes recorded, equal "
             "primary metric and loss; <em>equal accuracy only</em>: hashes or loss differ; <em>different</em>: the "
             "primary metric differs; <em>unknown (1 run)</em>: one run, nothing to compare. Repeats that landed on "
