@@ -131,8 +131,10 @@ def test_verdicts_follow_the_stated_criteria_and_tolerances():
     assert "1 of 1 claim" in with_claim.loc["lstm", "interpretation_basis"]
     split = analysis.verdicts(df, ["lstm: accuracy > 0.81"]).set_index("workload")  # holds on Intel only
     assert split.loc["lstm", "interpretation_reproducible"] == False  # noqa: E712
-    same = frame([row("w", "s", h, r, 0.9, sha="one") for h in ("amd-a", "intel-v4") for r in range(2)])
+    same = frame([row("w", "s", h, r, 0.9, sha="one") for h in ("amd-a", "amd-b", "intel-v4") for r in range(2)])
     assert analysis.verdicts(same).iloc[0]["outcomes_reproducible"]
+    two = frame([row("w", "s", h, r, 0.9, sha="one") for h in ("amd-a", "intel-v4") for r in range(2)])
+    assert analysis.verdicts(two).iloc[0]["verdict"] == "not enough data"  # the minimum-data rule
     assert "within 0 of one another" in analysis.Tolerances().criteria()["outcomes reproducible"]
 
 

@@ -92,7 +92,10 @@ def test_an_implementation_factor_wins_a_tie_with_a_location_label():
 
 def test_a_claim_in_one_environment_respects_the_hierarchy():
     one = frame([row("w", "sw", "amd", r, 0.9, sha="x", **EPYC) for r in range(3)])
-    v = analysis.verdicts(one, ["w: accuracy > 0.95"]).iloc[0]
+    assert analysis.verdicts(one, ["w: accuracy > 0.95"]).iloc[0]["verdict"] == "not enough data"
+    three = frame([row("w", "sw", hw, r, 0.9, sha="x", **dict(m, cpu_logical_count=n))
+                   for hw, m, n in (("amd", EPYC, 64), ("intel", GOLD, 80), ("amd32", EPYC, 32)) for r in range(2)])
+    v = analysis.verdicts(three, ["w: accuracy > 0.95"]).iloc[0]
     assert v["outcomes_reproducible"] and v["analysis_reproducible"]
     assert v["interpretation_reproducible"] == True  # noqa: E712 - the claim fails, the same way everywhere
     claims = analysis.evaluate_claims(one, ["w: accuracy > 0.95"]).iloc[0]
@@ -105,7 +108,7 @@ def test_deterministic_repeats_count_once():
     rows += [row("w", "sw", "intel", 0, 0.9, sha="y", **GOLD)]
     s = analysis.survival(frame(rows)).iloc[0]
     assert s["env_std"] == pytest.approx(np.std([0.8, 0.9], ddof=1))  # not the std of six runs
-    assert s["run_std"] == 0 and s["n_envs"] == 2 and s["n_runs"] == 6
+    assert s["run_std"] == 0 and s["n_envs"] == 2 and s["n_runs"] == 6 and s["repeated_envs"] == 1
     assert s["env_std_low"] <= s["env_std"] <= s["env_std_high"]
 
 
@@ -131,7 +134,8 @@ def test_claims_between_variants_of_a_task_with_rank_agreement():
     for i in range(5):
         a, b = (0.9, 0.8) if i < 4 else (0.7, 0.8)
         for name, acc in (("convnet", a), ("convnet_nodropout", b)):
-            rows.append(row(name, "sw", f"hw{i}", 0, acc, sha=f"{name}{i}", task="mnist", cpu_model=f"M{i}"))
+            rows += [row(name, "sw", f"hw{i}", r, acc, sha=f"{name}{i}", task="mnist", cpu_model=f"M{i}")
+                     for r in range(2)]
     rows.append(row("other", "sw", "hw0", 0, 0.5, sha="o", cpu_model="M0"))  # its own task: no claim
     table = analysis.claim_stability(frame(rows))
     assert len(table) == 1

@@ -120,7 +120,7 @@ def test_terminal_output_escapes_control_characters(submit):
 
 
 def test_markdown_table_escapes_html_and_pipes():
-    from reprogrid.report.html import _md_table
+    from reprogrid.report.tables import md_table as _md_table
 
     df = pd.DataFrame({"cpu": ["<script>alert(1)</script>", "a|b", "x\x1b[31m", "mnist_convnet", "*bold*"]})
     md = _md_table(df)

@@ -27,9 +27,13 @@ def test_report_states_sample_data_and_emulation_first_and_embeds_plots(tmp_path
     assert "SAMPLE DATA" in first_screen and "EMULATED" in first_screen and "amd-epyc-7302" in first_screen
     assert "2 missing" in first_screen and "16 records" in first_screen
     images = re.findall(r"src='data:image/png;base64,([^']+)'", page)
-    assert len(images) == 7  # strip + heat map + determinism matrix per workload, and the k-curve
+    assert len(images) == 3  # the overview, the determinism matrix, the k-curve (heat maps are tables)
     assert all(base64.b64decode(img).startswith(b"\x89PNG") for img in images)
     assert "accuracy &gt;= 0.85" in page and "outcomes reproducible" in page
+    figures = sorted(p.name for p in (tmp_path / "rep" / "figures").iterdir())
+    assert figures == ["determinism.png", "determinism.svg", "overview.png", "overview.svg"]
+    assert (tmp_path / "rep" / "figures" / "overview.svg").read_text().lstrip().startswith("<?xml")
+    assert images[0] == base64.b64encode((tmp_path / "rep" / "figures" / "overview.png").read_bytes()).decode()
     md = paths.markdown.read_text()
     assert md.startswith("# Demo \\<study\\>") and "SAMPLE DATA" in md and "## Verdicts" in md
     assert "| mnist_convnet |" in md
@@ -71,6 +75,20 @@ def test_first_screen_names_the_factor_that_moved_the_result(tmp_path):
     paths = build_report(frame(rows), tmp_path / "r")
     page = paths.html.read_text()
     screen = page[: page.index("<h2>")]
-    assert "Moved by: software stack (100% of the between-environment variance" in screen
-    assert "21.00 pp" in screen
-    assert "No verdict" not in page and "Verdicts: outcomes no" in screen  # real stacks, real machines
+    assert "moved by software stack (100%, 21.00 pp)" in screen
+    assert "No verdict" not in page and "<span class='word no'>no</span>" in screen  # real stacks, real machines
+
+
+def test_the_figures_from_the_notebook_api(tmp_path):
+    from reprogrid.report import determinism_figure, export_figures, overview_figure
+    from reprogrid.analysis import determinism
+
+    df = study()
+    fig = overview_figure(df)
+    assert [ax.get_yticklabels()[0].get_text() for ax in fig.axes] == ["lstm", "mnist"]  # a row per workload
+    assert len(fig.axes[0].collections) == 5  # a collection per hardware environment (marker)
+    assert sum(len(c.get_offsets()) for c in fig.axes[0].collections) == 30  # every run of the workload
+    assert determinism_figure(determinism(df), "lstm") is not None
+    paths = export_figures(df, tmp_path / "figs")
+    assert sorted(p.name for p in paths) == ["determinism.png", "determinism.svg", "overview.png", "overview.svg"]
+    assert all(p.stat().st_size > 1000 for p in paths)

@@ -22,7 +22,8 @@ from reprogrid.analysis.columns import (
     ACCURACY, CELL, FINGERPRINT_ATTRIBUTES, FRACTION_METRICS, LOSS, METRICS, OBSERVED_KEY, prepare,
 )
 from reprogrid.analysis.groups import (
-    environment_outcomes, explain_groups, explain_workloads, group_factors, outcome_groups,
+    SOFTWARE_ATTRIBUTES, confounded_text, environment_outcomes, explain_groups, explain_workloads, group_factors,
+    outcome_groups,
 )
 from reprogrid.analysis.hardware import hardware_check, provenance
 from reprogrid.analysis.repeats import (
@@ -32,14 +33,14 @@ from reprogrid.analysis.repeats import (
 from reprogrid.analysis.stats import cell_means, metric_stats
 from reprogrid.analysis.summary import summarize
 from reprogrid.analysis.variance import environments_needed, survival, variance_decomposition
-from reprogrid.analysis.verdicts import VERDICT_CRITERIA, Tolerances, verdicts
+from reprogrid.analysis.verdicts import MIN_ENVS, MIN_REPEATED, NOT_ENOUGH, VERDICT_CRITERIA, Tolerances, verdicts
 
 __all__ = [
     "ACCURACY", "CELL", "Claim", "DETERMINISTIC_LEVELS", "FINGERPRINT_ATTRIBUTES", "FRACTION_METRICS",
-    "LEVEL_ACCURACY", "LEVEL_BITWISE", "LEVEL_DIFFERENT", "LEVEL_METRICS", "LEVEL_SINGLE", "LOSS",
-    "METRICS", "OBSERVED_KEY", "Tolerances", "VERDICT_CRITERIA", "cell_means", "claim_stability",
-    "determinism", "determinism_matrix", "environment_outcomes", "environments_needed",
-    "evaluate_claims", "explain_groups", "explain_workloads", "group_factors", "hardware_check",
-    "metric_stats", "nondeterministic_cells", "outcome_groups", "parse_claim", "parse_claims",
-    "prepare", "provenance", "summarize", "survival", "variance_decomposition", "verdicts"
+    "MIN_ENVS", "MIN_REPEATED", "NOT_ENOUGH", "SOFTWARE_ATTRIBUTES", "confounded_text", "LEVEL_ACCURACY", "LEVEL_BITWISE", "LEVEL_DIFFERENT", "LEVEL_METRICS", "LEVEL_SINGLE", "LOSS", "METRICS",
+    "OBSERVED_KEY", "Tolerances", "VERDICT_CRITERIA", "cell_means", "claim_stability", "determinism",
+    "determinism_matrix", "environment_outcomes", "environments_needed", "evaluate_claims", "explain_groups",
+    "explain_workloads", "group_factors", "hardware_check", "metric_stats", "nondeterministic_cells",
+    "outcome_groups", "parse_claim", "parse_claims", "prepare", "provenance", "summarize", "survival",
+    "variance_decomposition", "verdicts",
 ]

@@ -10,9 +10,17 @@ The explanation of a scope's groups is the smallest decision tree (depth <= 3) o
 fingerprint attribute that varies in the scope: fewest misplaced environments, then
 fewest leaves. Ties go to the split attribute with fewer distinct values in the scope,
 then to the alphabetically first name; attributes that split the environments exactly
-alike are reported as aliases. A permutation test says whether the explanation is better
-than chance: the group labels are shuffled over the scope's environments and the same
-search is run; p = (1 + number of shuffles explained at least as well) / (1 + shuffles).
+alike are reported as aliases, and attributes that explain the groups exactly as well as the
+chosen root (another tree rooted on them is as good) as equivalent: both are reported as a
+*confounded set* ("cannot separate cpu_vendor from cpu_logical_count in these data"); an
+attribute is named alone only when no other separates the groups as well.
+
+A permutation test says whether the explanation is better than chance, with the
+shuffles restricted to the design: an explanation by hardware attributes is tested by
+shuffling the group labels within software stacks, one by software attributes within
+hardware environments, a mixed one by both (the larger p counts), so that a real effect of
+one factor never makes the other's noise significant; p = (1 + number of shuffles explained
+at least as well) / (1 + shuffles).
 Explanations are "identified" only when the tree is pure and the Benjamini-Hochberg
 q-value (over the scopes of the table) is at most ``alpha``: the expected share of false
 identifications among the identified is at most ``alpha``, and when nothing is really
@@ -20,7 +28,7 @@ explained (shuffled labels) the chance of identifying anything at all is at most
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -29,6 +37,14 @@ from reprogrid.analysis.repeats import determinism
 from reprogrid.analysis.columns import CELL, ENV_KEYS, FINGERPRINT_ATTRIBUTES, LOCATION_LABELS, LOSS, _ok, prepare
 
 SCOPE = ("workload", "device_class", "software_env")
+#: Attributes fixed by the software stack (the container image), not by the machine: the
+#: permutation test shuffles them within hardware environments (every other attribute is
+#: the machine's, shuffled within software stacks).
+SOFTWARE_ATTRIBUTES = frozenset((
+    "software_env", "python_version", "tensorflow_version", "tensorflow_compiler", "keras_version", "keras_backend",
+    "jax_version", "torch_version", "numpy_version", "cuda_version", "cudnn_version", "env_cuda_version",
+    "env_cudnn_version", "nvidia_tensorflow_version", "tf_enable_onednn_opts", "tf_deterministic_ops", "xla_jit",
+    "os_name", "container_runtime"))
 PERMUTATIONS = 199
 ALPHA = 0.05
 MAX_DEPTH = 3
@@ -97,7 +113,8 @@ def outcome_groups(df: pd.DataFrame, within: Sequence[str] = SCOPE,
     return out.sort_values(within + ["group", "hardware_env", "software_env", "observed_env"]).reset_index(drop=True)
 
 
-EXPLAIN_COLUMNS = ["n_envs", "n_groups", "n_leaves", "attributes", "aliases", "root", "rule", "pure", "p_value",
+EXPLAIN_COLUMNS = ["n_envs", "n_groups", "n_leaves", "attributes", "aliases", "confounded", "root", "rule", "pure",
+                   "p_value",
                    "q_value", "identified", "status", "groups", "score", "perm_scores"]
 
 
@@ -108,7 +125,8 @@ def explain_groups(groups: pd.DataFrame, within: Sequence[str] = SCOPE, *, permu
 
     Columns: ``n_envs``, ``n_groups``, ``n_leaves`` (leaves of the tree; as many leaves as
     groups is the most economical explanation), ``attributes`` (root first), ``aliases``
-    (attribute -> attributes splitting the environments identically), ``rule``, ``pure``,
+    (attribute -> attributes splitting the environments identically), ``confounded`` (list of
+    sets of attributes the data cannot tell apart: aliases and equally good roots), ``rule``, ``pure``,
     ``p_value``, ``q_value``, ``identified``, ``status``, ``groups`` (members), and the
     permutation statistics ``score`` / ``perm_scores`` that ``explain_workloads`` combines.
     """
@@ -165,14 +183,13 @@ def _explain_scope(part: pd.DataFrame, within: List[str], permutations: int, rng
     search = _TreeSearch(cands, len(labels), max_depth)
     impurity, leaves, node = search.best(code)
     rule = search.text(node, names)
+    equivalent = search.equivalent_roots(node, (impurity, leaves))
     n = len(labels)
     score = impurity * (n + 1) + leaves
-    if impurity == 0:  # a pure tree: is a shuffle separated by a pure tree with as few leaves? (capped at leaves + 1)
-        perm = np.array([search.pure_leaves(rng.permutation(code), leaves) for _ in range(permutations)], dtype=np.int64)
-    else:
-        perm = np.array([search.score(rng.permutation(code)) for _ in range(permutations)], dtype=np.int64)
-    p_value = (1 + int((perm <= score).sum())) / (1 + permutations)
     used = _tree_attributes(node)
+    tests = [_permutation_test(search, code, strata, impurity, leaves, score, permutations, rng)
+             for strata in _design_strata(part, used)]
+    p_value, perm = max(tests, key=lambda t: t[0])  # a mixed tree must beat chance in both directions
     if "hardware_env" in within:
         label_of = part["software_env"].astype(str).tolist()
     else:
@@ -181,10 +198,47 @@ def _explain_scope(part: pd.DataFrame, within: List[str], permutations: int, rng
     for label, group in zip(label_of, labels):
         by_group.setdefault(group, []).append(label)
     members = "; ".join(f"{g}: {', '.join(sorted(by_group[g]))}" for g in names)
+    confounded = [[a, *aliases.get(a, [])] for a in used]
+    taken = {b for c in confounded for b in c}
+    if confounded:  # an equally good root that the tree also uses is separated by it, not confounded
+        confounded[0] += [b for r in equivalent if r not in taken for b in [r, *aliases.get(r, [])]
+                          if b not in confounded[0]]
     return dict(n_envs=n, n_groups=len(names), n_leaves=leaves, attributes=used,
                 aliases="; ".join(f"{a} = {', '.join(aliases[a])}" for a in used if aliases.get(a)),
+                confounded=[c for c in confounded if len(c) > 1],
                 root=used[0] if used else None, rule=rule, pure=impurity == 0,
                 p_value=p_value, groups=members, score=score, perm_scores=perm)
+
+
+def _design_strata(part: pd.DataFrame, used: List[str]) -> List[np.ndarray]:
+    """The strata the labels are shuffled within, one array per test (module docstring):
+    hardware attributes within software stacks, software attributes within hardware."""
+    hardware = [a for a in used if a not in SOFTWARE_ATTRIBUTES]
+    software = [a for a in used if a in SOFTWARE_ATTRIBUTES]
+    tests = []
+    if hardware or not used:
+        tests.append(pd.factorize(part["software_env"].astype(str))[0])
+    if software:
+        tests.append(pd.factorize(part["hardware_env"].astype(str))[0])
+    return tests
+
+
+def _permutation_test(search: "_TreeSearch", code: np.ndarray, strata: np.ndarray, impurity: int, leaves: int,
+                      score: int, permutations: int, rng: np.random.Generator) -> Tuple[float, np.ndarray]:
+    """p-value and shuffle scores, the labels shuffled within ``strata`` only."""
+    members = [np.flatnonzero(strata == s) for s in np.unique(strata)]
+
+    def shuffled() -> np.ndarray:
+        out = code.copy()
+        for idx in members:
+            out[idx] = code[rng.permutation(idx)]
+        return out
+
+    if impurity == 0:  # a pure tree: is a shuffle separated by a pure tree with as few leaves? (capped at leaves + 1)
+        perm = np.array([search.pure_leaves(shuffled(), leaves) for _ in range(permutations)], dtype=np.int64)
+    else:
+        perm = np.array([search.score(shuffled()) for _ in range(permutations)], dtype=np.int64)
+    return (1 + int((perm <= score).sum())) / (1 + permutations), perm
 
 
 def _candidates(part: pd.DataFrame, within: List[str]) -> Tuple[List[Tuple[str, List[Tuple[str, int]]]], Dict[str, List[str]]]:
@@ -234,8 +288,26 @@ class _TreeSearch:
         ``budget``, else ``budget + 1``: branch and bound (a subset with g groups needs g leaves)."""
         self.groups = [sum(1 << int(i) for i in np.flatnonzero(code == g)) for g in range(int(code.max()) + 1)]
         self.bounds: Dict[Tuple[int, int], Tuple[int, bool]] = {}
+        self.counts: Dict[int, int] = {}
         found = self._pure(self.full, self.max_depth, budget)
         return found if found <= budget else budget + 1
+
+    def _distinct(self, subset: int) -> int:
+        """How many groups of the current labelling ``subset`` holds (cached per labelling)."""
+        n = self.counts.get(subset)
+        if n is None:
+            n = self.counts[subset] = sum(1 for g in self.groups if subset & g)
+        return n
+
+    def _splits(self, subset: int) -> List[List[int]]:
+        """The parts each candidate splits ``subset`` into (2+ parts only); the same for every
+        labelling, so cached for the whole search."""
+        cache = self.__dict__.setdefault("_split_cache", {})
+        out = cache.get(subset)
+        if out is None:
+            out = cache[subset] = [parts for parts in ([subset & m for _, m in masks if subset & m]
+                                                       for _, masks in self.cands) if len(parts) >= 2]
+        return out
 
     def _pure(self, subset: int, depth: int, budget: int) -> int:
         """Fewest leaves of a pure subtree for ``subset`` if <= ``budget``, else a number > budget."""
@@ -243,17 +315,14 @@ class _TreeSearch:
         known = self.bounds.get(key)
         if known is not None and (known[1] or known[0] > budget):
             return known[0]
-        distinct = sum(1 for g in self.groups if subset & g)
+        distinct = self._distinct(subset)
         if distinct == 1:
             return 1
         if depth == 0 or distinct > budget:
             return budget + 1
         best = budget + 1
-        for _, masks in self.cands:
-            parts = [subset & m for _, m in masks if subset & m]
-            if len(parts) < 2:
-                continue
-            lows = [sum(1 for g in self.groups if part & g) for part in parts]
+        for parts in self._splits(subset):
+            lows = [self._distinct(part) for part in parts]
             remaining = sum(lows)
             if remaining >= best:
                 continue
@@ -268,6 +337,24 @@ class _TreeSearch:
                 best = total
         self.bounds[key] = (best, best <= budget) if best <= budget else (budget + 1, False)
         return best
+
+    def equivalent_roots(self, node: Any, best: Tuple[int, int]) -> List[str]:
+        """Attributes other than ``node``'s root whose best tree (with them at the root)
+        explains the last ``best`` labelling exactly as well: the data cannot tell them apart."""
+        if node[0] != "split":
+            return []
+        out = []
+        for attr, masks in self.cands:
+            parts = [self.full & m for _, m in masks if self.full & m]
+            if attr == node[1] or len(parts) < 2:
+                continue
+            impurity = leaves = 0
+            for sub in parts:
+                child = self._search(sub, self.max_depth - 1)
+                impurity, leaves = impurity + child[0], leaves + child[1]
+            if (impurity, leaves) == best:
+                out.append(attr)
+        return out
 
     def text(self, node: Any, names: List[str]) -> str:
         """The tree as ``attr: value -> G1; value -> (attr2: ...)`` (groups of the last ``best``)."""
@@ -342,7 +429,8 @@ def explain_workloads(explanations: pd.DataFrame, by: Sequence[str] = ("workload
     combined shuffles at least as good) / (1 + shuffles); q-values over the rows.
     """
     by = list(by)
-    cols = by + ["n_scopes", "n_envs", "n_groups", "n_leaves", "attributes", "pure_scopes", "p_value", "q_value",
+    cols = by + ["n_scopes", "n_envs", "n_groups", "n_leaves", "attributes", "confounded", "pure_scopes", "p_value",
+                 "q_value",
                  "identified", "status"]
     if explanations.empty:
         return pd.DataFrame(columns=cols)
@@ -353,11 +441,31 @@ def explain_workloads(explanations: pd.DataFrame, by: Sequence[str] = ("workload
         combined = perms.sum(axis=0)
         score = int(part["score"].sum())
         p_value = (1 + int((combined <= score).sum())) / (1 + perms.shape[1])
-        counts = pd.Series([a for attrs in part["attributes"] for a in attrs], dtype=object).value_counts()
+        sets = _merge_sets(c for sets in part["confounded"] for c in sets)
+        label = {a: " | ".join(c) for c in sets for a in c}
+        counts = pd.Series([label.get(a, a) for attrs in part["attributes"] for a in attrs], dtype=object)
+        counts = counts.value_counts()
         rows.append({**dict(zip(by, key)), "n_scopes": len(part), "n_envs": int(part["n_envs"].sum()),
                      "n_groups": int(part["n_groups"].sum()), "n_leaves": int(part["n_leaves"].sum()),
-                     "attributes": [f"{a} ({c}/{len(part)})" for a, c in counts.items()],
+                     "attributes": [f"{a} ({c}/{len(part)})" for a, c in counts.items()], "confounded": sets,
                      "pure": bool(part["pure"].all()), "pure_scopes": int(part["pure"].sum()), "p_value": p_value})
     out = pd.DataFrame(rows)
     out = _decide(out, alpha)
     return out[cols]
+
+
+def _merge_sets(sets: Iterable[Sequence[str]]) -> List[List[str]]:
+    """Confounded sets merged where they share an attribute (order of first appearance kept)."""
+    out: List[List[str]] = []
+    for new in sets:
+        hit = [c for c in out if set(c) & set(new)]
+        merged = [a for c in hit for a in c]
+        merged += [a for a in new if a not in merged]
+        out = [c for c in out if c not in hit] + [merged]
+    return out
+
+
+def confounded_text(sets: Iterable[Sequence[str]]) -> List[str]:
+    """One sentence per confounded set: "cannot separate a from b in these data: perfectly confounded"."""
+    return [f"cannot separate {c[0]} from {', '.join(c[1:])} in these data: perfectly confounded"
+            for c in sets if len(c) > 1]

@@ -75,6 +75,22 @@ def _name_mismatch(name: str, observed: Sequence[str]) -> Optional[bool]:
 
 
 
+def _emulated(prepared: pd.DataFrame, hw: pd.DataFrame) -> set:
+    """Hardware environments whose runs did not run on the requested hardware: the name's
+    model is not what ran, or (without a model in the name) every machine it ran on also ran
+    other environments and none of those names that machine as its own model. A loose pin
+    that landed on real machines other environments pin exactly is not emulated."""
+    out = set(hw.loc[hw["name_mismatch"] == True, "hardware_env"].astype(str))  # noqa: E712
+    pairs = prepared.drop_duplicates(["hardware_env", "observed_machine"])[["hardware_env", "observed_machine"]].astype(str)
+    matched = set(hw.loc[hw["name_check"] == "match", "hardware_env"].astype(str))
+    real = set(pairs.loc[pairs["hardware_env"].isin(matched), "observed_machine"])
+    for _, row in hw[(hw["shared"] == True) & (hw["name_mismatch"] != False)].iterrows():  # noqa: E712
+        machines = set(pairs.loc[pairs["hardware_env"] == row["hardware_env"], "observed_machine"])
+        if not machines <= real:
+            out.add(str(row["hardware_env"]))
+    return out
+
+
 def provenance(df: pd.DataFrame) -> Dict[str, Any]:
     """What the data are: runs, failures, sample or real data, emulated hardware environments."""
     prepared = prepare(df)
@@ -86,8 +102,7 @@ def provenance(df: pd.DataFrame) -> Dict[str, Any]:
     data = ("none" if n == 0 else "sample data" if n_sample == n else "real data" if n_real == n
             else "mixed: sample and real data" if n_sample and n_real else "unknown (not recorded)")
     hw = hardware_check(prepared) if n else pd.DataFrame(columns=["hardware_env", "name_mismatch", "shared", "n_machines"])
-    emulated = hw[(hw["name_mismatch"] == True) | ((hw["shared"] == True) & (hw["name_mismatch"] != False))]  # noqa: E712
-    emulated_envs = set(emulated["hardware_env"].astype(str))
+    emulated_envs = _emulated(prepared, hw) if n else set()
     if n and "fingerprint_json" in prepared:
         # The emulated schedd marks its machine ads; the job copies the marker into its fingerprint.
         marked = prepared["fingerprint_json"].astype("string").str.contains('"ReprogridEmulated": true', regex=False)

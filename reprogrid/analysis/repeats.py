@@ -11,7 +11,7 @@ LEVEL_BITWISE = "bitwise identical"
 LEVEL_METRICS = "equal metrics"
 LEVEL_ACCURACY = "equal accuracy only"
 LEVEL_DIFFERENT = "different"
-LEVEL_SINGLE = "single run"
+LEVEL_SINGLE = "unknown (1 run)"
 DETERMINISTIC_LEVELS = (LEVEL_BITWISE, LEVEL_METRICS)
 
 
@@ -25,7 +25,7 @@ def determinism(df: pd.DataFrame) -> pd.DataFrame:
     (every repeat recorded the same prediction hash), ``equal metrics`` (no hashes
     recorded, equal primary metric and loss), ``equal accuracy only`` (hashes or loss
     differ, the primary metric agrees), ``different`` (the primary metric differs),
-    ``single run``.
+    ``unknown (1 run)`` (one run says nothing about its repeats: never counted as deterministic).
     ``deterministic`` is True for the first two, False for the next two, NA for one run.
     """
     df = _ok(prepare(df))

@@ -19,7 +19,7 @@ of nondeterministic environments measure run-to-run variation.
 from __future__ import annotations
 
 from math import comb
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -58,7 +58,9 @@ def _environments(df: pd.DataFrame, det: Optional[pd.DataFrame],
         if col != "seed":
             var[col] = var[col].astype(str)
     envs = envs.merge(var, on=list(CELL), how="left")
-    envs["within_var"] = np.where(envs["deterministic"], 0.0, envs["within_var"].fillna(0.0))
+    # One run measures no run-to-run spread: NaN, never 0 (a deterministic repeat's is 0).
+    envs["within_var"] = np.where(envs["n"] < 2, np.nan, np.where(envs["deterministic"], 0.0,
+                                                                    envs["within_var"].fillna(0.0)))
     return envs
 
 
@@ -72,12 +74,15 @@ def survival(df: pd.DataFrame, det: Optional[pd.DataFrame] = None, *, by: Sequen
     ``env_std`` with ``env_std_low``/``env_std_high``, ``env_range`` with ``env_range_low``/
     ``env_range_high`` (bootstrap percentile intervals over environments), ``run_std``
     (run-to-run std of a randomly chosen environment: the root of the mean over
-    environments of the within-environment variance; a deterministic environment's is 0),
+    environments of the within-environment variance; a deterministic environment's is 0; an
+    environment of one run is left out, and NaN when every environment ran once), ``repeated_envs``
+    (environments with 2+ runs),
     ``between_share`` (between-environment variance / (between + mean run-to-run variance)).
     """
     envs = _environments(df, det) if envs is None else envs
     by = list(by)
-    cols = by + ["metric", "higher_is_better", "n_runs", "n_envs", "nondeterministic_envs", "distinct_outcomes", "min",
+    cols = by + ["metric", "higher_is_better", "n_runs", "n_envs", "repeated_envs", "nondeterministic_envs",
+                 "distinct_outcomes", "min",
                  "max", "range", "mean", "env_std", "env_std_low", "env_std_high", "env_range", "env_range_low",
                  "env_range_high", "run_std", "between_share"]
     if envs.empty:
@@ -89,15 +94,18 @@ def survival(df: pd.DataFrame, det: Optional[pd.DataFrame] = None, *, by: Sequen
         rng = np.random.default_rng([seed, number])
         std_ci, range_ci = _bootstrap(values, n_boot, level, rng)
         between = float(np.var(values, ddof=1)) if len(values) > 1 else 0.0
-        mean_within = float(part["within_var"].mean())  # deterministic environments: 0, counted once
-        total = between + mean_within
+        repeated = int((part["n"] >= 2).sum())
+        # deterministic environments: 0, counted once; single runs: unknown, left out (NaN when all are)
+        mean_within = float(part["within_var"].mean()) if repeated else float("nan")
+        total = between + (0.0 if np.isnan(mean_within) else mean_within)
         rows.append({**dict(zip(by, key)), "metric": str(part["metric_name"].iloc[0]),
                      "higher_is_better": bool(part["higher_is_better"].iloc[0]), "n_runs": int(part["n"].sum()),
-                     "n_envs": len(part), "nondeterministic_envs": int((~part["deterministic"]).sum()),
+                     "n_envs": len(part), "repeated_envs": repeated,
+                     "nondeterministic_envs": int((~part["deterministic"]).sum()),
                      "distinct_outcomes": int(part["signature"].nunique()) + int((~part["deterministic"]).sum()),
                      "min": float(part["value_min"].min()), "max": float(part["value_max"].max()),
                      "range": float(part["value_max"].max() - part["value_min"].min()), "mean": float(values.mean()),
-                     "env_std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+                     "env_std": _zero(float(np.std(values, ddof=1))) if len(values) > 1 else 0.0,
                      "env_std_low": std_ci[0], "env_std_high": std_ci[1],
                      "env_range": float(values.max() - values.min()), "env_range_low": range_ci[0],
                      "env_range_high": range_ci[1], "run_std": float(np.sqrt(mean_within)),
@@ -123,9 +131,14 @@ def variance_decomposition(df: pd.DataFrame, det: Optional[pd.DataFrame] = None,
     """Per workload and factor: levels, eta squared (share of the between-environment sum of
     squares that the factor's levels explain on their own) and the largest difference of
     level means (the metric's units). Factors are often confounded (a software image fixes
-    its CUDA): shares are marginal, not a partition, and do not add up to 1."""
+    its CUDA): shares are marginal, not a partition, and do not add up to 1. ``confounded_with``
+    names the factors whose levels split the environments identically (the data cannot tell
+    them apart); ``moved_it`` is False where the factor cannot be what moved the result: every
+    environment its own level (the factor is then indistinguishable from the environment),
+    or a zero effect (floating-point residue is shown as an exact zero)."""
     envs = _environments(df, det) if envs is None else envs
-    cols = ["workload", "factor", "columns", "n_levels", "eta_sq", "effect", "best_level", "worst_level", "note"]
+    cols = ["workload", "factor", "columns", "n_levels", "eta_sq", "effect", "best_level", "worst_level", "moved_it",
+            "note"]
     if envs.empty:
         return pd.DataFrame(columns=cols)
     rows = []
@@ -137,18 +150,43 @@ def variance_decomposition(df: pd.DataFrame, det: Optional[pd.DataFrame] = None,
             present = [c for c in columns if c in part.columns and _text(part[c]).nunique() > 1]
             if not present:
                 rows.append(dict(workload=str(workload), factor=factor, columns="", n_levels=1, eta_sq=float("nan"),
-                                 effect=float("nan"), best_level="", worst_level="", note="does not vary in these data"))
+                                 effect=float("nan"), best_level="", worst_level="", moved_it=False,
+                                 note="does not vary in these data", _split=()))
                 continue
             level = pd.Series([" / ".join(t) for t in zip(*(_text(part[c]) for c in present))], index=part.index)
             means = part.assign(_level=level).groupby("_level")["value"].agg(["mean", "size"])
             ss = float((means["size"] * (means["mean"] - values.mean()) ** 2).sum())
             order = means["mean"].sort_values(ascending=not hib)
+            eta = _zero(ss / total) if total > 0 else float("nan")
+            effect = _zero(float(means["mean"].max() - means["mean"].min()), float(np.abs(values).max()))
+            own = len(means) == len(part)
             rows.append(dict(workload=str(workload), factor=factor, columns=", ".join(present), n_levels=len(means),
-                             eta_sq=(ss / total) if total > 0 else float("nan"),
-                             effect=float(means["mean"].max() - means["mean"].min()),
-                             best_level=str(order.index[0]), worst_level=str(order.index[-1]),
-                             note="every environment its own level" if len(means) == len(part) else ""))
-    return pd.DataFrame(rows, columns=cols)
+                             eta_sq=eta, effect=effect, best_level=str(order.index[0]),
+                             worst_level=str(order.index[-1]),
+                             moved_it=bool(not own and eta > 0 and effect > 0),
+                             note="every environment its own level: cannot tell" if own else "",
+                             _split=tuple(pd.factorize(level)[0])))
+    out = pd.DataFrame(rows, columns=cols + ["_split"])
+    out["confounded_with"] = _confounded_factors(out)
+    return out.drop(columns="_split")[cols + ["confounded_with"]]
+
+
+def _zero(value: float, scale: float = 1.0) -> float:
+    """Floating-point residue (|x| below 1e-12 of the scale) as an exact zero."""
+    return 0.0 if abs(value) <= 1e-12 * max(scale, 1e-300) else value
+
+
+def _confounded_factors(out: pd.DataFrame) -> List[str]:
+    """Per row: the other varying factors of its workload whose levels split the environments
+    exactly alike (the data cannot tell them apart), as text."""
+    result = []
+    for _, r in out.iterrows():
+        if r["n_levels"] <= 1:
+            result.append("")
+            continue
+        same = out[(out["workload"] == r["workload"]) & (out["factor"] != r["factor"]) & (out["n_levels"] > 1)]
+        result.append(", ".join(f for f, split in zip(same["factor"], same["_split"]) if split == r["_split"]))
+    return result
 
 
 def _text(series: pd.Series) -> pd.Series:

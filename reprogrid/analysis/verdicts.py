@@ -7,6 +7,12 @@ environments were run: the analysis criterion compares the spread *between* envi
 with the run-to-run spread and a tolerance in the metric's own units; the interpretation
 criterion asks whether every claim's decision is the same across environments (a share,
 not a count). Deterministic repeats count once.
+
+Minimum data: a verdict needs at least ``MIN_ENVS`` observed environments, at least
+``MIN_REPEATED`` of them with 2+ runs (otherwise the run-to-run spread is unmeasured);
+below that every degree is NA and ``verdict`` says "not enough data" with the counts.
+"Outcomes reproducible" further needs every environment repeated (one run says nothing
+about its repeats agreeing): where some ran once, the outcome degree is NA.
 """
 from __future__ import annotations
 
@@ -20,6 +26,11 @@ from reprogrid.analysis.claims import claim_stability, evaluate_claims, parse_cl
 from reprogrid.analysis.repeats import determinism
 from reprogrid.analysis.columns import _ok, prepare
 from reprogrid.analysis.variance import _environments, survival
+
+#: fewest observed environments, and fewest of them with 2+ runs, for any verdict
+MIN_ENVS = 3
+MIN_REPEATED = 2
+NOT_ENOUGH = "not enough data"
 
 VERDICT_CRITERIA = {
     "outcomes reproducible": (
@@ -56,7 +67,7 @@ class Tolerances:
         return {name: text.format(**values) for name, text in VERDICT_CRITERIA.items()}
 
 
-COLUMNS = ["n_runs", "n_envs", "metric", "range", "env_std", "run_std", "distinct_outcomes", "nondeterministic_cells",
+COLUMNS = ["n_runs", "n_envs", "verdict", "metric", "range", "env_std", "run_std", "distinct_outcomes", "nondeterministic_cells",
            "outcomes_reproducible", "analysis_reproducible", "interpretation_reproducible", "outcome_basis",
            "analysis_basis", "interpretation_basis"]
 
@@ -91,11 +102,41 @@ def verdicts(df: pd.DataFrame, claims: Iterable[Any] = (), tolerances: Optional[
     return out
 
 
+def enough_data(n_envs: int, repeated_envs: int) -> str:
+    """"" when a verdict may be stated, else why not (the minimum-data rule, in words)."""
+    if n_envs >= MIN_ENVS and repeated_envs >= MIN_REPEATED:
+        return ""
+    return (f"{NOT_ENOUGH}: {n_envs} environment(s), {repeated_envs} with 2+ runs; a verdict needs >= {MIN_ENVS} "
+            f"environments, >= {MIN_REPEATED} of them repeated")
+
+
+def _verdict_word(row: Dict[str, Any]) -> str:
+    for name in ("outcomes", "analysis", "interpretation"):
+        if row[f"{name}_reproducible"]:
+            return f"{name} reproducible"
+    return "not reproducible" if row["analysis_reproducible"] is False else "not assessed"
+
+
 def _verdict_row(s: pd.Series, prepared: pd.DataFrame, keys: List[str], parsed: List[Any], stable: pd.DataFrame,
                  tol: Tolerances) -> Dict[str, Any]:
+    row = _degrees(s, prepared, keys, parsed, stable, tol)
+    short = enough_data(int(s["n_envs"]), int(s["repeated_envs"]))
+    if short:
+        row.update(outcomes_reproducible=None, analysis_reproducible=None, interpretation_reproducible=None,
+                   verdict=NOT_ENOUGH, analysis_basis=short)
+        return row
+    if int(s["repeated_envs"]) < int(s["n_envs"]) and row["outcomes_reproducible"] is not False:
+        row["outcomes_reproducible"] = None
+        row["outcome_basis"] += f"; {int(s['n_envs']) - int(s['repeated_envs'])} environment(s) ran once: unknown"
+    row["verdict"] = _verdict_word(row)
+    return row
+
+
+def _degrees(s: pd.Series, prepared: pd.DataFrame, keys: List[str], parsed: List[Any], stable: pd.DataFrame,
+             tol: Tolerances) -> Dict[str, Any]:
     eps = 1e-12
     one_outcome = s["distinct_outcomes"] == 1 and s["nondeterministic_envs"] == 0 and s["range"] <= tol.outcome + eps
-    limit = max(tol.analysis, s["run_std"])
+    limit = tol.analysis if np.isnan(s["run_std"]) else max(tol.analysis, s["run_std"])
     analysis = bool(one_outcome or s["env_std"] <= limit + eps)
     decisions = _claim_decisions(s, prepared, keys, parsed, stable, tol)
     if one_outcome or analysis:
@@ -110,8 +151,8 @@ def _verdict_row(s: pd.Series, prepared: pd.DataFrame, keys: List[str], parsed: 
                 outcomes_reproducible=bool(one_outcome), analysis_reproducible=analysis,
                 interpretation_reproducible=interp,
                 outcome_basis=(f"{int(s['distinct_outcomes'])} distinct outcome(s) in {int(s['n_envs'])} environment(s), "
-                               f"{int(s['nondeterministic_envs'])} nondeterministic; range {s['range']:.4g}"),
-                analysis_basis=f"env std {s['env_std']:.4g} vs max(run-to-run std {s['run_std']:.4g}, tolerance {tol.analysis:g})",
+                               f"{int(s['nondeterministic_envs'])} nondeterministic; range {s['range']:.3g}"),
+                analysis_basis=f"env std {s['env_std']:.3g} vs max(run-to-run std {s['run_std']:.3g}, tolerance {tol.analysis:g})",
                 interpretation_basis=basis)
 
 

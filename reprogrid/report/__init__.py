@@ -1,11 +1,17 @@
 """Report: the analysis tables -> one self-contained HTML page and a Markdown summary.
 
-Owns the pages (``html``) and the plots (``plots``). May import ``analysis`` and below.
+Owns the page (``html``: the first screen; ``answer``: its lines and badges; ``facts``:
+provenance sentences; ``sections``: everything below; ``tables``: how values and tables
+are shown), ``summary.md`` (``markdown``), the exportable figures (``figures``: also the
+notebook API) and the other plots (``plots``). May import ``analysis`` and below.
 """
 from reprogrid.core.lazy import lazy_exports
 
 _EXPORTS = {
-    ".html": ["ReportPaths", "build_report", "render_html", "render_markdown"],
+    ".figures": ["determinism_figure", "export_figures", "overview_figure"],
+    ".html": ["ReportPaths", "build_report", "render_html"],
+    ".markdown": ["render_markdown"],
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)  # each name's module is imported on first use
-__all__ = ["ReportPaths", "build_report", "render_html", "render_markdown"]
+__all__ = ["ReportPaths", "build_report", "determinism_figure", "export_figures", "overview_figure", "render_html",
+           "render_markdown"]

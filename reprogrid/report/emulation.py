@@ -57,10 +57,11 @@ def _sentence(env: str, ad: Mapping[str, Any], seen: Mapping[str, Any]) -> str:
     model = ad.get("OSGVO_CPU_MODEL") or ad.get("CpuModel") or f"family {ad.get('CpuFamily')} model {ad.get('CpuModelNumber')}"
     want_isa = _isa(ad.get("Microarch"), ad.get("has_avx512f"))
     got_isa = _isa(seen.get("microarch"), seen.get("has_avx512f"))
-    not_emulated = [
-        f"instruction set {want_isa} (ran {got_isa} here{'' if want_isa != got_isa else ', the same level'})",
-        f"microarchitecture of {model} (ran {seen.get('cpu_model') or 'this CPU'})",
-    ]
+    not_emulated = [f"microarchitecture of {model} (ran {seen.get('cpu_model') or 'this CPU'})"]
+    if want_isa != got_isa:
+        not_emulated.insert(0, f"instruction set {want_isa} (ran {got_isa} here)")
+    else:  # the host has the requested level: nothing to emulate, nothing to warn about
+        emulated.append(f"instruction set {want_isa} (this host has the same level)")
     gpu = ad.get("GPUs_DeviceName")
     if _present(gpu):
         got = seen.get("gpu_name")

@@ -62,12 +62,19 @@ def stack_lines(extra: Mapping[str, Any]) -> List[str]:
         more = f" and {len(diffs) - 6} more" if len(diffs) > 6 else ""
         lines.append(f"Software stacks DIFFER (compared on {basis}): {', '.join(envs)}: {shown}{more} "
                      "(see the stack table).")
+    lines += finding_lines(extra)
+    lines += [lock_sentence(lock) for lock in extra.get("lock_results") or []]
+    return lines
+
+
+def finding_lines(extra: Mapping[str, Any]) -> List[str]:
+    """Identical results across software stacks that really differ, each stated as a finding."""
+    lines = []
     for item in extra.get("stack_findings") or []:
         lines.append(f"FINDING: {item['workload']} gave {item['evidence']} in {', '.join(item['software_envs'])} "
                      f"({item['n_runs']} runs) although their stacks really differ ({'; '.join(item['differing'][:4])}): "
                      "the result survives this change of software stack - verdict: outcomes reproducible across "
                      "these stacks.")
-    lines += [lock_sentence(lock) for lock in extra.get("lock_results") or []]
     return lines
 
 
