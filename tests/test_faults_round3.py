@@ -493,7 +493,7 @@ def test_the_analysis_treats_a_non_finite_primary_value_as_a_failed_run():
     sys.path.insert(0, str(Path(__file__).parent))
     from test_analysis import frame, row
 
-    from reprogrid.analysis.prepare import prepare
+    from reprogrid.analysis.columns import prepare
 
     rows = [row("w", "sw1", "amd-a", r, 0.8, primary_metric="acc", primary_value=v, higher_is_better=True)
             for r, v in enumerate([0.8, float("nan"), float("inf"), float("-inf")])]

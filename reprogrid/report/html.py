@@ -64,7 +64,7 @@ def build_report(df: pd.DataFrame, out_dir: PathLike, *, title: str = "reprogrid
     facts = analysis.provenance(prepared)
     extra = dict(provenance or {})
     extra.setdefault("emulation_limits", emulation_limits(df))
-    extra.update(stack_facts(prepared, tables["hardware_check"]))
+    extra.update(stack_facts(df, tables["hardware_check"]))  # the raw records: their distribution lists
     extra.update(userstudy.study_facts(df, extra["software_stacks"], extra))
     extra["hardware_rows"] = userstudy.hardware_rows(tables["hardware_check"], df, extra.get("hardware_requested") or {},
                                                      list(facts["emulated_hardware_envs"]))
