@@ -9,7 +9,8 @@
   read line by line as the keras-io example does (quotes stripped, float32 features).
 
 A missing or malformed file raises :class:`DataError` naming the file and what was
-expected. Standard library + numpy only.
+expected. Standard library + numpy only; numpy is imported by the loaders that need it,
+so the file names and :func:`sha256_file` cost a command workload nothing (issue 28).
 """
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ import hashlib
 import os
 import pickle
 import zipfile
-from typing import Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
-import numpy as np
+if TYPE_CHECKING:  # the annotations only; each loader imports numpy when it runs
+    import numpy as np
 
 MNIST_FILE = "mnist.npz"
 IMDB_FILE = "imdb.npz"
@@ -58,6 +60,8 @@ def _require(path: str, expected: str) -> None:
 
 
 def _open_npz(path: str, keys: Sequence[str], expected: str, allow_pickle: bool) -> Dict[str, np.ndarray]:
+    import numpy as np  # late: only the built-in loaders need numpy, not a command workload
+
     _require(path, expected)
     if not zipfile.is_zipfile(path):  # never let np.load fall back to unpickling a non-archive
         raise DataError(path, expected, "not a .npz (zip) archive")
@@ -79,6 +83,8 @@ MNIST_EXPECTED = "mnist.npz as keras.datasets.mnist caches it: uint8 arrays x_tr
 
 def load_mnist(data_dir: str, max_samples: Optional[int] = None) -> Dict[str, np.ndarray]:
     """Raw MNIST arrays (uint8), the first ``max_samples`` of each split when given."""
+    import numpy as np  # late: only the built-in loaders need numpy, not a command workload
+
     path = os.path.join(data_dir, MNIST_FILE)
     arrays = _open_npz(path, ["x_train", "y_train", "x_test", "y_test"], MNIST_EXPECTED, allow_pickle=False)
     for split in ("train", "test"):
@@ -100,6 +106,8 @@ IMDB_EXPECTED = "imdb.npz as keras.datasets.imdb caches it: object arrays x_trai
 
 def pad_sequences(sequences: Sequence[Sequence[int]], maxlen: int, value: int = 0) -> np.ndarray:
     """``keras.utils.pad_sequences(sequences, maxlen)`` with its defaults: int32, pre-padding, pre-truncation."""
+    import numpy as np  # late: only the built-in loaders need numpy, not a command workload
+
     out = np.full((len(sequences), maxlen), value, dtype="int32")
     for row, seq in enumerate(sequences):
         if not len(seq):
@@ -124,6 +132,8 @@ def load_imdb(data_dir: str, num_words: int = 20000, maxlen: int = 200, max_samp
     ``max_samples`` keeps the first N of each split after the shuffle (the per-sequence
     transform is independent, so this equals capping keras' output).
     """
+    import numpy as np  # late: only the built-in loaders need numpy, not a command workload
+
     path = os.path.join(data_dir, IMDB_FILE)
     arrays = _open_npz(path, ["x_train", "y_train", "x_test", "y_test"], IMDB_EXPECTED, allow_pickle=True)
     rng = np.random.RandomState(IMDB_SEED)
@@ -156,6 +166,8 @@ def load_creditcard(data_dir: str, max_samples: Optional[int] = None) -> Dict[st
 
     ``max_samples`` keeps the first N data rows (the split is then made on those).
     """
+    import numpy as np  # late: only the built-in loaders need numpy, not a command workload
+
     path = os.path.join(data_dir, CREDITCARD_FILE)
     _require(path, CREDITCARD_EXPECTED)
     features = []

@@ -455,12 +455,8 @@ def gpu_info(tf: Any = None) -> Dict[str, Any]:
 
 def software_info(tf: Any = None) -> Dict[str, Any]:
     info = {"python": platform.python_version(), "python_implementation": platform.python_implementation()}  # type: Dict[str, Any]
-    try:
-        import numpy
-
-        info["numpy"] = numpy.__version__
-    except Exception:
-        info["numpy"] = None
+    numpy = sys.modules.get("numpy")  # the loaded one; else the installed one, read without importing it
+    info["numpy"] = getattr(numpy, "__version__", None) if numpy is not None else _dist_version("numpy")
     for name in ("jax", "torch"):  # installed versions, read without importing the frameworks
         info[name] = _dist_version(name)
     if tf is None:

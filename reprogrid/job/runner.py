@@ -17,8 +17,6 @@ import time
 import traceback
 from typing import Any, Dict, List, Optional, Tuple
 
-import numpy as np
-
 from . import catalogue, determinism, fingerprint, record, samples
 from .data import sha256_file
 from .schema import STATUS_FAILED, STATUS_OK
@@ -67,6 +65,8 @@ def utc_now() -> str:
 
 def float32_sha256(arrays: List[Any]) -> str:
     """sha256 over the little-endian float32 bytes of each array, in order."""
+    import numpy as np  # late: a command workload without predictions never needs numpy
+
     digest = hashlib.sha256()
     for array in arrays:
         digest.update(np.ascontiguousarray(np.asarray(array), dtype="<f4").tobytes())
