@@ -17,7 +17,7 @@ import time
 import traceback
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import catalogue, determinism, fingerprint, record, samples
+from . import catalogue, fingerprint, record, samples
 from .data import sha256_file
 from .schema import STATUS_FAILED, STATUS_OK
 
@@ -161,7 +161,7 @@ def _run_builtin(opts: RunOptions, rec: Dict[str, Any], progress: Dict[str, Any]
     rec["data_sha256"] = json.dumps(hashes, sort_keys=True)
     rec["sample_data"] = bool(opts.sample_data or is_sample)
     progress["stage"] = "import keras"
-    from . import compat
+    from . import compat, determinism  # here: a command workload compiles neither (the bundle has no bytecode)
 
     backend = compat.requested_backend()
     determinism.prepare_environment(backend, opts.determinism)
