@@ -18,29 +18,30 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 Case = Tuple[str, Sequence[str]]
 
 
-def run_once(argv: Sequence[str], cwd: Optional[str] = None, env: Optional[Dict[str, str]] = None) -> Tuple[float, float, int]:
-    """(wall s, CPU s, peak RSS KiB) of one process; raises when it exits non-zero."""
+def run_once(argv: Sequence[str], cwd: Optional[str] = None, env: Optional[Dict[str, str]] = None,
+             ok: Sequence[int] = (0,)) -> Tuple[float, float, int]:
+    """(wall s, CPU s, peak RSS KiB) of one process; raises when its exit code is not in ``ok``."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     err = proc.stderr.read() if proc.stderr else b""
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
+    if proc.returncode not in ok:
         raise SystemExit("%s exited %d: %s" % (" ".join(argv), proc.returncode, err.decode(errors="replace")[-2000:]))
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
 def interleave(cases: List[Case], repeats: int, cwd: Optional[str] = None, env: Optional[Dict[str, str]] = None,
                before_each: Optional[Callable[[str], None]] = None,
-               envs: Optional[Dict[str, Dict[str, str]]] = None) -> Dict[str, Dict[str, float]]:
+               envs: Optional[Dict[str, Dict[str, str]]] = None, ok: Sequence[int] = (0,)) -> Dict[str, Dict[str, float]]:
     """name -> {wall, cpu, rss_mib} medians over ``repeats`` interleaved rounds (``envs``: per case)."""
     samples = {name: [] for name, _ in cases}  # type: Dict[str, List[Tuple[float, float, int]]]
     for _ in range(repeats):
         for name, argv in cases:
             if before_each is not None:
                 before_each(name)
-            samples[name].append(run_once(argv, cwd, (envs or {}).get(name, env)))
+            samples[name].append(run_once(argv, cwd, (envs or {}).get(name, env), ok))
     out = {}
     for name, rows in samples.items():
         out[name] = {"wall": statistics.median(r[0] for r in rows), "cpu": statistics.median(r[1] for r in rows),

@@ -168,6 +168,16 @@ def regather_only(submit: Path, repeats: int, base_root: str) -> None:
           f"load before {before}, after {load()}")
     print()
     print(table(results, cases[-1][0]))
+    from reprogrid.gather import gather
+
+    out = submit.parent / f"{submit.name}-dataset-new"
+    cpu = []
+    for _ in range(repeats):  # the library alone, in this process (no CLI start-up): nothing changed
+        t = time.process_time()
+        res = gather(submit, output=out, progress=False)
+        cpu.append(time.process_time() - t)
+        assert res.files_read == 0
+    print(f"\nin this process, re-gather with nothing changed (this tree): {statistics.median(cpu):.3f} s CPU median")
 
 
 def main() -> None:

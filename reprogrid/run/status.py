@@ -100,22 +100,28 @@ def event_time(event: Any) -> int:
     seconds. A form it does not recognise is left to the bindings.
     """
     iso = event["EventTime"]
-    if not (isinstance(iso, str) and len(iso) >= 19 and iso[13] == ":" and iso[16] == ":" and iso[17:19].isdigit()):
-        return int(event.timestamp)
     if time.tzname is not _MINUTES_ZONE[0]:  # the local zone may have changed (TZ + time.tzset)
         _MINUTES.clear()
         _MINUTES_ZONE[0] = time.tzname
-    minute = iso[:16]
-    base = _MINUTES.get(minute)
-    if base is None:
-        if len(_MINUTES) > 100_000:  # a log spanning months: keep the table bounded
-            _MINUTES.clear()
-        try:
-            start = datetime.datetime(int(iso[0:4]), int(iso[5:7]), int(iso[8:10]), int(iso[11:13]), int(iso[14:16]))
-        except ValueError:
-            return int(event.timestamp)
-        base = _MINUTES[minute] = int(start.timestamp())
-    return base + int(iso[17:19])
+    try:
+        base = _MINUTES.get(iso[:16])
+        if base is None:
+            base = _minute_start(iso)
+        return base + int(iso[17:19])
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return int(event.timestamp)
+
+
+def _minute_start(iso: str) -> int:
+    """The Unix time of ``iso``'s minute, as a naive local time; remembered in _MINUTES."""
+    if not (len(iso) >= 19 and iso[4] == "-" and iso[7] == "-" and iso[10] == "T" and iso[13] == ":"
+            and iso[16] == ":" and iso[17:19].isdigit()):
+        raise ValueError(f"not an ISO event time: {iso!r}")
+    if len(_MINUTES) > 100_000:  # a log spanning months: keep the table bounded
+        _MINUTES.clear()
+    start = datetime.datetime(int(iso[0:4]), int(iso[5:7]), int(iso[8:10]), int(iso[11:13]), int(iso[14:16]))
+    base = _MINUTES[iso[:16]] = int(start.timestamp())
+    return base
 
 
 # the events that change a node's state, by type number; other types (image size...) are skipped
