@@ -83,9 +83,9 @@ def _import_pyarrow() -> Tuple[Any, Any]:
     In a job whose workload never loaded numpy (a command workload), pyarrow is imported
     without its optional numpy, half of pyarrow's import time: ``import numpy`` is made to
     fail while pyarrow loads, then numpy is importable again. A pyarrow that needs numpy
-    (before 16) fails that way, and is then imported the ordinary way.
+    (before 16) is not tried that way; should one fail anyway, it is imported the ordinary way.
     """
-    hide = "numpy" not in sys.modules and "pyarrow" not in sys.modules
+    hide = "numpy" not in sys.modules and "pyarrow" not in sys.modules and _pyarrow_without_numpy()
     if hide:
         sys.modules["numpy"] = None  # type: ignore[assignment]  # ``import numpy`` raises ImportError
         try:
@@ -100,6 +100,16 @@ def _import_pyarrow() -> Tuple[Any, Any]:
     import pyarrow.parquet
 
     return pyarrow, pyarrow.parquet
+
+
+def _pyarrow_without_numpy() -> bool:
+    """Whether the installed pyarrow runs without numpy (16 and later), read without importing it."""
+    try:
+        from importlib import metadata
+
+        return int(metadata.version("pyarrow").split(".")[0]) >= 16
+    except Exception:  # not installed, or an odd version string: import it the ordinary way
+        return False
 
 
 def have_pyarrow() -> bool:
