@@ -14,6 +14,14 @@ Targets (issue 14): >= 10x the naive loop at 20,000 and 100,000 files, bounded m
 Not part of the test suite (minutes at 100k).
 
     python benchmarks/bench_gather.py [--files 100000] [--naive-files 20000] [--repeat 1] [--dir DIR]
+
+``--regather-only`` (issue 28) times just the re-gather rows, whole ``reprogrid gather``
+processes, interleaved, medians of CPU and wall over ``--repeat`` rounds (5 or more): with
+nothing changed (target: under 1 s CPU at 20,000 records, nothing written) and after 1%
+of the records changed (their mtime; only those are read). ``--base-root DIR`` runs the
+same from another checkout (e.g. the base commit) into its own dataset, in the same rounds.
+
+    python benchmarks/bench_gather.py --regather-only --files 20000 --repeat 5 [--base-root /tmp/base28]
 """
 from __future__ import annotations
 
@@ -126,6 +134,52 @@ def run_isolated(name: str, submit: Path, limit: int) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def regather_only(submit: Path, repeats: int, base_root: str) -> None:
+    """Re-gather rows, this tree and the base interleaved: 1% changed, then nothing changed."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _interleave import interleave, load, table
+
+    root = str(Path(__file__).resolve().parents[1])
+    trees = {"this tree": root}
+    if base_root:
+        trees["base"] = base_root
+    envs, cases = {}, []
+    for label, where in trees.items():
+        out = submit.parent / f"{submit.name}-dataset-{'base' if label == 'base' else 'new'}"
+        argv = [sys.executable, "-P", "-m", "reprogrid", "gather", str(submit), "-o", str(out)]
+        env = dict(os.environ, PYTHONPATH=where)
+        subprocess.run(argv, env=env, check=True, capture_output=True)  # the first, full gather
+        for kind in ("1% changed", "nothing changed"):
+            name = f"re-gather, {kind} ({label})"
+            cases.append((name, argv))
+            envs[name] = env
+    cases.sort(key=lambda c: not c[0].startswith("re-gather, 1%"))  # a round: touch, 1% runs, then the rest
+    records = sorted((submit / "results").iterdir())[::100]
+
+    def touch(name: str) -> None:
+        if name == cases[0][0]:
+            now = time.time_ns()
+            for p in records:
+                os.utime(p, ns=(now, now))  # "changed": read again, and only these
+
+    before = load()
+    results = interleave(cases, repeats, before_each=touch, envs=envs)
+    print(f"re-gather of {submit} ({len(records)} records changed in the 1% rows), {repeats} interleaved rounds, "
+          f"load before {before}, after {load()}")
+    print()
+    print(table(results, cases[-1][0]))
+    from reprogrid.gather import gather
+
+    out = submit.parent / f"{submit.name}-dataset-new"
+    cpu = []
+    for _ in range(repeats):  # the library alone, in this process (no CLI start-up): nothing changed
+        t = time.process_time()
+        res = gather(submit, output=out, progress=False)
+        cpu.append(time.process_time() - t)
+        assert res.files_read == 0
+    print(f"\nin this process, re-gather with nothing changed (this tree): {statistics.median(cpu):.3f} s CPU median")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=100_000)
@@ -134,10 +188,14 @@ def main() -> None:
                         help="files for pyarrow.dataset (default: all; its memory grows with the files: ~11 GiB at 100k)")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--dir", default="/tmp/reprogrid-bench-gather")
+    parser.add_argument("--regather-only", action="store_true", help="only the re-gather rows (issue 28)")
+    parser.add_argument("--base-root", default="", help="another checkout to time beside this one (--regather-only)")
     args = parser.parse_args()
     t = time.perf_counter()
     submit = generate(Path(args.dir), args.files)
     print(f"{args.files:,} files ready in {submit} ({time.perf_counter() - t:.0f} s to generate)")
+    if args.regather_only:
+        return regather_only(submit, args.repeat, args.base_root)
     rows = {}
     limits = {"naive": args.naive_files, "pyarrow.dataset": args.pyarrow_files}
     for name in ("naive", "pyarrow.dataset", "gather", "re-gather"):

@@ -10,10 +10,20 @@ runs through the job runner end to end. Medians of several repetitions.
     python benchmarks/bench_job_overhead.py [--repeats 5]
 
 Target: overhead under 1 s and under 2% of a run.
+
+``--command-only`` measures just the trivial ``command:`` workload (issue 28): a script that
+writes metrics.json, run bare (``python3 train.py`` with the contract's variables) and
+through the job bundle (``reprogrid-job.pyz run --kind command``, Parquet and JSON
+records), whole processes, interleaved, medians of CPU and wall; ``--base-root DIR`` adds
+the same two bundle runs built from another checkout (e.g. the base commit). Target:
+under 0.3 s beyond the bare command.
+
+    python benchmarks/bench_job_overhead.py --command-only [--repeats 7] [--base-root /tmp/base28]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -25,6 +35,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from reprogrid.render.bundle import build_job_bundle  # noqa: E402
 from reprogrid.job import data as jobdata  # noqa: E402
@@ -44,11 +55,69 @@ def median_time(fn, repeats):
     return statistics.median(times)
 
 
+TRIVIAL_TRAIN = """\
+import json, os
+with open(os.path.join(os.environ["REPROGRID_OUTPUT_DIR"], "metrics.json"), "w") as f:
+    json.dump({"accuracy": 1.0}, f)
+"""
+
+
+def _bundle_from(root: Path, dest: Path) -> Path:
+    """The job bundle built by the checkout at ``root`` (its own reprogrid), in a fresh process."""
+    code = "import sys; from pathlib import Path; from reprogrid.render.bundle import build_job_bundle; " \
+           "print(build_job_bundle(Path(sys.argv[1])))"
+    env = dict(os.environ, PYTHONPATH=str(root))
+    out = subprocess.run([sys.executable, "-P", "-c", code, str(dest)], env=env, check=True, capture_output=True, text=True)
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+def command_only(repeats: int, base_root: str) -> int:
+    """Bare trivial command vs the same through the bundle (this tree's, and the base's)."""
+    from _interleave import interleave, load, table
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-cmd-"))
+    box = tmp / "sandbox"
+    box.mkdir()
+    (box / "train.py").write_text(TRIVIAL_TRAIN)
+    desc = {"name": "trivial", "kind": "command", "files": ["train.py"], "data": [], "command": ["python3", "train.py"],
+            "primary_metric": "accuracy", "higher_is_better": True}
+    (box / "reprogrid-workload.json").write_text(json.dumps(desc))
+    (box / "out").mkdir()
+    env = dict(os.environ, REPROGRID_SEED="1", REPROGRID_DETERMINISM="1", REPROGRID_DATA_DIR=str(box),
+               REPROGRID_OUTPUT_DIR=str(box / "out"), PYTHONHASHSEED="1", TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop("PYTHONPATH", None)
+    bundles = [("this tree", _bundle_from(ROOT, tmp / "new"))]
+    if base_root:
+        bundles.append(("base", _bundle_from(Path(base_root), tmp / "base")))
+    job = ["run", "--kind", "command", "--workload", "trivial", "--run-id", "trivial--r0", "--seed", "1",
+           "--data-dir", ".", "--output-dir", "results"]
+    cases = [("bare: python3 train.py (anchor)", [sys.executable, "train.py"])]
+    for label, pyz in bundles:
+        for fmt in ("parquet", "json"):
+            cases.append(("bundle, %s record (%s)" % (fmt, label), [sys.executable, str(pyz)] + job + ["--format", fmt]))
+    before = load()
+    results = interleave(cases, repeats, cwd=str(box), env=env)
+    print("trivial command workload, %d interleaved rounds, python %s, load before %s, after %s"
+          % (repeats, sys.version.split()[0], before, load()))
+    print()
+    print(table(results, cases[0][0]))
+    anchor = results[cases[0][0]]
+    print()
+    for name, row in results.items():
+        print("%s: overhead %.3f s wall, %.3f s CPU beyond the bare command" % (name, row["wall"] - anchor["wall"],
+                                                                          row["cpu"] - anchor["cpu"]))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--train-repeats", type=int, default=3)
+    parser.add_argument("--command-only", action="store_true", help="only the trivial command workload rows")
+    parser.add_argument("--base-root", default="", help="another checkout whose bundle to time beside this one")
     args = parser.parse_args()
+    if args.command_only:
+        return command_only(args.repeats, args.base_root)
     samples = str(sample_data_dir())
     tmp = Path(tempfile.mkdtemp(prefix="bench-job-"))
     pyz = build_job_bundle(tmp)

@@ -165,6 +165,52 @@ def test_regather_reads_only_new_records(tmp_path):
     assert _same_dataset(submit / "dataset", tmp_path / "full")  # incremental = full, byte for byte
 
 
+def _stats(folder: Path) -> Dict[str, tuple]:
+    """Every file and folder under ``folder`` (itself included) by inode, mtime and size."""
+    out = {".": (folder.stat().st_ino, folder.stat().st_mtime_ns)}
+    for p in sorted(folder.rglob("*")):
+        st = p.stat()
+        out[str(p.relative_to(folder))] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return out
+
+
+def test_regather_of_nothing_new_writes_nothing(tmp_path):
+    """Issue 28: the files are stat-ed and compared with the index; the dataset is left as it is."""
+    submit = _submit_with_records(tmp_path / "submit", 40)
+    (submit / "results" / "notes.txt").write_text("not a record\n")
+    from reprogrid.gather import gather
+
+    first = gather(submit, progress=False)
+    dataset = submit / "dataset"
+    before = _stats(dataset)
+    time.sleep(0.01)  # a rewrite would show as a new mtime or inode
+    second = gather(submit, progress=False)
+    assert _stats(dataset) == before
+    assert second.files_read == 0 and second.counts == first.counts and second.rows_written == first.rows_written
+    assert second.runs == first.runs and second.ignored_files == ["notes.txt"]
+    assert [p for p in submit.iterdir() if p.name.startswith(".")] == []  # no temporary dataset either
+    # a damaged dataset is written again, from the records that did not change
+    part = dataset / "workload=mnist_convnet" / "part-0.parquet"
+    part.write_bytes(part.read_bytes()[:-1] + b"!")
+    third = gather(submit, progress=False)
+    assert _stats(dataset) != before and third.rows_written == 40
+    assert _same_dataset(dataset, _full(submit, tmp_path / "full"))
+    # one record rewritten: it alone is read again
+    after = _stats(dataset)
+    rec = make_record(repeat=7, status="failed", error_type="OOM")
+    write_parquet(submit / "results" / f"{rec['run_id']}.parquet", [rec])
+    fourth = gather(submit, progress=False)
+    assert fourth.files_read == 1 and fourth.counts["failed"] == 1 and _stats(dataset) != after
+    assert _same_dataset(dataset, _full(submit, tmp_path / "full2"))
+
+
+def _full(submit: Path, out: Path) -> Path:
+    from reprogrid.gather import gather
+
+    gather(submit, output=out, progress=False, incremental=False)
+    return out
+
+
 def test_gather_without_polars_gives_the_same_dataset(tmp_path, monkeypatch):
     import reprogrid.gather.records as records
     from reprogrid.gather import gather

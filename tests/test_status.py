@@ -241,3 +241,62 @@ def test_watch_stops_when_the_dag_is_over(tree: Path, capsys):
         "".join(submitted(100 + k, r, k) + terminated(100 + k, 10 + k, 0) for k, r in enumerate((R1, R2, R3, R4))))
     assert main(["status", str(tree), "--watch", "0.5"]) == 0
     assert "done 4" in capsys.readouterr().out
+
+
+def test_a_status_of_an_unchanged_log_writes_nothing(tree: Path):
+    """Warm: the saved position is read, not written again, when no event is new (issue 28)."""
+    log = tree / "logs" / "study.log"
+    log.write_text(FIRST)
+    status.study_status(tree)
+    cache = tree / status.CACHE_NAME
+    before = cache.stat()
+    again = status.study_status(tree)
+    assert states(again) == {R1: "done", R2: "running", R3: "held", R4: "idle"}
+    after = cache.stat()
+    assert (after.st_ino, after.st_mtime_ns, after.st_size) == (before.st_ino, before.st_mtime_ns, before.st_size)
+    with open(log, "a") as handle:
+        handle.write(MORE)
+    assert states(status.study_status(tree))[R2] == "failed"
+    assert cache.stat().st_mtime_ns != before.st_mtime_ns or cache.stat().st_ino != before.st_ino
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata"])
+def test_event_times_are_the_bindings_timestamps(tmp_path: Path, zone: str, monkeypatch):
+    """Status reads each event's time without strptime; it is the same number as
+    ``JobEvent.timestamp``, in any local time zone, across a daylight-saving change."""
+    import time
+
+    from reprogrid.condor.bindings import htcondor2
+    from reprogrid.emulator.starter import eventlog
+
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        log = tmp_path / "study.log"
+        start = 1_710_050_000  # 2024-03-10 05:53 UTC: New York's clocks go forward at 07:00 UTC
+        with open(log, "w") as handle:
+            for i in range(300):
+                t = start + 97 * i
+                handle.write(eventlog.submit_event(100 + i, 0, f"node{i}", t) + eventlog.execute_event(100 + i, 0, "s", t + 31))
+        events = list(htcondor2().JobEventLog(str(log)).events(0))
+        assert len(events) == 600
+        assert [status.event_time(e) for e in events] == [e.timestamp for e in events]
+        follower = status.EventLogFollower(log)
+        follower.poll()
+        assert follower.nodes["node299"].time == events[-1].timestamp
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_an_older_cache_is_read_again_from_the_start(tree: Path):
+    log = tree / "logs" / "study.log"
+    log.write_text(FIRST)
+    status.study_status(tree)
+    cache = tree / status.CACHE_NAME
+    state = json.loads(cache.read_text())
+    state["nodes"] = {name: {"state": "done"} for name in state["nodes"]}  # the /1 form, under the new schema
+    cache.write_text(json.dumps(state))
+    progress = status.study_status(tree)
+    assert states(progress) == {R1: "done", R2: "running", R3: "held", R4: "idle"}
+    assert progress.events_read == FIRST_EVENTS

@@ -17,12 +17,15 @@ environment from ``manifest.json``.
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import io
 import json
 import pickle
+import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
@@ -36,7 +39,7 @@ STATES = ("done", "running", "idle", "held", "failed", "waiting")
 LOG_NAME = tree.LOG_FILE
 STATUS_NAME = tree.NODE_STATUS_FILE
 CACHE_NAME = "logs/.reprogrid-status.json"
-CACHE_SCHEMA = "reprogrid.status-cache/1"
+CACHE_SCHEMA = "reprogrid.status-cache/2"  # /2: a node is a list of NodeProgress fields, in order
 _NODE_STATUS = {dc.STATUS_NOT_READY: "waiting", dc.STATUS_READY: "waiting", dc.STATUS_PRERUN: "waiting",
                 dc.STATUS_SUBMITTED: "idle", dc.STATUS_POSTRUN: "running", dc.STATUS_DONE: "done",
                 dc.STATUS_ERROR: "failed", dc.STATUS_FUTILE: "failed"}
@@ -57,7 +60,7 @@ JOB_RECONNECT_FAILED = int(JobEventType.JOB_RECONNECT_FAILED)
 
 
 
-@dataclass
+@dataclass(slots=True)  # one per run: 100,000 runs stay small
 class NodeProgress:
     """What the event log says about one DAG node."""
 
@@ -71,8 +74,17 @@ class NodeProgress:
     note: Optional[str] = None
 
 
+_NODE_FIELDS = tuple(f.name for f in fields(NodeProgress))
+_node_values = attrgetter(*_NODE_FIELDS)  # a node's fields as a tuple, in order (the cache's form)
+
+
 def node_name_of(event: Any) -> Optional[str]:
-    """The DAG node a submit event belongs to (``DAG Node: <name>`` in its log notes)."""
+    """The DAG node a submit event belongs to (``DAG Node: <name>`` in its log notes, or the
+    structured notes' ``DAGNodeName``)."""
+    for line in str(event.get("LogNotes") or "").splitlines():
+        key, sep, value = line.strip().partition(":")
+        if sep and key.strip() == "DAG Node" and value.strip():
+            return value.strip()
     notes = event.get("StructuredNotes")
     if notes is not None:
         try:
@@ -81,27 +93,73 @@ def node_name_of(event: Any) -> Optional[str]:
             name = None
         if name:
             return str(name)
-    for line in str(event.get("LogNotes") or "").splitlines():
-        key, sep, value = line.strip().partition(":")
-        if sep and key.strip() == "DAG Node" and value.strip():
-            return value.strip()
     return None
+
+
+_MINUTES: Dict[str, int] = {}  # "YYYY-MM-DDTHH:MM" -> its Unix time, as the bindings reckon it
+_MINUTES_ZONE: List[Any] = [None]  # the ``time.tzname`` _MINUTES was filled under (tzset makes a new one)
+
+
+def event_time(event: Any) -> int:
+    """``event.timestamp`` without ``strptime`` (a fifth of a cold status): the same number.
+
+    The bindings read ``EventTime`` as a naive local time (``datetime.timestamp()``,
+    truncated to whole seconds); so does this, once per minute of the log, adding the
+    seconds. A form it does not recognise is left to the bindings.
+    """
+    iso = event["EventTime"]
+    if time.tzname is not _MINUTES_ZONE[0]:  # the local zone may have changed (TZ + time.tzset)
+        _MINUTES.clear()
+        _MINUTES_ZONE[0] = time.tzname
+    try:
+        base = _MINUTES.get(iso[:16])
+        if base is None:
+            base = _minute_start(iso)
+        return base + int(iso[17:19])
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return int(event.timestamp)
+
+
+def _minute_start(iso: str) -> int:
+    """The Unix time of ``iso``'s minute, as a naive local time; remembered in _MINUTES."""
+    if not (len(iso) >= 19 and iso[4] == "-" and iso[7] == "-" and iso[10] == "T" and iso[13] == ":"
+            and iso[16] == ":" and iso[17:19].isdigit()):
+        raise ValueError(f"not an ISO event time: {iso!r}")
+    if len(_MINUTES) > 100_000:  # a log spanning months: keep the table bounded
+        _MINUTES.clear()
+    start = datetime.datetime(int(iso[0:4]), int(iso[5:7]), int(iso[8:10]), int(iso[11:13]), int(iso[14:16]))
+    base = _MINUTES[iso[:16]] = int(start.timestamp())
+    return base
+
+
+# the events that change a node's state, by type number; other types (image size...) are skipped
+_TO_RUNNING = frozenset((EXECUTE, JOB_UNSUSPENDED))
+_TO_IDLE = frozenset((JOB_EVICTED, SHADOW_EXCEPTION, JOB_RELEASED, JOB_RECONNECT_FAILED))
+_RELEVANT = _TO_RUNNING | _TO_IDLE | {SUBMIT, JOB_HELD, JOB_TERMINATED, POST_SCRIPT_TERMINATED, JOB_ABORTED,
+                                     EXECUTABLE_ERROR}
 
 
 def apply_event(nodes: Dict[str, NodeProgress], jobs: Dict[str, str], event: Any) -> Optional[str]:
     """Update ``nodes`` (by node name) and ``jobs`` (``"cluster.proc"`` -> node) with one event.
 
-    Returns the node the event was about, or None for an event of no DAG node.
+    Returns the node the event was about, or None for an event of no DAG node or of a
+    type that changes no state. Each event attribute read is a call into the bindings,
+    so an event of no interest costs one (its type).
     """
-    kind = int(event.type)
-    job = f"{event.cluster}.{event.proc}"
+    kind = event["EventTypeNumber"]
+    if kind not in _RELEVANT:
+        return None
+    cluster, proc = _job_id(event)
+    job = f"{cluster}.{proc}"
     if kind == SUBMIT:
         name = node_name_of(event)
         if name is None:
             return None
         jobs[job] = name
-        node = nodes.setdefault(name, NodeProgress())
-        node.state, node.cluster, node.proc = "idle", event.cluster, event.proc
+        node = nodes.get(name)
+        if node is None:
+            node = nodes[name] = NodeProgress()
+        node.state, node.cluster, node.proc = "idle", cluster, proc
         node.submits += 1
         node.hold_reason = node.return_value = node.note = None
     else:
@@ -109,31 +167,45 @@ def apply_event(nodes: Dict[str, NodeProgress], jobs: Dict[str, str], event: Any
         if name is None:
             return None
         node = nodes[name]
-        if kind in (EXECUTE, JOB_UNSUSPENDED):
+        if kind in _TO_RUNNING:
             node.state = "running"
-        elif kind in (JOB_EVICTED, SHADOW_EXCEPTION, JOB_RELEASED, JOB_RECONNECT_FAILED):
+        elif kind in _TO_IDLE:
             node.state, node.hold_reason = "idle", None
         elif kind == JOB_HELD:
             node.state = "held"
             node.hold_reason = str(event.get("HoldReason") or "held")
         elif kind in (JOB_TERMINATED, POST_SCRIPT_TERMINATED):
-            normal = bool(event.get("TerminatedNormally", True))
-            value = event.get("ReturnValue")
-            node.return_value = int(value) if value is not None else None
-            ok = normal and node.return_value == 0
-            node.state = "done" if ok else "failed"
-            if not normal:
-                node.note = f"killed by signal {event.get('TerminatedBySignal')}"
-            elif not ok:
-                node.note = f"exit code {node.return_value}"
+            _terminated(node, event)
         elif kind == JOB_ABORTED:
             node.state, node.note = "failed", f"removed: {event.get('Reason') or 'condor_rm'}"
-        elif kind == EXECUTABLE_ERROR:
+        else:  # EXECUTABLE_ERROR
             node.state, node.note = "failed", "executable error"
-        else:
-            return name
-    node.time = int(event.timestamp)
+    node.time = event_time(event)
     return name
+
+
+def _job_id(event: Any) -> Tuple[int, int]:
+    """``(event.cluster, event.proc)`` in two lookups, not four (-1 where the event has none)."""
+    try:
+        cluster = event["Cluster"]
+    except KeyError:
+        cluster = -1
+    try:
+        return cluster, event["Proc"]
+    except KeyError:
+        return cluster, -1
+
+
+def _terminated(node: NodeProgress, event: Any) -> None:
+    normal = bool(event.get("TerminatedNormally", True))
+    value = event.get("ReturnValue")
+    node.return_value = int(value) if value is not None else None
+    ok = normal and node.return_value == 0
+    node.state = "done" if ok else "failed"
+    if not normal:
+        node.note = f"killed by signal {event.get('TerminatedBySignal')}"
+    elif not ok:
+        node.note = f"exit code {node.return_value}"
 
 
 def _head_digest(path: Path) -> Tuple[int, str]:
@@ -226,7 +298,8 @@ class EventLogFollower:
             "reader": reader,
             "events_read": self.events_read,
             "jobs": self.jobs,
-            "nodes": {name: asdict(node) for name, node in self.nodes.items()},
+            # a list per node (the fields in order): asdict per node was a tenth of a cold status
+            "nodes": {name: _node_values(node) for name, node in self.nodes.items()},
         }
 
     @classmethod
@@ -246,7 +319,10 @@ class EventLogFollower:
             follower._reader = reader
             follower.events_read = int(state["events_read"])
             follower.jobs = {str(k): str(v) for k, v in state["jobs"].items()}
-            follower.nodes = {str(k): NodeProgress(**v) for k, v in state["nodes"].items()}
+            width = len(_NODE_FIELDS)
+            follower.nodes = {str(k): NodeProgress(*v) for k, v in state["nodes"].items() if len(v) == width}
+            if len(follower.nodes) != len(state["nodes"]):
+                return cls(path)
         except Exception:  # a damaged or foreign cache: read from the start instead
             return cls(path)
         return follower
@@ -462,9 +538,10 @@ class StatusTracker:
 
     def update(self) -> StudyProgress:
         """Read new events and the node status file; return the study's progress."""
-        self.follower.poll()
+        new_events = self.follower.poll()
         progress = combine(self.manifest, self.follower, self._node_status())
-        if self.cache_path is not None and self.follower.events_read:
+        # saved when something new was read: a warm status of an unchanged log writes nothing
+        if self.cache_path is not None and self.follower.events_read and (new_events or not self.cache_path.is_file()):
             try:
                 write_text_atomic(self.cache_path, json.dumps(self.follower.to_state()))
             except OSError as err:  # a read-only submit tree: status still works

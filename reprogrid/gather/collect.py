@@ -46,7 +46,8 @@ from reprogrid.core.text import shown
 from reprogrid.job.schema import SCHEMA_VERSION, STATUS_FAILED, STATUS_OK
 from reprogrid.core.progress import Progress
 from reprogrid.gather.records import Found, Rows, check_record, read_items
-from reprogrid.gather.dataset import PARTITION, REPORT_NAME, _checked_output, arrow_schema, conform, write_dataset
+from reprogrid.gather.dataset import (PARTITION, REPORT_NAME, _checked_output, arrow_schema, conform, file_sizes,
+                                      write_dataset)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -231,7 +232,9 @@ def gather(submit_dir: PathLike, *, output: Optional[PathLike] = None, workers: 
     for a missing/invalid manifest or an output folder that cannot be written. With
     ``incremental`` (the default) a run whose files are unchanged since the last gather
     into the same dataset is taken from that dataset instead of being read again; the
-    dataset written is the same, byte for byte, as a full gather's.
+    dataset written is the same, byte for byte, as a full gather's. When nothing changed
+    at all (every record file, and the dataset's own files, as the index recorded them),
+    nothing is read or written and the last gather's result is returned.
     """
     submit, manifest, dataset_dir = _locate(submit_dir, output)
     stats: Dict[str, Tuple[int, int]] = {}
@@ -252,9 +255,14 @@ def gather(submit_dir: PathLike, *, output: Optional[PathLike] = None, workers: 
         report_runs[:] = _ordered_runs(manifest["runs"], g.runs, skipped)
         return result.to_dict()
 
-    def index() -> str:
-        return json.dumps({"schema": INDEX_SCHEMA, "manifest_sha256": digest, "runs": g.index},
+    def index(written: Path) -> str:  # the dataset's own files' sizes too: a re-gather checks them
+        sizes = {rel: size for rel, (size, _) in file_sizes(written, leave_out=[INDEX_NAME, REPORT_NAME]).items()}
+        return json.dumps({"schema": INDEX_SCHEMA, "manifest_sha256": digest, "runs": g.index, "files": sizes},
                           separators=(",", ":"), sort_keys=True) + "\n"
+
+    if previous is not None and _unchanged(g, previous, dataset_dir, result):
+        return result  # nothing changed since the last gather: nothing is read or written
+    previous = _old_rows(dataset_dir, previous)
 
     try:
         tables = _tables(g, sorted(set(by_stem) & set(g.expected)), previous, workers, progress)
@@ -329,20 +337,62 @@ def _manifest_digest(submit: Path) -> str:
     return hashlib.sha256((submit / tree.MANIFEST_FILE).read_bytes()).hexdigest()
 
 
-def _previous(dataset_dir: Path, digest: str) -> Optional[Tuple[Dict[str, Any], "_OldRows"]]:
-    """The last gather's index, report and rows, when it was made from the same manifest."""
+def _previous(dataset_dir: Path, digest: str) -> Optional[Dict[str, Any]]:
+    """The last gather's index and report, when it was made from the same manifest."""
     try:
         index = json.loads((dataset_dir / INDEX_NAME).read_text(encoding="utf-8"))
         report = json.loads((dataset_dir / REPORT_NAME).read_text(encoding="utf-8"))
         if index.get("schema") != INDEX_SCHEMA or index.get("manifest_sha256") != digest:
             return None
         runs = {run["run_id"]: run for run in report.get("runs", [])}
-        old = _OldRows(dataset_dir)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+    return {"index": index.get("runs", {}), "runs": runs, "files": index.get("files"), "report": report}
+
+
+def _old_rows(dataset_dir: Path, info: Optional[Dict[str, Any]]) -> Optional[Tuple[Dict[str, Any], "_OldRows"]]:
+    """The last gather's index with a reader of its rows; None when they cannot be read."""
+    if info is None:
+        return None
+    try:
+        return info, _OldRows(dataset_dir)
     except Exception:  # noqa: BLE001 - an unreadable old dataset: gather everything again
         return None
-    return {"index": index.get("runs", {}), "runs": runs}, old
+
+
+def _unchanged(g: _Gathering, previous: Dict[str, Any], dataset_dir: Path, result: GatherResult) -> bool:
+    """Whether nothing the last gather read or wrote has changed since (by stat); if so
+    ``result`` is filled from its report.
+
+    Then a re-gather writes nothing: every record file has the size and mtime the index
+    recorded, no record came or went, the files that were not records are the same, and
+    the dataset's own files are those gather wrote (same names and sizes, none modified
+    after the index, which is written last).
+    """
+    old = previous["report"]
+    written = previous.get("files")
+    try:  # the dataset as gather left it: the same files and sizes, none written after the index
+        index_time = (dataset_dir / INDEX_NAME).stat().st_mtime_ns
+        now = file_sizes(dataset_dir, leave_out=[INDEX_NAME])
+    except OSError:
+        return False
+    if written is None or {rel: size for rel, (size, _) in now.items() if rel != REPORT_NAME} != written \
+            or any(mtime > index_time for _, mtime in now.values()):
+        return False
+    if (old.get("submit_dir"), old.get("dataset_dir")) != (str(result.submit_dir), str(result.dataset_dir)):
+        return False
+    if old.get("unexpected") != result.unexpected or old.get("ignored_files") != result.ignored_files:
+        return False
+    index = previous["index"]
+    stems = set(g.by_stem) & set(g.expected)
+    if len(stems) != len(index) or any(index.get(stem, [None])[0] != g.signature(stem) for stem in stems):
+        return False
+    result.runs[:] = old["runs"]
+    result.corrupt_files[:] = old.get("corrupt_files", [])
+    result.extra_columns.update(old.get("extra_columns", {}))
+    result.rows_written = int(old.get("rows_written", 0))
+    result.files_read = 0
+    return True
 
 
 class _OldRows:

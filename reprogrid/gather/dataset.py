@@ -12,7 +12,7 @@ import json
 import os
 import urllib.parse
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
 from reprogrid import tree
 from reprogrid.core.errors import Problem, UserError
@@ -107,7 +107,7 @@ class DatasetWriter:
 
 def write_dataset(tables: Iterable[Any], output: PathLike,
                   report: Union[None, Dict[str, Any], Callable[[], Dict[str, Any]]] = None,
-                  extra: Optional[Dict[str, Callable[[], str]]] = None) -> int:
+                  extra: Optional[Dict[str, Callable[[Path], str]]] = None) -> int:
     """Write result-schema tables as a hive-partitioned dataset at ``output``, atomically.
 
     ``tables`` are conformed (see :func:`conform`) and streamed one at a time; ``report``
@@ -115,7 +115,7 @@ def write_dataset(tables: Iterable[Any], output: PathLike,
     ``_gather_report.json`` inside the dataset. Returns the rows written. Gather and the
     importers both write through here, so they produce the same layout. ``extra`` maps
     more file names (``_``-prefixed, so readers skip them) to functions giving their text,
-    called after the report.
+    called after the report with the folder being written (its files are all there).
     """
     output = _checked_output(Path(output))
     with atomic_directory(output) as tmp:
@@ -129,8 +129,22 @@ def write_dataset(tables: Iterable[Any], output: PathLike,
             content = dict(report() if callable(report) else report, rows_written=writer.rows)
             write_text_atomic(tmp / REPORT_NAME, report_json(content))
         for name, text in (extra or {}).items():
-            (tmp / name).write_text(text(), encoding="utf-8")
+            (tmp / name).write_text(text(tmp), encoding="utf-8")
     return writer.rows
+
+
+def file_sizes(root: Path, leave_out: Iterable[str] = ()) -> Dict[str, List[int]]:
+    """Relative path -> [size, mtime in ns] of every file under ``root`` but ``leave_out``."""
+    out: Dict[str, List[int]] = {}
+    skip = set(leave_out)
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            path = os.path.join(folder, name)
+            rel = os.path.relpath(path, root).replace(os.sep, "/")
+            if rel not in skip:
+                st = os.stat(path)
+                out[rel] = [st.st_size, st.st_mtime_ns]
+    return out
 
 
 def report_json(content: Dict[str, Any]) -> str:

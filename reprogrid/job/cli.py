@@ -12,7 +12,7 @@ import re
 import tempfile
 from typing import Any, Dict, List, Optional
 
-from . import catalogue, workloads
+from . import catalogue
 
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="builtin (a keras-io example), command or entry (a user's workload; default builtin)")
     run.add_argument("--workload", required=True, type=_run_id,
                      help="the workload's name in the spec (a built-in example's name unless --example is given)")
-    run.add_argument("--example", choices=sorted(workloads.WORKLOADS),
+    run.add_argument("--example", choices=sorted(catalogue.WORKLOAD_NAMES),
                      help="builtin: the example a variant runs (default: --workload)")
     run.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", type=_option,
                      help="builtin: an option of the example, e.g. lstm_units=32 (repeatable)")
@@ -118,7 +118,7 @@ def _synthetic_mnist(n: int = 64) -> Dict[str, Any]:
 
 def selftest(data_dir: Optional[str] = None) -> Dict[str, Any]:
     """Imports, full-size parameter counts, a determinism check, optional real-data runs."""
-    from . import determinism, fingerprint
+    from . import determinism, fingerprint, workloads  # workloads imports numpy: not for run --kind command
     from .compat import import_tf
     from .runner import RunOptions, float32_sha256, run_job
 
@@ -172,9 +172,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             example=args.example, options=dict(args.option), task=args.task,
             primary_metric=args.primary_metric, workload_file=args.workload_file,
         )
-        if args.kind == catalogue.KIND_BUILTIN and args.example is None and args.workload not in workloads.WORKLOADS:
+        if args.kind == catalogue.KIND_BUILTIN and args.example is None and args.workload not in catalogue.BUILTIN:
             parser.error("argument --workload: %r is not a built-in example (%s); give --example or --kind"
-                         % (args.workload, ", ".join(sorted(workloads.WORKLOADS))))
+                         % (args.workload, ", ".join(sorted(catalogue.WORKLOAD_NAMES))))
         rec, path, code = run_job(opts)
         summary = {k: rec[k] for k in ("run_id", "status", "workload_kind", "primary_metric", "primary_value", "test_accuracy",
                                        "test_loss", "sample_data", "error_type", "error_message")}

@@ -476,12 +476,8 @@ def gpu_info(tf: Any = None) -> Dict[str, Any]:
 
 def software_info(tf: Any = None) -> Dict[str, Any]:
     info = {"python": platform.python_version(), "python_implementation": platform.python_implementation()}  # type: Dict[str, Any]
-    try:
-        import numpy
-
-        info["numpy"] = numpy.__version__
-    except Exception:
-        info["numpy"] = None
+    numpy = sys.modules.get("numpy")  # the loaded one; else the installed one, read without importing it
+    info["numpy"] = getattr(numpy, "__version__", None) if numpy is not None else _dist_version("numpy")
     if tf is None:
         return info
     info["tensorflow"] = getattr(tf, "__version__", None)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import struct
+import sys
 import tempfile
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from .schema import COLUMN_NAMES, COLUMN_TYPES, COLUMNS, SCHEMA_VERSION
 
@@ -75,10 +77,44 @@ def _atomic_write(path: str, data: bytes) -> None:
         raise
 
 
+def _import_pyarrow() -> Tuple[Any, Any]:
+    """``(pyarrow, pyarrow.parquet)``; ImportError (or whatever the import raises) when absent.
+
+    In a job whose workload never loaded numpy (a command workload), pyarrow is imported
+    without its optional numpy, half of pyarrow's import time: ``import numpy`` is made to
+    fail while pyarrow loads, then numpy is importable again. A pyarrow that needs numpy
+    (before 16) is not tried that way; should one fail anyway, it is imported the ordinary way.
+    """
+    hide = "numpy" not in sys.modules and "pyarrow" not in sys.modules and _pyarrow_without_numpy()
+    if hide:
+        sys.modules["numpy"] = None  # type: ignore[assignment]  # ``import numpy`` raises ImportError
+        try:
+            import pyarrow.parquet  # noqa: F401
+        except Exception:
+            for name in [m for m in sys.modules if m == "pyarrow" or m.startswith("pyarrow.")]:
+                del sys.modules[name]  # a pyarrow that needs numpy: start again below, with it
+        finally:
+            if "numpy" in sys.modules and sys.modules["numpy"] is None:
+                del sys.modules["numpy"]
+    import pyarrow
+    import pyarrow.parquet
+
+    return pyarrow, pyarrow.parquet
+
+
+def _pyarrow_without_numpy() -> bool:
+    """Whether the installed pyarrow runs without numpy (16 and later), read without importing it."""
+    try:
+        from importlib import metadata
+
+        return int(metadata.version("pyarrow").split(".")[0]) >= 16
+    except Exception:  # not installed, or an odd version string: import it the ordinary way
+        return False
+
+
 def have_pyarrow() -> bool:
     try:
-        import pyarrow  # noqa: F401
-        import pyarrow.parquet  # noqa: F401
+        _import_pyarrow()
     except Exception:
         return False
     return True
@@ -86,21 +122,40 @@ def have_pyarrow() -> bool:
 
 def arrow_schema() -> Any:
     """The record's Arrow schema (pyarrow needed), with the schema version in its metadata."""
-    import pyarrow as pa
+    pa, _ = _import_pyarrow()
 
-    types = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "bool": pa.bool_()}
     return pa.schema(
-        [pa.field(name, types[kind], nullable=True) for name, kind in COLUMNS],
+        [pa.field(name, _ARROW_TYPES[kind](pa), nullable=True) for name, kind in COLUMNS],
         metadata={b"reprogrid.schema_version": str(SCHEMA_VERSION).encode()},
     )
 
 
+def _one_value_array(pa: Any, kind: str, value: Any) -> Any:
+    """A one-row Arrow array from its buffers: ``pa.array`` on a Python list imports pandas
+    (pyarrow checks for pandas objects), which would be a third of a trivial run."""
+    arrow_type = _ARROW_TYPES[kind](pa)
+    if value is None:
+        return pa.nulls(1, arrow_type)
+    if kind == "str":
+        data = value.encode("utf-8")
+        return pa.Array.from_buffers(arrow_type, 1, [None, pa.py_buffer(struct.pack("<ii", 0, len(data))),
+                                                      pa.py_buffer(data)])
+    packed = {"int": lambda: struct.pack("<q", value), "float": lambda: struct.pack("<d", value),
+              "bool": lambda: struct.pack("<B", 1 if value else 0)}[kind]()
+    return pa.Array.from_buffers(arrow_type, 1, [None, pa.py_buffer(packed)])
+
+
+_ARROW_TYPES = {"int": lambda pa: pa.int64(), "float": lambda pa: pa.float64(), "str": lambda pa: pa.string(),
+                "bool": lambda pa: pa.bool_()}
+
+
 def parquet_bytes(record: Dict[str, Any]) -> bytes:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """The normalised record as a one-row Parquet file (pyarrow's own arrays; no pandas)."""
+    pa, pq = _import_pyarrow()
 
     schema = arrow_schema()
-    table = pa.Table.from_pydict({name: [value] for name, value in record.items()}, schema=schema)
+    arrays = [_one_value_array(pa, kind, record.get(name)) for name, kind in COLUMNS]
+    table = pa.Table.from_arrays(arrays, schema=schema)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
     return sink.getvalue().to_pybytes()

@@ -17,9 +17,7 @@ import time
 import traceback
 from typing import Any, Dict, List, Optional, Tuple
 
-import numpy as np
-
-from . import catalogue, determinism, distributions, fingerprint, fingerprint_columns, record, samples
+from . import catalogue, distributions, fingerprint, fingerprint_columns, record, samples
 from .data import sha256_file
 from .schema import STATUS_FAILED, STATUS_OK
 
@@ -67,6 +65,8 @@ def utc_now() -> str:
 
 def float32_sha256(arrays: List[Any]) -> str:
     """sha256 over the little-endian float32 bytes of each array, in order."""
+    import numpy as np  # late: a command workload without predictions never needs numpy
+
     digest = hashlib.sha256()
     for array in arrays:
         digest.update(np.ascontiguousarray(np.asarray(array), dtype="<f4").tobytes())
@@ -149,7 +149,7 @@ def _run_builtin(opts: RunOptions, rec: Dict[str, Any], progress: Dict[str, Any]
     rec["data_sha256"] = json.dumps(hashes, sort_keys=True)
     rec["sample_data"] = bool(opts.sample_data or is_sample)
     progress["stage"] = "import keras"
-    from . import compat
+    from . import compat, determinism  # here: a command workload compiles neither (the bundle has no bytecode)
 
     backend = compat.requested_backend()
     determinism.prepare_environment(backend, opts.determinism)

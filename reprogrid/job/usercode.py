@@ -25,9 +25,10 @@ import random
 import shutil
 import subprocess
 import sys
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
+if TYPE_CHECKING:  # annotations only: numpy is imported where predictions or seeding need it
+    import numpy as np
 
 from . import catalogue
 from .data import sha256_file
@@ -132,12 +133,14 @@ def check_metrics(value: Any, source: str) -> Dict[str, float]:
     if not isinstance(value, dict):
         raise MetricsMalformed("%s must be a map of metric name -> number, like {\"accuracy\": 0.91}; got %s"
                                % (source, type(value).__name__))
+    np = sys.modules.get("numpy")  # a NumPy number can only be here when numpy is loaded
+    booleans, numbers = ((bool, np.bool_), (int, float, np.integer, np.floating)) if np else ((bool,), (int, float))
     out = {}
     for key, number in value.items():
         if not isinstance(key, str) or not key:
             raise MetricsMalformed("%s has a metric name %r; names are non-empty strings" % (source, key))
-        if isinstance(number, (bool, np.bool_)) or not isinstance(number, (int, float, np.integer, np.floating)):
-            if isinstance(number, np.ndarray) and number.shape == () and number.dtype.kind in "iuf":
+        if isinstance(number, booleans) or not isinstance(number, numbers):
+            if np and isinstance(number, np.ndarray) and number.shape == () and number.dtype.kind in "iuf":
                 number = number.item()
             else:
                 raise MetricWrongType("%s: metric %r is %s, not a number; write plain numbers (float(x))"
@@ -182,6 +185,8 @@ def read_metrics_file(output_dir: str) -> Dict[str, float]:
 
 def predictions_array(value: Any, source: str) -> np.ndarray:
     """``value`` as a numeric NumPy array (``PredictionsMalformed`` otherwise)."""
+    import numpy as np  # late: only a workload with predictions needs numpy
+
     try:
         array = np.asarray(value)
     except Exception as err:  # ragged lists and the like
@@ -196,6 +201,8 @@ def read_predictions_file(output_dir: str) -> Optional[np.ndarray]:
     path = os.path.join(output_dir, PREDICTIONS_FILE)
     if not os.path.isfile(path):
         return None
+    import numpy as np  # late: only a workload that wrote predictions needs numpy
+
     try:
         value = np.load(path, allow_pickle=False)
     except Exception as err:
@@ -260,6 +267,8 @@ def frameworks_to_seed(code_paths: Sequence[str], environ: Optional[Dict[str, st
 
 def seed_everything(seed: int, determinism: bool, frameworks: Sequence[str]) -> List[str]:
     """Seed Python and NumPy, then each framework as it documents; returns what was seeded."""
+    import numpy as np  # late: an entry workload is seeded in-process; a command never is
+
     from . import determinism as tf_determinism
 
     seed = int(seed)
