@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pandas as pd
 
-from reprogrid.job.distributions import TRUNCATED_KEY, normalize
+from reprogrid.job.distributions import TOOLING, TRUNCATED_KEY, normalize
 
 #: Record column -> label in the stack table.
 STACK_COLUMNS = (
@@ -33,8 +33,6 @@ STACK_COLUMNS = (
 )
 
 
-#: The packaging tools: every environment brings its own; they are not part of what a stack compares.
-TOOLING = frozenset(("pip", "setuptools", "wheel", "distribute"))
 #: What "same stack" was decided on, as the report says it.
 BASIS_ALL = "all installed distributions the records carry (pip, setuptools and wheel left out)"
 BASIS_NUMPY = "Python/TF/Keras/CUDA and the NumPy version only (these records carry no distribution list)"

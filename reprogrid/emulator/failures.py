@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import List, Mapping, Optional, Sequence, Tuple
 
 from reprogrid import tree
+from reprogrid.core.scratch import strip_sandbox
 from reprogrid.job import record
 
 #: longest reason shown
@@ -18,6 +19,8 @@ REASON_CHARS = 200
 #: at most this many failed runs' records are read (a file each)
 RECORDS_READ = 500
 _JOB_ID = re.compile(r"\s*\(\d+\.\d+\.\d+\)|\bjob \d+\.\d+\b")
+_CLUSTER_PROC = re.compile(r"(<run>)\.\d+\.\d+\b")
+_TRACEBACK = "Traceback (most recent call last)"
 
 
 def record_reason(submit_dir: Path, run_id: str) -> Optional[str]:
@@ -36,9 +39,25 @@ def record_reason(submit_dir: Path, run_id: str) -> Optional[str]:
     return None
 
 
-def _general(reason: str, run_id: str) -> str:
-    text = " ".join(_JOB_ID.sub("", reason.replace(run_id, "<run>")).split())
-    return text if len(text) <= REASON_CHARS else text[:REASON_CHARS - 3] + "..."
+def exception_line(message: str) -> str:
+    """``message`` with a Python traceback cut to its last non-empty line, the exception
+    (``ValueError: ...``), and dry-run sandbox paths (the job's folder too) written ``<sandbox>/``."""
+    text = strip_sandbox(message, job_folder=True)
+    at = text.find(_TRACEBACK)
+    if at >= 0:
+        lines = [line.strip() for line in text[at:].splitlines() if line.strip()]
+        text = text[:at] + lines[-1]
+    return text
+
+
+def general_reason(reason: str, run_id: str = "", chars: int = REASON_CHARS) -> str:
+    """``reason`` as the runs failing alike share it: its exception line (see
+    :func:`exception_line`), no run id, job id or ``.<cluster>.<proc>``, one line of ``chars`` at most."""
+    text = exception_line(reason)
+    if run_id:
+        text = _CLUSTER_PROC.sub(r"\1", text.replace(run_id, "<run>"))
+    text = " ".join(_JOB_ID.sub("", text).split())
+    return text if len(text) <= chars else text[:chars - 3] + "..."
 
 
 def grouped_reasons(submit_dir: Optional[Path], failed: Sequence[str],
@@ -48,5 +67,5 @@ def grouped_reasons(submit_dir: Optional[Path], failed: Sequence[str],
     for i, node in enumerate(failed):
         # each record is a file read: the first RECORDS_READ say why; beyond that, the scheduler's reason
         why = record_reason(submit_dir, node) if submit_dir is not None and i < RECORDS_READ else None
-        counts[_general(why or reasons.get(node) or "no reason recorded", node)] += 1
+        counts[general_reason(why or reasons.get(node) or "no reason recorded", node)] += 1
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))

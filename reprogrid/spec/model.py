@@ -18,6 +18,15 @@ from reprogrid.job import catalogue
 CPU_VENDORS = {"amd": (23, 25, 26), "intel": (6,)}
 MICROARCH_LEVELS = ("x86_64-v1", "x86_64-v2", "x86_64-v3", "x86_64-v4")
 POOL_PROFILES = ("ospool", "ospool-2022", "custom")
+#: vendor names a recorded CPU vendor or GPU name is read as (``GenuineIntel`` -> intel)
+VENDORS = ("intel", "amd", "nvidia", "arm", "apple")
+
+
+def vendor_of(text: Any) -> Optional[str]:
+    """The vendor a recorded CPU ``vendor_id`` (``AuthenticAMD``), GPU name or vendor word
+    names, lower case; None when it names none of :data:`VENDORS`."""
+    low = str(text or "").lower()
+    return next((v for v in VENDORS if v in low), None)
 
 
 def slug(name: str) -> str:
