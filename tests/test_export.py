@@ -191,10 +191,11 @@ def test_user_workload_crate_validates_and_imports(user_study, tmp_path):
     image = entities["docker://python:3.12-slim"]
     assert image["@type"] == "DockerImage" and image["tag"] == "3.12-slim"
     run = entities["#run/my-logreg--numpy-only--amd-zen3--r0"]
-    assert run["containerImage"] == {"@id": "docker://python:3.12-slim"}
+    assert "containerImage" not in run  # the dry run ran it in a local Python, not in the image
     assert run["result"] == [{"@id": "results/my-logreg--numpy-only--amd-zen3--r0.parquet"}]
     values = {entities[v["@id"]]["name"]: entities[v["@id"]]["value"] for v in run["additionalProperty"]}
     assert values["primary_metric"] == "accuracy" and "python_version" in values
+    assert values["emulated"] is True and values["local_stack"].startswith("python ")
     assert_no_machine_paths(unpacked, user_study.parent)
 
     # `reprogrid import crate`: another study's dataset, the same rows.
