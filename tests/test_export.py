@@ -17,12 +17,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import pyarrow.parquet as pq
+import yaml
 
 from reprogrid.analysis import summarize
 from reprogrid.cli import main
 from reprogrid.core.errors import UserError
 from reprogrid.export import export_crate
-from reprogrid.export.sources import scrub
+from reprogrid.export.sources import scrub, scrub_parquet
 from reprogrid.gather import gather, load_dataset
 from reprogrid.render import render_study
 from reprogrid.report import build_report
@@ -77,7 +79,9 @@ def failing_study(tmp_path_factory):
     spec_dir = root / "spec"
     spec_dir.mkdir()
     (spec_dir / "train.py").write_text((Path(__file__).resolve().parents[1] / "examples" / "numpy-command" / "train.py").read_text())
-    (spec_dir / "broken.py").write_text('raise ValueError("deliberately broken workload")\n')
+    # the secret is built at run time: the workload's own code is copied as it is (only its paths are rewritten)
+    (spec_dir / "broken.py").write_text('max_tokens = 5\nsecret = "s3cr3t" + "-value"\n'
+                                        'raise ValueError("deliberately broken workload; API_KEY=" + secret)\n')
     study = study_from_dict({
         "name": "export-fails", "repeats": 1, "retries": 0,
         "workloads": [
@@ -121,11 +125,18 @@ def summary_lines(path: Path) -> list:
 
 
 def assert_no_machine_paths(crate: Path, *paths: Path) -> None:
+    """No file of ``crate`` (Parquet files read back, their compression aside) holds one of
+    ``paths``, the home folder, a dry-run sandbox under the temporary folder or the secret."""
+    import pyarrow.parquet as pq
+
     home = os.path.expanduser("~")
-    needles = [str(p).encode() for p in paths] + [home.encode() + b"/", b"s3cr3t-value"]
+    sandbox = os.path.join(tempfile.gettempdir(), "reprogrid-dryrun-")
+    needles = [str(p).encode() for p in paths] + [home.encode() + b"/", sandbox.encode(), b"s3cr3t-value"]
     for path in crate.rglob("*"):
         if path.is_file():
             data = path.read_bytes()
+            if path.suffix == ".parquet":
+                data += json.dumps(pq.ParquetFile(path).read().to_pylist(), default=str).encode()
             for needle in needles:
                 assert needle not in data, f"{path.relative_to(crate)} holds {needle!r}"
 
@@ -143,6 +154,8 @@ def test_demo_crate_validates_and_round_trips(demo_study, tmp_path, capsys):
     assert {"#reprogrid", "#scheduler"} == {i["@id"] for i in entities["#engine-run"]["instrument"]}
     assert "emulated" in entities["#scheduler"]["name"]
     assert_no_machine_paths(crate, demo_study.parent)
+    spec = yaml.safe_load((crate / "study.yaml").read_text())  # the spec is copied, not rewritten
+    assert spec["authors"][0]["name"] == "Ada Lovelace" and spec["license"] == "CC-BY-4.0"
 
     # Round trip: the crate's dataset gives the same tables, and `report CRATE` the same summary.
     zipped = tmp_path / "demo.crate.zip"
@@ -178,10 +191,11 @@ def test_user_workload_crate_validates_and_imports(user_study, tmp_path):
     image = entities["docker://python:3.12-slim"]
     assert image["@type"] == "DockerImage" and image["tag"] == "3.12-slim"
     run = entities["#run/my-logreg--numpy-only--amd-zen3--r0"]
-    assert run["containerImage"] == {"@id": "docker://python:3.12-slim"}
+    assert "containerImage" not in run  # the dry run ran it in a local Python, not in the image
     assert run["result"] == [{"@id": "results/my-logreg--numpy-only--amd-zen3--r0.parquet"}]
     values = {entities[v["@id"]]["name"]: entities[v["@id"]]["value"] for v in run["additionalProperty"]}
     assert values["primary_metric"] == "accuracy" and "python_version" in values
+    assert values["emulated"] is True and values["local_stack"].startswith("python ")
     assert_no_machine_paths(unpacked, user_study.parent)
 
     # `reprogrid import crate`: another study's dataset, the same rows.
@@ -199,8 +213,17 @@ def test_failed_runs_are_failed_actions(failing_study, tmp_path):
     broken = entities["#run/broken--numpy-only--amd-zen3--r0"]
     assert broken["actionStatus"] == {"@id": "http://schema.org/FailedActionStatus"}
     assert "deliberately broken workload" in broken["error"] and tempfile.gettempdir() + "/" not in broken["error"]
+    assert "API_KEY=(withheld)" in broken["error"]
+    records = [r for p in (crate / "results").glob("*.parquet") for r in pq.ParquetFile(p).read().to_pylist()]
+    message = next(r["error_message"] for r in records if r["status"] == "failed")
+    assert "API_KEY=(withheld)" in message and "<sandbox>/" in message, message
+    assert "max_tokens = 5\n" in (crate / "workloads" / "broken" / "broken.py").read_text()  # user code as it was
+    imported = load_dataset(crate / "dataset")  # the scrubbed dataset reads back to the same summary
+    original = load_dataset(failing_study)
+    assert summarize(imported)["verdicts"].equals(summarize(original)["verdicts"])
     ok = entities["#run/logreg--numpy-only--amd-zen3--r0"]
     assert ok["actionStatus"] == {"@id": "http://schema.org/CompletedActionStatus"} and "error" not in ok
+    assert "containerImage" not in ok and entities["#run/logreg--numpy-only--amd-zen3--r0/emulated"]["value"] is True
     study_run = entities["#study-run"]
     assert study_run["actionStatus"]["@id"].endswith("FailedActionStatus") and "1 of 2 runs" in study_run["error"]
     assert entities["./"]["license"].startswith("no licence given")
@@ -211,11 +234,32 @@ def test_scrub_removes_machine_paths_and_secrets(tmp_path):
     home = os.path.expanduser("~")
     sandbox = Path(tempfile.gettempdir()) / "reprogrid-dryrun-1-abc" / "job.0"
     text = (f"source: {tmp_path}/dataset\nlog: {home}/x\n  HF_TOKEN: s3cr3t-value\nAPI_KEY=s3cr3t-value\nseed: 1\n"
-            f'File "{sandbox}/broken.py", line 1\ndata: {tmp_path}/submit/dataset\n')
+            f'File "{sandbox}/broken.py", line 1\ndata: {tmp_path}/submit/dataset\n'
+            'authors:\n- name: Ada\nmax_tokens = 5\n{"error": "x; api_key=s3cr3t-value", "AUTH_TOKEN": "s3cr3t-value"}\n')
     out = scrub(text, tmp_path / "submit")
     assert str(sandbox) not in out and 'File "<sandbox>/job.0/broken.py"' in out
     assert str(tmp_path) not in out and f"{home}/" not in out and "s3cr3t-value" not in out
     assert "seed: 1" in out and "HF_TOKEN: (withheld)" in out and "data: dataset" in out
+    assert "authors:\n- name: Ada\nmax_tokens = 5\n" in out  # name parts, never across a line
+    assert json.loads(out.splitlines()[-1]) == {"error": "x; api_key=(withheld)", "AUTH_TOKEN": "(withheld)"}
+
+
+def test_parquet_string_columns_are_scrubbed_with_their_schema(tmp_path):
+    import pandas as pd
+    import pyarrow as pa
+
+    sandbox = os.path.join(tempfile.gettempdir(), "reprogrid-dryrun-7-xyz", "wl--s--h--r0.3.0")
+    df = pd.DataFrame({"error_message": [f'File "{sandbox}/broken.py"\nValueError: API_KEY=s3cr3t-value', None],
+                       "workload": pd.Categorical(["wl", "wl"]), "seed": [1, 2]})
+    source, target = tmp_path / "in.parquet", tmp_path / "out.parquet"
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), source)
+    assert scrub_parquet(source, target, tmp_path)
+    before, after = pq.read_table(source), pq.read_table(target)
+    assert after.schema.equals(before.schema, check_metadata=True)
+    assert after.column("error_message").to_pylist() == ['File "<sandbox>/wl--s--h--r0.3.0/broken.py"\n'
+                                                         "ValueError: API_KEY=(withheld)", None]
+    assert after.drop(["error_message"]).equals(before.drop(["error_message"]))
+    assert not scrub_parquet(target, tmp_path / "again.parquet", tmp_path) and not (tmp_path / "again.parquet").exists()
 
 
 def test_export_refuses_bad_input(user_study, tmp_path, capsys):
@@ -247,3 +291,22 @@ def test_spec_credits_are_validated(raw, where):
     with pytest.raises(UserError) as err:
         study_from_dict(spec)
     assert any(p.where == where for p in err.value.problems), str(err.value)
+
+
+def test_an_emulated_run_records_the_local_stack_not_the_image(tmp_path):
+    from reprogrid.export.actions import run_action
+    from reprogrid.export.sources import Sources
+
+    sources = Sources(submit_dir=tmp_path, study=None, manifest={}, df=None, gather_report={}, report_dir=None)
+    run = {"run_id": "wl--s--h--r0", "workload": "wl", "software_env": "s", "hardware_env": "h", "repeat": 0, "seed": 1}
+    record = {"status": "ok", "python_version": "3.11.7", "numpy_version": "1.26.4",
+              "fingerprint_json": json.dumps({"machine_ad": {"ReprogridEmulated": True, "Cpus": 1}})}
+    action, *values = run_action(run, record, sources, tool_id="cells/c.sub", image_id="docker://python:3.12-slim",
+                                 inputs=[], result_file=None, detail=None)
+    assert "containerImage" not in action and "emulated: ran in a local Python (python 3.11.7, numpy 1.26.4)" in action["description"]
+    shown = {v["name"]: v["value"] for v in values}
+    assert shown["emulated"] is True and shown["local_stack"] == "python 3.11.7, numpy 1.26.4"
+    real = dict(record, fingerprint_json=json.dumps({"machine_ad": {"Cpus": 1}}))
+    action, *values = run_action(run, real, sources, tool_id="cells/c.sub", image_id="docker://python:3.12-slim",
+                                 inputs=[], result_file=None, detail=None)
+    assert action["containerImage"] == {"@id": "docker://python:3.12-slim"} and "emulated" not in {v["name"] for v in values}

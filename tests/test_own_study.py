@@ -256,3 +256,103 @@ def test_one_default_pool_for_validate_render_pool_check_and_plan(tmp_path, caps
     said.append(capsys.readouterr().err)
     assert all(LABEL in text for text in said), said
     assert "2022" not in said[-1]
+
+
+def test_images_def_quotes_environment_values(tmp_path, capsys):
+    import subprocess
+
+    from spython.main.parse.parsers import SingularityParser
+
+    from reprogrid.cli import main
+    from reprogrid.prepare import images
+
+    spec = tmp_path / "study.yaml"
+    spec.write_text(textwrap.dedent("""\
+        name: mine
+        workloads: [{name: wl, command: [python, t.py], files: [t.py], metrics: {primary: accuracy, higher_is_better: true}}]
+        software: [{name: s1, image: docker://python:3.11-slim,
+                    local: {base: docker://python:3.11-slim, packages: [numpy==1.26.4],
+                            env: {MY_OPTS: "--fast --safe", PLAIN: x}}}]
+        hardware: [{name: amd, cpu: {vendor: amd}}]
+        """))
+    (tmp_path / "t.py").write_text("print(1)\n")
+    (tmp_path / "mine.lock").mkdir()
+    (tmp_path / "mine.lock" / "s1.txt").write_text("# python 3.11\nnumpy==1.26.4\n")
+    assert main(["images", "def", str(spec), "-o", str(tmp_path / "defs")]) == 0, capsys.readouterr().err
+    path = tmp_path / "defs" / "s1.def"
+    ours = images.parse_definition(path)  # the project's strict parser
+    environment = ours.script("environment")
+    SingularityParser(str(path))  # spython reads it too
+    shown = subprocess.run(["bash", "-c", environment + '\nprintf "%s|%s" "$MY_OPTS" "$PLAIN"'],
+                           capture_output=True, text=True, check=True).stdout
+    assert shown == "--fast --safe|x"
+
+
+def test_python_exceptions_group_on_their_exception_line(tmp_path, capsys):
+    from reprogrid.cli import main
+    from reprogrid.gather import gather, load_dataset
+    from reprogrid.report.userstudy import failures_by_type
+
+    spec = user_study(tmp_path, """\
+        def load():
+            raise ValueError("no column 'label' in train.csv")
+        load()
+        """, repeats=4)
+    assert main(["render", str(spec), "-o", str(tmp_path / "sub")]) == 0
+    capsys.readouterr()
+    assert main(["dryrun", str(tmp_path / "sub" / "study.dag")]) == 0
+    line = next(x for x in capsys.readouterr().err.splitlines() if "node(s) failed" in x)
+    assert "4 node(s) failed - 4 of 4: CommandFailed: " in line, line
+    assert "stderr: ValueError: no column 'label' in train.csv" in line and "Traceback" not in line, line
+    assert "reprogrid-dryrun-" not in line and "other reason" not in line
+    gather(tmp_path / "sub")
+    [item] = failures_by_type(load_dataset(tmp_path / "sub"))
+    [reason] = item["reasons"]  # the report's first-screen example: the same exception line
+    assert reason["count"] == 4 and "stderr: ValueError: no column 'label' in train.csv" in reason["example"], reason
+    assert "Traceback" not in reason["example"]
+
+
+def test_a_claim_on_a_workload_whose_runs_all_failed_says_so(tmp_path, capsys):
+    from reprogrid.cli import main
+    from reprogrid.gather.dataset import write_dataset
+
+    import pyarrow as pa
+
+    df = frame([user_row("np1", r, "1.26.4") for r in range(2)]
+               + [user_row("np1", r, "1.26.4", status="failed", error_type="CommandFailed", primary_value=None,
+                           error_message="exit 1") for r in range(2, 4)])
+    df["workload"] = ["wl", "wl", "broken", "broken"]
+    write_dataset([pa.Table.from_pandas(df, preserve_index=False)], tmp_path / "ds")
+    assert main(["report", str(tmp_path / "ds"), "--claim", "broken: accuracy > 0.5", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "workload 'broken' has no successful run" in err and "unknown workload" not in err, err
+    assert main(["report", str(tmp_path / "ds"), "--claim", "nosuch: accuracy > 0.5", "--quiet"]) == 2
+    assert "unknown workload 'nosuch'" in capsys.readouterr().err
+
+
+def test_general_reason_drops_sandbox_job_folder_and_traceback():
+    from reprogrid.core.reasons import general_reason
+
+    sandbox = "/tmp/reprogrid-dryrun-12-abc_d/wl--s--h--r3.7.0"
+    reason = (f'CommandFailed: exit 1; stderr:\nTraceback (most recent call last):\n  File "{sandbox}/t.py", line 2\n'
+              "    load()\nValueError: x\n\n")
+    assert general_reason(reason, "wl--s--h--r3") == "CommandFailed: exit 1; stderr: ValueError: x"
+    other = "wl--s--h--r2.9.0"
+    assert general_reason(f"OSError: cannot open {sandbox}/data.csv", "wl--s--h--r3") == \
+        general_reason(f"OSError: cannot open /scratch/reprogrid-dryrun-99-zz/{other}/data.csv", "wl--s--h--r2") == \
+        "OSError: cannot open <sandbox>/data.csv"
+    assert general_reason("held: job wl--s--h--r3.7.0 (7.0.0) over memory", "wl--s--h--r3") == "held: job <run> over memory"
+
+
+def test_one_owner_for_tooling_and_vendor_names():
+    from reprogrid.analysis import stacks
+    from reprogrid.plan import pilot
+    from reprogrid.prepare import stacklock
+    from reprogrid.report import userstudy
+    from reprogrid.core.vendors import vendor_of
+
+    assert stacks.TOOLING is stacklock.TOOLING is distributions.TOOLING
+    assert [vendor_of(v) for v in ("AuthenticAMD", "GenuineIntel", "NVIDIA A100-SXM4-40GB", "", None)] == \
+        ["amd", "intel", "nvidia", None, None]
+    assert pilot._row_values({"cpu_vendor": "GenuineIntel"})["vendor"] == "intel"
+    assert userstudy._observed_vendors(frame([user_row("np1", 0, "1.26.4")])) == {"amd-epyc": "amd"}

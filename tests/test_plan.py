@@ -349,3 +349,40 @@ def test_software_without_requirements_says_where_versions_come_from(capsys):
     assert "no index is queried" in out and "note:" in err
     versions = [s["versions"]["tensorflow"] for s in yaml.safe_load(out)["software"]]
     assert "2.12.1" in versions and "2.20.0" in versions   # the oldest and the newest first
+
+
+def test_one_budget_given_means_none_of_the_other_class(tmp_path, capsys):
+    capture = _capture(tmp_path / "pool.json")
+    view = build_view(str(capture))
+    assert set(plan_hardware(view, hardware=2, gpu=None).classes) == {"cpu"}
+    assert set(plan_hardware(view, hardware=None, gpu=1).classes) == {"gpu"}
+    assert {"cpu", "gpu"} <= set(plan_hardware(view, hardware=None, gpu=None).classes)  # no budget: both, as before
+    code, out, err = _run(capsys, "plan", "--pool", str(capture), "--hardware", "2")
+    assert code == 0, err
+    assert [h for h in yaml.safe_load(out)["hardware"] if "gpu" in h] == []
+    with pytest.raises(SystemExit):
+        main(["plan", "--help"])
+    assert "as --gpu 0" in " ".join(capsys.readouterr().out.split())
+
+
+def test_software_stacks_carry_the_other_requirements(tmp_path, capsys):
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("tensorflow>=2.15,<2.17\npandas>=2.0\nscikit-learn==1.5.2\n")
+    code, out, err = _run(capsys, "plan", "--software", "--requirements", str(reqs), "--stacks", "2")
+    assert code == 0, err
+    stacks = yaml.safe_load(out)["software"]
+    assert len(stacks) == 2
+    for stack in stacks:
+        assert {"pandas>=2.0", "scikit-learn==1.5.2"} <= set(stack["local"]["packages"]), stack
+        assert not any(p.startswith("tensorflow>=") for p in stack["local"]["packages"])
+    data = demo()
+    data["software"] = stacks
+    assert len(study_from_dict(data).software) == 2
+
+
+def test_software_requirements_without_a_framework_exit_2(tmp_path, capsys):
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("numpy>=1.26\npandas\n")
+    code, out, err = _run(capsys, "plan", "--software", "--requirements", str(reqs))
+    assert code == 2 and out == ""
+    assert "--software varies frameworks (TensorFlow/Keras/JAX/PyTorch) and none was found" in " ".join(err.split())

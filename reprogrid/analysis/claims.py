@@ -45,11 +45,13 @@ class Claim:
 
 
 def parse_claim(text: str, *, where: str = "claim", workloads: Optional[Iterable[str]] = None,
-                columns: Optional[Iterable[str]] = None, present: Sequence[str] = ()) -> Claim:
+                columns: Optional[Iterable[str]] = None, present: Sequence[str] = (),
+                ok_workloads: Optional[Iterable[str]] = None) -> Claim:
     """Parse ``[WORKLOAD:] METRIC OP NUMBER`` or ``A beats B [on METRIC]`` (also ``A > B``);
     a comparison without ``on`` compares the workloads' primary metric. ``present`` names
     the metrics the data carry, for the message about an unknown one."""
     known = set(workloads) if workloads is not None else None
+    succeeded = set(ok_workloads) if ok_workloads is not None else None
     cols = set(columns) | {PRIMARY} if columns is not None else None
     raw = text.strip()
 
@@ -66,6 +68,9 @@ def parse_claim(text: str, *, where: str = "claim", workloads: Optional[Iterable
     def check_workload(name: str) -> str:
         if known is not None and name not in known:
             raise UserError.of("bad claim", [Problem(where, f"{raw!r}: unknown workload {name!r}; the data has {', '.join(sorted(known)) or 'none'}")])
+        if succeeded is not None and name not in succeeded:
+            raise UserError.of("bad claim", [Problem(where, f"{raw!r}: workload {name!r} has no successful run (all its "
+                                                            "runs failed); the report's failures say why")])
         return name
 
     m = re.fullmatch(r"([A-Za-z0-9][\w.-]*)\s+(?:beats|outperforms)\s+([A-Za-z0-9][\w.-]*)(?:\s+on\s+(\w+))?", raw)
@@ -85,10 +90,11 @@ def parse_claim(text: str, *, where: str = "claim", workloads: Optional[Iterable
 
 def parse_claims(texts: Iterable[str], df: Optional[pd.DataFrame] = None) -> List[Claim]:
     """Parse several claims, checking workloads and metrics against ``df`` when given."""
-    workloads = columns = None
+    workloads = columns = ok_workloads = None
     present: List[str] = []
     if df is not None:
         workloads = _distinct(df["workload"])
+        ok_workloads = _distinct(_ok(df)["workload"]) if "status" in df.columns else None
         present = metrics_present(df)
         columns = list(df.columns) + present
     claims, problems = [], []
@@ -98,7 +104,8 @@ def parse_claims(texts: Iterable[str], df: Optional[pd.DataFrame] = None) -> Lis
             continue
         try:
             claims.append(_primary_direction(parse_claim(text, where=f"claim[{i}]", workloads=workloads,
-                                                         columns=columns, present=present), df))
+                                                         columns=columns, present=present,
+                                                         ok_workloads=ok_workloads), df))
         except UserError as err:
             problems.extend(err.problems)
     if problems:

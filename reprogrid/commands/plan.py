@@ -38,8 +38,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--pool", metavar="FILE|today|ospool-2022",
                         help="a condor_status -json capture; today (default: the built-in, dated description of "
                         "today's OSPool); ospool-2022 (the 2022 pool the paper ran on)")
-    parser.add_argument("--hardware", type=int, metavar="N", help="CPU environments to choose")
-    parser.add_argument("--gpu", type=int, metavar="M", help="GPU environments to choose (0: none)")
+    parser.add_argument("--hardware", type=int, metavar="N",
+                        help="CPU environments to choose (given alone: no GPU environment, as --gpu 0)")
+    parser.add_argument("--gpu", type=int, metavar="M",
+                        help="GPU environments to choose (given alone: no CPU environment, as --hardware 0)")
     parser.add_argument("--min-slots", type=int, default=1, metavar="S",
                         help="slots each environment must match (default 1; on a real capture use more)")
     parser.add_argument("--weight", action="append", default=[], metavar="NAME=W",

@@ -5,19 +5,16 @@ same way read as one reason ("5 of 5: CommandFailed: exit 1 ... train.py") rathe
 from __future__ import annotations
 
 import os
-import re
 from collections import Counter
 from pathlib import Path
 from typing import List, Mapping, Optional, Sequence, Tuple
 
 from reprogrid import tree
+from reprogrid.core.reasons import general_reason
 from reprogrid.job import record
 
-#: longest reason shown
-REASON_CHARS = 200
 #: at most this many failed runs' records are read (a file each)
 RECORDS_READ = 500
-_JOB_ID = re.compile(r"\s*\(\d+\.\d+\.\d+\)|\bjob \d+\.\d+\b")
 
 
 def record_reason(submit_dir: Path, run_id: str) -> Optional[str]:
@@ -36,11 +33,6 @@ def record_reason(submit_dir: Path, run_id: str) -> Optional[str]:
     return None
 
 
-def _general(reason: str, run_id: str) -> str:
-    text = " ".join(_JOB_ID.sub("", reason.replace(run_id, "<run>")).split())
-    return text if len(text) <= REASON_CHARS else text[:REASON_CHARS - 3] + "..."
-
-
 def grouped_reasons(submit_dir: Optional[Path], failed: Sequence[str],
                     reasons: Mapping[str, str]) -> List[Tuple[str, int]]:
     """(reason, number of failed nodes) for every distinct reason, commonest first."""
@@ -48,5 +40,5 @@ def grouped_reasons(submit_dir: Optional[Path], failed: Sequence[str],
     for i, node in enumerate(failed):
         # each record is a file read: the first RECORDS_READ say why; beyond that, the scheduler's reason
         why = record_reason(submit_dir, node) if submit_dir is not None and i < RECORDS_READ else None
-        counts[_general(why or reasons.get(node) or "no reason recorded", node)] += 1
+        counts[general_reason(why or reasons.get(node) or "no reason recorded", node)] += 1
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))

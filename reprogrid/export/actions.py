@@ -34,6 +34,8 @@ FINGERPRINT_COLUMNS = (
 )
 #: Record columns of the run's outcome, kept with its action.
 OUTCOME_COLUMNS = ("primary_metric", "primary_value", "predictions_sha256", "weights_sha256")
+#: The attribute the emulated schedd adds to its machine ads (the job copies it into its fingerprint).
+EMULATED_MARKER = "ReprogridEmulated"
 
 
 def _present(value: Any) -> bool:
@@ -68,13 +70,20 @@ def run_action(run: Dict[str, Any], record: Optional[Dict[str, Any]], sources: S
         "object": refs(inputs), "description": (f"workload {run['workload']}, software {run['software_env']}, "
                                                 f"hardware {run['hardware_env']}, repeat {run['repeat']}, seed {run['seed']}"),
     }
-    if image_id:
-        action["containerImage"] = ref(image_id)
     values: List[Dict[str, Any]] = []
+    emulated = record is not None and is_emulated(record.get("fingerprint_json"))
+    if image_id and not emulated:
+        action["containerImage"] = ref(image_id)
     if record is None:
         action["actionStatus"] = ref(FAILED)
         action["error"] = sources.scrub(f"no result record was returned ({detail or 'the job failed or did not run'})")
         return [action]
+    if emulated:  # the dry run ran the job in this machine's Python, not in the spec's image
+        stack = local_stack(record)
+        action["description"] += f"; emulated: ran in a local Python ({stack}), not in the container image"
+        values += [{"@id": f"{action_id}/emulated", "@type": "PropertyValue", "name": "emulated", "value": True,
+                    "description": "run by reprogrid dryrun's emulated schedd on the exporting machine"},
+                   {"@id": f"{action_id}/local_stack", "@type": "PropertyValue", "name": "local_stack", "value": stack}]
     for key, column in (("startTime", "started_at"), ("endTime", "finished_at")):
         if _present(record.get(column)):
             action[key] = str(record[column])
@@ -102,6 +111,32 @@ def run_action(run: Dict[str, Any], record: Optional[Dict[str, Any]], sources: S
         action["resourceUsage"] = ref(usage["@id"])
         values.append(usage)
     return [action] + values
+
+
+def is_emulated(fingerprint_json: Any) -> bool:
+    """Whether the run's fingerprint carries the emulated schedd's ``ReprogridEmulated`` marker."""
+    if not _present(fingerprint_json):
+        return False
+    try:
+        data = json.loads(str(fingerprint_json))
+    except ValueError:
+        return False
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get(EMULATED_MARKER) is True:
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def local_stack(record: Dict[str, Any]) -> str:
+    """The local stack an emulated run used, from its record (``python 3.11.7, numpy 1.26.4``)."""
+    parts = [(name, record.get(f"{name}_version")) for name in ("python", "tensorflow", "keras", "numpy", "jax", "torch")]
+    return ", ".join(f"{name} {_plain(v)}" for name, v in parts if _present(v)) or "unrecorded"
 
 
 def _fingerprint_env(text: Any) -> Dict[str, Any]:

@@ -24,7 +24,8 @@ from reprogrid.core.errors import Problem, UserError
 from reprogrid.core import resources
 from reprogrid.core.files import atomic_directory, temp_prefix
 from reprogrid.export import actions, workflow
-from reprogrid.export.sources import GATHER_REPORT, REPORT_DIR, Sources, is_text, read_sources, scrubbed_report
+from reprogrid.export.sources import (GATHER_REPORT, REPORT_DIR, Sources, is_source, is_text, read_sources, scrub_parquet,
+                                      scrub_paths, scrubbed_report, secrets_in)
 from reprogrid.job import samples
 from reprogrid.core.naming import slug
 
@@ -94,21 +95,32 @@ def build_crate(sources: Sources, staging: Path, *, include_data: bool = False) 
 
 
 def _staged(sources: Sources, name: str, staging: Path) -> Path:
-    """The file to copy for ``name``: the original, or a scrubbed copy of a text file."""
+    """The file to copy for ``name``: the original, or a scrubbed copy (text files, the
+    string columns of Parquet files; the spec and source files get their paths rewritten only)."""
     source = sources.submit_dir / name
+    target = staging / name
     if name == GATHER_REPORT:
         text = scrubbed_report(sources)
+    elif name.endswith(".parquet"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target if scrub_parquet(source, target, sources.submit_dir) else source
     elif is_text(name):
         try:
             original = source.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             return source
-        text = sources.scrub(original)
+        if is_source(name):
+            text = scrub_paths(original, sources.submit_dir)
+            for secret in secrets_in(text):
+                log.warning("export: %s assigns %s a value that may be a secret; it is copied as it is "
+                            "(the spec and the workload's code are not rewritten): remove it and export again",
+                            name, secret)
+        else:
+            text = sources.scrub(original)
         if text == original:
             return source
     else:
         return source
-    target = staging / name
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     return target

@@ -18,8 +18,8 @@ from typing import Dict, Iterator, Optional, Tuple
 LIMIT = 1000
 MAX_TEXT = 100
 TRUNCATED_KEY = "(truncated)"
-#: Tooling that every virtualenv and image brings its own of: not part of a stack (its lock, or
-#: the comparison of two stacks).
+#: The packaging tools every environment brings its own of: not part of a stack's lock, nor of
+#: what "same stack" compares.
 TOOLING = frozenset(("pip", "setuptools", "wheel", "distribute"))
 _SEPARATORS = re.compile(r"[-_.]+")
 

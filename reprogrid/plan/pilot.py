@@ -22,10 +22,10 @@ from reprogrid.plan.evidence import HARDWARE_DIMENSIONS, compute_evidence, scope
 from reprogrid.plan.kinds import CPU_DIMENSIONS, GPU_DIMENSIONS
 from reprogrid.plan.choose import Item
 from reprogrid.plan.planner import Pilot
+from reprogrid.core.vendors import vendor_of
+from reprogrid.spec.definitions import CPU_VENDORS
 
 log = logging.getLogger(__name__)
-
-_VENDORS = {"authenticamd": "amd", "amd": "amd", "genuineintel": "intel", "intel": "intel"}
 
 
 def _dims_of(attribute: str) -> List[str]:
@@ -37,7 +37,8 @@ def _row_values(row: Any) -> Dict[str, Any]:
         v = row.get(col)
         return None if v is None or (not isinstance(v, str) and pd.isna(v)) else v
 
-    vendor = _VENDORS.get(str(get("cpu_vendor") or "").lower())
+    vendor = vendor_of(get("cpu_vendor"))
+    vendor = vendor if vendor in CPU_VENDORS else None  # the CPU vendors a pin can name
     family, number = get("cpu_family"), get("cpu_model_number")
     avx = get("has_avx512f")
     cap = get("gpu_capability")

@@ -99,12 +99,18 @@ def build_view(pool: Optional[str], study: Optional[Mapping[str, Any]] = None, p
 def plan_hardware(view: PoolView, *, hardware: Optional[int], gpu: Optional[int], min_slots: int = 1,
                   weights: Optional[Mapping[str, float]] = None, evidence: Sequence[EvidenceRow] = REFERENCE_EVIDENCE,
                   evidence_source: str = REFERENCE_SOURCE, pilot: Optional[Pilot] = None) -> HardwarePlan:
-    """Choose ``hardware`` CPU and ``gpu`` GPU environments (None: until nothing adds a value)."""
+    """Choose ``hardware`` CPU and ``gpu`` GPU environments. With both None, add environments
+    of each class until nothing adds a value; with one of them a positive number, the other None
+    means 0 (``--hardware 6`` plans six CPU environments and no GPU one)."""
     if min_slots < 1:
         raise UserError.of("bad --min-slots", [Problem(f"--min-slots {min_slots}", "must be at least 1")])
     for flag, n in (("--hardware", hardware), ("--gpu", gpu)):
         if n is not None and n < 0:
             raise UserError.of(f"bad {flag}", [Problem(f"{flag} {n}", "must be 0 or more")])
+    if hardware is None and gpu:  # one budget asked for: the other class is not
+        hardware = 0
+    if gpu is None and hardware:
+        gpu = 0
     if hardware == 0 and gpu == 0:
         raise UserError.of("nothing to plan", [Problem("--hardware 0 --gpu 0", "ask for at least one environment")])
     if pilot is not None:

@@ -6,11 +6,12 @@ one ``package version [version ...]`` line each) and the proposal rule: every st
 requirements allow (the newest patch of each TensorFlow minor version; Keras 2 for
 TensorFlow <= 2.15, Keras 3 after it, with the JAX / PyTorch backends when the
 requirements name them; oneDNN on and off) is a candidate, and stacks are chosen
-greedily to cover the most weighted new values (oldest and newest framework first).
+greedily to cover the most weighted new values (oldest and newest framework first). The
+workload's other requirements go into every proposed stack unchanged.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -34,6 +35,8 @@ VERSIONS: Dict[str, Tuple[str, ...]] = {
 #: The last TensorFlow whose tf.keras is Keras 2 (2.16 switched to Keras 3).
 LAST_KERAS2_TF = Version("2.15.99")
 TF_PACKAGES = ("tensorflow", "tensorflow-cpu")
+#: The frameworks --software varies (requirement names after TF_PACKAGES fold into tensorflow).
+FRAMEWORKS = ("tensorflow", "keras", "jax", "jaxlib", "torch")
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class Stack:
     backend: str
     onednn: bool
     backend_version: str = ""  # the jax / torch version for those backends
+    others: Tuple[str, ...] = ()  # the workload's other requirements, carried into every stack
 
     @property
     def values(self) -> Dict[str, str]:
@@ -65,6 +69,7 @@ class Stack:
             packages.append(f"keras=={self.keras}")
         if self.backend in ("jax", "torch") and self.backend_version:
             packages.append(f"{self.backend}=={self.backend_version}")
+        packages += list(self.others)
         env = {"TF_ENABLE_ONEDNN_OPTS": "1" if self.onednn else "0"}
         if self.backend in ("jax", "torch"):
             env["KERAS_BACKEND"] = self.backend
@@ -97,7 +102,8 @@ def read_versions(path: Path) -> Dict[str, Tuple[str, ...]]:
 
 
 def read_requirements(path: Optional[Path]) -> Dict[str, Requirement]:
-    """The workload's pip requirements (``name`` -> requirement); only the frameworks matter."""
+    """The workload's pip requirements (``name`` -> requirement): the frameworks bound the
+    proposed stacks, the others are carried into each of them."""
     if path is None:
         return {}
     try:
@@ -148,7 +154,13 @@ def propose_stacks(count: int, versions: Mapping[str, Sequence[str]], reqs: Mapp
                    evidence: Sequence[EvidenceRow], device_class: str = "cpu") -> Tuple[List[Stack], Dict[str, float]]:
     """``count`` stacks: greedy weighted coverage; ties go to the framework version farthest
     from those already chosen (so the oldest and the newest come first)."""
-    stacks = candidate_stacks(versions, reqs)
+    if reqs and not any(name in FRAMEWORKS for name in reqs):
+        raise UserError.of("no framework to vary", [Problem(
+            "--requirements", f"names none of TensorFlow, Keras, JAX or PyTorch ({', '.join(sorted(reqs))}): "
+            "--software varies frameworks (TensorFlow/Keras/JAX/PyTorch) and none was found; add the framework "
+            "the workload imports, e.g. tensorflow>=2.12")])
+    others = tuple(str(req) for name, req in sorted(reqs.items()) if name not in FRAMEWORKS)
+    stacks = [replace(s, others=others) for s in candidate_stacks(versions, reqs)]
     if not stacks:
         raise UserError.of("no stack to propose", [Problem(
             "--requirements", "no known TensorFlow version satisfies the requirements: widen them, or pass "

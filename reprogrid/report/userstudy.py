@@ -18,10 +18,11 @@ import pandas as pd
 from reprogrid.analysis.stacks import BASIS_ALL, distribution_differences, identical_across_stacks
 from reprogrid.core.text import markdown_text
 from reprogrid.analysis.locks import compare_with_locks, lock_sentence
+from reprogrid.core.reasons import general_reason
+from reprogrid.core.vendors import VENDORS, vendor_of
 
 #: how long an example error message may be on the first screen
 EXAMPLE_CHARS = 160
-VENDORS = ("intel", "amd", "nvidia", "arm", "apple")
 
 
 def study_facts(df: pd.DataFrame, stacks: pd.DataFrame, extra: Mapping[str, Any]) -> Dict[str, Any]:
@@ -120,10 +121,7 @@ def failures_by_type(df: pd.DataFrame) -> List[Dict[str, Any]]:
         reasons = []
         for error_type, group in failed.groupby(types.astype(str), sort=False):
             messages = group["error_message"].dropna().astype(str) if "error_message" in group.columns else pd.Series([], dtype=str)
-            example = messages.iloc[0] if len(messages) else ""
-            example = " ".join(example.split())
-            if len(example) > EXAMPLE_CHARS:
-                example = example[:EXAMPLE_CHARS - 3] + "..."
+            example = general_reason(messages.iloc[0], chars=EXAMPLE_CHARS) if len(messages) else ""
             reasons.append({"error_type": error_type, "count": int(len(group)), "example": example})
         reasons.sort(key=lambda r: (-r["count"], r["error_type"]))
         out.append({"workload": workload, "n_failed": int(len(failed)), "n_runs": int(len(part)), "reasons": reasons})
@@ -219,11 +217,6 @@ def requested_vendor(name: str, entry: Mapping[str, Any]) -> Optional[str]:
     return next((v for v in VENDORS if v in words), None)
 
 
-def _vendor_of(text: Any) -> str:
-    low = str(text or "").lower()
-    return next((v for v in VENDORS if v in low), "")
-
-
 def _observed_vendors(df: pd.DataFrame) -> Dict[str, str]:
     if df is None or df.empty or "hardware_env" not in df.columns:
         return {}
@@ -231,7 +224,7 @@ def _observed_vendors(df: pd.DataFrame) -> Dict[str, str]:
     cpu = df["cpu_vendor"] if "cpu_vendor" in df.columns else pd.Series([None] * len(df), index=df.index)
     gpu = df["gpu_name"] if "gpu_name" in df.columns else pd.Series([None] * len(df), index=df.index)
     for name, part in df.groupby(df["hardware_env"].astype(str), sort=True):
-        vendors = {_vendor_of(v) for v in cpu[part.index]} | {_vendor_of(v) for v in gpu[part.index]}
+        vendors = {vendor_of(v) for v in cpu[part.index]} | {vendor_of(v) for v in gpu[part.index]}
         out[name] = "/".join(sorted(v for v in vendors if v))
     return out
 

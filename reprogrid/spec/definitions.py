@@ -18,8 +18,6 @@ from reprogrid.job import catalogue
 CPU_VENDORS = {"amd": (23, 25, 26), "intel": (6,)}
 MICROARCH_LEVELS = ("x86_64-v1", "x86_64-v2", "x86_64-v3", "x86_64-v4")
 POOL_PROFILES = ("ospool", "ospool-2022", "custom")
-
-
 # ----------------------------------------------------------------------------- definitions
 
 

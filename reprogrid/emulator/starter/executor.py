@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -42,6 +41,7 @@ from reprogrid.core.files import pid_alive
 from reprogrid.emulator.starter.processes import OWNER_VAR
 from reprogrid.emulator.starter.transfer import TransferError, UrlMapper, parse_remaps, split_list, transfer_inputs, transfer_outputs
 from reprogrid.condor.bindings import ad_string, classad
+from reprogrid.core.scratch import SCRATCH_NAME, SCRATCH_PREFIX
 
 UNIVERSE_LOCAL, UNIVERSE_SCHEDULER = 12, 7
 #: The starter's STARTER_NUM_THREADS_ENV_VARS: each is set to the slot's CPUs.
@@ -262,8 +262,7 @@ def die_with_parent():  # noqa: ANN201 - a preexec_fn or None
     return lambda: _set_pdeathsig(parent)
 
 
-SCRATCH_PREFIX = "reprogrid-dryrun-"
-_SCRATCH = re.compile(r"^reprogrid-dryrun-(\d+)-[A-Za-z0-9_]+$")
+_SCRATCH = SCRATCH_NAME  # the name of a scratch root, owned by core.scratch
 
 _WATCHDOG = r"""
 import os, shutil, signal, sys
