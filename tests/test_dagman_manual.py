@@ -3,7 +3,6 @@ behaviour, each quoting the manual's words it pins."""
 from __future__ import annotations
 
 import re
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -11,21 +10,7 @@ import pytest
 from reprogrid.emulator import dryrun
 from reprogrid.emulator.dagman.dagfile import DagParseError, parse_dag
 
-LOCAL = "universe = local\nlog = nodes.log\n"
-
-
-def write(folder: Path, files: dict) -> None:
-    for name, text in files.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-        if name.endswith(".sh"):
-            path.chmod(0o755)
-
-
-def run(folder: Path, dag: str, **kw):
-    result = dryrun(folder / dag, slots=kw.pop("slots", 2), progress=False, **kw)
-    return result, (folder / (dag + ".dagman.out")).read_text()
+from dag_helpers import LOCAL, run, write  # noqa: E402  (tests/ is on sys.path)
 
 
 def test_pre_script_return_is_minus_one_without_a_pre_script(tmp_path):

@@ -10,30 +10,14 @@ import re
 import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from reprogrid.emulator import dryrun
 from reprogrid.emulator.dagman.dagfile import DagParseError, parse_dag
 from reprogrid.emulator.dagman.rescue import rescue_files
 
-LOCAL = "universe = local\nlog = nodes.log\n"
-
-
-def write(folder: Path, files: dict) -> None:
-    for name, text in files.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-        if name.endswith(".sh"):
-            path.chmod(0o755)
-
-
-def run(folder: Path, dag: str, **kw):
-    result = dryrun(folder / dag, slots=kw.pop("slots", 2), progress=False, **kw)
-    return result, (folder / (dag + ".dagman.out")).read_text()
+from dag_helpers import LOCAL, run, write  # noqa: E402  (tests/ is on sys.path)
 
 
 # -- 1. node macros and cluster ids (dagman_submit.cpp, DagSubmit::InitVars) -------------------

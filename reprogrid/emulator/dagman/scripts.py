@@ -118,7 +118,7 @@ class JobstateLog:
         self.handle.flush()
         highest = 0
         try:
-            with open(self.handle.name, "r", errors="replace") as fh:
+            with open(self.handle.path, "r", errors="replace") as fh:
                 for line in fh:
                     words = line.split()
                     if len(words) >= 6 and words[1] != "INTERNAL" and words[-1].isdigit():
