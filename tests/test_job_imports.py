@@ -7,6 +7,7 @@ writes are read back and checked, so a cheaper record is still the same record.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,8 @@ import pytest
 from reprogrid.job import record
 from reprogrid.job.catalogue import WORKLOAD_FILE
 from reprogrid.render.bundle import build_job_bundle
+
+REPO = Path(__file__).resolve().parents[1]
 
 TRIVIAL = """\
 import json, os
@@ -67,7 +70,8 @@ def test_parquet_record_is_built_without_pandas_and_holds_the_same_values(tmp_pa
     values = {"run_id": "r--0", "status": "ok", "repeat": 3, "seed": -7, "test_accuracy": 0.125,
               "test_loss": float("inf"), "determinism": True, "sample_data": False, "error_message": "h\u00e9llo \u2603",
               "time_total_s": 1e-300}
-    script = ("import json, sys\nfrom reprogrid.job import record\nrec = record.empty_record()\n"
+    script = ("import json, sys\nfrom reprogrid.job import record\nrecord.lean_process()  # as the job program does\n"
+              "rec = record.empty_record()\n"
               "rec.update(json.loads(sys.argv[1]))\nrecord.write_record(rec, sys.argv[2], 'r--0', 'parquet')\n"
               "print(json.dumps(sorted(m for m in ('pandas', 'numpy') if sys.modules.get(m))))\n")
     proc = subprocess.run([sys.executable, "-c", script, json.dumps(values), str(tmp_path)],
@@ -82,3 +86,17 @@ def test_parquet_record_is_built_without_pandas_and_holds_the_same_values(tmp_pa
     reference = pa.Table.from_pylist([expected], schema=record.arrow_schema())
     assert written.equals(reference, check_metadata=True)
     assert written.to_pylist()[0] == expected
+
+
+def test_the_toolkit_never_gets_a_pyarrow_without_numpy():
+    """Only the job program may import pyarrow without numpy: in the toolkit (gather reads the
+    job's Arrow schema before pandas loads numpy) such a pyarrow crashed with SIGSEGV on its
+    first conversion to pandas."""
+    code = ("from reprogrid.job import record\n"
+            "record.arrow_schema()\n"
+            "import pyarrow as pa, pandas\n"
+            "print(pa.table({'a': ['x', None], 'b': [1.5, 2.0]}).to_pandas().shape)\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    assert "(2, 2)" in proc.stdout

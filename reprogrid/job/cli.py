@@ -160,6 +160,9 @@ def selftest(data_dir: Optional[str] = None) -> Dict[str, Any]:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from . import record  # here: a selftest or fingerprint needs no record writer
+
+    record.lean_process()  # this process is the job: it writes one record and ends
     if args.command == "run":
         from .runner import RunOptions, run_job
 

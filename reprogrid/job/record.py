@@ -77,15 +77,28 @@ def _atomic_write(path: str, data: bytes) -> None:
         raise
 
 
+#: Set by the job program (``job/cli.py``) only: in that short-lived process pyarrow may be
+#: imported without numpy. Never in the toolkit: a pyarrow loaded without its numpy support
+#: crashes (SIGSEGV) the first time it converts a table for pandas, which loads numpy later.
+LEAN_PROCESS = False
+
+
+def lean_process() -> None:
+    """Declare this process the job program: :func:`_import_pyarrow` may leave numpy out."""
+    global LEAN_PROCESS
+    LEAN_PROCESS = True
+
+
 def _import_pyarrow() -> Tuple[Any, Any]:
     """``(pyarrow, pyarrow.parquet)``; ImportError (or whatever the import raises) when absent.
 
-    In a job whose workload never loaded numpy (a command workload), pyarrow is imported
-    without its optional numpy, half of pyarrow's import time: ``import numpy`` is made to
-    fail while pyarrow loads, then numpy is importable again. A pyarrow that needs numpy
-    (before 16) is not tried that way; should one fail anyway, it is imported the ordinary way.
+    In the job program (:func:`lean_process`), when the workload never loaded numpy (a
+    command workload), pyarrow is imported without its optional numpy, half of pyarrow's
+    import time: ``import numpy`` is made to fail while pyarrow loads, then numpy is
+    importable again. A pyarrow that needs numpy (before 16) is not tried that way; should
+    one fail anyway, it is imported the ordinary way.
     """
-    hide = "numpy" not in sys.modules and "pyarrow" not in sys.modules and _pyarrow_without_numpy()
+    hide = LEAN_PROCESS and "numpy" not in sys.modules and "pyarrow" not in sys.modules and _pyarrow_without_numpy()
     if hide:
         sys.modules["numpy"] = None  # type: ignore[assignment]  # ``import numpy`` raises ImportError
         try:

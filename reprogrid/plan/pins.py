@@ -24,6 +24,7 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tupl
 
 from reprogrid.condor.matchmaking import Matchmaker, job_requests, matching_gpu_ads
 from reprogrid.core.errors import Problem, UserError
+from reprogrid.core.naming import slug
 from reprogrid.gather.importers import cpu_env_name
 from reprogrid.plan.kinds import (
     CPU_DIMENSIONS, GPU_DIMENSIONS, LOGICAL_CPUS_ATTRIBUTE, Kind, gpu_values, name_part, slot_kinds,
@@ -266,7 +267,7 @@ def unique_names(entries: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     seen: Dict[str, int] = {}
     for entry in entries:
         base = str(entry["name"]).replace("--", "-")[:58].strip("-.") or "hw"
-        key = base.lower().replace(".", "_")
+        key = slug(base).lower()  # the id form render gives the name
         n = seen.get(key, 0)
         seen[key] = n + 1
         entry["name"] = base if n == 0 else f"{base}-{n + 1}"
