@@ -132,6 +132,7 @@ def test_second_dry_run_of_a_dag_is_refused_naming_the_first(tmp_path):
         assert second.returncode == 2, second.stderr
         assert f"pid {first.pid}" in second.stderr and "Traceback" not in second.stderr
     finally:
+        (dag.parent / "SLOW").unlink()  # the FINAL node DAGMan runs after the removal need not sleep
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=60)
     assert not _orphans()
