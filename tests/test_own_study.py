@@ -356,3 +356,14 @@ def test_one_owner_for_tooling_and_vendor_names():
         ["amd", "intel", "nvidia", None, None]
     assert pilot._row_values({"cpu_vendor": "GenuineIntel"})["vendor"] == "intel"
     assert userstudy._observed_vendors(frame([user_row("np1", 0, "1.26.4")])) == {"amd-epyc": "amd"}
+
+
+def test_the_numerics_come_first_among_the_differences():
+    """Where two stacks differ in sixty distributions, the reader sees TensorFlow, Keras and
+    NumPy first, then other version changes, then what only one side installed."""
+    def rows(software, dists):
+        return [user_row(software, r, dists["numpy"], distributions_json=json.dumps(dists)) for r in range(2)]
+    old = {"numpy": "1.26.4", "tensorflow": "2.15.1", "arcp": "0.2.1", "h5py": "3.16.0"}
+    new = {"numpy": "2.4.6", "tensorflow": "2.21.0", "autocommand": "2.2.2", "h5py": "3.14.0"}
+    diffs = distribution_differences(software_stacks(frame(rows("old", old) + rows("new", new))))
+    assert list(diffs["distribution"]) == ["numpy", "tensorflow", "h5py", "arcp", "autocommand"]

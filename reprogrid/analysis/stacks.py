@@ -171,11 +171,24 @@ def distribution_differences(stacks: pd.DataFrame) -> pd.DataFrame:
     if len(envs) < 2:
         return pd.DataFrame(columns=["distribution", *envs])
     rows = []
-    for name in sorted({n for v in per_env.values() for n in v}):
+    for name in sorted({n for v in per_env.values() for n in v}, key=lambda n: (_rank(n, per_env, envs), n)):
         cells = [", ".join(sorted(per_env[e].get(name, ()))) or "not installed" for e in envs]
         if len(set(cells)) > 1:
             rows.append({"distribution": name, **dict(zip(envs, cells))})
     return pd.DataFrame(rows, columns=["distribution", *envs])
+
+
+#: Distributions that run the model or its numerics: listed first where stacks differ.
+NUMERICS = ("tensorflow", "tensorflow-cpu", "tensorflow-gpu", "keras", "tf-keras", "jax", "jaxlib", "torch", "numpy",
+            "scipy", "scikit-learn", "ml-dtypes", "nvidia-cudnn-cu12", "nvidia-cublas-cu12", "intel-openmp", "mkl")
+
+
+def _rank(name: str, per_env: Dict[str, Dict[str, set]], envs: List[str]) -> int:
+    """Reading order of a difference: the numerics first, then versions that differ, then
+    distributions that only one side has (a stack's tooling and helpers)."""
+    if name in NUMERICS:
+        return 0
+    return 1 if all(name in per_env[e] for e in envs) else 2
 
 
 def identical_across_stacks(df: pd.DataFrame, diffs: pd.DataFrame) -> List[Dict[str, Any]]:
