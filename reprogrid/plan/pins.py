@@ -137,7 +137,7 @@ class PoolView:
         out = []
         for entry, hardware in zip(entries, study.hardware):
             job = jobs[hardware.name]
-            hit = frozenset(i for gi in maker.matching_groups(job, _key(maker, job)) for i in groups[gi].members)
+            hit = frozenset(i for gi in maker.matching_groups(job) for i in groups[gi].members)
             device_class = "gpu" if hardware.gpu is not None else "cpu"
             values, mixed = self._values(job, hit, device_class)
             pin = pin_for(hardware, self.pool, study.gpus_for(hardware))
@@ -160,13 +160,6 @@ class PoolView:
         values = {d: next(iter(s)) for d, s in seen.items() if len(s) == 1 and None not in s}
         mixed = {d: sorted(s, key=str) for d, s in seen.items() if len(s) > 1}
         return values, mixed
-
-
-def _key(maker: Matchmaker, job: Any) -> tuple:
-    """The job's autocluster key, plus the GPU attributes its ``RequireGPUs`` reads
-    (``GPUsMinCapability``...): pins that differ only there must not share a cached answer."""
-    extra = tuple(sorted((k, str(job.lookup(k))) for k in job.keys() if str(k).lower().startswith("gpus")))
-    return maker.autocluster_key(job) + extra
 
 
 # ------------------------------------------------------------------------------ candidates
