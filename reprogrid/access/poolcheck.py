@@ -20,14 +20,17 @@ import dataclasses
 import re
 import tempfile
 from collections import Counter
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from reprogrid.condor.bindings import ad_value, classad, submit_to_job_ads
 from reprogrid.condor.matchmaking import Matchmaker, gpu_ads, job_matches_machine
 from reprogrid import tree
-from reprogrid.render.study import submit_descriptions
-from reprogrid.render.pins import describe_pins, pin_for, required_attributes
+from reprogrid.condor.escaping import UnsafeValue
+from reprogrid.core.errors import Problem, UserError
+from reprogrid.render.cellad import cell_submit_text
+from reprogrid.render.pins import describe_pins, pin_for, pins_for_study, required_attributes
 from reprogrid.spec.definitions import Study
 
 _TARGET_REF = re.compile(r"\bTARGET\.([A-Za-z_][A-Za-z0-9_]*)", re.I)
@@ -213,17 +216,22 @@ def _gpu_attrs_unadvertised(ads: Sequence[Any], job: Any) -> List[str]:
 def job_ads_for_study(study: Study) -> Dict[str, Tuple[str, Any]]:
     """Per hardware environment: (software env, the job ad ``condor_submit`` makes for its cell).
 
-    The study's own templates render the cells (first workload, first software
-    environment, one repeat), so the check sees exactly what would be submitted.
+    Each cell (first workload, first software environment, one repeat) is written as the
+    submit commands the built-in template renders (``render.cellad``) and parsed by the
+    bindings as ``condor_submit`` would, so the check sees exactly what would be submitted.
     """
     small = dataclasses.replace(study, workloads=study.workloads[:1], software=study.software[:1], repeats=1)
-    files = submit_descriptions(small)
+    pins = pins_for_study(small)
+    try:
+        texts = {c.cell: cell_submit_text(small, c, pins[c.hardware.name], Path(".")) for c in small.cells()}
+    except UnsafeValue as err:
+        raise UserError(f"study {study.name!r} cannot be rendered safely", [Problem("study", f"{err}")]) from err
     out: Dict[str, Tuple[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="reprogrid-poolcheck-") as iwd:
         for run in small.runs():
-            text = files[tree.cell_submit_file(run.cell)].decode()
-            ads = submit_to_job_ads(text, iwd=iwd, vars={"run_id": run.run_id, "repeat": str(run.repeat),
-                                                         "seed": str(run.seed)}, source=f"cells/{run.cell}.sub")
+            ads = submit_to_job_ads(texts[run.cell], iwd=iwd, vars={"run_id": run.run_id, "repeat": str(run.repeat),
+                                                                    "seed": str(run.seed)},
+                                    source=tree.cell_submit_file(run.cell))
             out[run.hardware.name] = (run.software.name, ads[0])
     return out
 

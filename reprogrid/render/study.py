@@ -28,10 +28,10 @@ from reprogrid.core.files import atomic_directory, check_name_length, discard, i
 from reprogrid.core.progress import Progress
 from reprogrid.prepare import stacklock
 from reprogrid.render.bundle import build_job_bundle
-from reprogrid.render.pins import Pin, pins_for_study, study_warnings
+from reprogrid.render.cellad import job_arguments, job_environment, job_inputs, sample_inputs
+from reprogrid.render.pins import pins_for_study, study_warnings
 from reprogrid.core.resources import sample_data_dir, templates_dir
 from reprogrid.job import catalogue
-from reprogrid.job.catalogue import DATA_FILES
 from reprogrid.spec.definitions import Cell, Study, Workload
 from reprogrid.spec.validate import validate_study
 from reprogrid.spec.workload_code import shipped_files
@@ -90,70 +90,6 @@ def _template_error(err: jinja2.TemplateError) -> UserError:
     return UserError("a template failed to render", [Problem(place, f"{err}; fix the template (its variables are strict)")])
 
 
-def _sample_inputs() -> Dict[str, str]:
-    return {name: f"data/{name}" for name in sorted(set(DATA_FILES))}
-
-
-def _local(item: str, base_dir: Path) -> str:
-    """A local input as an absolute path (relative ones are relative to the spec); URLs unchanged."""
-    if "://" not in item and not Path(item).is_absolute():
-        return str((base_dir / item).resolve())
-    return item
-
-
-def _inputs_for(study: Study, workload: Workload, base_dir: Path) -> List[str]:
-    """transfer_input_files entries for a workload: its data (file or own inputs) plus any extra inputs.
-
-    A user workload's folder (its files and description) goes with a trailing slash, so its
-    contents land in the job's sandbox with their relative paths.
-    """
-    out = []
-    if workload.kind != catalogue.KIND_BUILTIN:
-        out.append(tree.workload_dir(slug(workload.name)) + "/")
-        out += [_local(item, base_dir) for item in workload.data]
-    if study.data.sample:
-        return out + ([_sample_inputs()[workload.data_file]] if workload.data_file else [])
-    known = set(DATA_FILES)
-    for item in study.data.inputs:
-        name = Path(item.split("://", 1)[-1]).name
-        if name == workload.data_file or name not in known:
-            out.append(_local(item, base_dir))
-    return out
-
-
-def _job_arguments(study: Study, cell: Cell) -> str:
-    """The job's arguments (naming the workload's kind); the run's own values come from the node's VARS."""
-    w = cell.workload
-    args = ["--kind", w.kind, "--workload", w.name]
-    if w.kind == catalogue.KIND_BUILTIN:
-        if w.builtin != w.name:
-            args += ["--example", str(w.builtin)]
-        for key, value in sorted(w.options.items()):
-            args += ["--option", f"{key}={value!r}"]
-        if w.primary_metric != catalogue.BUILTIN_PRIMARY:
-            args += ["--primary-metric", w.primary_metric]
-    if w.task:
-        args += ["--task", w.task]
-    args += [
-        "--run-id", "$(run_id)", "--study-id", study.study_id,
-        "--study-name", study.name, "--software-env", cell.software.name,
-        "--hardware-env", cell.hardware.name, "--repeat", "$(repeat)", "--seed", "$(seed)",
-        "--data-dir", ".", "--output-dir", tree.RESULTS_DIR,
-    ]
-    if w.epochs is not None:
-        args += ["--epochs", str(w.epochs)]
-    if w.max_samples is not None:
-        args += ["--max-samples", str(w.max_samples)]
-    if not w.determinism:
-        args.append("--no-determinism")
-    if study.data.sample:
-        args.append("--sample-data")
-    # Names, metrics and option values are validated ([A-Za-z0-9_.=-]): no quoting is needed in
-    # condor's argument syntax. A user's command never appears here: it is in the workload's
-    # description file, shipped with its files.
-    return " ".join(args)
-
-
 def workload_description(workload: Workload) -> bytes:
     """``reprogrid-workload.json``: what the job side needs to run a command or entry workload."""
     data = {
@@ -190,10 +126,6 @@ def _keep_modes(study: Study, root: Path, base_dir: Path) -> None:
             for rel in w.files:
                 for name, path in shipped_files(base_dir, rel)[0]:
                     os.chmod(folder / name, path.stat().st_mode & 0o777)
-
-
-def _environment(pin: Pin) -> str:
-    return " ".join(f"{k}={v}" if v else f"{k}=''" for k, v in pin.environment)
 
 
 def _locks(study: Study, base_dir: Optional[Union[str, Path]]) -> Dict[str, Dict[str, str]]:
@@ -342,8 +274,8 @@ def _cell_files(study: Study, env: jinja2.Environment, base_dir: Path) -> Iterat
         text = job_template.render(
             version=__version__, study=study, cell=c.cell, workload=c.workload,
             software=c.software, hardware=c.hardware, pin=pin,
-            arguments=_job_arguments(study, c), environment=_environment(pin),
-            inputs=[tree.JOB_BUNDLE] + _inputs_for(study, c.workload, base_dir),
+            arguments=job_arguments(study, c), environment=job_environment(pin),
+            inputs=[tree.JOB_BUNDLE] + job_inputs(study, c.workload, base_dir),
             resources=study.resources, output_destination=study.output.destination,
         )
         yield tree.cell_submit_file(c.cell), text.encode()
@@ -391,7 +323,7 @@ def _write_tree(study: Study, root: Path, *, template_dir: Optional[Union[str, P
     build_job_bundle(root / tree.BUNDLE_DIR)
     written.append(tree.JOB_BUNDLE)
     if study.data.sample:
-        for name, rel in _sample_inputs().items():
+        for name, rel in sample_inputs().items():
             (root / "data").mkdir(exist_ok=True)
             shutil.copyfile(sample_data_dir() / name, root / rel)
             written.append(rel)
