@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import List, Optional
 
 from reprogrid.core.errors import Problem, UserError
-from reprogrid.core.files import write_text_atomic
 from reprogrid.core.text import shown
 from reprogrid.commands._parser import add_command, exit_codes
 
@@ -102,6 +101,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.exists() and not args.force:
         raise UserError(f"{out} exists", [Problem(str(out), "pass --force to overwrite it, or choose another -o")])
+    from reprogrid.core.files import write_text_atomic  # late: validate writes nothing
+
     write_text_atomic(out, text)
     what = f"workload {args.workload}" if args.workload else f"preset {args.preset or 'coakley2022'}"
     print(f"wrote {shown(out)} ({what}); next: reprogrid validate {shlex.quote(str(out))} && "

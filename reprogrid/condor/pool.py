@@ -8,7 +8,6 @@ Attribute names are case-insensitive, as in every ClassAd. Bad input raises a
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, List, Union
@@ -86,6 +85,8 @@ def ads_from_json(data: Any, source: str = "<pool>") -> List[classad.ClassAd]:
 
 def load_pool(path: Union[str, Path]) -> List[classad.ClassAd]:
     """Read ``condor_status -json`` output from ``path``: one ClassAd per machine/slot ad."""
+    import json  # late: validate against the built-in pool reads no capture
+
     path = Path(path)
     try:
         text = path.read_bytes().decode("utf-8")

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
-import zipfile
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 if TYPE_CHECKING:  # the annotations only; each loader imports numpy when it runs
@@ -60,6 +58,9 @@ def _require(path: str, expected: str) -> None:
 
 
 def _open_npz(path: str, keys: Sequence[str], expected: str, allow_pickle: bool) -> Dict[str, np.ndarray]:
+    import pickle  # late, as numpy: the loaders alone need them, not the catalogue's file names
+    import zipfile
+
     import numpy as np  # late: only the built-in loaders need numpy, not a command workload
 
     _require(path, expected)

@@ -8,7 +8,6 @@ helpers every part of the validator uses. The parts are ``validate_workloads``,
 """
 from __future__ import annotations
 
-import difflib
 import re
 import reprlib
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -52,7 +51,9 @@ class Checker:
             return {}
         for key in value:
             if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1)
+                from difflib import get_close_matches  # late: only a misspelt key needs it
+
+                close = get_close_matches(str(key), allowed, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else f"; allowed keys: {', '.join(allowed)}"
                 self.problem(join(where, str(key)), f"unknown key{hint}")
         for key in required:

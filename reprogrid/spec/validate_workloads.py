@@ -5,7 +5,6 @@ the shared :class:`~reprogrid.spec.checker.Checker` and returns the dataclass or
 """
 from __future__ import annotations
 
-import difflib
 import re
 import shlex
 from pathlib import Path
@@ -64,7 +63,9 @@ def _example(check: Checker, where: str, name: str, data: Mapping[str, Any]) -> 
     key = "example" if example is not None else "name"
     example = name if example is None else example
     if example not in WORKLOAD_NAMES:
-        close = difflib.get_close_matches(str(example), WORKLOAD_NAMES, n=1)
+        from difflib import get_close_matches  # late: only a misspelt name needs it
+
+        close = get_close_matches(str(example), WORKLOAD_NAMES, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         rest = "" if key == "example" else (
             ", name one with example:, or bring your own workload with command: or entry: (see docs/user-guide.md)")
