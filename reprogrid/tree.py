@@ -19,7 +19,6 @@ names the file and the fix when it is not a manifest this version understands.
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, Mapping, Optional, Union
@@ -69,6 +68,8 @@ def manifest_json(head: Mapping[str, Any], run_lines: Iterable[str]) -> str:
     ``run_lines`` are JSON objects already serialised (render formats them per cell for
     speed); the result is valid JSON equal to ``dict(head, runs=[...])``.
     """
+    import json  # late, here and in read_manifest: the names above cost a command nothing
+
     text = json.dumps({"schema": MANIFEST_SCHEMA, **head}, indent=1)
     return text[:-2] + ',\n "runs": [\n  ' + ",\n  ".join(run_lines) + "\n ]\n}\n"
 
@@ -80,6 +81,8 @@ def is_submit_dir(path: PathLike) -> bool:
 
 def read_manifest(submit_dir: PathLike) -> Dict[str, Any]:
     """Read and check ``<submit_dir>/manifest.json``; ``UserError`` naming the file and the fix."""
+    import json
+
     path = Path(submit_dir) / MANIFEST_FILE
     if not path.is_file():
         raise UserError.of(f"no manifest in {submit_dir}", [Problem(

@@ -17,15 +17,15 @@ START expressions are evaluated as of the capture: ``CurrentTime`` is the ad's
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
-import tempfile
 from collections import Counter
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from reprogrid.condor.bindings import ad_value, classad, submit_to_job_ads
-from reprogrid.condor.matchmaking import Matchmaker, gpu_ads, job_matches_machine
+from reprogrid.condor.matchmaking import Matchmaker, clause_matches_some, gpu_ads
 from reprogrid import tree
 from reprogrid.condor.escaping import UnsafeValue
 from reprogrid.core.errors import Problem, UserError
@@ -227,18 +227,24 @@ def job_ads_for_study(study: Study) -> Dict[str, Tuple[str, Any]]:
     except UnsafeValue as err:
         raise UserError(f"study {study.name!r} cannot be rendered safely", [Problem("study", f"{err}")]) from err
     out: Dict[str, Tuple[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="reprogrid-poolcheck-") as iwd:
-        for run in small.runs():
-            ads = submit_to_job_ads(texts[run.cell], iwd=iwd, vars={"run_id": run.run_id, "repeat": str(run.repeat),
-                                                                    "seed": str(run.seed)},
-                                    source=tree.cell_submit_file(run.cell))
-            out[run.hardware.name] = (run.software.name, ads[0])
+    iwd = Path(os.sep)  # any existing folder: nothing is read or written there, and Iwd plays no part in matching
+    for run in small.runs():
+        ads = submit_to_job_ads(texts[run.cell], iwd=iwd, vars={"run_id": run.run_id, "repeat": str(run.repeat),
+                                                                "seed": str(run.seed)},
+                                source=tree.cell_submit_file(run.cell))
+        out[run.hardware.name] = (run.software.name, ads[0])
     return out
 
 
 def check_study(study: Study, ads: Sequence[Any]) -> List[HardwareCheck]:
     """Match every hardware environment of ``study`` against the slots ``ads``."""
-    machines = as_of_capture(ads)
+    return _check(study, as_of_capture(ads))
+
+
+def _check(study: Study, machines: List[Any], explain_all: bool = True) -> List[HardwareCheck]:
+    """:func:`check_study` on slots already fixed at their capture time. With ``explain_all``
+    false, an unmatched environment's ``excluded_by`` is worked out only when no attribute
+    it pins is unadvertised (all that :func:`pool_findings` reports of it)."""
     jobs = job_ads_for_study(study)
     maker = Matchmaker(machines)
     maker.note_job_refs(job for _, job in jobs.values())
@@ -284,7 +290,7 @@ def check_study(study: Study, ads: Sequence[Any]) -> List[HardwareCheck]:
             kinds=sorted(kinds.values(), key=lambda k: (-k.slots, k.description)),
             unadvertised=unadvertised, warnings=list(pin.warnings), software=software,
         )
-        if matching == 0:
+        if matching == 0 and (explain_all or not unadvertised):
             check.excluded_by = _explain(maker, job, pin.clauses, len(machines))
         results.append(check)
     return results
@@ -295,8 +301,7 @@ def _explain(maker: Matchmaker, job: Any, clauses: Sequence[str], total: int) ->
     groups = maker.groups()
     reasons = []
     for clause in clauses:
-        n = sum(len(g.members) for g in groups if job_matches_machine(job, g.ad, clause))
-        if n == 0:
+        if not clause_matches_some(job, (g.ad for g in groups), clause):
             reasons.append(f"{clause}  (matches 0 of {total} slots)")
     return reasons or maker.explain(job)
 
@@ -361,7 +366,8 @@ def pool_findings(study: Study, ads: Sequence[Any], label: str) -> List[str]:
     if study.pool.profile == "ospool-2022":
         out.append(f"pool.profile ospool-2022 replays the 2022 OSPool the paper ran on (exact CPU model pins "
                    f"through OSGVO_CPU_MODEL); judged here against {label}")
-    checks = check_study(study, ads)
+    machines = as_of_capture(ads)
+    checks = _check(study, machines, explain_all=False)
     by_name = {h.name: h for h in study.hardware}
     for check in checks:
         if check.matching_slots:
@@ -372,7 +378,7 @@ def pool_findings(study: Study, ads: Sequence[Any], label: str) -> List[str]:
                    f"({why}); pin instead: {_instead(by_name[check.name])}")
     relaxed = study if study.pool.profile == "ospool" and not study.pool.cpu_model_attribute else \
         dataclasses.replace(study, pool=dataclasses.replace(study.pool, profile="ospool", cpu_model_attribute=None))
-    loose = check_study(relaxed, ads) if relaxed is not study else checks
+    loose = _check(relaxed, machines, explain_all=False) if relaxed is not study else checks
     same: Dict[Tuple[str, ...], List[str]] = {}
     for check in loose:
         if check.matching_slots:

@@ -159,6 +159,16 @@ def job_matches_machine(job: classad.ClassAd, machine: classad.ClassAd, req_text
     return machine.matches(job)  # x.matches(y) evaluates y's Requirements against x
 
 
+def clause_matches_some(job: classad.ClassAd, machines: Iterable[classad.ClassAd], req_text: str) -> bool:
+    """Whether ``job`` with ``req_text`` as its Requirements matches one of ``machines``, as
+    :func:`job_matches_machine` judges each (the job's side only); the probe ad is built
+    once, not per machine, and the search stops at the first match."""
+    if _COUNT_MATCHES.search(req_text):  # the count depends on the machine's GPUs
+        return any(job_matches_machine(job, m, req_text) for m in machines)
+    probe = _with_requirements(job, req_text)
+    return any(m.matches(probe) for m in machines)
+
+
 def machine_accepts_job(machine: classad.ClassAd, job: classad.ClassAd) -> bool:
     if "Requirements" not in machine:
         return True
@@ -302,8 +312,7 @@ class Matchmaker:
         clauses = split_conjuncts(text)
         total = sum(len(g.members) for g in groups)
         for clause in clauses:
-            n = sum(len(g.members) for g in groups if job_matches_machine(job, g.ad, clause))
-            if n == 0:
+            if not clause_matches_some(job, (g.ad for g in groups), clause):
                 reasons.append(f"{clause}  (matches 0 of {total} slots)")
         if not reasons:
             job_ok = [g for g in groups if job_matches_machine(job, g.ad)]
