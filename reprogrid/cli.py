@@ -104,8 +104,10 @@ def _chosen(argv: Sequence[str]) -> Optional[str]:
 
 
 def build_parser(argv: Optional[Sequence[str]] = None) -> argparse.ArgumentParser:
-    """The parser; with ``argv``, only the command it names is loaded (the others are listed
-    by name and summary), without it every command's module is (tests, documentation)."""
+    """The parser; with ``argv``, only the command it names is loaded and given its parser
+    (the others are listed by name and summary; a module of several commands registers the
+    named one's only, through ``register(subparsers, only=name)``), without it every
+    command's module is (tests, documentation)."""
     parser = argparse.ArgumentParser(
         prog="reprogrid",
         description=DESCRIPTION,
@@ -121,9 +123,13 @@ def build_parser(argv: Optional[Sequence[str]] = None) -> argparse.ArgumentParse
     module = next((c.module for c in COMMANDS if c.name == chosen), None)
     loaded = set()
     for command in COMMANDS:
-        if argv is None or command.module == module:
+        if argv is None or command.name == chosen:
             if command.module not in loaded:
-                importlib.import_module(f"reprogrid.commands.{command.module}").register(subparsers)
+                register = importlib.import_module(f"reprogrid.commands.{command.module}").register
+                if argv is None or sum(c.module == module for c in COMMANDS) == 1:
+                    register(subparsers)
+                else:  # a module of several commands (init, validate, render) builds the named one's parser only
+                    register(subparsers, only=chosen)
                 loaded.add(command.module)
         elif command.name not in subparsers.choices:
             subparsers.add_parser(command.name, help=command.summary, add_help=False)

@@ -158,7 +158,14 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers) -> None:
+def register(subparsers, only: Optional[str] = None) -> None:
+    """Add the parsers of ``init``, ``validate`` and ``render`` (or of the one named ``only``)."""
+    for name, add in (("init", _add_init), ("validate", _add_validate), ("render", _add_render)):
+        if only in (None, name):
+            add(subparsers)
+
+
+def _add_init(subparsers) -> None:
     from reprogrid.spec.presets import PRESETS
 
     p = add_command(subparsers, "init", help="write a study spec from a preset", epilog=INIT_EPILOG,
@@ -172,6 +179,8 @@ def register(subparsers) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.set_defaults(func=cmd_init)
 
+
+def _add_validate(subparsers) -> None:
     p = add_command(subparsers, "validate", help="check a study spec; list every problem with its fix", epilog=VALIDATE_EPILOG,
                     description="Validate a study spec without writing anything.")
     p.add_argument("spec", help="the study YAML file")
@@ -179,6 +188,8 @@ def register(subparsers) -> None:
     p.add_argument("--max-runs", type=int, metavar="N", help=MAX_RUNS_HELP)
     p.set_defaults(func=cmd_validate)
 
+
+def _add_render(subparsers) -> None:
     p = add_command(subparsers, "render", help="render a study into a DAG + submit files", epilog=RENDER_EPILOG,
                     description="Render a study spec into a submit tree that condor_submit_dag accepts.")
     p.add_argument("spec", help="the study YAML file")

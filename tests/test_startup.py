@@ -1,0 +1,69 @@
+"""What a command imports on its way (issue 28's start-up rows): each command runs in a fresh
+interpreter and reports ``sys.modules`` at its end. No timings: the modules are the fact.
+
+``reprogrid --help`` is covered in test_layers.py; here ``validate`` (no template engine:
+the pool check builds the cells' job ads without Jinja) and ``status`` (a warm status, whose
+cache is still valid, needs no HTCondor bindings at all).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import List
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _modules_after(argv: List[str], cwd: Path) -> dict:
+    """Run ``reprogrid ARGV`` in a fresh interpreter: its exit code and the modules it loaded."""
+    code = ("import json, sys\nfrom reprogrid.cli import main\n"
+            "code = main(sys.argv[1:])\n"
+            "sys.stdout.flush()\n"
+            "print('\\nMODULES', json.dumps(sorted(sys.modules)))\n"
+            "sys.exit(code)\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=300,
+                          env=env, cwd=cwd)
+    line = next((l for l in proc.stdout.splitlines() if l.startswith("MODULES ")), None)
+    assert line is not None, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return {"code": proc.returncode, "modules": set(json.loads(line[len("MODULES "):])),
+            "stdout": proc.stdout, "stderr": proc.stderr}
+
+
+def _top(modules: set, *names: str) -> List[str]:
+    return sorted(m for m in modules if m.split(".")[0] in names)
+
+
+def test_validate_imports_no_template_engine(tmp_path):
+    from reprogrid.spec.presets import preset_yaml
+
+    spec = tmp_path / "demo.yaml"
+    spec.write_text(preset_yaml("demo"))
+    run = _modules_after(["validate", str(spec)], tmp_path)
+    assert run["code"] == 0, run["stderr"][-2000:]
+    assert "valid. 36 runs" in run["stdout"]
+    assert "cannot honour it" in run["stderr"]  # the pins were judged against today's pool
+    assert "reprogrid.access.poolcheck" in run["modules"]
+    assert not _top(run["modules"], "jinja2", "markupsafe", "numpy", "pandas", "pyarrow"), run["modules"]
+    assert not {"reprogrid.render.study", "reprogrid.render.bundle", "difflib", "pickle", "zipfile"} & run["modules"]
+
+
+def test_the_cli_builds_the_named_commands_parser_only():
+    import argparse
+
+    from reprogrid.cli import build_parser
+
+    def parsers(argv):
+        parser = build_parser(argv)
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return {name: [a.dest for a in sub._actions] for name, sub in action.choices.items()}
+
+    named = parsers(["validate", "x.yaml"])
+    assert named["validate"] == ["help", "spec", "pool", "max_runs"]
+    assert named["init"] == named["render"] == named["status"] == []  # listed by name and summary only
+    full = parsers(None)
+    assert full["validate"] == named["validate"] and "preset" in full["init"] and "templates" in full["render"]
+    assert "templates" in parsers(["render", "s.yaml"])["render"] and parsers(["render", "s.yaml"])["validate"] == []
