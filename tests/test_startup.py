@@ -67,3 +67,46 @@ def test_the_cli_builds_the_named_commands_parser_only():
     full = parsers(None)
     assert full["validate"] == named["validate"] and "preset" in full["init"] and "templates" in full["render"]
     assert "templates" in parsers(["render", "s.yaml"])["render"] and parsers(["render", "s.yaml"])["validate"] == []
+
+
+BINDINGS = ("htcondor", "htcondor2", "classad", "classad2")
+
+
+def _status_tree(root: Path, runs: int = 40) -> Path:
+    """A submit tree with ``runs`` finished runs, its log written by the emulator's event-log writer."""
+    from reprogrid.emulator.starter import eventlog
+
+    submit = root / "submit"
+    (submit / "logs").mkdir(parents=True)
+    entries = []
+    with open(submit / "logs" / "study.log", "w") as handle:
+        for i in range(runs):
+            run_id = f"mnist--sw--hw{i % 3}--r{i}"
+            entries.append({"run_id": run_id, "software_env": "sw", "hardware_env": f"hw{i % 3}",
+                            "workload": "mnist", "repeat": i, "seed": 1})
+            handle.write(eventlog.submit_event(100 + i, 0, run_id, 1_700_000_000 + i))
+            handle.write(eventlog.execute_event(100 + i, 0, "slot1@here", 1_700_000_001 + i))
+            handle.write(eventlog.terminated_event(100 + i, 0, 0, None, 3.0, 1, 2048, 1024, 1_700_000_003 + i))
+    (submit / "manifest.json").write_text(json.dumps({"schema": "reprogrid.manifest/1",
+                                                      "study": {"name": "startup"}, "runs": entries}))
+    return submit
+
+
+def test_a_warm_status_imports_no_bindings(tmp_path):
+    submit = _status_tree(tmp_path)
+    cold = _modules_after(["status", str(submit)], tmp_path)
+    assert cold["code"] == 0, cold["stderr"][-2000:]
+    assert "htcondor2" in cold["modules"]  # the log was read with the v2 bindings...
+    assert not {"htcondor", "classad"} & cold["modules"]  # ...and only them
+    warm = _modules_after(["status", str(submit)], tmp_path)
+    assert warm["code"] == 0, warm["stderr"][-2000:]
+    assert warm["stdout"].split("\nMODULES")[0] == cold["stdout"].split("\nMODULES")[0]
+    assert "done 40" in warm["stdout"]
+    assert not _top(warm["modules"], *BINDINGS), _top(warm["modules"], *BINDINGS)
+    assert not {"pickle", "hashlib", "tempfile", "ctypes"} & warm["modules"]
+    with open(submit / "logs" / "study.log", "a") as handle:  # a new event: read with the v2 bindings again
+        from reprogrid.emulator.starter import eventlog
+
+        handle.write(eventlog.submit_event(999, 0, "extra-node", 1_700_000_100))
+    again = _modules_after(["status", str(submit)], tmp_path)
+    assert "htcondor2" in again["modules"] and "extra-node" in again["stdout"]

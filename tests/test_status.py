@@ -300,3 +300,53 @@ def test_an_older_cache_is_read_again_from_the_start(tree: Path):
     progress = status.study_status(tree)
     assert states(progress) == {R1: "done", R2: "running", R3: "held", R4: "idle"}
     assert progress.events_read == FIRST_EVENTS
+
+
+def test_event_codes_are_the_bindings_numbers():
+    """condor.eventcodes (read and written without importing the bindings) equals both enums."""
+    from reprogrid.condor import eventcodes
+    from reprogrid.condor.bindings import htcondor, htcondor2
+
+    for name in eventcodes.NAMES:
+        assert getattr(eventcodes, name) == int(getattr(htcondor.JobEventType, name)) == \
+            int(getattr(htcondor2().JobEventType, name)), name
+
+
+def test_an_unchanged_log_is_not_opened_and_a_touched_one_is(tree: Path, monkeypatch):
+    """Warm: the log's stat key (size, mtime, inode) says it is unchanged, so no reader is
+    unpickled; a log touched without a new event is read again and its new key saved."""
+    log = tree / "logs" / "study.log"
+    log.write_text(FIRST)
+    first = status.study_status(tree)
+    cache = tree / status.CACHE_NAME
+    saved = json.loads(cache.read_text())
+    st = log.stat()
+    assert saved["seen"] == [st.st_size, st.st_mtime_ns, st.st_ino]
+    loads = []
+    real = status._load_reader
+    monkeypatch.setattr(status, "_load_reader", lambda pickled: loads.append(1) or real(pickled))
+    again = status.study_status(tree)
+    assert states(again) == states(first) and again.events_read == FIRST_EVENTS and loads == []
+    import os
+    os.utime(log, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched: nothing new, but it must be looked at
+    touched = status.study_status(tree)
+    assert states(touched) == states(first) and touched.events_read == FIRST_EVENTS and loads == [1]
+    assert json.loads(cache.read_text())["seen"][1] == st.st_mtime_ns + 10**9
+    status.study_status(tree)
+    assert loads == [1]  # the new key was saved: unchanged again
+    with open(log, "a") as handle:
+        handle.write(MORE)
+    assert states(status.study_status(tree))[R2] == "failed" and loads == [1, 1]
+
+
+def test_a_log_read_up_to_a_damaged_event_is_read_again(tree: Path):
+    """A read that stopped at a damaged event keeps no stat key, so the next status, log
+    unchanged, still resumes the reader (which goes on past it) rather than skipping the log."""
+    log = tree / "logs" / "study.log"
+    log.write_text(FIRST + "005 (this is not an event\n...\n" + MORE)
+    first = status.study_status(tree)
+    assert "cannot read an event after 8 events" in first.warnings[0] and first.events_read == FIRST_EVENTS
+    assert json.loads((tree / status.CACHE_NAME).read_text())["seen"] is None
+    again = status.study_status(tree)
+    assert again.events_read == FIRST_EVENTS + 4 and states(again)[R2] == "failed"
+    assert json.loads((tree / status.CACHE_NAME).read_text())["seen"] is not None

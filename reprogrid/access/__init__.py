@@ -1,7 +1,7 @@
 """Access: operations on a real pool (a rendered submit tree on a real schedd).
 
 Owns submission through the bindings (``submission``), monitoring from the node status
-file and the event log (``status``) and the pre-submit check of a study against a pool
+file (``nodestatus``) and the event log (``status``) and the pre-submit check of a study against a pool
 (``poolcheck``). The local dry run is ``reprogrid.emulator``. May import ``render`` and
 everything below it.
 """

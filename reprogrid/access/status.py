@@ -3,11 +3,12 @@
 Owns reading the two files DAGMan keeps up to date in a submit tree, the same for the
 real pool and the emulator:
 
-- the node status file (``study.dag.status``): DagStatus / NodeStatus / StatusEnd ads in
-  new ClassAd syntax, rewritten as a whole by DAGMan every so often;
+- the node status file (``study.dag.status``), read by ``access.nodestatus``;
 - the job event log (``logs/study.log``), read with ``htcondor2.JobEventLog``
   incrementally: a :class:`EventLogFollower` keeps its reader, and its position can be
-  saved (the reader pickles) so the next ``reprogrid status`` reads only new events.
+  saved (the reader pickles) so the next ``reprogrid status`` reads only new events;
+  a log unchanged since it was read to its end (same size, modification time and inode)
+  is not opened at all, so such a status imports no HTCondor bindings.
 
 Events are mapped to runs by the DAG node name that DAGMan writes into each submit
 event (``DAG Node: <run_id>``); later events follow by cluster.proc. The newer of the
@@ -18,10 +19,9 @@ from __future__ import annotations
 
 import base64
 import datetime
-import hashlib
 import io
 import json
-import pickle
+import os
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
@@ -31,33 +31,22 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from reprogrid import tree
 from reprogrid.condor import dagcodes as dc
-from reprogrid.condor.bindings import JobEventType, classad2, htcondor2
-from reprogrid.core.errors import Problem, UserError
+from reprogrid.condor.eventcodes import (  # HTCondor's event numbers, plain ints for fast comparison
+    EXECUTABLE_ERROR, EXECUTE, JOB_ABORTED, JOB_EVICTED, JOB_HELD, JOB_RECONNECT_FAILED, JOB_RELEASED, JOB_TERMINATED,
+    JOB_UNSUSPENDED, POST_SCRIPT_TERMINATED, SHADOW_EXCEPTION, SUBMIT)
+from reprogrid.access.nodestatus import NodeStatusFile, read_node_status
+from reprogrid.condor.bindings import htcondor2
 from reprogrid.core.files import write_text_atomic
 
 STATES = ("done", "running", "idle", "held", "failed", "waiting")
 LOG_NAME = tree.LOG_FILE
 STATUS_NAME = tree.NODE_STATUS_FILE
 CACHE_NAME = "logs/.reprogrid-status.json"
-CACHE_SCHEMA = "reprogrid.status-cache/2"  # /2: a node is a list of NodeProgress fields, in order
-_NODE_STATUS = {dc.STATUS_NOT_READY: "waiting", dc.STATUS_READY: "waiting", dc.STATUS_PRERUN: "waiting",
-                dc.STATUS_SUBMITTED: "idle", dc.STATUS_POSTRUN: "running", dc.STATUS_DONE: "done",
-                dc.STATUS_ERROR: "failed", dc.STATUS_FUTILE: "failed"}
+CACHE_SCHEMA = "reprogrid.status-cache/3"  # /2: a node is a list of NodeProgress fields; /3: the log's stat key
 # DagStatus in a node status file is a node status number (dag.cpp, Dag::DumpNodeStatus), not an exit code
 _DAG_STATUS = {dc.STATUS_NOT_READY: "not ready", dc.STATUS_READY: "ready", dc.STATUS_PRERUN: "PRE script",
                dc.STATUS_SUBMITTED: "running", dc.STATUS_POSTRUN: "POST script", dc.STATUS_DONE: "done",
                dc.STATUS_ERROR: "failed", dc.STATUS_FUTILE: "futile"}
-
-# Job event types: the bindings' JobEventType, as plain ints for fast comparison
-SUBMIT, EXECUTE, EXECUTABLE_ERROR, JOB_EVICTED, JOB_TERMINATED = (int(JobEventType.SUBMIT), int(JobEventType.EXECUTE),
-    int(JobEventType.EXECUTABLE_ERROR), int(JobEventType.JOB_EVICTED), int(JobEventType.JOB_TERMINATED))
-SHADOW_EXCEPTION, JOB_ABORTED, JOB_UNSUSPENDED = (int(JobEventType.SHADOW_EXCEPTION), int(JobEventType.JOB_ABORTED),
-                                                  int(JobEventType.JOB_UNSUSPENDED))
-JOB_HELD, JOB_RELEASED, POST_SCRIPT_TERMINATED = (int(JobEventType.JOB_HELD), int(JobEventType.JOB_RELEASED),
-                                                  int(JobEventType.POST_SCRIPT_TERMINATED))
-JOB_RECONNECT_FAILED = int(JobEventType.JOB_RECONNECT_FAILED)
-
-
 
 
 @dataclass(slots=True)  # one per run: 100,000 runs stay small
@@ -210,6 +199,8 @@ def _terminated(node: NodeProgress, event: Any) -> None:
 
 def _head_digest(path: Path) -> Tuple[int, str]:
     """Length and sha256 of the log's first event (how a rewritten log is recognised)."""
+    import hashlib  # late: a status whose log is unchanged hashes nothing
+
     with open(path, "rb") as handle:
         head = handle.read(4096)
     end = head.find(b"\n...\n")
@@ -217,13 +208,26 @@ def _head_digest(path: Path) -> Tuple[int, str]:
     return len(head), hashlib.sha256(head).hexdigest()
 
 
-class _OnlyJobEventLog(pickle.Unpickler):
+def _load_reader(pickled: str) -> Any:
     """Unpickle a saved reader, and nothing else (the cache lives in a user's folder)."""
+    import pickle  # late, here and in to_state: a status whose log is unchanged unpickles nothing
 
-    def find_class(self, module: str, name: str) -> Any:
-        if module.startswith("htcondor2") and name == "JobEventLog":
-            return getattr(__import__(module, fromlist=[name]), name)
-        raise pickle.UnpicklingError(f"refusing {module}.{name} in a status cache")
+    class OnlyJobEventLog(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            if module.startswith("htcondor2") and name == "JobEventLog":
+                return getattr(__import__(module, fromlist=[name]), name)
+            raise pickle.UnpicklingError(f"refusing {module}.{name} in a status cache")
+
+    return OnlyJobEventLog(io.BytesIO(base64.b64decode(pickled))).load()
+
+
+def _stat_key(path: Path) -> Optional[Tuple[int, int, int]]:
+    """``(size, mtime_ns, inode)`` of the log, None when it cannot be read: equal keys, same log."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ino
 
 
 class EventLogFollower:
@@ -241,6 +245,9 @@ class EventLogFollower:
         self.errors: List[str] = []
         self._reader: Any = None
         self._head: Optional[Tuple[int, str]] = None
+        #: the log's stat key when it was last read to its end without error (taken before that read)
+        self.seen: Optional[Tuple[int, int, int]] = None
+        self._saved: Optional[Tuple[str, int]] = None  # a saved reader not unpickled yet, and the size it was saved at
 
     def _open(self) -> bool:
         if self._reader is not None:
@@ -268,33 +275,63 @@ class EventLogFollower:
         self.__init__(self.path)  # type: ignore[misc]
 
     def poll(self) -> int:
-        """Read the events appended since the last poll (never blocks); return how many."""
+        """Read the events appended since the last poll (never blocks); return how many.
+
+        A log whose stat key is the one it had when last read to its end is not opened."""
+        key = _stat_key(self.path)
+        if key is not None and key == self.seen:
+            return 0
+        if self._saved is not None and not self._resume():
+            self.reset()
         if self._reader is not None and self._rewritten():
             self.reset()
         if not self._open():
             return 0
-        count = 0
+        count, clean = 0, True
         try:
             for event in self._reader.events(stop_after=0):
                 apply_event(self.nodes, self.jobs, event)
                 count += 1
         except Exception as err:  # a damaged event; later polls retry from the same place
+            clean = False
             message = f"{self.path}: cannot read an event after {self.events_read + count} events ({err})"
             if message not in self.errors:
                 self.errors.append(message)
         self.events_read += count
+        self.seen = key if clean else None
         return count
+
+    def _resume(self) -> bool:
+        """Unpickle the saved reader (the bindings' import); False when the log was rewritten
+        or truncated since it was saved, or the saved reader cannot be read."""
+        pickled, size = self._saved  # type: ignore[misc]
+        self._saved = None
+        try:
+            if self._rewritten() or self.path.stat().st_size < size:
+                return False
+            htcondor2()
+            self._reader = _load_reader(pickled)
+        except Exception:  # a damaged or foreign cache: read from the start instead
+            return False
+        return True
 
     # -- saving and resuming the position ------------------------------------------
 
     def to_state(self) -> Dict[str, Any]:
         """Plain data (JSON-able) from which :meth:`from_state` resumes without re-reading."""
-        reader = base64.b64encode(pickle.dumps(self._reader)).decode() if self._reader is not None else None
+        if self._reader is not None:
+            import pickle
+
+            reader = base64.b64encode(pickle.dumps(self._reader)).decode()
+            size = self.path.stat().st_size if self.path.is_file() else 0
+        else:
+            reader, size = self._saved if self._saved is not None else (None, 0)
         return {
             "schema": CACHE_SCHEMA,
             "log": str(self.path),
             "head": list(self._head) if self._head else None,
-            "size": self.path.stat().st_size if self._reader is not None and self.path.is_file() else 0,
+            "size": size,
+            "seen": list(self.seen) if self.seen is not None else None,
             "reader": reader,
             "events_read": self.events_read,
             "jobs": self.jobs,
@@ -304,19 +341,18 @@ class EventLogFollower:
 
     @classmethod
     def from_state(cls, path: Union[str, Path], state: Mapping[str, Any]) -> "EventLogFollower":
-        """Resume from :meth:`to_state`; start afresh when the state is for another or a rewritten log."""
+        """Resume from :meth:`to_state`; start afresh when the state is for another log. The
+        saved reader is unpickled when there is something to read (see :meth:`poll`)."""
         follower = cls(path)
         try:
             if state.get("schema") != CACHE_SCHEMA or state.get("log") != str(follower.path):
                 return follower
             if not state.get("reader") or not state.get("head"):
                 return follower
-            htcondor2()
-            reader = _OnlyJobEventLog(io.BytesIO(base64.b64decode(state["reader"]))).load()
             follower._head = (int(state["head"][0]), str(state["head"][1]))
-            if follower._rewritten() or follower.path.stat().st_size < int(state.get("size", 0)):
-                return cls(path)  # a new or truncated log: read it from the start
-            follower._reader = reader
+            follower._saved = (str(state["reader"]), int(state.get("size", 0)))
+            seen = state.get("seen")
+            follower.seen = (int(seen[0]), int(seen[1]), int(seen[2])) if seen else None
             follower.events_read = int(state["events_read"])
             follower.jobs = {str(k): str(v) for k, v in state["jobs"].items()}
             width = len(_NODE_FIELDS)
@@ -326,53 +362,6 @@ class EventLogFollower:
         except Exception:  # a damaged or foreign cache: read from the start instead
             return cls(path)
         return follower
-
-
-@dataclass(frozen=True)
-class NodeStatusFile:
-    """A parsed node status file."""
-
-    timestamp: int
-    dag_status: Optional[int]
-    nodes: Dict[str, Tuple[str, str, int]]  # name -> (state, StatusDetails, RetryCount)
-    complete: bool
-
-
-def read_node_status(path: Union[str, Path]) -> Optional[NodeStatusFile]:
-    """Parse DAGMan's node status file; None when it does not exist (yet)."""
-    path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        return None
-    except OSError as err:
-        raise UserError.of("cannot read the node status file", [Problem(str(path), str(err))]) from err
-    except UnicodeDecodeError as err:
-        raise UserError.of("the node status file is not valid", [Problem(str(path), (
-            f"byte {err.start} is not UTF-8 ({err.reason}): DAGMan writes it as text, so it was damaged or "
-            "overwritten; delete it (DAGMan writes it again) or check the disk"))]) from None
-    ads_module = classad2()
-    timestamp, dag_status, complete = 0, None, False
-    nodes: Dict[str, Tuple[str, str, int]] = {}
-    try:
-        for ad in ads_module.parseAds(text, ads_module.ParserType.New):
-            kind = ad.get("Type")
-            if kind == "DagStatus":
-                timestamp = int(ad.get("Timestamp", 0))
-                dag_status = int(ad["DagStatus"]) if "DagStatus" in ad else None
-            elif kind == "NodeStatus":
-                code = int(ad.get("NodeStatus", 0))
-                details = str(ad.get("StatusDetails", "") or "")
-                state = _NODE_STATUS.get(code, "waiting")
-                if code == dc.STATUS_SUBMITTED:
-                    state = "held" if int(ad.get("JobProcsHeld", 0) or 0) > 0 else \
-                        ("idle" if details.lower() == "idle" else "running")
-                nodes[str(ad["Node"])] = (state, details, int(ad.get("RetryCount", 0) or 0))
-            elif kind == "StatusEnd":
-                complete = True
-    except Exception as err:  # classad2 parse errors; a file caught mid-write is not
-        raise UserError.of("the node status file is not valid", [Problem(str(path), str(err))]) from err
-    return NodeStatusFile(timestamp, dag_status, nodes, complete)
 
 
 @dataclass
@@ -538,10 +527,13 @@ class StatusTracker:
 
     def update(self) -> StudyProgress:
         """Read new events and the node status file; return the study's progress."""
+        seen = self.follower.seen
         new_events = self.follower.poll()
         progress = combine(self.manifest, self.follower, self._node_status())
-        # saved when something new was read: a warm status of an unchanged log writes nothing
-        if self.cache_path is not None and self.follower.events_read and (new_events or not self.cache_path.is_file()):
+        # saved when something new was read (or the log changed without a new event: its stat key
+        # is kept, so the next status need not open it); a status of an unchanged log writes nothing
+        changed = new_events or self.follower.seen != seen
+        if self.cache_path is not None and self.follower.events_read and (changed or not self.cache_path.is_file()):
             try:
                 write_text_atomic(self.cache_path, json.dumps(self.follower.to_state()))
             except OSError as err:  # a read-only submit tree: status still works

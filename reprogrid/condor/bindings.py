@@ -1,8 +1,12 @@
 """The one adapter around HTCondor's Python bindings: the only module that imports them.
 
-``classad`` and ``htcondor`` (v1) are imported here, once, with the bindings' warning
-about a missing condor_config silenced; ``htcondor2()`` and ``classad2()`` give the v2
-modules (event logs, DAG submission) on first use. Everyone else imports from here.
+``classad`` and ``htcondor`` (v1) are imported here, on first use (``bindings.classad``,
+``bindings.htcondor``, ``bindings.JobEventType`` or a function that needs them), with the
+bindings' warning about a missing condor_config silenced; ``htcondor2()`` and
+``classad2()`` give the v2 modules (event logs, DAG submission) on first use. Everyone
+else imports from here. Importing this module costs nothing: ``reprogrid status`` reads
+the event log with the v2 bindings alone, and a status whose cache is still valid loads
+no bindings at all.
 
 ``condor_submit`` turns a submit description into job ClassAds; the v1 bindings of the
 24.x series expose exactly that offline as ``htcondor.Submit(text).jobs()`` (htcondor2
@@ -15,16 +19,35 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import List, Mapping, Optional, Union
-
-with warnings.catch_warnings():
-    # Without a condor_config the bindings warn once at import; offline parsing needs none.
-    # CONDOR_CONFIG is left alone: on an access point the same process may talk to the schedd.
-    warnings.simplefilter("ignore")
-    import classad
-    import htcondor
+from typing import Any, List, Mapping, Optional, Tuple, Union
 
 from reprogrid.core.errors import Problem, UserError
+
+_V1: Optional[Tuple[Any, Any]] = None
+
+
+def _v1() -> Tuple[Any, Any]:
+    """``(classad, htcondor)``, the v1 modules, imported once; also bound as this module's names."""
+    global _V1
+    if _V1 is None:
+        with warnings.catch_warnings():
+            # Without a condor_config the bindings warn once at import; offline parsing needs none.
+            # CONDOR_CONFIG is left alone: on an access point the same process may talk to the schedd.
+            warnings.simplefilter("ignore")
+            import classad as classad_module
+            import htcondor as htcondor_module
+        _V1 = (classad_module, htcondor_module)
+        globals().update(classad=classad_module, htcondor=htcondor_module)
+    return _V1
+
+
+def __getattr__(name: str) -> Any:
+    """``classad``, ``htcondor`` and ``JobEventType``: the v1 bindings, imported on first use (PEP 562)."""
+    if name in ("classad", "htcondor"):
+        return dict(zip(("classad", "htcondor"), _v1()))[name]
+    if name == "JobEventType":
+        return _v1()[1].JobEventType  # the bindings' enum; the numbers reprogrid uses are condor.eventcodes
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def htcondor2():
@@ -52,7 +75,8 @@ def ad_value(ad: "classad.ClassAd", attr: str) -> object:
         value = ad.eval(attr)
     except Exception:  # the bindings raise several types for an expression that cannot evaluate
         return None
-    if value is classad.Value.Undefined or value is classad.Value.Error:
+    undefined = _v1()[0].Value
+    if value is undefined.Undefined or value is undefined.Error:
         return None
     return value
 
@@ -71,10 +95,6 @@ def ad_number(value: object, default: int = 0) -> int:
         return int(value)
     return default
 
-
-#: The job event log's event types (the one owner of their numbers: readers and the
-#: emulator's event log writer use these).
-JobEventType = htcondor.JobEventType
 
 #: QDate given to simulated jobs, so rendered ads are reproducible.
 FIXED_QDATE = 1_600_000_000
@@ -98,6 +118,7 @@ def submit_to_job_ads(
     (the emulator) run this from the node's folder. A description the parser rejects raises ``UserError`` naming
     ``source``.
     """
+    htcondor = _v1()[1]
     iwd = Path(iwd)
     if not iwd.is_dir():
         raise UserError(f"cannot build job ads for {source}", [Problem(str(iwd), "initial directory does not exist")])
@@ -118,6 +139,6 @@ def submit_to_job_ads(
 def parse_expression(text: str) -> "classad.ExprTree":
     """Parse one ClassAd expression; raise ``ValueError`` when it is not exactly one."""
     try:
-        return classad.ExprTree(text)
+        return _v1()[0].ExprTree(text)
     except Exception as err:  # the bindings raise a bare ClassAdParseError / SyntaxError
         raise ValueError(f"not a valid ClassAd expression: {text!r}") from err

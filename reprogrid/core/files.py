@@ -15,14 +15,11 @@ run of the same command cleans up after a killed one.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
-import hashlib
 import os
 import re
 import shutil
 import stat
-import tempfile
 from pathlib import Path
 from typing import Iterator, List, Optional, Union
 
@@ -39,6 +36,8 @@ def short_name(name: str) -> str:
     """``name``, or a prefix plus a hash when it is too long to carry into a temporary name."""
     if len(name.encode("utf-8")) <= _SHORT:
         return name
+    import hashlib  # late, as ctypes and tempfile below: a command that writes nothing loads none of them
+
     digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:12]
     return name.encode("utf-8")[:60].decode("utf-8", "ignore") + "~" + digest
 
@@ -118,6 +117,8 @@ def write_bytes_atomic(path: PathLike, data: bytes, mode: int = 0o644) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sweep_leftovers(path)
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix="", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -214,6 +215,8 @@ def exchange(a: PathLike, b: PathLike) -> bool:
 
     Returns False when the platform or file system cannot (the caller falls back).
     """
+    import ctypes
+
     global _renameat2
     if _renameat2 is None:
         try:
@@ -253,6 +256,8 @@ def swap_in(new: Path, dest: Path) -> None:
     if new.is_dir() != dest.is_dir() or not new.is_dir():
         os.replace(new, dest)  # a file, or a folder replacing a file: one rename
         return
+    import tempfile
+
     old = Path(tempfile.mkdtemp(prefix=temp_prefix(dest, OLD_MARK), dir=dest.parent))
     os.rmdir(old)
     os.replace(dest, old)
@@ -275,6 +280,8 @@ def atomic_directory(path: PathLike) -> Iterator[Path]:
     path = Path(path).absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
     sweep_leftovers(path)
+    import tempfile
+
     tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(path), suffix="", dir=path.parent))
     umask = os.umask(0)
     os.umask(umask)
@@ -297,6 +304,8 @@ def discard(path: PathLike) -> None:
     path = Path(path)
     if not os.path.lexists(path):
         return
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), dir=path.parent)
     os.close(fd)
     os.unlink(tmp)

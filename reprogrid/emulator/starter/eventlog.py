@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Dict, Optional
 from reprogrid.core.files import AppendFile
 
-from reprogrid.condor.bindings import JobEventType
+from reprogrid.condor import eventcodes as ev
 
-# the event numbers, from the bindings' JobEventType
-_SUBMIT = f"{int(JobEventType.SUBMIT):03d}"
-_EXECUTE = f"{int(JobEventType.EXECUTE):03d}"
-_IMAGE_SIZE = f"{int(JobEventType.IMAGE_SIZE):03d}"
-_JOB_TERMINATED = f"{int(JobEventType.JOB_TERMINATED):03d}"
-_JOB_ABORTED = f"{int(JobEventType.JOB_ABORTED):03d}"
-_JOB_HELD = f"{int(JobEventType.JOB_HELD):03d}"
+# the event numbers (condor.eventcodes, checked against the bindings' JobEventType)
+_SUBMIT = f"{ev.SUBMIT:03d}"
+_EXECUTE = f"{ev.EXECUTE:03d}"
+_IMAGE_SIZE = f"{ev.IMAGE_SIZE:03d}"
+_JOB_TERMINATED = f"{ev.JOB_TERMINATED:03d}"
+_JOB_ABORTED = f"{ev.JOB_ABORTED:03d}"
+_JOB_HELD = f"{ev.JOB_HELD:03d}"
 #: how far back from a log's end a complete event is looked for
 _TAIL_BYTES = 1 << 16
 HOST = "<127.0.0.1:0?addrs=127.0.0.1-0&alias=reprogrid-dryrun>"
