@@ -15,6 +15,9 @@ and the same two status runs from ``--base-root`` (another checkout, e.g. the ba
 on its own copy of the tree. Whole processes include the CLI's start-up (issue 23's part);
 ``--in-process`` also times the library alone (``study_status``) against the bare read in
 one interpreter, CPU seconds, so start-up is out of both. Medians; peak RSS per process.
+Byte-code is cached for every process, both trees alike (as for a user; the untimed first
+round writes it under a temporary ``PYTHONPYCACHEPREFIX``, whatever
+``PYTHONDONTWRITEBYTECODE`` says), so no tree pays for compiling its sources.
 
     python benchmarks/bench_status.py [--runs 5000 19968 100000] [--repeats 5] [--base-root /tmp/base28]
 
@@ -29,6 +32,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -119,7 +123,9 @@ def main() -> int:
     os.environ["TZ"] = "UTC"
     time.tzset()
     folder = Path(args.dir)
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TZ="UTC")
+    cache = tempfile.mkdtemp(prefix="bench-status-pyc-")
+    plain = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env = dict(plain, PYTHONPATH=str(ROOT), TZ="UTC", PYTHONPYCACHEPREFIX=cache)
     base_env = dict(env, PYTHONPATH=args.base_root)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, {args.repeats} interleaved rounds")
     for runs in args.runs:
@@ -154,6 +160,7 @@ def main() -> int:
         if args.in_process:
             print("\nin one process, CPU s (library only):",
                   json.dumps({k: round(v, 3) for k, v in in_process(new_tree, args.repeats).items()}))
+    shutil.rmtree(cache, ignore_errors=True)
     return 0
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Dict, Mapping, Optional, Set, Union
 
 from reprogrid import emulator, tree
-from reprogrid.access.status import read_node_status
+from reprogrid.access.nodestatus import read_node_status
 from reprogrid.core.errors import Problem, UserError
 from reprogrid.gather import gather, load_dataset
 from reprogrid.prepare import envs

@@ -209,7 +209,7 @@ def test_status_file_uses_node_status_numbers_and_ends(tmp_path):
     text = (tmp_path / "d.status").read_text()
     assert re.search(r'DagStatus = 6; /\* "STATUS_ERROR \(failed\)" \*/', text)
     assert "NextUpdate = 0;" in text and "NodesFailed = 1;" in text
-    from reprogrid.access.status import read_node_status  # the status reader still parses it
+    from reprogrid.access.nodestatus import read_node_status  # the status reader still parses it
     parsed = read_node_status(tmp_path / "d.status")
     assert parsed.dag_status == 6
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reprogrid.access import status
+from reprogrid.access.nodestatus import read_node_status
 from reprogrid.cli import main
 
 SW = ("dockerhub-2.8.0", "ngc-22.03")
@@ -201,7 +202,7 @@ def test_node_status_file(tree: Path):
     assert progress.other_nodes == {"gather": "waiting"}
     assert progress.dag_status == "failed"  # DagStatus 6 = STATUS_ERROR, as DAGMan writes it
     assert not progress.finished
-    parsed = status.read_node_status(tree / "study.dag.status")
+    parsed = read_node_status(tree / "study.dag.status")
     assert parsed.complete and parsed.nodes[R2] == ("failed", "Job exited with status 1", 0)
 
 
