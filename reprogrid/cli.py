@@ -105,8 +105,9 @@ def _chosen(argv: Sequence[str]) -> Optional[str]:
 
 def build_parser(argv: Optional[Sequence[str]] = None) -> argparse.ArgumentParser:
     """The parser; with ``argv``, only the command it names is loaded and given its parser
-    (the others are listed by name and summary; a module of several commands registers the
-    named one's only, through ``register(subparsers, only=name)``), without it every
+    (a module of several commands registers the named one's only, through
+    ``register(subparsers, only=name)``; the other commands are left out, or listed by name
+    and summary when ``argv`` names none, for ``--help`` and the error), without it every
     command's module is (tests, documentation)."""
     parser = argparse.ArgumentParser(
         prog="reprogrid",
@@ -131,7 +132,7 @@ def build_parser(argv: Optional[Sequence[str]] = None) -> argparse.ArgumentParse
                 else:  # a module of several commands (init, validate, render) builds the named one's parser only
                     register(subparsers, only=chosen)
                 loaded.add(command.module)
-        elif command.name not in subparsers.choices:
+        elif chosen is None and command.name not in subparsers.choices:  # listed for --help and errors
             subparsers.add_parser(command.name, help=command.summary, add_help=False)
     _plain(parser)
     return parser
