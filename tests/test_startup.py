@@ -91,6 +91,10 @@ def _status_tree(root: Path, runs: int = 40) -> Path:
             handle.write(eventlog.terminated_event(100 + i, 0, 0, None, 3.0, 1, 2048, 1024, 1_700_000_003 + i))
     (submit / "manifest.json").write_text(json.dumps({"schema": "reprogrid.manifest/1",
                                                       "study": {"name": "startup"}, "runs": entries}))
+    ads = ['[ Type = "DagStatus"; Timestamp = 1700000000; DagStatus = 5; ]']  # DAGMan's node status file
+    ads += [f'[ Type = "NodeStatus"; Node = "{e["run_id"]}"; NodeStatus = 5; StatusDetails = ""; RetryCount = 0; ]'
+            for e in entries]
+    (submit / "study.dag.status").write_text("\n".join(ads + ['[ Type = "StatusEnd"; EndTime = 1700000000; ]']) + "\n")
     return submit
 
 
@@ -103,7 +107,7 @@ def test_a_warm_status_imports_no_bindings(tmp_path):
     warm = _modules_after(["status", str(submit)], tmp_path)
     assert warm["code"] == 0, warm["stderr"][-2000:]
     assert warm["stdout"].split("\nMODULES")[0] == cold["stdout"].split("\nMODULES")[0]
-    assert "done 40" in warm["stdout"]
+    assert "done 40" in warm["stdout"] and "DAG: done" in warm["stdout"]
     assert not _top(warm["modules"], *BINDINGS), _top(warm["modules"], *BINDINGS)
     assert not {"pickle", "hashlib", "tempfile", "ctypes"} & warm["modules"]
     with open(submit / "logs" / "study.log", "a") as handle:  # a new event: read with the v2 bindings again

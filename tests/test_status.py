@@ -351,3 +351,22 @@ def test_a_log_read_up_to_a_damaged_event_is_read_again(tree: Path):
     again = status.study_status(tree)
     assert again.events_read == FIRST_EVENTS + 4 and states(again)[R2] == "failed"
     assert json.loads((tree / status.CACHE_NAME).read_text())["seen"] is not None
+
+
+def test_an_unchanged_node_status_file_is_taken_from_the_cache(tree: Path, monkeypatch):
+    """A finished DAG's node status file is parsed once; its stat key says when to parse it again."""
+    (tree / "logs" / "study.log").write_text(FIRST)
+    path = tree / "study.dag.status"
+    path.write_text(node_status(1, [(R1, 5, "", 0), (R2, 6, "Job exited with status 1", 0), (R3, 3, "", 1),
+                                    (R4, 3, "idle", 0), ("gather", 0, "", 0)], dag_status=6))
+    first = status.study_status(tree)
+    parsed = []
+    monkeypatch.setattr(status, "read_node_status", lambda p: parsed.append(p) or read_node_status(p))
+    again = status.study_status(tree)
+    assert parsed == [] and states(again) == states(first) and again.dag_status == first.dag_status == "failed"
+    assert again.other_nodes == first.other_nodes == {"gather": "waiting"}
+    path.write_text(node_status(2_000_000_000, [(R1, 5, "", 0), (R2, 5, "", 0), (R3, 5, "", 0), (R4, 5, "", 0),
+                                      ("gather", 5, "", 0)], dag_status=5))  # DAGMan rewrote it
+    done = status.study_status(tree)
+    assert len(parsed) == 1 and set(states(done).values()) == {"done"} and done.dag_status == "done"
+    assert states(status.study_status(tree)) == states(done) and len(parsed) == 1  # its new key was saved

@@ -3,7 +3,8 @@
 Owns reading the two files DAGMan keeps up to date in a submit tree, the same for the
 real pool and the emulator:
 
-- the node status file (``study.dag.status``), read by ``access.nodestatus``;
+- the node status file (``study.dag.status``), read by ``access.nodestatus`` (and kept in
+  the cache under its stat key);
 - the job event log (``logs/study.log``), read with ``htcondor2.JobEventLog``
   incrementally: a :class:`EventLogFollower` keeps its reader, and its position can be
   saved (the reader pickles) so the next ``reprogrid status`` reads only new events;
@@ -42,7 +43,7 @@ STATES = ("done", "running", "idle", "held", "failed", "waiting")
 LOG_NAME = tree.LOG_FILE
 STATUS_NAME = tree.NODE_STATUS_FILE
 CACHE_NAME = "logs/.reprogrid-status.json"
-CACHE_SCHEMA = "reprogrid.status-cache/3"  # /2: a node is a list of NodeProgress fields; /3: the log's stat key
+CACHE_SCHEMA = "reprogrid.status-cache/3"  # /2: nodes as field lists; /3: the log's stat key, the node status file
 # DagStatus in a node status file is a node status number (dag.cpp, Dag::DumpNodeStatus), not an exit code
 _DAG_STATUS = {dc.STATUS_NOT_READY: "not ready", dc.STATUS_READY: "ready", dc.STATUS_PRERUN: "PRE script",
                dc.STATUS_SUBMITTED: "running", dc.STATUS_POSTRUN: "POST script", dc.STATUS_DONE: "done",
@@ -512,23 +513,27 @@ class StatusTracker:
         self.cache_path = self.submit_dir / CACHE_NAME if cache else None
         log = self.submit_dir / LOG_NAME
         self.follower = EventLogFollower(log)
+        self._status_key: Optional[Tuple[int, int, int]] = None
+        self._status: Optional[NodeStatusFile] = None
         if self.cache_path is not None and self.cache_path.is_file():
             try:
                 state = json.loads(self.cache_path.read_text(encoding="utf-8"))
                 self.follower = EventLogFollower.from_state(log, state)
+                self._status_key, self._status = _saved_node_status(state)
             except (OSError, ValueError):
                 pass
-        self._status_key: Optional[Tuple[int, int]] = None
-        self._status: Optional[NodeStatusFile] = None
+        self._saved_status_key = self._status_key
 
     def _node_status(self) -> Optional[NodeStatusFile]:
+        """The node status file, parsed again only when its stat key changed (so a status of a
+        finished DAG takes it from the cache, without the bindings)."""
         path = self.submit_dir / STATUS_NAME
         try:
             stat = path.stat()
         except FileNotFoundError:
             self._status_key, self._status = None, None
             return None
-        key = (stat.st_mtime_ns, stat.st_size)
+        key = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
         if key != self._status_key:
             self._status = read_node_status(path)
             self._status_key = key
@@ -540,14 +545,32 @@ class StatusTracker:
         new_events = self.follower.poll()
         progress = combine(self.manifest, self.follower, self._node_status())
         # saved when something new was read (or the log changed without a new event: its stat key
-        # is kept, so the next status need not open it); a status of an unchanged log writes nothing
-        changed = new_events or self.follower.seen != seen
+        # is kept, so the next status need not open it); a status of unchanged files writes nothing
+        changed = new_events or self.follower.seen != seen or self._status_key != self._saved_status_key
         if self.cache_path is not None and self.follower.events_read and (changed or not self.cache_path.is_file()):
+            state = self.follower.to_state()
+            if self._status is not None and self._status_key is not None:
+                state["node_status"] = dict(vars(self._status), key=list(self._status_key))
             try:
-                write_text_atomic(self.cache_path, json.dumps(self.follower.to_state()))
+                write_text_atomic(self.cache_path, json.dumps(state))
+                self._saved_status_key = self._status_key
             except OSError as err:  # a read-only submit tree: status still works
                 progress.warnings.append(f"cannot save the reader's position ({err})")
         return progress
+
+
+def _saved_node_status(state: Any) -> Tuple[Optional[Tuple[int, int, int]], Optional[NodeStatusFile]]:
+    """The node status file as a cache of this schema saved it, with its stat key; else Nones."""
+    saved = state.get("node_status") if isinstance(state, dict) and state.get("schema") == CACHE_SCHEMA else None
+    try:
+        key = tuple(int(k) for k in saved["key"])
+        nodes = {str(n): (str(v[0]), str(v[1]), int(v[2])) for n, v in saved["nodes"].items()}
+        dag_status = saved["dag_status"]
+        parsed = NodeStatusFile(int(saved["timestamp"]), None if dag_status is None else int(dag_status), nodes,
+                                bool(saved["complete"]))
+        return (key[0], key[1], key[2]), parsed
+    except Exception:  # none saved, or a damaged cache: the file is parsed
+        return None, None
 
 
 def study_status(submit_dir: Union[str, Path], cache: bool = True) -> StudyProgress:
