@@ -178,3 +178,29 @@ class JobAdCache:
                 raise UserError(f"{path} queues no job", [Problem(where, "add a 'queue' statement")])
             self._ads[key] = ads
         return ads
+
+
+#: what the schedd sets in each proc's ad at submission; kept beside the shared cached ad
+PROC_ATTRS = ("ClusterId", "ProcId", "DAGNodeName", "DAGManJobId", "DAGParentNodeNames")
+_PROC_PREFIXES = tuple(f"{name} = " for name in PROC_ATTRS)
+
+
+class AdFacts:
+    """What the schedd reads from one job ad, worked out once for every proc that shares it:
+    its universe, requests, user log, ``$$()`` references and its text without the per-proc
+    attributes (:data:`PROC_ATTRS`), which :meth:`text_for` adds for each proc."""
+
+    __slots__ = ("ad", "local", "requests", "log", "machine_refs", "_text")
+
+    def __init__(self, ad: classad.ClassAd, local: bool, requests: Tuple[int, int, int, int]) -> None:
+        self.ad, self.local, self.requests = ad, local, requests
+        self.log: Optional[Path] = Path(ad.eval("UserLog")) if "UserLog" in ad else None
+        text = ad.printOld()
+        self.machine_refs = "$$(" in text
+        self._text = "".join(line for line in text.splitlines(keepends=True) if not line.startswith(_PROC_PREFIXES))
+        if self._text and not self._text.endswith("\n"):
+            self._text += "\n"
+
+    def text_for(self, attrs: Mapping[str, object]) -> str:
+        """The ``.job.ad`` of one proc: the shared text and the proc's own attributes."""
+        return self._text + classad.ClassAd(dict(attrs)).printOld()
