@@ -122,6 +122,7 @@ class JobAdCache:
     def __init__(self) -> None:
         self._text: Dict[Path, Tuple[float, str]] = {}
         self._ads: Dict[tuple, List[classad.ClassAd]] = {}
+        self._composed: Dict[tuple, Tuple[str, bool]] = {}
 
     def text(self, path: Path, where: str) -> str:
         hit = self._text.get(path)
@@ -154,8 +155,13 @@ class JobAdCache:
             text, stamp, name = self.text(source, where), self._text[source][0], str(source)
         else:
             text, stamp, name = source, 0.0, "<inline submit description>"
-        composed = compose_submit(text, prepend, append)
-        key = (name, stamp, str(iwd), composed, cluster if uses_cluster(composed) else 0)
+        memo = (name, stamp, iwd, tuple(prepend), tuple(append))
+        hit = self._composed.get(memo)  # nodes of one description and the same macros compose one text
+        if hit is None:
+            composed = compose_submit(text, prepend, append)
+            hit = self._composed[memo] = (composed, uses_cluster(composed))
+        composed, per_cluster = hit
+        key = (name, stamp, str(iwd), composed, cluster if per_cluster else 0)
         return self._parse(key, composed, iwd, None, Path(name), where, cluster)
 
     def _parse(self, key: tuple, text: str, iwd: Path, vars: Optional[Mapping[str, str]], path: Path,
