@@ -189,6 +189,7 @@ class JobAdCache:
 #: what the schedd sets in each proc's ad at submission; kept beside the shared cached ad
 PROC_ATTRS = ("ClusterId", "ProcId", "DAGNodeName", "DAGManJobId", "DAGParentNodeNames")
 _PROC_PREFIXES = tuple(f"{name} = " for name in PROC_ATTRS)
+_PLAIN = re.compile(r"[A-Za-z0-9_.+,:@/-]*")
 
 
 class AdFacts:
@@ -209,4 +210,12 @@ class AdFacts:
 
     def text_for(self, attrs: Mapping[str, object]) -> str:
         """The ``.job.ad`` of one proc: the shared text and the proc's own attributes."""
-        return self._text + classad.ClassAd(dict(attrs)).printOld()
+        lines = []
+        for key, value in attrs.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                lines.append(f"{key} = {value}\n")
+            elif isinstance(value, str) and _PLAIN.fullmatch(value):  # nothing to escape: written as printOld would
+                lines.append(f'{key} = "{value}"\n')
+            else:
+                return self._text + classad.ClassAd(dict(attrs)).printOld()
+        return self._text + "".join(lines)

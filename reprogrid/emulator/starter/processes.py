@@ -19,8 +19,8 @@ kills by the same marker when the dry run itself dies. A process that empties it
 environment escapes the marker (as it escapes HTCondor's without cgroups).
 
 A job's launch (its sandbox, input transfers and ``fork_exec``, which waits for the
-child's ``exec``: tens of milliseconds on a loaded machine) and sandbox removal
-(``rmtree``) are off the loop's path: they run on a small thread pool (the GIL is released
+child's ``exec``: tens of milliseconds on a loaded machine) and sandbox removal (a turn's
+sandboxes in one task) are off the loop's path: they run on a small thread pool (the GIL is released
 while they wait on the kernel); a launched child, or the fault that stopped it, is handed
 back to the loop through a self-pipe that :meth:`Processes.wait` selects on with the
 children's pidfds. Launches handed over in a loop's turn go to the pool together, in
