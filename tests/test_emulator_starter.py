@@ -167,3 +167,27 @@ def test_each_jobs_ad_names_its_own_cluster_and_node_when_nodes_share_a_submit_f
         tag, rest = line.split(" ", 1)
         node, cluster, proc = tag.rsplit(".", 2)
         assert rest.split() == ["ClusterId", "=", cluster, "DAGNodeName", "=", f'"{node}"', "ProcId", "=", proc], line
+
+
+def test_a_child_whose_owner_was_handed_out_is_no_orphan_before_it_is_watched():
+    """A job forked on the starter pool reaches the loop's watch a moment after it exists;
+    a sweep in between must not take it for an orphan of an ended job: its owner marker
+    counts as running from the moment it is handed out."""
+    from reprogrid.emulator.starter.processes import OWNER_VAR, Processes
+
+    processes = Processes(lambda pid: None, lambda pid: None)
+    owner = processes.new_owner()
+    child = subprocess.Popen(["sleep", "30"], env={**os.environ, OWNER_VAR: owner})
+    try:
+        time.sleep(0.2)  # exec'd: its environment carries the marker
+        assert child.pid not in processes.sweep()
+        assert child.poll() is None
+        processes.forget(owner)  # no job: the same child is now an orphan of an ended owner
+        assert child.pid in processes.sweep()
+    finally:
+        if child.poll() is None:
+            child.kill()
+        try:
+            child.wait(timeout=5)
+        except (ChildProcessError, subprocess.TimeoutExpired):
+            pass

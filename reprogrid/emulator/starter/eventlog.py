@@ -151,12 +151,11 @@ class EventLogs:
 
     def flush(self) -> None:
         """Write the waiting events: one write (and flush) per log."""
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, {}
-        for path, texts in pending.items():
+        while self._pending:
+            path = next(iter(self._pending))
+            text = "".join(self._pending.pop(path))  # taken first: never written twice
             handle = self._handles[path]
-            handle.write("".join(texts))
+            handle.write(text)
             handle.flush()
 
     def close(self) -> None:
