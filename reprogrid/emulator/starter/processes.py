@@ -32,15 +32,19 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import logging
 import os
+import queue
 import select
 import signal
 import subprocess
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Deque, Dict, Iterable, List, Optional, Set, Tuple
+
+logger = logging.getLogger(__name__)
 
 OWNER_VAR = "_REPROGRID_OWNER"
 PR_SET_CHILD_SUBREAPER = 36
@@ -56,6 +60,39 @@ class Child:
     owner: str
     on_exit: Callable[[Optional[int], Optional[int], object], None]  # (exit code, signal, rusage)
     on_stop: Callable[[str], None]  # killed by a removal; the reason
+
+
+class _Pool:
+    """A few starter threads taking work from one queue: what a ThreadPoolExecutor does,
+    without a Future per task (nothing here waits on one; a launch hands its result back
+    through the loop's self-pipe)."""
+
+    def __init__(self, size: int) -> None:
+        self._queue: "queue.SimpleQueue[Optional[Callable[[], None]]]" = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._run, name=f"reprogrid-starter-{i}", daemon=True)
+                         for i in range(size)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, work: Callable[[], None]) -> None:
+        self._queue.put(work)
+
+    def _run(self) -> None:
+        while True:
+            work = self._queue.get()
+            if work is None:
+                return
+            try:
+                work()
+            except Exception:  # a task must not end its thread; launches return their faults themselves
+                logger.exception("reprogrid dryrun: a starter task failed")
+
+    def shutdown(self) -> None:
+        """Let the queued tasks finish, then end the threads."""
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
 
 
 def set_subreaper(on: bool) -> bool:
@@ -97,21 +134,22 @@ class Processes:
         self.seq = 0
         self.adopt, self.release = adopt, release
         self._children_file = f"/proc/{self.pid}/task/{self.pid}/children"
+        self._children_fd: Optional[int] = None  # kept open: a pread gives the list afresh
         self.subreaper = False
         self.inflight = 0  # spawns handed to the pool, not yet back
         self._started: Deque[Tuple[Tuple, Callable[[Tuple], None]]] = collections.deque()
         self._queued: List[Callable[[], None]] = []  # launches not yet handed to the pool
         self._sweep_due = False
-        self._pool: Optional[ThreadPoolExecutor] = None
+        self._pool: Optional[_Pool] = None
         self._wake_r, self._wake_w = -1, -1
 
     def __len__(self) -> int:
         return len(self.children) + self.inflight
 
     # -- off the loop's path ----------------------------------------------------------------------
-    def _workers(self) -> ThreadPoolExecutor:
+    def _workers(self) -> _Pool:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="reprogrid-starter")
+            self._pool = _Pool(4)
             self._wake_r, self._wake_w = os.pipe()
             os.set_blocking(self._wake_r, False)
             os.set_blocking(self._wake_w, False)
@@ -257,8 +295,15 @@ class Processes:
 
     def _own_children(self) -> List[int]:
         try:
-            with open(self._children_file, "rb") as fh:
-                return [int(p) for p in fh.read().split()]
+            if self._children_fd is None:
+                self._children_fd = os.open(self._children_file, os.O_RDONLY | os.O_CLOEXEC)
+            data = os.pread(self._children_fd, 1 << 16, 0)
+            while len(data) % (1 << 16) == 0 and data:  # a long list: read on
+                more = os.pread(self._children_fd, 1 << 16, len(data))
+                if not more:
+                    break
+                data += more
+            return [int(p) for p in data.split()]
         except OSError:
             return []
 
@@ -303,7 +348,7 @@ class Processes:
         self._settle_spawns()
         self.commit()  # what the last spawns' ends handed over (sandbox removals)
         if self._pool is not None:
-            self._pool.shutdown(wait=True)  # the last sandbox removals
+            self._pool.shutdown()  # the last sandbox removals
             self._pool = None
             os.close(self._wake_r)
             os.close(self._wake_w)
@@ -312,6 +357,9 @@ class Processes:
             self.sweep()
             set_subreaper(False)
             self.subreaper = False
+        if self._children_fd is not None:
+            os.close(self._children_fd)
+            self._children_fd = None
 
 
 def _is_zombie(pid: int) -> bool:
