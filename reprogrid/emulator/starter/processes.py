@@ -344,9 +344,15 @@ class Processes:
             self.sweep()
 
     def close(self) -> None:
-        """The run is over: nothing of ours is left, and we stop being a subreaper."""
-        self._settle_spawns()
-        self.commit()  # what the last spawns' ends handed over (sandbox removals)
+        """The run is over: nothing of ours is left, and we stop being a subreaper (also when
+        the last commit fails, e.g. a full disk under a log: the error goes on after it)."""
+        try:
+            self._settle_spawns()
+            self.commit()  # what the last spawns' ends handed over (sandbox removals)
+        finally:
+            self._stop()
+
+    def _stop(self) -> None:
         if self._pool is not None:
             self._pool.shutdown()  # the last sandbox removals
             self._pool = None
