@@ -239,3 +239,29 @@ def test_splice_connections_keep_the_manuals_restrictions(tmp_path):
                      "n.sub": LOCAL + "executable = /bin/true\nqueue\n"})
     with pytest.raises(DagParseError, match="B\\+B2 of splice B are not connected to a PIN_IN"):
         parse_dag(tmp_path / "top.dag")
+
+
+@pytest.mark.parametrize("universe,slots", [("local", 2), ("vanilla", 1)])  # vanilla, 1 slot: procs wait for it
+def test_a_final_node_whose_submit_file_queues_three_procs_runs_all_three(tmp_path, universe, slots):
+    """"The FINAL node within the DAG is identified by JobName, and the HTCondor job is
+    described by the contents of the HTCondor submit description file given by
+    SubmitDescriptionFileName." ... "The success of a node is based upon the success of the
+    job(s), PRE script, and POST script." ... "The success or failure of the FINAL node
+    determines the success or failure of the entire DAG" (dagman-node-types.rst,
+    node-pass-or-fail.rst)."""
+    here = str(tmp_path)
+    write(tmp_path, {"d.dag": "JOB A a.sub\nFINAL F fin.sub\n",
+                     "a.sub": LOCAL + "executable = /bin/true\nqueue\n",
+                     "fin.sub": f"universe = {universe}\nlog = nodes.log\nexecutable = /bin/sh\n"
+                                f"arguments = \"-c 'echo $(Process) >> {here}/final.txt; [ -e {here}/fail.$(Process) ] && exit 3; exit 0'\"\n"
+                                "queue 3\n"})
+    result, out = run(tmp_path, "d.dag", slots=slots)
+    assert result.exit_code == 0, out
+    assert sorted((tmp_path / "final.txt").read_text().split()) == ["0", "1", "2"]  # every proc, not the first
+    assert len(re.findall(r"Event: ULOG_JOB_TERMINATED for HTCondor Node F ", out)) == 3
+    # one failing proc of the three fails the FINAL node, and with it the DAG
+    (tmp_path / "final.txt").unlink()
+    (tmp_path / "fail.1").write_text("")
+    second, out = run(tmp_path, "d.dag", use_rescue=False, slots=slots)
+    assert sorted((tmp_path / "final.txt").read_text().split()) == ["0", "1", "2"], out
+    assert second.exit_code == 1, out

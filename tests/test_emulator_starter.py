@@ -147,3 +147,47 @@ def test_a_full_file_system_holds_the_job_with_no_space_left(tmp_path):
         assert len(held) == 1 and "No space left on device" in held[0]["HoldReason"], [dict(e) for e in held]
     finally:
         subprocess.run(["umount", str(full)], capture_output=True)
+
+
+def test_each_jobs_ad_names_its_own_cluster_and_node_when_nodes_share_a_submit_file(tmp_path):
+    """The starter's ``.job.ad`` (``$_CONDOR_JOB_AD``) is the job's own: nodes that share
+    one parsed submit description each see their ClusterId, ProcId and DAGNodeName, even
+    while another node of the same description is submitted as they start."""
+    (tmp_path / "show.sh").write_text('#!/bin/sh\nsleep 0.05\n'
+                                      'echo "$(basename "$_CONDOR_SCRATCH_DIR") '
+                                      '$(grep -E "^(ClusterId|ProcId|DAGNodeName) = " "$_CONDOR_JOB_AD" | sort | tr "\\n" " ")" >> ads.txt\n')
+    (tmp_path / "show.sh").chmod(0o755)
+    (tmp_path / "j.sub").write_text("universe = local\nexecutable = show.sh\nlog = nodes.log\nqueue 2\n")
+    (tmp_path / "d.dag").write_text("".join(f"JOB n{i} j.sub\n" for i in range(8)))
+    result = dryrun(tmp_path / "d.dag", slots=2, progress=False)
+    assert result.exit_code == 0
+    lines = (tmp_path / "ads.txt").read_text().splitlines()
+    assert len(lines) == 16
+    for line in lines:  # "<node>.<cluster>.<proc> ClusterId = c DAGNodeName = "n" ProcId = p"
+        tag, rest = line.split(" ", 1)
+        node, cluster, proc = tag.rsplit(".", 2)
+        assert rest.split() == ["ClusterId", "=", cluster, "DAGNodeName", "=", f'"{node}"', "ProcId", "=", proc], line
+
+
+def test_a_child_whose_owner_was_handed_out_is_no_orphan_before_it_is_watched():
+    """A job forked on the starter pool reaches the loop's watch a moment after it exists;
+    a sweep in between must not take it for an orphan of an ended job: its owner marker
+    counts as running from the moment it is handed out."""
+    from reprogrid.emulator.starter.processes import OWNER_VAR, Processes
+
+    processes = Processes(lambda pid: None, lambda pid: None)
+    owner = processes.new_owner()
+    child = subprocess.Popen(["sleep", "30"], env={**os.environ, OWNER_VAR: owner})
+    try:
+        time.sleep(0.2)  # exec'd: its environment carries the marker
+        assert child.pid not in processes.sweep()
+        assert child.poll() is None
+        processes.forget(owner)  # no job: the same child is now an orphan of an ended owner
+        assert child.pid in processes.sweep()
+    finally:
+        if child.poll() is None:
+            child.kill()
+        try:
+            child.wait(timeout=5)
+        except (ChildProcessError, subprocess.TimeoutExpired):
+            pass

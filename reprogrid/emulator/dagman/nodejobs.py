@@ -30,6 +30,7 @@ class NodeJobs:
         self.ads = JobAdCache()
         self._refs: Dict[str, frozenset] = {}
         self._checked: Dict[int, list] = {}  # id -> the ads (kept so the id stays theirs)
+        self._sources: Dict[str, tuple] = {}  # node name -> (node, folder, submit file or inline text)
 
     def macros(self, node: Node, text: str, own: List[Tuple[str, str]]) -> Tuple[List[Tuple[str, str]], List[Tuple[str, str]]]:
         """(prepended, appended) submit variables; ``own`` are DAGMan's own for this attempt."""
@@ -62,22 +63,29 @@ class NodeJobs:
 
     def job_ads(self, node: Node, cluster: int, own: List[Tuple[str, str]]) -> List[classad.ClassAd]:
         """One ad per proc of the node's cluster; ``UserError`` is a submit failure."""
-        folder = self.dag.node_dir(node)
         if node.subdag is not None:
-            return [self._subdag_ad(node, folder)]
-        if node.inline is not None:
-            source: "Path | str" = node.inline
-            text = node.inline
-        else:
-            submit = Path(node.submit_file)
-            source = submit if submit.is_absolute() else folder / submit
-            text = self.ads.text(source, node.where)
+            return [self._subdag_ad(node, self.dag.node_dir(node))]
+        folder, source = self._source(node)
+        text = node.inline if isinstance(source, str) else self.ads.text(source, node.where)
         prepend, append = self.macros(node, text, own)
         ads = self.ads.node_ads(source, folder, prepend, append, cluster, node.where)
         if id(ads[0]) not in self._checked:  # cached ads are checked once
             check_executable(ads[0], folder)
             self._checked[id(ads[0])] = ads
         return ads
+
+    def _source(self, node: Node) -> Tuple[Path, "Path | str"]:
+        """(the node's folder, its submit file or inline description), worked out once per node."""
+        hit = self._sources.get(node.name)
+        if hit is None or hit[0] is not node:
+            folder = self.dag.node_dir(node)
+            if node.inline is not None:
+                source: "Path | str" = node.inline
+            else:
+                submit = Path(node.submit_file)
+                source = submit if submit.is_absolute() else folder / submit
+            hit = self._sources[node.name] = (node, folder, source)
+        return hit[1], hit[2]
 
     def _subdag_ad(self, node: Node, folder: Path) -> classad.ClassAd:
         """SUBDAG EXTERNAL: the nested DAG runs through this emulator, as a local job of the node."""

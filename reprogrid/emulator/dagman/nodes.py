@@ -10,7 +10,6 @@ the status file and the DAG's end. The job events reach it through :meth:`job_ev
 from __future__ import annotations
 
 import heapq
-import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -260,7 +259,7 @@ class NodeMachine:
         """dagman.out's event line (dag.cpp, PrintEvent, which tools such as Pegasus grep) and
         the JOBSTATE_LOG line of one job event; a hold or a termination also says why."""
         name, jid = cluster.node, f"{cluster.id}.{proc.index}"
-        self.log(f"Event: {event} for HTCondor Node {name} ({jid}.0) {{{time.strftime('%m/%d/%y %H:%M:%S')}}}")
+        self.log(f"Event: {event} for HTCondor Node {name} ({jid}.0) {{{self.log.stamp()}}}")
         self.jobstate.event(name, _JOBSTATE[event], jid)
         st = self.by_name[name]
         if event == "ULOG_EXECUTE":

@@ -29,7 +29,16 @@ class Log:
         self.handle = AppendFile(path, buffering=1 << 16)  # its write errors name the log
 
     def __call__(self, message: str) -> None:
-        self.handle.write(time.strftime("%m/%d/%y %H:%M:%S ") + message + "\n")
+        self.handle.write(self.stamp() + " " + message + "\n")
+
+    _stamp = (-1, "")
+
+    def stamp(self) -> str:
+        """Now as dagman.out writes it (``%m/%d/%y %H:%M:%S``): one strftime per second."""
+        second = int(time.time())
+        if self._stamp[0] != second:
+            self._stamp = (second, time.strftime("%m/%d/%y %H:%M:%S", time.localtime(second)))
+        return self._stamp[1]
 
     def fileno(self) -> int:
         self.handle.flush()

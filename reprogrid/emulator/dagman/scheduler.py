@@ -67,7 +67,7 @@ class Scheduler(NodeMachine):
         self.nodes_log = Path(str(dag.path) + ".nodes.log") if node_log else None
         self.dag_id = last_cluster(self.nodes_log) + 1  # the DAGMan job's own cluster
         self.cluster = self.dag_id
-        self.processes = Processes(executor.adopt, executor.release)
+        self.processes = Processes(executor.adopt, executor.release, executor.helper_pids())
         self.schedd = Schedd(machines, self.slots, executor, self.processes, log, self.nodes_log, self)
         self.jobs = NodeJobs(dag, self.slots, self.dag_id)
         self.scripts = ScriptRunner(self)

@@ -82,6 +82,7 @@ class ScriptRunner:
         argv, command = self._argv(st, kind, script)
         d.log(f"Running {kind} script of Node {st.node.name}...")
         d.jobstate.event(st.node.name, f"{kind}_SCRIPT_STARTED", self.jobstate_id(st, kind))
+        d.schedd.flush_logs()  # a script may read the job's events: they are on disk before it starts
         owner = d.processes.new_owner()
         debug = None if script.debug_file is None else (tempfile.TemporaryFile(), tempfile.TemporaryFile())
         try:
@@ -90,6 +91,7 @@ class ScriptRunner:
                                     stderr=debug[1] if debug else subprocess.STDOUT, start_new_session=True,
                                     env={**os.environ, OWNER_VAR: owner}, preexec_fn=die_with_parent())
         except OSError as err:
+            d.processes.forget(owner)
             d.log(f"{kind} script of node {st.node.name} could not start: {err}")
             self.done(st, kind, 1 if not isinstance(err, FileNotFoundError) else 127)
             return

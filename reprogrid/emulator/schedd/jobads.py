@@ -122,6 +122,7 @@ class JobAdCache:
     def __init__(self) -> None:
         self._text: Dict[Path, Tuple[float, str]] = {}
         self._ads: Dict[tuple, List[classad.ClassAd]] = {}
+        self._composed: Dict[tuple, Tuple[str, bool]] = {}
 
     def text(self, path: Path, where: str) -> str:
         hit = self._text.get(path)
@@ -154,8 +155,13 @@ class JobAdCache:
             text, stamp, name = self.text(source, where), self._text[source][0], str(source)
         else:
             text, stamp, name = source, 0.0, "<inline submit description>"
-        composed = compose_submit(text, prepend, append)
-        key = (name, stamp, str(iwd), composed, cluster if uses_cluster(composed) else 0)
+        memo = (name, stamp, iwd, tuple(prepend), tuple(append))
+        hit = self._composed.get(memo)  # nodes of one description and the same macros compose one text
+        if hit is None:
+            composed = compose_submit(text, prepend, append)
+            hit = self._composed[memo] = (composed, uses_cluster(composed))
+        composed, per_cluster = hit
+        key = (name, stamp, str(iwd), composed, cluster if per_cluster else 0)
         return self._parse(key, composed, iwd, None, Path(name), where, cluster)
 
     def _parse(self, key: tuple, text: str, iwd: Path, vars: Optional[Mapping[str, str]], path: Path,
@@ -178,3 +184,38 @@ class JobAdCache:
                 raise UserError(f"{path} queues no job", [Problem(where, "add a 'queue' statement")])
             self._ads[key] = ads
         return ads
+
+
+#: what the schedd sets in each proc's ad at submission; kept beside the shared cached ad
+PROC_ATTRS = ("ClusterId", "ProcId", "DAGNodeName", "DAGManJobId", "DAGParentNodeNames")
+_PROC_PREFIXES = tuple(f"{name} = " for name in PROC_ATTRS)
+_PLAIN = re.compile(r"[A-Za-z0-9_.+,:@/-]*")
+
+
+class AdFacts:
+    """What the schedd reads from one job ad, worked out once for every proc that shares it:
+    its universe, requests, user log, ``$$()`` references and its text without the per-proc
+    attributes (:data:`PROC_ATTRS`), which :meth:`text_for` adds for each proc."""
+
+    __slots__ = ("ad", "local", "requests", "log", "machine_refs", "_text")
+
+    def __init__(self, ad: classad.ClassAd, local: bool, requests: Tuple[int, int, int, int]) -> None:
+        self.ad, self.local, self.requests = ad, local, requests
+        self.log: Optional[Path] = Path(ad.eval("UserLog")) if "UserLog" in ad else None
+        text = ad.printOld()
+        self.machine_refs = "$$(" in text
+        self._text = "".join(line for line in text.splitlines(keepends=True) if not line.startswith(_PROC_PREFIXES))
+        if self._text and not self._text.endswith("\n"):
+            self._text += "\n"
+
+    def text_for(self, attrs: Mapping[str, object]) -> str:
+        """The ``.job.ad`` of one proc: the shared text and the proc's own attributes."""
+        lines = []
+        for key, value in attrs.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                lines.append(f"{key} = {value}\n")
+            elif isinstance(value, str) and _PLAIN.fullmatch(value):  # nothing to escape: written as printOld would
+                lines.append(f'{key} = "{value}"\n')
+            else:
+                return self._text + classad.ClassAd(dict(attrs)).printOld()
+        return self._text + "".join(lines)

@@ -13,10 +13,15 @@ inventory can match, whose ``$$()`` cannot be expanded, or whose sandbox cannot 
 goes on hold; a dry run cannot wait for condor_release, so it is removed at once and
 DAGMan sees the aborted event (``$RETURN`` -1002). The starter (``starter.executor``)
 runs each proc.
+
+Procs of one submit description share one cached job ad; what differs per proc (cluster,
+proc, node: ``jobads.PROC_ATTRS``) is kept beside it in :attr:`Proc.attrs`, and what the
+schedd reads from an ad (``jobads.AdFacts``) is worked out once per ad. A turn's events,
+the watchdog's news and the sandboxes to remove go out together in :meth:`Schedd.commit`,
+which ``starter.processes`` runs before it hands the turn's launches to its pool.
 """
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +29,9 @@ from typing import Dict, List, Optional, Protocol, Sequence, Tuple
 
 from reprogrid.condor.bindings import ad_number, classad
 from reprogrid.condor.matchmaking import Matchmaker, job_requests
-from reprogrid.emulator.schedd.jobads import expand_job_ad
+from reprogrid.emulator.schedd.jobads import AdFacts, expand_job_ad
 from reprogrid.emulator.starter import eventlog
-from reprogrid.emulator.starter.executor import Executor, Launch, is_local
+from reprogrid.emulator.starter.executor import Executor, Launch, is_local, remove_sandbox
 from reprogrid.emulator.starter.processes import Processes
 from reprogrid.emulator.starter.transfer import TransferError
 
@@ -38,8 +43,11 @@ _LOCAL_MACHINE = classad.ClassAd({"Name": "local@submit", "Machine": "submit", "
 class Proc:
     """One job proc of a cluster."""
 
-    ad: classad.ClassAd
+    ad: classad.ClassAd  # shared by the procs of one submit description: never edited
     index: int
+    facts: AdFacts
+    attrs: Dict[str, object] = field(default_factory=dict)  # this proc's own attributes (jobads.PROC_ATTRS)
+    expanded: bool = False  # ``ad`` is this proc's own copy, its $$() expanded
     machine: Optional[int] = None
     launch: Optional[Launch] = None
     local_slots: int = 0
@@ -96,18 +104,35 @@ class Schedd:
         self.jobs_run = 0
         self.freed = False  # a proc ended since the last take_freed(): blocked clusters may fit now
         self._ac_cache: Dict[int, tuple] = {}
-        self._dollar2: Dict[int, bool] = {}
+        self._facts: Dict[int, AdFacts] = {}  # id(shared ad) -> its facts (which keep the ad alive)
+        self._removals: List[Path] = []  # sandboxes to remove, handed to the pool at the commit
+        processes.commit = self.commit
+
+    def facts(self, ad: classad.ClassAd) -> AdFacts:
+        hit = self._facts.get(id(ad))
+        if hit is None or hit.ad is not ad:
+            hit = self._facts[id(ad)] = AdFacts(ad, is_local(ad), job_requests(ad))
+        return hit
+
+    def commit(self) -> None:
+        """The turn's end: its events to the logs, the watchdog told, the sandboxes of
+        ended jobs handed to the pool for removal (launches follow, in ``processes``)."""
+        self.events.flush()
+        self.executor.commit()
+        if self._removals:
+            paths, self._removals = self._removals, []
+            self.processes.background(lambda: [remove_sandbox(p) for p in paths])  # type: ignore[func-returns-value]
 
     # -- what DAGMan calls ----------------------------------------------------------------------
     def submit(self, node: str, cluster_id: int, ads: List[classad.ClassAd], dag_id: int, parents: str) -> Cluster:
         """condor_submit: one cluster, a submit event per proc."""
-        cluster = Cluster(cluster_id, node, [Proc(ad=ad, index=i) for i, ad in enumerate(ads)], list(range(len(ads))))
+        procs = [Proc(ad=ad, index=i, facts=self.facts(ad),
+                      attrs={"ClusterId": cluster_id, "ProcId": i, "DAGNodeName": node, "DAGManJobId": dag_id,
+                             "DAGParentNodeNames": parents}) for i, ad in enumerate(ads)]
+        cluster = Cluster(cluster_id, node, procs, list(range(len(ads))))
         now = time.time()
         for proc in cluster.procs:
-            ad = proc.ad
-            ad["ClusterId"], ad["ProcId"], ad["DAGNodeName"] = cluster_id, proc.index, node
-            ad["DAGManJobId"], ad["DAGParentNodeNames"] = dag_id, parents
-            self.write_event(user_log(ad), eventlog.submit_event(cluster_id, proc.index, node, now))
+            self.write_event(proc.facts.log, eventlog.submit_event(cluster_id, proc.index, node, now))
             self.listener.job_event("ULOG_SUBMIT", cluster, proc)
         self.idle += len(ads)
         return cluster
@@ -178,12 +203,6 @@ class Schedd:
             key = self._ac_cache[id(ad)] = self.matchmaker.autocluster_key(ad)
         return key
 
-    def _has_machine_refs(self, ad: classad.ClassAd) -> bool:
-        hit = self._dollar2.get(id(ad))
-        if hit is None:
-            hit = self._dollar2[id(ad)] = "$$(" in ad.printOld()
-        return hit
-
     def _match(self, cluster: Cluster, proc: Proc, local: bool, req: Tuple[int, int, int, int]):  # noqa: ANN202
         """(machine index or None, machine ad) for the proc; None when it waits, False when held."""
         ad = proc.ad
@@ -195,10 +214,12 @@ class Schedd:
         if mi is None and not local:
             return None  # matching machines exist but are full: stay idle until one frees up
         machine = self.machines[mi] if mi is not None else _LOCAL_MACHINE
-        if self._has_machine_refs(ad):
+        if proc.facts.machine_refs:
             try:
-                proc.ad = ad = classad.parseOne(ad.printOld())
-                expand_job_ad(ad, machine)
+                own = classad.parseOne(ad.printOld())
+                own.update(proc.attrs)  # $$([DAGParentNodeNames]) and the like read the proc's own
+                expand_job_ad(own, machine)
+                proc.ad, proc.facts, proc.expanded = own, AdFacts(own, proc.facts.local, proc.facts.requests), True
             except ValueError as err:
                 self._hold(cluster, proc, f"Failed to expand $$ expression: {err}")
                 return False
@@ -207,8 +228,7 @@ class Schedd:
     # -- running procs ---------------------------------------------------------------------------
     def _start_proc(self, cluster: Cluster, proc: Proc) -> Optional[bool]:
         """Run one proc: None when it must wait for resources, False when it went on hold."""
-        local = is_local(proc.ad)
-        req = job_requests(proc.ad)
+        local, req = proc.facts.local, proc.facts.requests
         need = 0 if local else min(max(1, req[0]), self.slots)
         if need > self.free_slots:
             return None
@@ -227,7 +247,7 @@ class Schedd:
         self.free_slots -= need
         self.idle -= 1
         self.running_jobs += 1
-        self.write_event(user_log(proc.ad), eventlog.execute_event(cluster.id, proc.index, slot, started))
+        self.write_event(proc.facts.log, eventlog.execute_event(cluster.id, proc.index, slot, started))
         self.listener.job_event("ULOG_EXECUTE", cluster, proc)
         return True
 
@@ -238,10 +258,11 @@ class Schedd:
         tag = f"{cluster.node}.{cluster.id}.{proc.index}"
         owner = self.processes.new_owner()
         ad, executor = proc.ad, self.executor
+        text, key = proc.facts.text_for(proc.attrs), (None if proc.expanded else id(ad))
 
         def work() -> Tuple[Optional[Launch], object, str]:
             try:
-                launch = executor.prepare(ad, machine, tag, slot, cpus, owner)
+                launch = executor.prepare(ad, machine, tag, slot, cpus, owner, text, key)
             except TransferError as err:
                 executor.discard(tag)
                 return None, None, str(err)
@@ -266,17 +287,18 @@ class Schedd:
             self.processes.watch(child, owner, lambda code, signum, rusage: self._proc_finished(cluster, proc, code, signum, rusage),
                                  lambda reason: self._stopped(cluster, proc, reason))
             return
+        self.processes.forget(owner)
         self._release(cluster, proc)
         self.idle += 1  # _hold counts it out again
         self._hold(cluster, proc, why)
 
     def _remove(self, path: Path) -> None:
-        self.processes.background(lambda: shutil.rmtree(path, ignore_errors=True))
+        self._removals.append(path)
 
     def _hold(self, cluster: Cluster, proc: Proc, reason: str) -> None:
         """The job goes on hold. DAGMan would wait for condor_release; a dry run cannot, so the
         job is removed (condor_rm) and DAGMan's handling of an aborted job follows (-1002)."""
-        log = user_log(proc.ad)
+        log = proc.facts.log
         self.write_event(log, eventlog.held_event(cluster.id, proc.index, reason))
         self.write_event(log, eventlog.aborted_event(cluster.id, proc.index, HOLD_BY_DRYRUN))
         self.idle -= 1
@@ -292,7 +314,7 @@ class Schedd:
         self.free_slots += proc.local_slots
         proc.local_slots = 0
         if proc.machine is not None:
-            req = job_requests(proc.ad)
+            req = proc.facts.requests
             f = self.free[proc.machine]
             f[0] += req[0]; f[1] += req[1]; f[2] += req[2]; f[3] += req[3]
             proc.machine = None
@@ -300,7 +322,7 @@ class Schedd:
 
     def _proc_finished(self, cluster: Cluster, proc: Proc, code: Optional[int], signum: Optional[int],
                        rusage: Optional[object] = None) -> None:
-        log = user_log(proc.ad)
+        log = proc.facts.log
         self._release(cluster, proc)
         held = None
         if proc.launch is not None:
@@ -316,7 +338,7 @@ class Schedd:
             self.idle += 1  # _hold counts it out again
             self._hold(cluster, proc, held)
             return
-        req = job_requests(proc.ad)
+        req = proc.facts.requests
         cpu = (getattr(rusage, "ru_utime", 0.0) + getattr(rusage, "ru_stime", 0.0)) if rusage else 0.0
         self.write_event(log, eventlog.terminated_event(cluster.id, proc.index, code, signum, cpu, req[0], req[1], req[2]))
         self.jobs_run += 1
@@ -327,7 +349,7 @@ class Schedd:
 
     def _stopped(self, cluster: Cluster, proc: Proc, reason: str) -> None:
         """A proc killed by a removal: an aborted event; DAGMan hears of it as it exits."""
-        self.write_event(user_log(proc.ad), eventlog.aborted_event(cluster.id, proc.index, reason))
+        self.write_event(proc.facts.log, eventlog.aborted_event(cluster.id, proc.index, reason))
         self._release(cluster, proc)
         if proc.launch is not None:
             self.executor.finish(proc.ad, proc.launch, keep_outputs=False, remove=self._remove)
@@ -335,9 +357,4 @@ class Schedd:
         self.listener.job_stopped(cluster, reason)
 
 
-def user_log(ad: classad.ClassAd) -> Optional[Path]:
-    """The job's ``log =`` file, if it has one."""
-    return Path(ad.eval("UserLog")) if "UserLog" in ad else None
-
-
-__all__ = ["Cluster", "JobEvents", "Proc", "Schedd", "user_log"]
+__all__ = ["Cluster", "JobEvents", "Proc", "Schedd"]

@@ -2,15 +2,17 @@
 
 Events: submit (000), execute (001), image size (006), terminated (005), aborted (009),
 held (012). The text matches what the schedd/starter write closely enough that
-``htcondor2.JobEventLog`` parses every field we write. Each event reaches the file as one
-write when it happens (as the schedd's do), so a killed dry run's logs hold every event
-of it; half an event left by a kill mid-write is cut off before the next one is appended.
+``htcondor2.JobEventLog`` parses every field we write. The events of one turn of the
+dry run's loop reach each file in one write at the turn's end, before any job of that
+turn starts or any script runs (``starter.processes`` dispatches launches only after
+them), so a killed dry run's logs hold every event of what it started; half an event left
+by a kill mid-write is cut off before the next one is appended.
 """
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 from reprogrid.core.files import AppendFile
 
 from reprogrid.condor import eventcodes as ev
@@ -28,8 +30,15 @@ HOST = "<127.0.0.1:0?addrs=127.0.0.1-0&alias=reprogrid-dryrun>"
 _USAGE = "Usr 0 00:00:00, Sys 0 00:00:00"
 
 
+_last_stamp = (-1, "")
+
+
 def _stamp(t: Optional[float]) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t if t is not None else time.time()))
+    global _last_stamp
+    second = int(t if t is not None else time.time())
+    if _last_stamp[0] != second:  # one strftime per second, not per event
+        _last_stamp = (second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second)))
+    return _last_stamp[1]
 
 
 def _id(cluster: int, proc: int) -> str:
@@ -121,28 +130,36 @@ def repair_tail(path: Path) -> bool:
 
 
 class EventLogs:
-    """Append-only writers for every user log the DAG's jobs name, buffered in memory."""
+    """Append-only writers for every user log the DAG's jobs name; the events written since
+    the last :meth:`flush` wait in memory and reach each file in one write."""
 
     def __init__(self) -> None:
         self._handles: Dict[Path, AppendFile] = {}
+        self._pending: Dict[Path, List[str]] = {}
 
     def write(self, path: Optional[Path], text: str) -> None:
         if path is None:
             return
-        handle = self._handles.get(path)
-        if handle is None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            repair_tail(path)
-            handle = AppendFile(path, buffering=1 << 16)  # its write errors name the log
-            self._handles[path] = handle
-        handle.write(text)
-        handle.flush()
+        pending = self._pending.get(path)
+        if pending is None:
+            if path not in self._handles:  # opened at its first event: a log that cannot be made fails here
+                path.parent.mkdir(parents=True, exist_ok=True)
+                repair_tail(path)
+                self._handles[path] = AppendFile(path, buffering=1 << 16)  # its write errors name the log
+            pending = self._pending[path] = []
+        pending.append(text)
 
     def flush(self) -> None:
-        for handle in self._handles.values():
+        """Write the waiting events: one write (and flush) per log."""
+        while self._pending:
+            path = next(iter(self._pending))
+            text = "".join(self._pending.pop(path))  # taken first: never written twice
+            handle = self._handles[path]
+            handle.write(text)
             handle.flush()
 
     def close(self) -> None:
+        self.flush()
         for handle in self._handles.values():
             handle.close()
         self._handles.clear()

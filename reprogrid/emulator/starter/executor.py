@@ -33,7 +33,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Set, Union
+from typing import Callable, Dict, List, Mapping, Optional, Set, Tuple, Union
 
 
 from reprogrid.emulator.starter.argv import job_arguments, job_environment
@@ -94,6 +94,76 @@ class Launch:
     note: str = ""
 
 
+@dataclass
+class _Template:
+    """What every launch of one job ad has in common (its sandbox, slot and owner aside)."""
+
+    iwd: Path
+    local: bool
+    exe: str
+    inputs: List[str]
+    env: Dict[str, str]
+    args: List[str]
+    stdout: Optional[str]
+    stderr: Optional[str]
+    stdin: Optional[str]
+    note: str
+    transfer_exe: bool
+
+
+def _write_new(path: str, data: bytes) -> None:
+    """``data`` as the file ``path`` (created or truncated), with plain os calls."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
+_null_fd: Optional[int] = None
+
+
+def _devnull() -> int:
+    """This process's own /dev/null descriptor (close-on-exec: a job gets it only as a stream)."""
+    global _null_fd
+    if _null_fd is None:
+        _null_fd = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    return _null_fd
+
+
+def remove_sandbox(path: Path) -> None:
+    """Remove a sandbox as ``shutil.rmtree(path, ignore_errors=True)`` would, with plain
+    ``unlink`` calls for its files (a job's sandbox is mostly flat) and ``rmtree`` for the
+    folders in it. The folder is opened without following a link, as rmtree does, so a
+    job that swapped its sandbox for a symlink gets nothing outside it removed."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)  # gone, a link or not a folder: rmtree's own handling
+        return
+    try:
+        with os.scandir(fd) as it:
+            entries = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in it]
+        for name, is_dir in entries:
+            try:
+                if is_dir:
+                    shutil.rmtree(os.path.join(path, name), ignore_errors=True)
+                else:
+                    os.unlink(name, dir_fd=fd)
+            except OSError:
+                pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    try:
+        os.rmdir(path)
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 class Executor:
     """Turns (job ad, machine ad) into a ``Launch`` and back; holds the run-wide settings."""
 
@@ -103,6 +173,9 @@ class Executor:
         self.pythons = dict(pythons)
         self.bin_dir = os.path.dirname(sys.executable)
         self._machine_text: Dict[int, str] = {}
+        self._machine_bytes: Dict[int, bytes] = {}
+        self._templates: Dict[int, tuple] = {}  # key -> (the ad, its _Template)
+        self._inside: Dict[tuple, bool] = {}
 
     def machine_text(self, machine: classad.ClassAd) -> str:
         key = id(machine)
@@ -113,22 +186,24 @@ class Executor:
             text = self._machine_text[key] = machine.printOld().rstrip("\n") + "\nReprogridEmulated = true\n"
         return text
 
-    def prepare(self, ad: classad.ClassAd, machine: classad.ClassAd, tag: str, slot: str, cpus: int,
-                owner: str = "") -> Launch:
-        """The sandbox made and filled, and the job's argv and environment (``owner``: the
-        marker of its processes, see ``processes``). Raises ``OSError`` when the sandbox
-        cannot be made and ``TransferError`` when an input cannot be transferred."""
+    def machine_bytes(self, machine: classad.ClassAd) -> bytes:
+        key = id(machine)
+        data = self._machine_bytes.get(key)
+        if data is None:
+            data = self._machine_bytes[key] = self.machine_text(machine).encode()
+        return data
+
+    def _template(self, ad: classad.ClassAd, key: Optional[int]) -> _Template:
+        """What every launch of ``ad`` shares, worked out once per ``key`` (the id of a
+        cached job ad the caller keeps alive; None: not cached, e.g. an ad with ``$$()`` expanded)."""
+        if key is not None:
+            hit = self._templates.get(key)
+            if hit is not None and hit[0] is ad:
+                return hit[1]
         iwd = Path(ad_string(ad, "Iwd") or ".")
         local = is_local(ad)
-        sandbox = Path(self.scratch_root / tag)
-        sandbox.mkdir(parents=True)
-        job_ad_path = sandbox / ".job.ad"
-        machine_ad_path = sandbox / ".machine.ad"
-        job_ad_path.write_text(ad.printOld())
-        machine_ad_path.write_text(self.machine_text(machine))
         cmd = ad_string(ad, "Cmd") or ""
-        exe = cmd if os.path.isabs(cmd) else str(iwd / cmd)
-        skip = {".job.ad", ".machine.ad"}
+        inputs: List[str] = []
         if not local:
             inputs = split_list(ad_string(ad, "TransferInput"))
             if is_container(ad) and (ad_string(ad, "ReprogridSoftwareEnv") or "") in self.pythons:
@@ -136,33 +211,12 @@ class Executor:
                 # (condor_submit moves the image into TransferInput and keeps its file name here)
                 image = os.path.basename(ad_string(ad, "ContainerImage") or "")
                 inputs = [item for item in inputs if item.rstrip("/").rsplit("/", 1)[-1] != image]
-            transfer_inputs(inputs, iwd, sandbox, self.urls)
-            # condor copies the executable into the sandbox unless transfer_executable = false;
-            # executables from system folders (/bin/true, /usr/bin/env) are run in place.
-            if ad.get("TransferExecutable", True) is not False and Path(exe).is_file() and _inside(Path(exe), iwd):
-                copied = sandbox / Path(exe).name
-                shutil.copy2(exe, copied)
-                exe = str(copied)
-                skip.add(copied.name)
         env: Dict[str, str] = {}
         if _b(ad, "GetEnv"):
             env.update(os.environ)
         env.update(job_environment(ad))
         env["PATH"] = self.bin_dir + os.pathsep + env.get("PATH", "/usr/local/bin:/usr/bin:/bin")
-        env["_CONDOR_SCRATCH_DIR"] = str(sandbox)
-        env["_CONDOR_JOB_AD"] = str(job_ad_path)
-        env["_CONDOR_MACHINE_AD"] = str(machine_ad_path)
-        env["_CONDOR_SLOT"] = slot
         env["BATCH_SYSTEM"] = "HTCondor"
-        if owner:
-            env[OWNER_VAR] = owner
-        env.setdefault("TMPDIR", str(sandbox))
-        env.setdefault("TEMP", str(sandbox))
-        env.setdefault("TMP", str(sandbox))
-        for var in THREAD_VARS:
-            env.setdefault(var, str(cpus))
-        for var, value in host_thread_env(machine).items():
-            env.setdefault(var, value)
         note = ""
         if is_container(ad):
             software = ad_string(ad, "ReprogridSoftwareEnv")
@@ -171,24 +225,83 @@ class Executor:
             image = ad_string(ad, "ContainerImage") or "?"
             note = (f"container universe: image {image} is not started; the job runs on the host "
                     f"with REPROGRID_PYTHON={python}" + (f" (software env {software})" if software else ""))
-        stdout = ad_string(ad, "Out")
-        stderr = ad_string(ad, "Err")
-        stdin = ad_string(ad, "In")
         resolve = (lambda p: None if p is None else (p if os.path.isabs(p) else str(iwd / p)))
-        return Launch(argv=[exe] + job_arguments(ad), env=env, cwd=iwd if local else sandbox,
-                      stdout=resolve(stdout), stderr=resolve(stderr), stdin=resolve(stdin),
-                      sandbox=sandbox, iwd=iwd, skip=skip, note=note)
+        template = _Template(
+            iwd=iwd, local=local, exe=cmd if os.path.isabs(cmd) else str(iwd / cmd), inputs=inputs, env=env,
+            args=job_arguments(ad), stdout=resolve(ad_string(ad, "Out")), stderr=resolve(ad_string(ad, "Err")),
+            stdin=resolve(ad_string(ad, "In")), note=note,
+            transfer_exe=ad.get("TransferExecutable", True) is not False)
+        if key is not None:
+            self._templates[key] = (ad, template)
+        return template
+
+    def _inside_iwd(self, exe: str, iwd: Path) -> bool:
+        key = (exe, iwd)
+        hit = self._inside.get(key)
+        if hit is None:
+            hit = self._inside[key] = _inside(Path(exe), iwd)
+        return hit
+
+    def prepare(self, ad: classad.ClassAd, machine: classad.ClassAd, tag: str, slot: str, cpus: int,
+                owner: str = "", ad_text: Optional[str] = None, key: Optional[int] = None) -> Launch:
+        """The sandbox made and filled, and the job's argv and environment (``owner``: the
+        marker of its processes, see ``processes``; ``ad_text``: the job ad to write, the
+        ad's own text by default; ``key``: see :meth:`_template`). Raises ``OSError`` when
+        the sandbox cannot be made and ``TransferError`` when an input cannot be transferred."""
+        t = self._template(ad, key)
+        sandbox = self.scratch_root / tag
+        box = str(sandbox)
+        try:
+            os.mkdir(box)
+        except FileNotFoundError:
+            os.makedirs(box)
+        job_ad_path = box + "/.job.ad"
+        machine_ad_path = box + "/.machine.ad"
+        _write_new(job_ad_path, (ad_text if ad_text is not None else ad.printOld()).encode())
+        _write_new(machine_ad_path, self.machine_bytes(machine))
+        exe = t.exe
+        skip = {".job.ad", ".machine.ad"}
+        if not t.local:
+            if t.inputs:
+                transfer_inputs(t.inputs, t.iwd, sandbox, self.urls)
+            # condor copies the executable into the sandbox unless transfer_executable = false;
+            # executables from system folders (/bin/true, /usr/bin/env) are run in place.
+            if t.transfer_exe and os.path.isfile(exe) and self._inside_iwd(exe, t.iwd):
+                name = os.path.basename(exe)
+                copied = box + "/" + name
+                shutil.copy2(exe, copied)
+                exe = copied
+                skip.add(name)
+        env = dict(t.env)
+        env["_CONDOR_SCRATCH_DIR"] = box
+        env["_CONDOR_JOB_AD"] = job_ad_path
+        env["_CONDOR_MACHINE_AD"] = machine_ad_path
+        env["_CONDOR_SLOT"] = slot
+        if owner:
+            env[OWNER_VAR] = owner
+        env.setdefault("TMPDIR", box)
+        env.setdefault("TEMP", box)
+        env.setdefault("TMP", box)
+        for var in THREAD_VARS:
+            env.setdefault(var, str(cpus))
+        for var, value in host_thread_env(machine).items():
+            env.setdefault(var, value)
+        return Launch(argv=[exe] + t.args, env=env, cwd=t.iwd if t.local else sandbox,
+                      stdout=t.stdout, stderr=t.stderr, stdin=t.stdin,
+                      sandbox=sandbox, iwd=t.iwd, skip=skip, note=t.note)
 
     def spawn(self, launch: Launch) -> subprocess.Popen:
+        null = _devnull()  # one /dev/null for every job's unset streams, not an open and close per spawn
+
         def opener(path: Optional[str], mode: str):
             if path is None or path == "/dev/null":
-                return subprocess.DEVNULL
+                return null
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             return open(path, mode)
 
         out = opener(launch.stdout, "wb")
-        err = out if (launch.stderr == launch.stdout and out is not subprocess.DEVNULL) else opener(launch.stderr, "wb")
-        inp = opener(launch.stdin, "rb") if launch.stdin and launch.stdin != "/dev/null" else subprocess.DEVNULL
+        err = out if (launch.stderr == launch.stdout and out is not null) else opener(launch.stderr, "wb")
+        inp = opener(launch.stdin, "rb") if launch.stdin and launch.stdin != "/dev/null" else null
         try:
             # No preexec_fn here: it makes every spawn a full fork (measured 1,109 -> 269 nodes/s);
             # the watchdog kills the job's whole group (grandchildren too) when the dry run dies.
@@ -197,7 +310,7 @@ class Executor:
             return proc
         finally:
             for fh in {id(x): x for x in (out, err, inp)}.values():
-                if fh is not subprocess.DEVNULL:
+                if fh is not null:
                     fh.close()
 
     def discard(self, tag: str) -> None:
@@ -223,6 +336,15 @@ class Executor:
         if self.watchdog is not None:
             self.watchdog.remove(pgid)
 
+    def commit(self) -> None:
+        """Tell the watchdog the groups adopted and released since the last commit."""
+        if self.watchdog is not None:
+            self.watchdog.flush()
+
+    def helper_pids(self) -> Tuple[int, ...]:
+        """Children of the dry run that are no job's (the watchdog)."""
+        return (self.watchdog.proc.pid,) if self.watchdog is not None else ()
+
     def finish(self, ad: classad.ClassAd, launch: Launch, keep_outputs: bool = True,
                remove: Optional[Callable[[Path], None]] = None) -> None:
         """Transfer outputs back (raises ``TransferError``) and remove the sandbox (through
@@ -238,7 +360,7 @@ class Executor:
                 if remove is not None:
                     remove(launch.sandbox)
                 else:
-                    shutil.rmtree(launch.sandbox, ignore_errors=True)
+                    remove_sandbox(launch.sandbox)
 
 
 PR_SET_PDEATHSIG = 1
@@ -315,22 +437,31 @@ class Watchdog:
                                      stdout=subprocess.DEVNULL, start_new_session=True, close_fds=True,
                                      pass_fds=keep_fds)
         self.pipe = self.proc.stdin
+        self._pending = []
 
-    def _send(self, text: str) -> None:
+    _pending: List[str]
+
+    def add(self, pgid: int) -> None:
+        self._pending.append(f"+{pgid}\n")
+
+    def remove(self, pgid: int) -> None:
+        self._pending.append(f"-{pgid}\n")
+
+    def flush(self) -> None:
+        """Send the groups added and removed since the last flush (one write per loop turn;
+        what a job starts in the meantime still carries the owner marker it kills by)."""
+        if not self._pending:
+            return
+        text, self._pending = "".join(self._pending), []
         try:
             self.pipe.write(text.encode())
             self.pipe.flush()
         except (BrokenPipeError, ValueError):
             pass
 
-    def add(self, pgid: int) -> None:
-        self._send(f"+{pgid}\n")
-
-    def remove(self, pgid: int) -> None:
-        self._send(f"-{pgid}\n")
-
     def close(self) -> None:
         """Our normal end: the watchdog kills what is left (nothing, normally) and exits."""
+        self._pending = []
         try:
             self.pipe.close()
         except BrokenPipeError:
@@ -369,4 +500,4 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 __all__ = ["Executor", "Launch", "TransferError", "Watchdog", "die_with_parent", "host_thread_env", "is_container",
-           "is_local", "make_scratch", "sweep_scratch"]
+           "is_local", "make_scratch", "remove_sandbox", "sweep_scratch"]
