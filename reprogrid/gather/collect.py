@@ -41,7 +41,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from reprogrid import tree
 from reprogrid.core.errors import Problem, UserError, file_system_error
-from reprogrid.core.files import check_name_length, not_regular
+from reprogrid.core.files import check_name_length, not_regular, sweep_leftovers
 from reprogrid.core.progress import Progress
 from reprogrid.core.text import shown
 from reprogrid.gather import regather
@@ -218,6 +218,7 @@ def gather(submit_dir: PathLike, *, output: Optional[PathLike] = None, workers: 
     prev = regather.previous(dataset_dir, digest) if incremental else None
     try:
         if prev is not None and regather.unchanged(g, prev, result):
+            sweep_leftovers(dataset_dir)  # what a gather killed after its swap left beside the dataset
             return result  # nothing changed since the last gather: nothing is read or written
         done = None
         if prev is not None:

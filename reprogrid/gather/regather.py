@@ -12,9 +12,9 @@ manifest then does the least it can:
   hard link to the old file (the same inode and mtime, no byte copied); a part that
   holds a changed or vanished run is rewritten from its old rows and the new ones; runs
   that had no row before go into new parts (or into their workload's last part while
-  that holds fewer than a quarter of ``PART_ROWS`` rows, so parts do not splinter when a
-  study is gathered every few minutes). A run never moves to another part, so no run can
-  be in two. The report, then the index, are written, and the folder is swapped in whole
+  that holds fewer than a quarter of ``dataset.PART_ROWS`` rows, so parts do not
+  splinter when a study is gathered every few minutes). A run never moves to another
+  part, so no run can be in two. The report, then the index, are written, and the folder is swapped in whole
   (``atomic_directory``): a reader, or a kill at any point, finds the old dataset or the
   new one, never a mix; a killed update leaves a temporary folder the next gather sweeps.
 
@@ -35,14 +35,14 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from reprogrid.core.files import atomic_directory, write_text_atomic
 from reprogrid.core.progress import Progress
+from reprogrid.gather import dataset
 from reprogrid.gather.classify import Gathering, chunk_table, classify_chunk, progress_counts, reuse
-from reprogrid.gather.dataset import (PART_ROWS, REPORT_NAME, conform, file_schema, file_sizes, part_folder, part_name,
-                                      part_number, report_json, write_empty, write_part)
+from reprogrid.gather.dataset import (REPORT_NAME, conform, file_schema, file_sizes, part_folder, part_name, part_number,
+                                      report_json, write_empty, write_part)
 from reprogrid.gather.records import read_items
 
 INDEX_NAME = "_gather_index.json"
 INDEX_SCHEMA = "reprogrid.gather-index/2"
-_SMALL = PART_ROWS // 4  # a workload's last part under this many rows takes the new runs
 
 
 class Stale(Exception):
@@ -239,13 +239,13 @@ def _place_new(g: Gathering, new: List[str], members: Dict[str, List[str]], file
         numbers = [part_number(rel) for rel in files if rel.startswith(folder) and rel.endswith(".parquet")]
         number = max(numbers, default=-1)
         last = part_name(workload, number)
-        if numbers and last in members and len(members[last]) < _SMALL:
-            room = PART_ROWS - len(members[last])
+        if numbers and last in members and len(members[last]) < dataset.PART_ROWS // 4:
+            room = dataset.PART_ROWS - len(members[last])
             targets.setdefault(last, []).extend(runs[:room])
             runs = runs[room:]
-        for start in range(0, len(runs), PART_ROWS):
+        for start in range(0, len(runs), dataset.PART_ROWS):
             number += 1
-            targets[part_name(workload, number)] = runs[start:start + PART_ROWS]
+            targets[part_name(workload, number)] = runs[start:start + dataset.PART_ROWS]
 
 
 def _rewrite(g: Gathering, prev: Previous, tmp: Path, part: str, todo: List[str], old_members: List[str],
