@@ -160,6 +160,15 @@ def test_a_dataset_changed_by_hand_or_of_an_older_layout_is_gathered_in_full(tmp
     res = gather(submit, progress=False)
     assert res.parts_kept == 0 and res.files_read == 50 and not extra.exists()
     _same_as_full(data, submit, tmp_path)
+    # a part damaged in place, its size and mtime kept: found when it is read to be rewritten
+    where = _index(data)[_record(submit, "mnist_convnet", 2, status="failed")][1]
+    part = data / where
+    st = part.stat()
+    part.write_bytes(b"\0" * st.st_size)
+    os.utime(part, ns=(st.st_atime_ns, st.st_mtime_ns))
+    res = gather(submit, progress=False)
+    assert res.files_read == 50 and res.parts_kept == 0
+    _same_as_full(data, submit, tmp_path)
     index = json.loads((data / regather.INDEX_NAME).read_text())
     index["schema"] = "reprogrid.gather-index/1"
     (data / regather.INDEX_NAME).write_text(json.dumps(index))

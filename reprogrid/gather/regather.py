@@ -20,7 +20,8 @@ manifest then does the least it can:
 
 The old dataset is read through one open folder descriptor: another gather swaps in a
 new folder and never changes this one, so what is linked and read is one snapshot; if
-that folder is removed meanwhile, ``Stale`` is raised and the caller gathers in full.
+that folder is removed meanwhile (or a part cannot be read), ``Stale`` is raised and the
+caller gathers in full.
 """
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ INDEX_SCHEMA = "reprogrid.gather-index/2"
 
 
 class Stale(Exception):
-    """The dataset being read from was removed by another gather meanwhile."""
+    """The old dataset cannot be used as its index has it (another gather removed it
+    meanwhile, or a part cannot be read): the caller gathers in full."""
 
 
 @functools.lru_cache(maxsize=None)
@@ -112,7 +114,10 @@ class Previous:
         import pyarrow.parquet as pq
 
         with self._open(rel) as f:
-            return conform(pq.read_table(f))
+            try:
+                return conform(pq.read_table(f))
+            except Exception as err:  # noqa: BLE001 - damaged in place (same size, older mtime): gather in full
+                raise Stale(f"{rel}: {err}") from None
 
     def _open(self, rel: str):
         try:
@@ -172,6 +177,7 @@ def unchanged(g: Gathering, prev: Previous, result: Any) -> bool:
     result.extra_columns.update(old.get("extra_columns", {}))
     result.rows_written = int(old.get("rows_written", 0))
     result.files_read = 0
+    result.parts_kept = sum(rel.endswith(".parquet") for rel in prev.files)
     return True
 
 
