@@ -150,11 +150,13 @@ def _files(folder: Path) -> Dict[str, Tuple[int, int, int]]:
     return out
 
 
-def _written(before: Dict[str, Tuple[int, int, int]], after: Dict[str, Tuple[int, int, int]]) -> Tuple[int, int]:
-    """Bytes and files of ``after`` that were written since ``before`` (a new inode or mtime)."""
+def _written(before: Dict[str, Tuple[int, int, int]], after: Dict[str, Tuple[int, int, int]]) -> Tuple[int, int, int]:
+    """Of ``after``'s files, those written since ``before`` (a new inode or mtime): bytes and
+    number of part files, and bytes of the rest (the report and the index)."""
     old = {(ino, mtime) for ino, mtime, _ in before.values()}
-    new = [size for ino, mtime, size in after.values() if (ino, mtime) not in old]
-    return sum(new), len(new)
+    new = [(rel, size) for rel, (ino, mtime, size) in after.items() if (ino, mtime) not in old]
+    parts = [size for rel, size in new if rel.endswith(".parquet")]
+    return sum(parts), len(parts), sum(size for rel, size in new if not rel.endswith(".parquet"))
 
 
 def regather_only(submit: Path, repeats: int, base_root: str) -> None:
@@ -188,7 +190,7 @@ def regather_only(submit: Path, repeats: int, base_root: str) -> None:
         runs[label] = (argv, env, out)
     aside = submit.parent / f"{submit.name}-aside"
     aside.mkdir(exist_ok=True)
-    samples: Dict[Tuple[str, str], List[Tuple[float, float, int, int, int]]] = {}
+    samples: Dict[Tuple[str, str], List[Tuple[float, float, int, int, int, int]]] = {}
     before_load = load()
     for round_ in range(repeats):
         order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
@@ -209,13 +211,16 @@ def regather_only(submit: Path, repeats: int, base_root: str) -> None:
                 argv, env, out = runs[label]
                 before = _files(out)
                 wall, cpu, rss = run_once(argv, env=env)
-                written, files = _written(before, _files(out))
-                samples.setdefault((case, label), []).append((wall, cpu, rss, written, files))
+                parts, files, other = _written(before, _files(out))
+                samples.setdefault((case, label), []).append((wall, cpu, rss, parts, files, other))
+    parts = {label: sum(1 for rel in _files(out) if rel.endswith(".parquet")) for label, (_, _, out) in runs.items()}
+    sizes = {label: sum(v[2] for v in _files(out).values()) / 2**20 for label, (_, _, out) in runs.items()}
+    print("datasets: " + "; ".join(f"{label}: {parts[label]} part files, {sizes[label]:.1f} MiB in all" for label in runs))
     print(f"re-gather of {submit} ({len(records):,} records; {k} per 1% case), {repeats} interleaved rounds, "
           f"load before {before_load}, after {load()}")
     print()
-    print("| case | tree | wall | CPU | CPU / base | peak RSS | written into the dataset |")
-    print("|---|---|---:|---:|---:|---:|---|")
+    print("| case | tree | wall | CPU | CPU / base | peak RSS | part files written | report + index written |")
+    print("|---|---|---:|---:|---:|---:|---|---:|")
     for case in REGATHER_CASES:
         for label in trees:
             rows = samples[(case, label)]
@@ -223,7 +228,8 @@ def regather_only(submit: Path, repeats: int, base_root: str) -> None:
             base = statistics.median(r[1] for r in samples[(case, "base")]) if "base" in trees else cpu
             print(f"| {case} | {label} | {statistics.median(r[0] for r in rows):.2f} s | {cpu:.2f} s | "
                   f"{cpu / base:.2f}x | {max(r[2] for r in rows) / 1024:.0f} MiB | "
-                  f"{statistics.median(r[3] for r in rows) / 2**20:.1f} MiB in {statistics.median(r[4] for r in rows):.0f} files |")
+                  f"{statistics.median(r[4] for r in rows):.0f} of {parts[label]}, {statistics.median(r[3] for r in rows) / 2**20:.2f} MiB | "
+                  f"{statistics.median(r[5] for r in rows) / 2**20:.2f} MiB |")
     _check_same_rows([out for _, _, out in runs.values()])
     from reprogrid.gather import gather
 

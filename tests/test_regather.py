@@ -57,7 +57,10 @@ def _stats(folder: Path) -> Dict[str, tuple]:
 
 
 def _index(folder: Path) -> Dict[str, List]:
-    return json.loads((folder / regather.INDEX_NAME).read_text())["runs"]
+    """Run id -> [files, the part file holding its row, problems, extra columns]."""
+    index = json.loads((folder / regather.INDEX_NAME).read_text())
+    return {stem: [sig, None if part is None else index["parts"][part], *rest]
+            for stem, (sig, part, *rest) in index["runs"].items()}
 
 
 def _rows(folder: Path):

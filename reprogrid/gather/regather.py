@@ -59,13 +59,17 @@ def _parts_schema() -> str:
 
 def index_text(digest: str, runs: Dict[str, List[Any]], folder: Path, placed: Dict[str, str]) -> str:
     """The index of the dataset being written in ``folder`` (its parts all there): each run's
-    ``[files, part or None, problems, extra columns]``, and the dataset files' sizes."""
+    ``[files, part or None, problems, extra columns]`` (a part by its place in ``parts``),
+    and the dataset files' sizes."""
     sizes = {rel: size for rel, (size, _) in file_sizes(folder, leave_out=[INDEX_NAME, REPORT_NAME]).items()}
+    parts = sorted(rel for rel in sizes if rel.endswith(".parquet"))
+    number = {rel: i for i, rel in enumerate(parts)}
     out = {}
     for stem, (sig, part, problems, extras) in runs.items():
-        out[stem] = [sig, part if isinstance(part, str) else (placed.get(stem) if part else None), problems, extras]
+        part = part if isinstance(part, str) else (placed.get(stem) if part else None)
+        out[stem] = [sig, number.get(part) if part else None, problems, extras]
     return json.dumps({"schema": INDEX_SCHEMA, "manifest_sha256": digest, "parts_schema": _parts_schema(),
-                       "runs": out, "files": sizes}, separators=(",", ":"), sort_keys=True) + "\n"
+                       "parts": parts, "runs": out, "files": sizes}, separators=(",", ":"), sort_keys=True) + "\n"
 
 
 class Previous:
@@ -73,7 +77,10 @@ class Previous:
 
     def __init__(self, fd: int, index: Dict[str, Any], report: Dict[str, Any]) -> None:
         self.fd = fd
+        parts: List[str] = index["parts"]
         self.runs: Dict[str, List[Any]] = index["runs"]
+        for entry in self.runs.values():  # a part's number -> its path
+            entry[1] = None if entry[1] is None else parts[entry[1]]
         self.files: Dict[str, int] = index["files"]
         self.report = report
         self.report_runs = {run["run_id"]: run for run in report["runs"]}
@@ -143,7 +150,7 @@ def previous(dataset_dir: Path, digest: str) -> Optional[Previous]:
                 or index.get("parts_schema") != _parts_schema():
             raise ValueError("made from another manifest, or by another version")
         return Previous(fd, index, report)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
         os.close(fd)
         return None
 
