@@ -48,7 +48,14 @@ class Gathering:
 
     def signature(self, stem: str) -> List[List[Any]]:
         """The files of a run as (path, size, mtime): a re-gather reads a run again only when they change."""
-        return [[self.rel(p), *self.stats.get(p, (-1, -1))] for _, p in self.by_stem[stem]]
+        sig = self._signatures.get(stem)
+        if sig is None:
+            sig = self._signatures[stem] = [[self.rel(p), *self.stats.get(p, (-1, -1))] for _, p in self.by_stem[stem]]
+        return sig
+
+    @functools.cached_property
+    def _signatures(self) -> Dict[str, List[List[Any]]]:
+        return {}
 
     def count_extras(self, names: List[str]) -> None:
         for name in names:
