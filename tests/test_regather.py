@@ -252,3 +252,22 @@ def test_sigkill_during_a_partial_rewrite_leaves_the_old_or_the_new_dataset(tmp_
     assert res.files_read == (3 if where == "rewrite" else 0)
     assert not [p for p in submit.iterdir() if is_temp_name(p.name)]
     _same_as_full(data, submit, tmp_path)
+
+
+def test_without_hard_links_the_kept_parts_are_copied(tmp_path, monkeypatch):
+    submit = _study(tmp_path / "sub", 25)
+    gather(submit, progress=False)
+    data = submit / "dataset"
+    before = _stats(data)
+    _record(submit, "mnist_convnet", 4, status="failed")
+
+    def no_links(*args, **kwargs):
+        raise PermissionError("operation not permitted")  # a file system without hard links
+
+    monkeypatch.setattr(os, "link", no_links)
+    res = gather(submit, progress=False)
+    assert res.files_read == 1 and res.parts_written == 1 and res.parts_kept == 5
+    after = _stats(data)
+    assert all(after[rel][0] != before[rel][0] for rel in before)  # new files: copies, not links
+    _same_as_full(data, submit, tmp_path)
+    assert gather(submit, progress=False).files_read == 0  # and the copies pass the next check
