@@ -16,10 +16,12 @@ Not part of the test suite (minutes at 100k).
     python benchmarks/bench_gather.py [--files 100000] [--naive-files 20000] [--repeat 1] [--dir DIR]
 
 ``--regather-only`` (issue 28) times just the re-gather rows, whole ``reprogrid gather``
-processes, interleaved, medians of CPU and wall over ``--repeat`` rounds (5 or more): with
-nothing changed (target: under 1 s CPU at 20,000 records, nothing written) and after 1%
-of the records changed (their mtime; only those are read). ``--base-root DIR`` runs the
-same from another checkout (e.g. the base commit) into its own dataset, in the same rounds.
+processes, interleaved, medians of CPU and wall over ``--repeat`` rounds (5 or more), with
+the bytes each wrote into the dataset: nothing changed (target: under 1 s CPU at 20,000
+records, nothing written); 1% new runs; 1% changed, clustered (consecutive records) and
+spread (every 100th) (only those are read; only the part files holding them rewritten).
+``--base-root DIR`` runs the same from another checkout (e.g. the base commit) into its
+own dataset, in the same rounds.
 
     python benchmarks/bench_gather.py --regather-only --files 20000 --repeat 5 [--base-root /tmp/base28]
 """
@@ -34,6 +36,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Dict, List, Tuple
 
 from reprogrid.job.schema import COLUMN_NAMES
 
@@ -134,50 +137,123 @@ def run_isolated(name: str, submit: Path, limit: int) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def regather_only(submit: Path, repeats: int, base_root: str) -> None:
-    """Re-gather rows, this tree and the base interleaved: 1% changed, then nothing changed."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _interleave import interleave, load, table
+REGATHER_CASES = ("nothing changed", "1% new runs", "1% changed, clustered", "1% changed, spread")
 
-    root = str(Path(__file__).resolve().parents[1])
-    trees = {"this tree": root}
+
+def _files(folder: Path) -> Dict[str, Tuple[int, int, int]]:
+    """Every file under ``folder``: (inode, mtime in ns, size)."""
+    out = {}
+    for p in folder.rglob("*"):
+        if p.is_file():
+            st = p.stat()
+            out[str(p.relative_to(folder))] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return out
+
+
+def _written(before: Dict[str, Tuple[int, int, int]], after: Dict[str, Tuple[int, int, int]]) -> Tuple[int, int, int]:
+    """Of ``after``'s files, those written since ``before`` (a new inode or mtime): bytes and
+    number of part files, and bytes of the rest (the report and the index)."""
+    old = {(ino, mtime) for ino, mtime, _ in before.values()}
+    new = [(rel, size) for rel, (ino, mtime, size) in after.items() if (ino, mtime) not in old]
+    parts = [size for rel, size in new if rel.endswith(".parquet")]
+    return sum(parts), len(parts), sum(size for rel, size in new if not rel.endswith(".parquet"))
+
+
+def regather_only(submit: Path, repeats: int, base_root: str) -> None:
+    """Re-gather rows, this tree and the base interleaved, whole ``reprogrid gather`` processes.
+
+    A round runs each case for both trees (their order alternating by round): nothing
+    changed; 1% new runs (1% of the records, every 100th from the 50th, are moved aside
+    and each tree gathers untimed, then they are put back: runs with no row before);
+    1% changed, clustered (200 consecutive records by name, their mtime touched: one or
+    two parts hold them); 1% changed, spread (every 100th record: every part holds some).
+    Each run's CPU (user+sys of the child), wall, peak RSS and the bytes it wrote into the
+    dataset (files with a new inode or mtime afterwards) are kept; medians are printed.
+    """
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _interleave import load, run_once
+
+    trees = {"this tree": str(Path(__file__).resolve().parents[1])}
     if base_root:
         trees["base"] = base_root
-    envs, cases = {}, []
+    records = sorted((submit / "results").iterdir())
+    k = len(records) // 100
+    middle = len(records) // 2
+    picks = {"1% new runs": records[50::100][:k], "1% changed, clustered": records[middle:middle + k],
+             "1% changed, spread": records[::100][:k]}
+    runs: Dict[str, Tuple[List[str], Dict[str, str], Path]] = {}
     for label, where in trees.items():
         out = submit.parent / f"{submit.name}-dataset-{'base' if label == 'base' else 'new'}"
         argv = [sys.executable, "-P", "-m", "reprogrid", "gather", str(submit), "-o", str(out)]
-        env = dict(os.environ, PYTHONPATH=where)
-        subprocess.run(argv, env=env, check=True, capture_output=True)  # the first, full gather
-        for kind in ("1% changed", "nothing changed"):
-            name = f"re-gather, {kind} ({label})"
-            cases.append((name, argv))
-            envs[name] = env
-    cases.sort(key=lambda c: not c[0].startswith("re-gather, 1%"))  # a round: touch, 1% runs, then the rest
-    records = sorted((submit / "results").iterdir())[::100]
-
-    def touch(name: str) -> None:
-        if name == cases[0][0]:
-            now = time.time_ns()
-            for p in records:
-                os.utime(p, ns=(now, now))  # "changed": read again, and only these
-
-    before = load()
-    results = interleave(cases, repeats, before_each=touch, envs=envs)
-    print(f"re-gather of {submit} ({len(records)} records changed in the 1% rows), {repeats} interleaved rounds, "
-          f"load before {before}, after {load()}")
+        env = dict(os.environ, PYTHONPATH=where, REPROGRID_PROGRESS="0")
+        subprocess.run(argv, env=env, check=True, capture_output=True)  # up to date before the first round
+        runs[label] = (argv, env, out)
+    aside = submit.parent / f"{submit.name}-aside"
+    aside.mkdir(exist_ok=True)
+    samples: Dict[Tuple[str, str], List[Tuple[float, float, int, int, int, int]]] = {}
+    before_load = load()
+    for round_ in range(repeats):
+        order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
+        for case in REGATHER_CASES:
+            if case == "1% new runs":
+                for p in picks[case]:
+                    os.replace(p, aside / p.name)
+                for label in order:  # untimed: each dataset without those runs
+                    argv, env, _ = runs[label]
+                    subprocess.run(argv, env=env, check=True, capture_output=True)
+                for p in picks[case]:
+                    os.replace(aside / p.name, p)
+            elif case in picks:
+                now = time.time_ns()
+                for p in picks[case]:
+                    os.utime(p, ns=(now, now))  # "changed": read again, and only these
+            for label in order:
+                argv, env, out = runs[label]
+                before = _files(out)
+                wall, cpu, rss = run_once(argv, env=env)
+                parts, files, other = _written(before, _files(out))
+                samples.setdefault((case, label), []).append((wall, cpu, rss, parts, files, other))
+    parts = {label: sum(1 for rel in _files(out) if rel.endswith(".parquet")) for label, (_, _, out) in runs.items()}
+    sizes = {label: sum(v[2] for v in _files(out).values()) / 2**20 for label, (_, _, out) in runs.items()}
+    print("datasets: " + "; ".join(f"{label}: {parts[label]} part files, {sizes[label]:.1f} MiB in all" for label in runs))
+    print(f"re-gather of {submit} ({len(records):,} records; {k} per 1% case), {repeats} interleaved rounds, "
+          f"load before {before_load}, after {load()}")
     print()
-    print(table(results, cases[-1][0]))
+    print("| case | tree | wall | CPU | CPU / base | peak RSS | part files written | report + index written |")
+    print("|---|---|---:|---:|---:|---:|---|---:|")
+    for case in REGATHER_CASES:
+        for label in trees:
+            rows = samples[(case, label)]
+            cpu = statistics.median(r[1] for r in rows)
+            base = statistics.median(r[1] for r in samples[(case, "base")]) if "base" in trees else cpu
+            print(f"| {case} | {label} | {statistics.median(r[0] for r in rows):.2f} s | {cpu:.2f} s | "
+                  f"{cpu / base:.2f}x | {max(r[2] for r in rows) / 1024:.0f} MiB | "
+                  f"{statistics.median(r[4] for r in rows):.0f} of {parts[label]}, {statistics.median(r[3] for r in rows) / 2**20:.2f} MiB | "
+                  f"{statistics.median(r[5] for r in rows) / 2**20:.2f} MiB |")
+    _check_same_rows([out for _, _, out in runs.values()])
     from reprogrid.gather import gather
 
-    out = submit.parent / f"{submit.name}-dataset-new"
-    cpu = []
+    out = runs["this tree"][2]
+    cpu_s = []
     for _ in range(repeats):  # the library alone, in this process (no CLI start-up): nothing changed
         t = time.process_time()
         res = gather(submit, output=out, progress=False)
-        cpu.append(time.process_time() - t)
+        cpu_s.append(time.process_time() - t)
         assert res.files_read == 0
-    print(f"\nin this process, re-gather with nothing changed (this tree): {statistics.median(cpu):.3f} s CPU median")
+    print(f"\nin this process, re-gather with nothing changed (this tree): {statistics.median(cpu_s):.3f} s CPU median")
+
+
+def _check_same_rows(folders: List[Path]) -> None:
+    """Both trees' datasets hold the same runs, one row each (pyarrow.dataset over the folder)."""
+    import pyarrow.dataset as ds
+
+    ids = []
+    for folder in folders:
+        column = ds.dataset(str(folder), format="parquet", partitioning="hive").to_table(columns=["run_id"]).column("run_id")
+        ids.append(sorted(column.to_pylist()))
+        assert len(ids[-1]) == len(set(ids[-1])), f"{folder}: a run in two rows"
+    assert all(i == ids[0] for i in ids), "the datasets differ"
+    print(f"checked: {len(ids[0]):,} runs, one row each, the same in every dataset")
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
 """The gathered dataset: the one Arrow schema of a result record, its writer and readers.
 
-``write_dataset`` writes a hive-partitioned Parquet dataset (``workload=<name>/part-0.parquet``)
-atomically; ``load_dataset``/``load_table`` read one back (a submit folder, its ``dataset/``
+``write_dataset`` writes a hive-partitioned Parquet dataset atomically: each workload's
+rows, in the order given, in part files of at most ``PART_ROWS`` rows
+(``workload=<name>/part-0.parquet``, ``part-1.parquet``...; a re-gather rewrites only the
+parts holding a changed run, see ``regather``); ``write_part`` writes one such part; ``load_dataset``/``load_table`` read one back (a submit folder, its ``dataset/``
 or a single Parquet file); ``read_report`` reads gather's report beside it. ``conform``
 casts any record table onto the schema by column name, so older or newer records map.
 """
@@ -23,6 +25,29 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 REPORT_NAME = "_gather_report.json"
 PARTITION = "workload"
+PART_ROWS = 2048  # rows per part file at most: what a re-gather rewrites for one changed run
+
+
+def part_folder(workload: Optional[str]) -> str:
+    """The hive folder of a workload's parts (``workload=<name>``, quoted as pyarrow reads it)."""
+    segment = "__HIVE_DEFAULT_PARTITION__" if workload is None else urllib.parse.quote(workload, safe="")
+    return f"{PARTITION}={segment}"
+
+
+def part_name(workload: Optional[str], number: int) -> str:
+    """A part file's path inside the dataset: ``workload=<name>/part-<number>.parquet``."""
+    return f"{part_folder(workload)}/part-{number}.parquet"
+
+
+def part_number(rel: str) -> int:
+    """The number of a part file named by :func:`part_name`."""
+    return int(rel.rsplit("/part-", 1)[1].split(".", 1)[0])
+
+
+def file_schema():
+    """The schema of a part file: the result schema less the partition column (its folder)."""
+    schema = arrow_schema()
+    return schema.remove(schema.get_field_index(PARTITION))
 
 
 @functools.lru_cache(maxsize=None)
@@ -60,14 +85,15 @@ def conform(table):
 
 
 class DatasetWriter:
-    """Append conformed tables to one Parquet file per workload under a hive layout."""
+    """Append conformed tables to each workload's part files under a hive layout, a new part
+    every ``PART_ROWS`` rows. ``placed`` maps each row's run id to its part file."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.writers: Dict[Optional[str], Any] = {}
+        self.writers: Dict[Optional[str], List[Any]] = {}  # workload -> [writer, part name, rows, number]
         self.rows = 0
-        schema = arrow_schema()
-        self.file_schema = schema.remove(schema.get_field_index(PARTITION))
+        self.placed: Dict[str, str] = {}
+        self.file_schema = file_schema()
 
     def write(self, table) -> None:
         import pyarrow as pa
@@ -83,31 +109,64 @@ class DatasetWriter:
             else:
                 mask = pc.fill_null(pc.equal(workloads, pa.scalar(value, pa.string())), False)
             part = table.filter(mask).drop_columns([PARTITION])
-            self._writer(value).write_table(part, row_group_size=max(part.num_rows, 1))
+            start = 0
+            while start < part.num_rows:
+                state = self._writer(value)
+                piece = part.slice(start, PART_ROWS - state[2])
+                state[0].write_table(piece, row_group_size=max(piece.num_rows, 1))
+                state[2] += piece.num_rows
+                for run_id in piece.column("run_id").to_pylist():
+                    if run_id is not None:
+                        self.placed[run_id] = state[1]
+                start += piece.num_rows
             self.rows += part.num_rows
 
-    def _writer(self, workload: Optional[str]):
+    def _writer(self, workload: Optional[str]) -> List[Any]:
+        """The workload's open part, with room for a row (the next part once it holds PART_ROWS)."""
         import pyarrow.parquet as pq
 
-        if workload not in self.writers:
-            segment = "__HIVE_DEFAULT_PARTITION__" if workload is None else urllib.parse.quote(workload, safe="")
-            folder = self.root / f"{PARTITION}={segment}"
-            folder.mkdir(parents=True, exist_ok=True)
-            self.writers[workload] = pq.ParquetWriter(str(folder / "part-0.parquet"), self.file_schema)
-        return self.writers[workload]
+        state = self.writers.get(workload)
+        if state is not None and state[2] < PART_ROWS:
+            return state
+        number = 0 if state is None else state[3] + 1
+        if state is not None:
+            state[0].close()
+        name = part_name(workload, number)
+        (self.root / name).parent.mkdir(parents=True, exist_ok=True)
+        state = self.writers[workload] = [pq.ParquetWriter(str(self.root / name), self.file_schema), name, 0, number]
+        return state
 
     def close(self) -> None:
-        import pyarrow.parquet as pq
+        for state in self.writers.values():
+            state[0].close()
+        if not self.writers:
+            write_empty(self.root)
 
-        for writer in self.writers.values():
-            writer.close()
-        if not self.writers:  # keep the schema discoverable in an empty dataset
-            pq.write_table(arrow_schema().empty_table(), str(self.root / "part-0.parquet"))
+
+def write_empty(root: Path) -> None:
+    """The file an empty dataset holds, so its schema stays discoverable."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(arrow_schema().empty_table(), str(root / "part-0.parquet"))
+
+
+def write_part(root: Path, name: str, table) -> int:
+    """Write conformed rows (of one workload) as the part file ``name`` under ``root``, in
+    one row group; return the rows written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = file_schema()
+    rows = pa.Table.from_arrays([table.column(f.name) for f in schema], schema=schema)
+    (root / name).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(rows, str(root / name), row_group_size=max(rows.num_rows, 1))
+    return rows.num_rows
 
 
 def write_dataset(tables: Iterable[Any], output: PathLike,
                   report: Union[None, Dict[str, Any], Callable[[], Dict[str, Any]]] = None,
-                  extra: Optional[Dict[str, Callable[[Path], str]]] = None) -> int:
+                  extra: Optional[Dict[str, Callable[[Path], str]]] = None,
+                  placed: Optional[Dict[str, str]] = None) -> int:
     """Write result-schema tables as a hive-partitioned dataset at ``output``, atomically.
 
     ``tables`` are conformed (see :func:`conform`) and streamed one at a time; ``report``
@@ -116,6 +175,7 @@ def write_dataset(tables: Iterable[Any], output: PathLike,
     importers both write through here, so they produce the same layout. ``extra`` maps
     more file names (``_``-prefixed, so readers skip them) to functions giving their text,
     called after the report with the folder being written (its files are all there).
+    ``placed``, when given, receives each row's run id -> its part file (before ``extra``).
     """
     output = _checked_output(Path(output))
     with atomic_directory(output) as tmp:
@@ -125,6 +185,8 @@ def write_dataset(tables: Iterable[Any], output: PathLike,
                 writer.write(conform(table))
         finally:
             writer.close()
+        if placed is not None:
+            placed.update(writer.placed)
         if report is not None:
             content = dict(report() if callable(report) else report, rows_written=writer.rows)
             write_text_atomic(tmp / REPORT_NAME, report_json(content))
