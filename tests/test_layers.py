@@ -45,6 +45,23 @@ def test_no_function_hides_its_steps_in_more_than_80_lines():
     assert not long, "unfold into named steps: " + "; ".join(long)
 
 
+def test_no_module_over_600_lines_and_no_class_over_400():
+    """The brief's split rule: a module or class past these sizes holds more than one role."""
+    import ast
+
+    too_big = []
+    for path in sorted((ROOT / "reprogrid").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+        if lines > 600:
+            too_big.append(f"{path.relative_to(ROOT)} ({lines} lines)")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > 400:
+                too_big.append(f"{path.relative_to(ROOT)}:{node.lineno} class {node.name}"
+                               f" ({node.end_lineno - node.lineno + 1} lines)")
+    assert not too_big, "split by role: " + "; ".join(too_big)
+
+
 def test_every_package_init_says_what_it_owns_and_holds_no_logic():
     import ast
 
