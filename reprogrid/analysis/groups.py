@@ -20,7 +20,8 @@ shuffles restricted to the design: an explanation by hardware attributes is test
 shuffling the group labels within software stacks, one by software attributes within
 hardware environments, a mixed one by both (the larger p counts), so that a real effect of
 one factor never makes the other's noise significant; p = (1 + number of shuffles explained
-at least as well) / (1 + shuffles).
+at least as well) / (1 + shuffles). The shuffles are drawn and scored all at once
+(``shuffles``), with the same draws and statistics as scoring them one by one.
 Explanations are "identified" only when the tree is pure and the Benjamini-Hochberg
 q-value (over the scopes of the table) is at most ``alpha``: the expected share of false
 identifications among the identified is at most ``alpha``, and when nothing is really
@@ -34,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from reprogrid.analysis.repeats import determinism
+from reprogrid.analysis.shuffles import ShufflePlan, shuffled_labels
 from reprogrid.analysis.columns import CELL, ENV_KEYS, FINGERPRINT_ATTRIBUTES, LOCATION_LABELS, LOSS, _ok, prepare
 
 SCOPE = ("workload", "device_class", "software_env")
@@ -187,7 +189,8 @@ def _explain_scope(part: pd.DataFrame, within: List[str], permutations: int, rng
     n = len(labels)
     score = impurity * (n + 1) + leaves
     used = _tree_attributes(node)
-    tests = [_permutation_test(search, code, strata, impurity, leaves, score, permutations, rng)
+    plan = ShufflePlan(search._splits, n, max_depth)
+    tests = [_permutation_test(plan, code, strata, impurity, leaves, score, permutations, rng)
              for strata in _design_strata(part, used)]
     p_value, perm = max(tests, key=lambda t: t[0])  # a mixed tree must beat chance in both directions
     if "hardware_env" in within:
@@ -223,21 +226,16 @@ def _design_strata(part: pd.DataFrame, used: List[str]) -> List[np.ndarray]:
     return tests
 
 
-def _permutation_test(search: "_TreeSearch", code: np.ndarray, strata: np.ndarray, impurity: int, leaves: int,
+def _permutation_test(plan: ShufflePlan, code: np.ndarray, strata: np.ndarray, impurity: int, leaves: int,
                       score: int, permutations: int, rng: np.random.Generator) -> Tuple[float, np.ndarray]:
-    """p-value and shuffle scores, the labels shuffled within ``strata`` only."""
-    members = [np.flatnonzero(strata == s) for s in np.unique(strata)]
-
-    def shuffled() -> np.ndarray:
-        out = code.copy()
-        for idx in members:
-            out[idx] = code[rng.permutation(idx)]
-        return out
-
+    """p-value and shuffle scores, the labels shuffled within ``strata`` only (every shuffle
+    scored at once: ``shuffles``)."""
+    labels = shuffled_labels(code, strata, permutations, rng)
     if impurity == 0:  # a pure tree: is a shuffle separated by a pure tree with as few leaves? (capped at leaves + 1)
-        perm = np.array([search.pure_leaves(shuffled(), leaves) for _ in range(permutations)], dtype=np.int64)
+        perm = plan.pure_leaves(labels, leaves)
     else:
-        perm = np.array([search.score(shuffled()) for _ in range(permutations)], dtype=np.int64)
+        perm = plan.scores(labels)
+    perm = perm.astype(np.int64)
     return (1 + int((perm <= score).sum())) / (1 + permutations), perm
 
 
@@ -268,7 +266,8 @@ def _candidates(part: pd.DataFrame, within: List[str]) -> Tuple[List[Tuple[str, 
 
 
 class _TreeSearch:
-    """Exhaustive smallest-tree search over bitmasks of environments (memoised per labelling)."""
+    """Exhaustive smallest-tree search over bitmasks of environments (memoised per labelling):
+    the observed labelling's tree; its splits lay out ``shuffles.ShufflePlan``."""
 
     def __init__(self, cands: List[Tuple[str, List[Tuple[str, int]]]], n: int, max_depth: int) -> None:
         self.cands, self.n, self.max_depth = cands, n, max_depth
@@ -279,26 +278,6 @@ class _TreeSearch:
         self.memo: Dict[Tuple[int, int], Tuple[int, int, Any]] = {}
         return self._search(self.full, self.max_depth)
 
-    def score(self, code: np.ndarray) -> int:
-        impurity, leaves, _ = self.best(code)
-        return impurity * (self.n + 1) + leaves
-
-    def pure_leaves(self, code: np.ndarray, budget: int) -> int:
-        """The fewest leaves of a pure tree (depth <= max) for labelling ``code`` when at most
-        ``budget``, else ``budget + 1``: branch and bound (a subset with g groups needs g leaves)."""
-        self.groups = [sum(1 << int(i) for i in np.flatnonzero(code == g)) for g in range(int(code.max()) + 1)]
-        self.bounds: Dict[Tuple[int, int], Tuple[int, bool]] = {}
-        self.counts: Dict[int, int] = {}
-        found = self._pure(self.full, self.max_depth, budget)
-        return found if found <= budget else budget + 1
-
-    def _distinct(self, subset: int) -> int:
-        """How many groups of the current labelling ``subset`` holds (cached per labelling)."""
-        n = self.counts.get(subset)
-        if n is None:
-            n = self.counts[subset] = sum(1 for g in self.groups if subset & g)
-        return n
-
     def _splits(self, subset: int) -> List[List[int]]:
         """The parts each candidate splits ``subset`` into (2+ parts only); the same for every
         labelling, so cached for the whole search."""
@@ -308,35 +287,6 @@ class _TreeSearch:
             out = cache[subset] = [parts for parts in ([subset & m for _, m in masks if subset & m]
                                                        for _, masks in self.cands) if len(parts) >= 2]
         return out
-
-    def _pure(self, subset: int, depth: int, budget: int) -> int:
-        """Fewest leaves of a pure subtree for ``subset`` if <= ``budget``, else a number > budget."""
-        key = (subset, depth)
-        known = self.bounds.get(key)
-        if known is not None and (known[1] or known[0] > budget):
-            return known[0]
-        distinct = self._distinct(subset)
-        if distinct == 1:
-            return 1
-        if depth == 0 or distinct > budget:
-            return budget + 1
-        best = budget + 1
-        for parts in self._splits(subset):
-            lows = [self._distinct(part) for part in parts]
-            remaining = sum(lows)
-            if remaining >= best:
-                continue
-            total = 0
-            for part, low in zip(parts, lows):
-                remaining -= low
-                got = self._pure(part, depth - 1, best - 1 - total - remaining)
-                total += got
-                if total + remaining >= best:
-                    break
-            else:
-                best = total
-        self.bounds[key] = (best, best <= budget) if best <= budget else (budget + 1, False)
-        return best
 
     def equivalent_roots(self, node: Any, best: Tuple[int, int]) -> List[str]:
         """Attributes other than ``node``'s root whose best tree (with them at the root)
