@@ -137,4 +137,6 @@ ul.answers li{margin:.15em 0;line-height:1.35}
 .word.yes{background:#dff3e4;color:#1a7f37} .word.no{background:#fde2e0;color:#b42318} .word.unknown{background:#eee;color:#444}
 .why{color:#555} figure.main{margin:.2em 0} figure.main img{max-height:420px}
 figure.main figcaption{font-size:12px;color:#555}
+figure{margin:.3em 0} figure svg{display:block;max-width:100%;height:auto} figure.main svg{max-height:420px;width:auto}
+figcaption{font-size:12px;color:#555}
 """
