@@ -146,14 +146,18 @@ def variance_decomposition(df: pd.DataFrame, det: Optional[pd.DataFrame] = None,
         values = part["value"].to_numpy(dtype=float)
         total = float(((values - values.mean()) ** 2).sum())
         hib = bool(part["higher_is_better"].iloc[0])
+        texts: Dict[str, pd.Series] = {}  # each column as text once per workload (factors share columns)
         for factor, columns in FACTORS.items():
-            present = [c for c in columns if c in part.columns and _text(part[c]).nunique() > 1]
+            for c in columns:
+                if c in part.columns and c not in texts:
+                    texts[c] = _text(part[c])
+            present = [c for c in columns if c in texts and texts[c].nunique() > 1]
             if not present:
                 rows.append(dict(workload=str(workload), factor=factor, columns="", n_levels=1, eta_sq=float("nan"),
                                  effect=float("nan"), best_level="", worst_level="", moved_it=False,
                                  note="does not vary in these data", _split=()))
                 continue
-            level = pd.Series([" / ".join(t) for t in zip(*(_text(part[c]) for c in present))], index=part.index)
+            level = pd.Series([" / ".join(t) for t in zip(*(texts[c] for c in present))], index=part.index)
             means = part.assign(_level=level).groupby("_level")["value"].agg(["mean", "size"])
             ss = float((means["size"] * (means["mean"] - values.mean()) ** 2).sum())
             order = means["mean"].sort_values(ascending=not hib)

@@ -63,7 +63,7 @@ def build_report(df: pd.DataFrame, out_dir: PathLike, *, title: str = "reprogrid
     claims = list(claims)
     prepared = analysis.prepare(df)
     tables = summarize(prepared, claims=claims, tolerances=tol, decimals=decimals)
-    facts = analysis.provenance(prepared)
+    facts = analysis.provenance(prepared, hw=tables["hardware_check"])  # the hardware checked once per page
     extra = dict(provenance or {})
     extra.setdefault("emulation_limits", emulation_limits(df))
     extra.update(stack_facts(df, tables["hardware_check"]))  # the raw records: their distribution lists
