@@ -247,7 +247,7 @@ def _candidates(part: pd.DataFrame, within: List[str]) -> Tuple[List[Tuple[str, 
     for attr in FINGERPRINT_ATTRIBUTES:
         if attr not in part.columns or attr in within:
             continue
-        values = ["?" if pd.isna(v) else str(v) for v in part[attr]]
+        values = ["?" if pd.isna(v) else str(v) for v in part[attr].tolist()]
         distinct = sorted(set(values))
         if len(distinct) < 2:
             continue

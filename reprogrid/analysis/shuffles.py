@@ -30,7 +30,8 @@ def shuffled_labels(code: np.ndarray, strata: np.ndarray, permutations: int, rng
     members = [np.flatnonzero(strata == s) for s in np.unique(strata)]
     order = np.concatenate(members)
     ends = np.cumsum([len(m) for m in members]).tolist()
-    spans = list(zip([0] + ends[:-1], ends))
+    # a stratum of one position shuffles without a draw (Fisher-Yates makes none): left as it is
+    spans = [(start, end) for start, end in zip([0] + ends[:-1], ends) if end - start > 1]
     drawn = np.tile(order, (permutations, 1))  # each row: the strata's positions, stratum after stratum
     shuffle = rng.shuffle  # in place on each stratum's slice: the draws of rng.permutation(positions)
     for row in drawn:
@@ -75,10 +76,11 @@ class ShufflePlan:
         self.sizes = bits.sum(axis=1).astype(np.int64)
 
     def _counts(self, labels: np.ndarray) -> np.ndarray:
-        """shuffles x subsets x groups: how many environments of each group each subset holds."""
+        """shuffles x subsets x groups: how many environments of each group each subset holds
+        (float32, exact)."""
         groups = int(labels.max()) + 1
         onehot = (labels[:, :, None] == np.arange(groups)).astype(np.float32)
-        return np.rint(np.matmul(self.members, onehot)).astype(np.int64)
+        return np.matmul(self.members, onehot)  # small whole numbers: exact in float32
 
     def _solve(self, leaf: np.ndarray, cap: int) -> np.ndarray:
         """The programme: a subset's value is the smaller of its leaf value and, below the
@@ -98,7 +100,7 @@ class ShufflePlan:
         """Per labelling (rows of ``labels``): misplaced environments x (n + 1) + leaves of
         the best tree, as ``_TreeSearch.score`` gives for one."""
         counts = self._counts(labels)
-        leaf = (self.sizes[None, :] - counts.max(axis=2)) * (self.n + 1) + 1
+        leaf = (self.sizes[None, :] - counts.max(axis=2).astype(np.int64)) * (self.n + 1) + 1
         return self._solve(leaf, cap=np.iinfo(np.int64).max // 4)
 
     def pure_leaves(self, labels: np.ndarray, budget: int) -> np.ndarray:

@@ -48,11 +48,11 @@ def fmt(value: Any, digits: int = 4) -> str:
     return text
 
 
-def _items(value: Any) -> List[str]:
-    """The parts of a long value, for folding."""
+def _items(value: Any, text: Optional[str] = None) -> List[str]:
+    """The parts of a long value, for folding (``text``: ``fmt(value)``, when already known)."""
     if isinstance(value, (list, tuple)):
         return [fmt(v) if not isinstance(v, (list, tuple)) else " | ".join(map(str, v)) for v in value]
-    text = fmt(value)
+    text = fmt(value) if text is None else text
     for sep in ("; ", ", "):
         if sep in text:
             return text.split(sep)
@@ -66,7 +66,7 @@ def html_cell(value: Any) -> str:
     if isinstance(value, bool) or type(value).__name__ == "bool_":
         return f"<td class='{'yes' if value else 'no'}'>{'yes' if value else 'no'}</td>"
     text = fmt(value)
-    items = _items(value)
+    items = _items(value, text)
     if len(text) <= FOLD_CHARS and len(items) <= FOLD_ITEMS:
         return f"<td>{breakable(text)}</td>"
     head = ", ".join(items[:2])[:60]
