@@ -183,13 +183,13 @@ def _zero(value: float, scale: float = 1.0) -> float:
 def _confounded_factors(out: pd.DataFrame) -> List[str]:
     """Per row: the other varying factors of its workload whose levels split the environments
     exactly alike (the data cannot tell them apart), as text."""
+    rows = list(zip(out["workload"], out["factor"], out["n_levels"], out["_split"]))
     result = []
-    for _, r in out.iterrows():
-        if r["n_levels"] <= 1:
+    for workload, factor, n_levels, split in rows:
+        if n_levels <= 1:
             result.append("")
             continue
-        same = out[(out["workload"] == r["workload"]) & (out["factor"] != r["factor"]) & (out["n_levels"] > 1)]
-        result.append(", ".join(f for f, split in zip(same["factor"], same["_split"]) if split == r["_split"]))
+        result.append(", ".join(f for w, f, n, s in rows if w == workload and f != factor and n > 1 and s == split))
     return result
 
 

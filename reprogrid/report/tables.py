@@ -78,8 +78,13 @@ def html_cell(value: Any) -> str:
 def breakable(text: str) -> str:
     """Escaped text where a long word (a name joined by _ - / = ,) may wrap after those
     characters, so that a column can be narrow without breaking inside a number."""
-    return " ".join(re.sub(r"([_/=,-])", r"\1<wbr>", html.escape(w)) if len(w) > 16 else html.escape(w)
-                    for w in text.split(" "))
+    words = text.split(" ")
+    if all(len(w) <= 16 for w in words):  # nothing to break: the text escaped whole
+        return html.escape(text)
+    return " ".join(_BREAK.sub(r"\1<wbr>", html.escape(w)) if len(w) > 16 else html.escape(w) for w in words)
+
+
+_BREAK = re.compile(r"([_/=,-])")
 
 
 def html_table(df: Optional[pd.DataFrame], columns: Optional[List[str]] = None, limit: int = 300) -> str:
