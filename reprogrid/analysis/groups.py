@@ -135,14 +135,18 @@ def explain_groups(groups: pd.DataFrame, within: Sequence[str] = SCOPE, *, permu
     within = list(within)
     if groups.empty:
         return pd.DataFrame(columns=within + EXPLAIN_COLUMNS)
-    ok = groups[groups["group"] != "nondeterministic"]
+    ok = groups[groups["group"] != "nondeterministic"].reset_index(drop=True)
+    texts = _attribute_texts(ok, within)
+    slim = ok[[c for c in dict.fromkeys([*within, "group", "software_env", "hardware_env", "observed_env"])
+               if c in ok.columns]]  # the scopes need these columns only: the attributes are in texts
     rows = []
-    for number, (key, part) in enumerate(ok.groupby(within, observed=True, sort=True)):
+    for number, (key, part) in enumerate(slim.groupby(within, observed=True, sort=True)):
         key = key if isinstance(key, tuple) else (key,)
         if part["group"].nunique() < 2:
             continue
         rng = np.random.default_rng([seed, number])
-        rows.append({**dict(zip(within, key)), **_explain_scope(part, within, permutations, rng, max_depth)})
+        rows.append({**dict(zip(within, key)),
+                     **_explain_scope(part, within, permutations, rng, max_depth, (texts, part.index.tolist()))})
     out = pd.DataFrame(rows, columns=within + EXPLAIN_COLUMNS)
     return _decide(out, alpha)
 
@@ -176,12 +180,13 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
 
 
 def _explain_scope(part: pd.DataFrame, within: List[str], permutations: int, rng: np.random.Generator,
-                   max_depth: int) -> Dict[str, Any]:
-    """The tree, aliases and permutation test of one scope's environments."""
+                   max_depth: int, texts: Optional[Tuple[Dict[str, List[str]], List[int]]] = None) -> Dict[str, Any]:
+    """The tree, aliases and permutation test of one scope's environments (``texts``: the
+    table's attribute texts and the scope's rows in it)."""
     labels = part["group"].astype(str).tolist()
     names = sorted(set(labels), key=_group_order)
     code = np.array([names.index(g) for g in labels])
-    cands, aliases = _candidates(part, within)
+    cands, aliases = _candidates(part, within, *(texts or (None, None)))
     search = _TreeSearch(cands, len(labels), max_depth)
     impurity, leaves, node = search.best(code)
     rule = search.text(node, names)
@@ -239,15 +244,24 @@ def _permutation_test(plan: ShufflePlan, code: np.ndarray, strata: np.ndarray, i
     return (1 + int((perm <= score).sum())) / (1 + permutations), perm
 
 
-def _candidates(part: pd.DataFrame, within: List[str]) -> Tuple[List[Tuple[str, List[Tuple[str, int]]]], Dict[str, List[str]]]:
+def _attribute_texts(frame: pd.DataFrame, within: Sequence[str]) -> Dict[str, List[str]]:
+    """Each candidate attribute of ``frame`` as text ("?" where missing), in
+    ``FINGERPRINT_ATTRIBUTES`` order: converted once for every scope of the table."""
+    return {attr: ["?" if missing else str(v) for v, missing in zip(frame[attr].tolist(), frame[attr].isna().tolist())]
+            for attr in FINGERPRINT_ATTRIBUTES if attr in frame.columns and attr not in within}
+
+
+def _candidates(part: pd.DataFrame, within: List[str], texts: Optional[Dict[str, List[str]]] = None,
+                rows: Optional[Sequence[int]] = None) -> Tuple[List[Tuple[str, List[Tuple[str, int]]]], Dict[str, List[str]]]:
     """Varying attributes as (name, [(value, bitmask of environments)]), one per distinct split,
     in tie-break order (implementation factors before location labels, then fewer distinct
-    values, then name); and each kept attribute's aliases."""
+    values, then name); and each kept attribute's aliases. ``texts``/``rows``: the table's
+    ``_attribute_texts`` and the positions of ``part`` in it, when already converted."""
+    if texts is None or rows is None:
+        texts, rows = _attribute_texts(part, within), range(len(part))
     by_split: Dict[Tuple[int, ...], List[Tuple[int, str, List[Tuple[str, int]]]]] = {}
-    for attr in FINGERPRINT_ATTRIBUTES:
-        if attr not in part.columns or attr in within:
-            continue
-        values = ["?" if pd.isna(v) else str(v) for v in part[attr].tolist()]
+    for attr, column in texts.items():
+        values = [column[i] for i in rows]
         distinct = sorted(set(values))
         if len(distinct) < 2:
             continue
