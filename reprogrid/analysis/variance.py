@@ -158,7 +158,7 @@ def variance_decomposition(df: pd.DataFrame, det: Optional[pd.DataFrame] = None,
                                  note="does not vary in these data", _split=()))
                 continue
             level = pd.Series([" / ".join(t) for t in zip(*(texts[c] for c in present))], index=part.index)
-            means = part.assign(_level=level).groupby("_level")["value"].agg(["mean", "size"])
+            means = part["value"].groupby(level).agg(["mean", "size"])  # not a copy of the wide frame per factor
             ss = float((means["size"] * (means["mean"] - values.mean()) ** 2).sum())
             order = means["mean"].sort_values(ascending=not hib)
             eta = _zero(ss / total) if total > 0 else float("nan")
