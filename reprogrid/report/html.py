@@ -70,6 +70,7 @@ def build_report(df: pd.DataFrame, out_dir: PathLike, *, title: str = "reprogrid
     extra.update(userstudy.study_facts(df, extra["software_stacks"], extra))
     extra["hardware_rows"] = userstudy.hardware_rows(tables["hardware_check"], df, extra.get("hardware_requested") or {},
                                                      list(facts["emulated_hardware_envs"]))
+    extra["answers"] = answers(tables, verdicts_withheld(facts, extra))  # once: the page and summary.md
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     drawn = _draw(tables, prepared)
@@ -128,7 +129,7 @@ def first_screen(tables: Mapping[str, pd.DataFrame], facts: Mapping[str, Any], e
     withheld = verdicts_withheld(facts, extra)
     body = [f"<h1>{e(title)}</h1>", badge_row(badges(facts, extra, provenance_topics(facts, extra)))]
     items = []
-    for a in answers(tables, withheld):
+    for a in extra.get("answers") or answers(tables, withheld):
         notes = "".join(f" <span class='why'>{e(n)}</span>" for n in a.notes)
         items.append(f"<li class='answer' data-workload='{e(a.workload)}'><strong>{e(a.workload)}</strong> "
                      f"<span class='word {a.tone}'>{e(a.word)}</span> {e(a.spread)}; <em>{e(a.moved)}</em>."
