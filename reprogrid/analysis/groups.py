@@ -66,7 +66,7 @@ def environment_outcomes(df: pd.DataFrame, decimals: Optional[int] = None,
     det = determinism(df) if det is None else det
     env_keys = list(ENV_KEYS)
     attrs = [a for a in FINGERPRINT_ATTRIBUTES if a in df.columns and a not in env_keys]
-    first = df.drop_duplicates(env_keys)[env_keys + attrs + ["metric_name", "higher_is_better"]]
+    first = df[env_keys + attrs + ["metric_name", "higher_is_better"]].drop_duplicates(env_keys)  # columns first: no wide copy
     stats = df.groupby(env_keys, observed=True).agg(
         n=("value", "size"), value=("value", "mean"), value_min=("value", "min"), value_max=("value", "max"),
         loss=(LOSS, "mean"), n_hashes=("predictions_sha256", "count"), hash=("predictions_sha256", "first")).reset_index()
