@@ -53,5 +53,5 @@ def test_small_study_runs_end_to_end(tmp_path):
 
     paths = build_report(df, tmp_path / "report", title="e2e", provenance={"emulated": True, "counts": result.counts})
     html = paths.html.read_text()
-    assert "SAMPLE" in html.upper() and "<img" in html
+    assert "SAMPLE" in html.upper() and "<svg " in html  # the figures, inline
     assert json.loads((submit / "manifest.json").read_text())["study"]["name"] == "e2e"

@@ -1,7 +1,6 @@
 """Report: HTML + Markdown written atomically, provenance on the first screen, plots embedded."""
 from __future__ import annotations
 
-import base64
 import re
 
 import pytest
@@ -26,17 +25,47 @@ def test_report_states_sample_data_and_emulation_first_and_embeds_plots(tmp_path
     assert "Demo &lt;study&gt;" in first_screen  # escaped
     assert "SAMPLE DATA" in first_screen and "EMULATED" in first_screen and "amd-epyc-7302" in first_screen
     assert "2 missing" in first_screen and "16 records" in first_screen
-    images = re.findall(r"src='data:image/png;base64,([^']+)'", page)
+    images = re.findall(r"<svg [^>]*role='img'[^>]*>.*?</svg>", page, re.S)
     assert len(images) == 3  # the overview, the determinism matrix, the k-curve (heat maps are tables)
-    assert all(base64.b64decode(img).startswith(b"\x89PNG") for img in images)
+    for svg in images:  # accessible: a title and a description that says what the figure was computed from
+        ident = re.search(r"id='([^']+)'", svg).group(1)
+        assert f"aria-labelledby='{ident}-title'" in svg and f"<desc id='{ident}-desc'>" in svg
+    assert "16 successful runs" in images[0] and "95% CI" in images[0]  # what it shows, and how sure
+    assert "data:image" not in page  # no raster image: the page's figures are SVG text
     assert "accuracy &gt;= 0.85" in page and "outcomes reproducible" in page
     figures = sorted(p.name for p in (tmp_path / "rep" / "figures").iterdir())
-    assert figures == ["determinism.png", "determinism.svg", "overview.png", "overview.svg"]
-    assert (tmp_path / "rep" / "figures" / "overview.svg").read_text().lstrip().startswith("<?xml")
-    assert images[0] == base64.b64encode((tmp_path / "rep" / "figures" / "overview.png").read_bytes()).decode()
+    assert figures == ["determinism.svg", "overview.svg"]
+    exported = (tmp_path / "rep" / "figures" / "overview.svg").read_text()
+    assert exported.startswith("<?xml") and exported.strip().endswith(images[0])
     md = paths.markdown.read_text()
     assert md.startswith("# Demo \\<study\\>") and "SAMPLE DATA" in md and "## Verdicts" in md
     assert "| mnist_convnet |" in md
+
+
+def test_report_png_draws_the_figures_with_matplotlib_too(tmp_path):
+    paths = build_report(study(), tmp_path / "rep", png=True)
+    assert sorted(p.name for p in paths.figures) == ["determinism.png", "determinism.svg", "overview.png",
+                                                     "overview.svg"]
+    assert (tmp_path / "rep" / "figures" / "overview.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_report_command_imports_neither_matplotlib_nor_the_crate_writer(tmp_path):
+    """The page's figures are SVG text and its input check reads crates only: no matplotlib,
+    rocrate or requests in the process (they cost more than a second of the report's start)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    study().to_parquet(tmp_path / "data.parquet", index=False)
+    code = ("import sys; from reprogrid.cli import main\n"
+            f"rc = main(['report', {str(tmp_path / 'data.parquet')!r}, '-o', {str(tmp_path / 'rep')!r}, '--quiet'])\n"
+            "print('LOADED', rc, sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'rocrate', 'requests'}))\n")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env,
+                          cwd=tmp_path)
+    assert "LOADED 0 []" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert (tmp_path / "rep" / "figures" / "overview.svg").is_file()
 
 
 def test_bad_claim_fails_before_writing(tmp_path):

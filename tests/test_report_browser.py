@@ -85,8 +85,9 @@ def test_the_first_screen_holds_every_answer_and_the_figure(browser, report_page
     for li in lines:
         assert _visible_without_scrolling(browser, li), li.text
         assert li.find_element(By.CSS_SELECTOR, ".word").text  # the answer word
-    figure = browser.find_element(By.CSS_SELECTOR, "#overview img")
-    assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", figure)
+    figure = browser.find_element(By.CSS_SELECTOR, "#overview svg")
+    assert browser.execute_script("const r = arguments[0].getBoundingClientRect(); return r.width > 600 && r.height > 100"
+                                  " && arguments[0].querySelectorAll('use').length > 0", figure)
     assert _visible_without_scrolling(browser, figure)
     badges = [b.text for b in browser.find_elements(By.CSS_SELECTOR, ".badge > summary")]
     assert "SAMPLE DATA" in badges and "EMULATED 3 machines" in badges and "1 FAILED" in badges

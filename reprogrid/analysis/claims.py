@@ -92,7 +92,8 @@ def parse_claims(texts: Iterable[str], df: Optional[pd.DataFrame] = None) -> Lis
     """Parse several claims, checking workloads and metrics against ``df`` when given."""
     workloads = columns = ok_workloads = None
     present: List[str] = []
-    if df is not None:
+    texts = list(texts)
+    if df is not None and any(not isinstance(t, Claim) for t in texts):  # only text needs the data's names
         workloads = _distinct(df["workload"])
         ok_workloads = _distinct(_ok(df)["workload"]) if "status" in df.columns else None
         present = metrics_present(df)

@@ -20,7 +20,8 @@ shuffles restricted to the design: an explanation by hardware attributes is test
 shuffling the group labels within software stacks, one by software attributes within
 hardware environments, a mixed one by both (the larger p counts), so that a real effect of
 one factor never makes the other's noise significant; p = (1 + number of shuffles explained
-at least as well) / (1 + shuffles).
+at least as well) / (1 + shuffles). The shuffles are drawn and scored all at once
+(``shuffles``), with the same draws and statistics as scoring them one by one.
 Explanations are "identified" only when the tree is pure and the Benjamini-Hochberg
 q-value (over the scopes of the table) is at most ``alpha``: the expected share of false
 identifications among the identified is at most ``alpha``, and when nothing is really
@@ -34,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from reprogrid.analysis.repeats import determinism
+from reprogrid.analysis.shuffles import ShufflePlan, shuffled_labels
 from reprogrid.analysis.columns import CELL, ENV_KEYS, FINGERPRINT_ATTRIBUTES, LOCATION_LABELS, LOSS, _ok, prepare
 
 SCOPE = ("workload", "device_class", "software_env")
@@ -64,7 +66,7 @@ def environment_outcomes(df: pd.DataFrame, decimals: Optional[int] = None,
     det = determinism(df) if det is None else det
     env_keys = list(ENV_KEYS)
     attrs = [a for a in FINGERPRINT_ATTRIBUTES if a in df.columns and a not in env_keys]
-    first = df.drop_duplicates(env_keys)[env_keys + attrs + ["metric_name", "higher_is_better"]]
+    first = df[env_keys + attrs + ["metric_name", "higher_is_better"]].drop_duplicates(env_keys)  # columns first: no wide copy
     stats = df.groupby(env_keys, observed=True).agg(
         n=("value", "size"), value=("value", "mean"), value_min=("value", "min"), value_max=("value", "max"),
         loss=(LOSS, "mean"), n_hashes=("predictions_sha256", "count"), hash=("predictions_sha256", "first")).reset_index()
@@ -133,14 +135,18 @@ def explain_groups(groups: pd.DataFrame, within: Sequence[str] = SCOPE, *, permu
     within = list(within)
     if groups.empty:
         return pd.DataFrame(columns=within + EXPLAIN_COLUMNS)
-    ok = groups[groups["group"] != "nondeterministic"]
+    ok = groups[groups["group"] != "nondeterministic"].reset_index(drop=True)
+    texts = _attribute_texts(ok, within)
+    slim = ok[[c for c in dict.fromkeys([*within, "group", "software_env", "hardware_env", "observed_env"])
+               if c in ok.columns]]  # the scopes need these columns only: the attributes are in texts
     rows = []
-    for number, (key, part) in enumerate(ok.groupby(within, observed=True, sort=True)):
+    for number, (key, part) in enumerate(slim.groupby(within, observed=True, sort=True)):
         key = key if isinstance(key, tuple) else (key,)
         if part["group"].nunique() < 2:
             continue
         rng = np.random.default_rng([seed, number])
-        rows.append({**dict(zip(within, key)), **_explain_scope(part, within, permutations, rng, max_depth)})
+        rows.append({**dict(zip(within, key)),
+                     **_explain_scope(part, within, permutations, rng, max_depth, (texts, part.index.tolist()))})
     out = pd.DataFrame(rows, columns=within + EXPLAIN_COLUMNS)
     return _decide(out, alpha)
 
@@ -174,12 +180,13 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
 
 
 def _explain_scope(part: pd.DataFrame, within: List[str], permutations: int, rng: np.random.Generator,
-                   max_depth: int) -> Dict[str, Any]:
-    """The tree, aliases and permutation test of one scope's environments."""
+                   max_depth: int, texts: Optional[Tuple[Dict[str, List[str]], List[int]]] = None) -> Dict[str, Any]:
+    """The tree, aliases and permutation test of one scope's environments (``texts``: the
+    table's attribute texts and the scope's rows in it)."""
     labels = part["group"].astype(str).tolist()
     names = sorted(set(labels), key=_group_order)
     code = np.array([names.index(g) for g in labels])
-    cands, aliases = _candidates(part, within)
+    cands, aliases = _candidates(part, within, *(texts or (None, None)))
     search = _TreeSearch(cands, len(labels), max_depth)
     impurity, leaves, node = search.best(code)
     rule = search.text(node, names)
@@ -187,7 +194,8 @@ def _explain_scope(part: pd.DataFrame, within: List[str], permutations: int, rng
     n = len(labels)
     score = impurity * (n + 1) + leaves
     used = _tree_attributes(node)
-    tests = [_permutation_test(search, code, strata, impurity, leaves, score, permutations, rng)
+    plan = ShufflePlan(search._splits, n, max_depth)
+    tests = [_permutation_test(plan, code, strata, impurity, leaves, score, permutations, rng)
              for strata in _design_strata(part, used)]
     p_value, perm = max(tests, key=lambda t: t[0])  # a mixed tree must beat chance in both directions
     if "hardware_env" in within:
@@ -223,33 +231,37 @@ def _design_strata(part: pd.DataFrame, used: List[str]) -> List[np.ndarray]:
     return tests
 
 
-def _permutation_test(search: "_TreeSearch", code: np.ndarray, strata: np.ndarray, impurity: int, leaves: int,
+def _permutation_test(plan: ShufflePlan, code: np.ndarray, strata: np.ndarray, impurity: int, leaves: int,
                       score: int, permutations: int, rng: np.random.Generator) -> Tuple[float, np.ndarray]:
-    """p-value and shuffle scores, the labels shuffled within ``strata`` only."""
-    members = [np.flatnonzero(strata == s) for s in np.unique(strata)]
-
-    def shuffled() -> np.ndarray:
-        out = code.copy()
-        for idx in members:
-            out[idx] = code[rng.permutation(idx)]
-        return out
-
+    """p-value and shuffle scores, the labels shuffled within ``strata`` only (every shuffle
+    scored at once: ``shuffles``)."""
+    labels = shuffled_labels(code, strata, permutations, rng)
     if impurity == 0:  # a pure tree: is a shuffle separated by a pure tree with as few leaves? (capped at leaves + 1)
-        perm = np.array([search.pure_leaves(shuffled(), leaves) for _ in range(permutations)], dtype=np.int64)
+        perm = plan.pure_leaves(labels, leaves)
     else:
-        perm = np.array([search.score(shuffled()) for _ in range(permutations)], dtype=np.int64)
+        perm = plan.scores(labels)
+    perm = perm.astype(np.int64)
     return (1 + int((perm <= score).sum())) / (1 + permutations), perm
 
 
-def _candidates(part: pd.DataFrame, within: List[str]) -> Tuple[List[Tuple[str, List[Tuple[str, int]]]], Dict[str, List[str]]]:
+def _attribute_texts(frame: pd.DataFrame, within: Sequence[str]) -> Dict[str, List[str]]:
+    """Each candidate attribute of ``frame`` as text ("?" where missing), in
+    ``FINGERPRINT_ATTRIBUTES`` order: converted once for every scope of the table."""
+    return {attr: ["?" if missing else str(v) for v, missing in zip(frame[attr].tolist(), frame[attr].isna().tolist())]
+            for attr in FINGERPRINT_ATTRIBUTES if attr in frame.columns and attr not in within}
+
+
+def _candidates(part: pd.DataFrame, within: List[str], texts: Optional[Dict[str, List[str]]] = None,
+                rows: Optional[Sequence[int]] = None) -> Tuple[List[Tuple[str, List[Tuple[str, int]]]], Dict[str, List[str]]]:
     """Varying attributes as (name, [(value, bitmask of environments)]), one per distinct split,
     in tie-break order (implementation factors before location labels, then fewer distinct
-    values, then name); and each kept attribute's aliases."""
+    values, then name); and each kept attribute's aliases. ``texts``/``rows``: the table's
+    ``_attribute_texts`` and the positions of ``part`` in it, when already converted."""
+    if texts is None or rows is None:
+        texts, rows = _attribute_texts(part, within), range(len(part))
     by_split: Dict[Tuple[int, ...], List[Tuple[int, str, List[Tuple[str, int]]]]] = {}
-    for attr in FINGERPRINT_ATTRIBUTES:
-        if attr not in part.columns or attr in within:
-            continue
-        values = ["?" if pd.isna(v) else str(v) for v in part[attr]]
+    for attr, column in texts.items():
+        values = [column[i] for i in rows]
         distinct = sorted(set(values))
         if len(distinct) < 2:
             continue
@@ -268,7 +280,8 @@ def _candidates(part: pd.DataFrame, within: List[str]) -> Tuple[List[Tuple[str, 
 
 
 class _TreeSearch:
-    """Exhaustive smallest-tree search over bitmasks of environments (memoised per labelling)."""
+    """Exhaustive smallest-tree search over bitmasks of environments (memoised per labelling):
+    the observed labelling's tree; its splits lay out ``shuffles.ShufflePlan``."""
 
     def __init__(self, cands: List[Tuple[str, List[Tuple[str, int]]]], n: int, max_depth: int) -> None:
         self.cands, self.n, self.max_depth = cands, n, max_depth
@@ -279,26 +292,6 @@ class _TreeSearch:
         self.memo: Dict[Tuple[int, int], Tuple[int, int, Any]] = {}
         return self._search(self.full, self.max_depth)
 
-    def score(self, code: np.ndarray) -> int:
-        impurity, leaves, _ = self.best(code)
-        return impurity * (self.n + 1) + leaves
-
-    def pure_leaves(self, code: np.ndarray, budget: int) -> int:
-        """The fewest leaves of a pure tree (depth <= max) for labelling ``code`` when at most
-        ``budget``, else ``budget + 1``: branch and bound (a subset with g groups needs g leaves)."""
-        self.groups = [sum(1 << int(i) for i in np.flatnonzero(code == g)) for g in range(int(code.max()) + 1)]
-        self.bounds: Dict[Tuple[int, int], Tuple[int, bool]] = {}
-        self.counts: Dict[int, int] = {}
-        found = self._pure(self.full, self.max_depth, budget)
-        return found if found <= budget else budget + 1
-
-    def _distinct(self, subset: int) -> int:
-        """How many groups of the current labelling ``subset`` holds (cached per labelling)."""
-        n = self.counts.get(subset)
-        if n is None:
-            n = self.counts[subset] = sum(1 for g in self.groups if subset & g)
-        return n
-
     def _splits(self, subset: int) -> List[List[int]]:
         """The parts each candidate splits ``subset`` into (2+ parts only); the same for every
         labelling, so cached for the whole search."""
@@ -308,35 +301,6 @@ class _TreeSearch:
             out = cache[subset] = [parts for parts in ([subset & m for _, m in masks if subset & m]
                                                        for _, masks in self.cands) if len(parts) >= 2]
         return out
-
-    def _pure(self, subset: int, depth: int, budget: int) -> int:
-        """Fewest leaves of a pure subtree for ``subset`` if <= ``budget``, else a number > budget."""
-        key = (subset, depth)
-        known = self.bounds.get(key)
-        if known is not None and (known[1] or known[0] > budget):
-            return known[0]
-        distinct = self._distinct(subset)
-        if distinct == 1:
-            return 1
-        if depth == 0 or distinct > budget:
-            return budget + 1
-        best = budget + 1
-        for parts in self._splits(subset):
-            lows = [self._distinct(part) for part in parts]
-            remaining = sum(lows)
-            if remaining >= best:
-                continue
-            total = 0
-            for part, low in zip(parts, lows):
-                remaining -= low
-                got = self._pure(part, depth - 1, best - 1 - total - remaining)
-                total += got
-                if total + remaining >= best:
-                    break
-            else:
-                best = total
-        self.bounds[key] = (best, best <= budget) if best <= budget else (budget + 1, False)
-        return best
 
     def equivalent_roots(self, node: Any, best: Tuple[int, int]) -> List[str]:
         """Attributes other than ``node``'s root whose best tree (with them at the root)

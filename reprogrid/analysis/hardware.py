@@ -91,8 +91,9 @@ def _emulated(prepared: pd.DataFrame, hw: pd.DataFrame) -> set:
     return out
 
 
-def provenance(df: pd.DataFrame) -> Dict[str, Any]:
-    """What the data are: runs, failures, sample or real data, emulated hardware environments."""
+def provenance(df: pd.DataFrame, hw: Optional[pd.DataFrame] = None) -> Dict[str, Any]:
+    """What the data are: runs, failures, sample or real data, emulated hardware environments.
+    ``hw``: ``hardware_check`` of the same runs, when already computed (checked once per page)."""
     prepared = prepare(df)
     n = len(prepared)
     status = prepared["status"]
@@ -101,7 +102,10 @@ def provenance(df: pd.DataFrame) -> Dict[str, Any]:
     n_real = int(sample.eq(False).fillna(False).sum()) if n else 0
     data = ("none" if n == 0 else "sample data" if n_sample == n else "real data" if n_real == n
             else "mixed: sample and real data" if n_sample and n_real else "unknown (not recorded)")
-    hw = hardware_check(prepared) if n else pd.DataFrame(columns=["hardware_env", "name_mismatch", "shared", "n_machines"])
+    if not n:
+        hw = pd.DataFrame(columns=["hardware_env", "name_mismatch", "shared", "n_machines"])
+    elif hw is None:
+        hw = hardware_check(prepared)
     emulated_envs = _emulated(prepared, hw) if n else set()
     if n and "fingerprint_json" in prepared:
         # The emulated schedd marks its machine ads; the job copies the marker into its fingerprint.

@@ -106,30 +106,39 @@ def software_stacks(df: pd.DataFrame) -> pd.DataFrame:
     if df is None or df.empty or "software_env" not in df.columns:
         return pd.DataFrame(columns=columns)
     counts: Dict[Tuple[str, Tuple[Tuple[str, Optional[str]], ...]], int] = {}
-    none = pd.Series([None] * len(df), index=df.index)
-    backends = df["keras_backend"] if "keras_backend" in df.columns else none
-    dist_col = df["distributions_json"] if "distributions_json" in df.columns else none
-    numpy_col = df["numpy_version"] if "numpy_version" in df.columns else none
-    parsed: Dict[Tuple[Any, Any], Optional[Tuple[Tuple[str, str], ...]]] = {}
-    for index, env in df["software_env"].items():
-        row: Dict[str, Any] = {label: _text(df.at[index, col]) if col in df.columns else None
-                               for col, label in STACK_COLUMNS}
-        if not any(row.values()):
-            continue
-        row["keras_backend"] = _backend(backends.get(index), row["keras"])
-        key_in = (dist_col.get(index), numpy_col.get(index))
-        if key_in not in parsed:  # one JSON parse per distinct list, not per run
-            parsed[key_in] = observed_distributions(*key_in)
-        dists = parsed[key_in]
-        row["distributions"] = dists or ()
-        row["basis"] = BASIS_ALL if _text(dist_col.get(index)) else BASIS_NUMPY
-        key = (str(env), tuple(sorted(row.items())))
-        counts[key] = counts.get(key, 0) + 1
+    n = len(df)
+
+    def column(name: str) -> List[Any]:
+        return df[name].tolist() if name in df.columns else [None] * n
+
+    stack_cols = [column(col) for col, _ in STACK_COLUMNS]
+    raw_rows = zip(df["software_env"].tolist(), column("keras_backend"), column("distributions_json"),
+                   column("numpy_version"), *stack_cols)
+    seen: Dict[Tuple[Any, ...], Optional[Tuple[str, Tuple[Tuple[str, Any], ...]]]] = {}
+    for raw in raw_rows:  # one parse per distinct record stack, not per run
+        key = seen.get(raw, False)
+        if key is False:
+            key = seen[raw] = _stack_key(raw)
+        if key is not None:
+            counts[key] = counts.get(key, 0) + 1
     rows = []
     for (env, items), n in sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1])):
         row = dict(items)
         rows.append({"software_env": env, "n_runs": n, **row, "stack": stack_label(row)})
     return pd.DataFrame(rows, columns=columns)
+
+
+def _stack_key(raw: Tuple[Any, ...]) -> Optional[Tuple[str, Tuple[Tuple[str, Any], ...]]]:
+    """(software env, sorted stack items) of one record's (env, keras_backend, distributions
+    JSON, numpy version, *STACK_COLUMNS values); None for a record without any version."""
+    env, backend, dist_json, numpy_version, *values = raw
+    row: Dict[str, Any] = {label: _text(v) for (_, label), v in zip(STACK_COLUMNS, values)}
+    if not any(row.values()):
+        return None
+    row["keras_backend"] = _backend(backend, row["keras"])
+    row["distributions"] = observed_distributions(dist_json, numpy_version) or ()
+    row["basis"] = BASIS_ALL if _text(dist_json) else BASIS_NUMPY
+    return str(env), tuple(sorted(row.items()))
 
 
 def same_stack_groups(stacks: pd.DataFrame) -> List[Tuple[str, List[str]]]:

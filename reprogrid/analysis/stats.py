@@ -19,13 +19,16 @@ def metric_stats(df: pd.DataFrame, by: Sequence[str] = (), metrics: Sequence[str
     keys = ["workload", *by]
     metrics = [m for m in metrics if m in df.columns]
     grouped = df[keys + metrics].groupby(keys, observed=True, sort=True)[metrics]
-    agg = grouped.agg(["count", "min", "max", "mean", "std"])
-    if agg.empty:
+    # one grouped pass per statistic over every metric (not one per metric and statistic)
+    parts = {"n": grouped.count(), "min": grouped.min(), "max": grouped.max(), "mean": grouped.mean(),
+             "std": grouped.std()}
+    if parts["n"].empty:
         return pd.DataFrame(columns=[*keys, "metric", "n", "min", "max", "range", "range_pp", "mean", "std"])
-    long = agg.stack(level=0, future_stack=True).reset_index()
-    long = long.rename(columns={f"level_{len(keys)}": "metric", "count": "n"})
-    if "metric" not in long.columns:
-        long = long.rename(columns={long.columns[len(keys)]: "metric"})
+    groups = parts["n"].index
+    long = groups.to_frame(index=False).take(np.repeat(np.arange(len(groups)), len(metrics))).reset_index(drop=True)
+    long["metric"] = np.tile(np.array(metrics, dtype=object), len(groups))  # per group, the metrics in order
+    for name, table in parts.items():
+        long[name] = table[metrics].to_numpy().reshape(-1)
     long = long[long["n"] > 0].copy()
     long["range"] = long["max"] - long["min"]
     long["range_pp"] = np.where(long["metric"].isin(FRACTION_METRICS), long["range"] * 100, np.nan)

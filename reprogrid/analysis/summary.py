@@ -35,7 +35,8 @@ def summarize(df: pd.DataFrame, *, claims: Iterable[Any] = (), tolerances: Optio
     everything = prepare(df)
     claim_list = list(claims)
     parse_claims(claim_list, everything)  # fail early, before any work, on a bad claim
-    prov = provenance(everything)
+    hardware = hardware_check(everything)  # once: provenance and the page read it
+    prov = provenance(everything, hw=hardware)
     prepared = _ok(everything)
     det = determinism(prepared)
     outcomes = environment_outcomes(prepared, decimals, det)
@@ -60,7 +61,7 @@ def summarize(df: pd.DataFrame, *, claims: Iterable[Any] = (), tolerances: Optio
         "stats_by_device": metric_stats(prepared, by=("device_class",)),
         "stats_by_observed": metric_stats(prepared, by=("observed_hardware",)),
         "cell_means": cell_means(prepared),
-        "hardware_check": hardware_check(everything),
+        "hardware_check": hardware,
         "determinism": det,
         "nondeterministic": nondeterministic_cells(det),
         "outcome_groups": groups,

@@ -146,15 +146,19 @@ def variance_decomposition(df: pd.DataFrame, det: Optional[pd.DataFrame] = None,
         values = part["value"].to_numpy(dtype=float)
         total = float(((values - values.mean()) ** 2).sum())
         hib = bool(part["higher_is_better"].iloc[0])
+        texts: Dict[str, pd.Series] = {}  # each column as text once per workload (factors share columns)
         for factor, columns in FACTORS.items():
-            present = [c for c in columns if c in part.columns and _text(part[c]).nunique() > 1]
+            for c in columns:
+                if c in part.columns and c not in texts:
+                    texts[c] = _text(part[c])
+            present = [c for c in columns if c in texts and texts[c].nunique() > 1]
             if not present:
                 rows.append(dict(workload=str(workload), factor=factor, columns="", n_levels=1, eta_sq=float("nan"),
                                  effect=float("nan"), best_level="", worst_level="", moved_it=False,
                                  note="does not vary in these data", _split=()))
                 continue
-            level = pd.Series([" / ".join(t) for t in zip(*(_text(part[c]) for c in present))], index=part.index)
-            means = part.assign(_level=level).groupby("_level")["value"].agg(["mean", "size"])
+            level = pd.Series([" / ".join(t) for t in zip(*(texts[c] for c in present))], index=part.index)
+            means = part["value"].groupby(level).agg(["mean", "size"])  # not a copy of the wide frame per factor
             ss = float((means["size"] * (means["mean"] - values.mean()) ** 2).sum())
             order = means["mean"].sort_values(ascending=not hib)
             eta = _zero(ss / total) if total > 0 else float("nan")
@@ -179,13 +183,13 @@ def _zero(value: float, scale: float = 1.0) -> float:
 def _confounded_factors(out: pd.DataFrame) -> List[str]:
     """Per row: the other varying factors of its workload whose levels split the environments
     exactly alike (the data cannot tell them apart), as text."""
+    rows = list(zip(out["workload"], out["factor"], out["n_levels"], out["_split"]))
     result = []
-    for _, r in out.iterrows():
-        if r["n_levels"] <= 1:
+    for workload, factor, n_levels, split in rows:
+        if n_levels <= 1:
             result.append("")
             continue
-        same = out[(out["workload"] == r["workload"]) & (out["factor"] != r["factor"]) & (out["n_levels"] > 1)]
-        result.append(", ".join(f for f, split in zip(same["factor"], same["_split"]) if split == r["_split"]))
+        result.append(", ".join(f for w, f, n, s in rows if w == workload and f != factor and n > 1 and s == split))
     return result
 
 

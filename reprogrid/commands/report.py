@@ -53,6 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="share of environments in which a claim's decision (holds / fails) must agree (default 1.0)")
     parser.add_argument("--decimals", type=int, default=None, metavar="N",
                         help="round accuracy/loss to N decimals before grouping outcomes (default: exact)")
+    parser.add_argument("--png", action="store_true",
+                        help="also write the figures as PNG (figures/overview.png, determinism.png; drawn by matplotlib)")
     parser.add_argument("--quiet", action="store_true", help="print only the report paths")
     parser.set_defaults(func=run)
 
@@ -145,7 +147,7 @@ def _report(args: argparse.Namespace, path: Path, shown: Optional[Path] = None) 
     tol = Tolerances(outcome=outcome, analysis=analysis_tol, claim_share=args.claim_share)
     out = Path(args.output) if args.output else default_output(shown or path)
     paths = build_report(df, out, title=title, provenance=provenance, claims=args.claim, tolerances=tol,
-                         decimals=args.decimals)
+                         decimals=args.decimals, png=args.png)
     if not args.quiet:
         print(paths.markdown.read_text(encoding="utf-8"))
     print(f"report: {paths.html}\nsummary: {paths.markdown}")

@@ -2,8 +2,10 @@
 
 Owns the page (``html``: the first screen; ``answer``: its lines and badges; ``facts``:
 provenance sentences; ``sections``: everything below; ``tables``: how values and tables
-are shown), ``summary.md`` (``markdown``), the exportable figures (``figures``: also the
-notebook API) and the other plots (``plots``). May import ``analysis`` and below.
+are shown), ``summary.md`` (``markdown``), and the figures: described once (``figdata``),
+drawn as SVG text for the page and ``figures/*.svg`` (``svgfigures`` with the writer
+``svg``), and by matplotlib for PNG and notebooks (``figures``, imported only then). May
+import ``analysis`` and below.
 """
 from reprogrid.core.lazy import lazy_exports
 

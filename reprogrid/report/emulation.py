@@ -41,6 +41,8 @@ def emulation_limits(df: pd.DataFrame) -> List[str]:
     if df is None or df.empty or "fingerprint_json" not in df.columns or "hardware_env" not in df.columns:
         return []
     ok = df[df["status"].astype(str) == "ok"] if "status" in df.columns else df
+    ok = ok[[c for c in ("hardware_env", "fingerprint_json", "microarch", "has_avx512f", "cpu_model", "gpu_name")
+             if c in ok.columns]]  # what the sentences read: no copy of the wide frame
     lines = []
     for row in ok.drop_duplicates("hardware_env").sort_values("hardware_env").itertuples(index=False):
         ad = _machine_ad(getattr(row, "fingerprint_json", None))

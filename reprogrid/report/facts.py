@@ -74,9 +74,10 @@ def _cannot_tell_line(extra: Mapping[str, Any]) -> str:
             "the hosts that ran them hide their CPU model string (see the hardware check).")
 
 
-def survival_lines(tables: Mapping[str, pd.DataFrame], withheld: str = "") -> List[str]:
-    """One line per workload answering "does this result survive a change of environment?"."""
-    lines = [a.text() for a in answers(tables, withheld)]
+def survival_lines(tables: Mapping[str, pd.DataFrame], withheld: str = "", given: Optional[List[Any]] = None) -> List[str]:
+    """One line per workload answering "does this result survive a change of environment?"
+    (``given``: the answers, when the page already has them)."""
+    lines = [a.text() for a in (answers(tables, withheld) if given is None else given)]
     return lines or ["No successful runs: nothing to answer."]
 
 

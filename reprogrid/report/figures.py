@@ -1,5 +1,8 @@
-"""The report's exportable figures: the overview (every environment's value per workload) and
-the determinism matrix, as matplotlib Figures, PNG/SVG bytes and files.
+"""The report's figures drawn by matplotlib, from their descriptions (``figdata``): the
+overview (every environment's value per workload), the determinism matrix and the k-curve,
+as matplotlib Figures, PNG/SVG bytes and files. The report page draws its figures as SVG
+text (``svgfigures``); matplotlib is imported only here, on first use: ``report --png`` and
+notebooks.
 
 Notebook API::
 
@@ -22,11 +25,10 @@ import pandas as pd
 
 from reprogrid import analysis
 from reprogrid.core.files import write_bytes_atomic
+from reprogrid.report import figdata
+from reprogrid.report.figdata import LEGEND_HARDWARE, LEVEL_COLOURS, MARKERS, colours  # noqa: F401  (their home)
 
 PathLike = Union[str, "os.PathLike[str]"]
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p", "d", "8")
-#: the hardware environments named in the legend (markers repeat beyond MARKERS)
-LEGEND_HARDWARE = 14
 
 
 def new_figure(width: float, height: float):
@@ -54,68 +56,45 @@ def to_bytes(fig, fmt: str = "png") -> bytes:
     return buf.getvalue()
 
 
-def colours(n: int) -> list:
-    from matplotlib import colormaps
-
-    cmap = colormaps["tab10" if n <= 10 else "tab20"]
-    return [cmap(i % cmap.N) for i in range(n)]
-
-
 def overview_figure(df: pd.DataFrame, workloads: Optional[Sequence[str]] = None):
     """Every run's value of every environment, one row per workload (its own axis): colour =
     software environment, marker = hardware environment; repeats are drawn side by side
     (a little apart vertically) so that identical repeats stay visible. None without runs."""
-    ok = analysis.prepare(df)
-    ok = ok[(ok["status"].astype(str) == "ok") & ok["value"].notna()]
-    if ok.empty:
+    return draw_overview(figdata.overview(analysis.prepare(df), workloads=workloads))
+
+
+def draw_overview(fig_data: Optional[figdata.Overview]):
+    """The overview description as a matplotlib Figure (None for None)."""
+    if fig_data is None:
         return None
-    names = list(workloads) if workloads else sorted(set(ok["workload"].astype(str)))
-    software = sorted(set(ok["software_env"].astype(str)))
-    hardware = sorted(set(ok["hardware_env"].astype(str)))
-    colour = dict(zip(software, colours(len(software))))
-    marker = {h: MARKERS[i % len(MARKERS)] for i, h in enumerate(hardware)}
-    fig = new_figure(12.0, 0.55 + 0.95 * len(names))
-    axes = fig.subplots(len(names), 1, squeeze=False)[:, 0]
-    for ax, workload in zip(axes, names):
-        _overview_row(ax, ok[ok["workload"].astype(str) == workload], workload, software, colour, marker)
-    _overview_legend(fig, axes[0], software, hardware, colour, marker)
+    fig = new_figure(12.0, 0.55 + 0.95 * len(fig_data.rows))
+    axes = fig.subplots(len(fig_data.rows), 1, squeeze=False)[:, 0]
+    for ax, row in zip(axes, fig_data.rows):
+        hardware = np.array(row.hardware)
+        for hw in sorted(set(row.hardware)):  # one collection per marker: few artists to draw
+            sel = hardware == hw
+            ax.scatter(row.x[sel], row.y[sel], s=24, marker=fig_data.marker[hw],
+                       c=[fig_data.colour[sw] for sw, keep in zip(row.software, sel) if keep],
+                       alpha=0.75, edgecolors="black", linewidths=0.3)
+        ax.set_yticks([0])
+        ax.set_yticklabels([row.workload], fontsize=9)
+        ax.set_ylim(-0.5, 0.5)
+        ax.set_xlabel(row.xlabel, fontsize=8, labelpad=1)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.grid(axis="x", alpha=0.3)
+        ax.margins(x=0.05)
+    _overview_legend(fig, fig_data)
     return fig
 
 
-def _overview_row(ax, part: pd.DataFrame, workload: str, software: List[str], colour: Dict, marker: Dict) -> None:
-    fraction = str(part["metric_name"].iloc[0]) in analysis.FRACTION_METRICS if len(part) else False
-    scale = 100.0 if fraction else 1.0
-    band = np.linspace(-0.28, 0.28, len(software)) if len(software) > 1 else np.zeros(1)
-    runs = part.assign(_sw=part["software_env"].astype(str), _hw=part["hardware_env"].astype(str))
-    runs = runs.sort_values(["_sw", "_hw"], kind="stable")
-    rank = runs.groupby(["_sw", "_hw"], sort=False).cumcount().to_numpy()
-    size = runs.groupby(["_sw", "_hw"], sort=False)["value"].transform("size").to_numpy()
-    # repeats of one environment side by side (a little apart vertically), each stack its own band
-    y = band[[software.index(sw) for sw in runs["_sw"]]] + (rank - (size - 1) / 2) * 0.07
-    values = runs["value"].to_numpy(dtype=float) * scale
-    for hw in sorted(set(runs["_hw"])):  # one collection per marker: few artists to draw
-        sel = (runs["_hw"] == hw).to_numpy()
-        ax.scatter(values[sel], y[sel], s=24, marker=marker[hw], c=[colour[sw] for sw in runs["_sw"][sel]],
-                   alpha=0.75, edgecolors="black", linewidths=0.3)
-    ax.set_yticks([0])
-    ax.set_yticklabels([workload], fontsize=9)
-    ax.set_ylim(-0.5, 0.5)
-    metric = str(part["metric_name"].iloc[0]) if len(part) else ""
-    ax.set_xlabel(("test accuracy (%)" if metric == analysis.ACCURACY else f"{metric} (%)") if fraction else metric,
-                  fontsize=8, labelpad=1)
-    ax.tick_params(axis="x", labelsize=8)
-    ax.grid(axis="x", alpha=0.3)
-    ax.margins(x=0.05)
-
-
-def _overview_legend(fig, ax, software: List[str], hardware: List[str], colour: Dict, marker: Dict) -> None:
+def _overview_legend(fig, d: figdata.Overview) -> None:
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], ls="", marker="o", color=colour[s], label=s) for s in software]
-    handles += [Line2D([], [], ls="", marker=marker[h], color="#555555", markerfacecolor="white", label=h)
-                for h in hardware[:LEGEND_HARDWARE]]
-    if len(hardware) > LEGEND_HARDWARE:
-        handles.append(Line2D([], [], ls="", label=f"... {len(hardware) - LEGEND_HARDWARE} more hardware"))
+    handles = [Line2D([], [], ls="", marker="o", color=d.colour[s], label=s) for s in d.software]
+    handles += [Line2D([], [], ls="", marker=d.marker[h], color="#555555", markerfacecolor="white", label=h)
+                for h in d.hardware[:LEGEND_HARDWARE]]
+    if len(d.hardware) > LEGEND_HARDWARE:
+        handles.append(Line2D([], [], ls="", label=f"... {len(d.hardware) - LEGEND_HARDWARE} more hardware"))
     rows = max(4, int(fig.get_figheight() / 0.15))  # entries that fit the figure's height, per column
     fig.legend(handles=handles, loc="outside right upper", fontsize=7, frameon=False, ncols=-(-len(handles) // rows),
                title="colour = software, marker = hardware", title_fontsize=7.5, handletextpad=0.2, columnspacing=0.8,
@@ -126,48 +105,71 @@ def determinism_figure(det: pd.DataFrame, workloads: Union[str, Sequence[str], N
     """Do the repeats agree? One panel per workload (all of them by default, or the one or
     ones named), hardware (rows, shared) x software (columns), the worst level per cell,
     colour-coded (``det``: ``analysis.determinism``). None when there is no cell."""
+    return draw_determinism(figdata.determinism(det, workloads))
+
+
+def draw_determinism(d: Optional[figdata.Determinism]):
+    """The determinism description as a matplotlib Figure (None for None)."""
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
-    names = [workloads] if isinstance(workloads, str) else list(workloads or sorted(set(det["workload"].astype(str))))
-    matrices = [(w, analysis.determinism_matrix(det, w)) for w in names]
-    matrices = [(w, m.iloc[:60]) for w, m in matrices if not m.empty]
-    if not matrices:
+    if d is None:
         return None
-    hardware = sorted(set().union(*(set(m.index.astype(str)) for _, m in matrices)))
     levels = list(LEVEL_COLOURS)
-    columns = sum(m.shape[1] for _, m in matrices)
-    fig = new_figure(3.4 + 0.5 * columns + 0.3 * len(matrices), 1.9 + 0.26 * len(hardware))
-    axes = fig.subplots(1, len(matrices), sharey=True, squeeze=False,
-                        gridspec_kw={"width_ratios": [m.shape[1] for _, m in matrices]})[0]
+    columns = sum(len(p.columns) for p in d.panels)
+    fig = new_figure(3.4 + 0.5 * columns + 0.3 * len(d.panels), 1.9 + 0.26 * len(d.hardware))
+    axes = fig.subplots(1, len(d.panels), sharey=True, squeeze=False,
+                        gridspec_kw={"width_ratios": [len(p.columns) for p in d.panels]})[0]
     cmap = ListedColormap(list(LEVEL_COLOURS.values()))
-    present = set()
-    for ax, (workload, matrix) in zip(axes, matrices):
-        matrix = matrix.reindex(hardware)
-        codes = matrix.apply(lambda col: col.map(lambda v: levels.index(v) if v in levels else np.nan))
-        ax.imshow(np.ma.masked_invalid(codes.to_numpy(dtype=float)), aspect="auto", cmap=cmap, vmin=-0.5,
-                  vmax=len(levels) - 0.5, interpolation="nearest")
-        ax.set_xticks(range(matrix.shape[1]))
-        ax.set_xticklabels([str(c) for c in matrix.columns], rotation=40, ha="right", fontsize=7)
-        ax.set_title(workload, fontsize=8)
-        present |= {lvl for lvl in levels if (matrix == lvl).to_numpy().any()}
-    axes[0].set_yticks(range(len(hardware)))
-    axes[0].set_yticklabels(hardware, fontsize=7)
+    for ax, panel in zip(axes, d.panels):
+        codes = np.array([[levels.index(v) if v is not None else np.nan for v in row] for row in panel.levels],
+                         dtype=float)
+        ax.imshow(np.ma.masked_invalid(codes), aspect="auto", cmap=cmap, vmin=-0.5, vmax=len(levels) - 0.5,
+                  interpolation="nearest")
+        ax.set_xticks(range(len(panel.columns)))
+        ax.set_xticklabels(panel.columns, rotation=40, ha="right", fontsize=7)
+        ax.set_title(panel.workload, fontsize=8)
+    axes[0].set_yticks(range(len(d.hardware)))
+    axes[0].set_yticklabels(d.hardware, fontsize=7)
     axes[0].set_ylabel("hardware environment", fontsize=8)
     fig.supxlabel("software environment", fontsize=8)
-    fig.suptitle("Do repeated runs agree? (worst level per cell)", fontsize=9)
-    fig.legend(handles=[Patch(color=LEVEL_COLOURS[lvl], label=lvl) for lvl in levels if lvl in present], fontsize=7,
+    fig.suptitle(d.title, fontsize=9)
+    fig.legend(handles=[Patch(color=LEVEL_COLOURS[lvl], label=lvl) for lvl in d.present], fontsize=7,
                loc="outside right upper", frameon=False)
     return fig
 
 
-LEVEL_COLOURS = {
-    analysis.LEVEL_BITWISE: "#1a9850",
-    analysis.LEVEL_METRICS: "#91cf60",
-    analysis.LEVEL_SINGLE: "#d9d9d9",
-    analysis.LEVEL_ACCURACY: "#fc8d59",
-    analysis.LEVEL_DIFFERENT: "#d73027",
-}
+def draw_k_curve(d: Optional[figdata.KCurve]):
+    """How many environments are enough: P(k random environments reveal the full range), per
+    workload (solid), and P(they include a nondeterministic environment) (dashed), over k."""
+    if d is None:
+        return None
+    fig = new_figure(8.5, 4.0)
+    ax = fig.add_subplot(1, 1, 1)
+    cmap = colours(len(d.lines))
+    for i, (workload, k, full, nondet) in enumerate(d.lines):
+        # lines that coincide stay visible: wider lines under narrower ones, each with its own marker
+        width = 1.2 + 2.2 * (len(d.lines) - 1 - i)
+        ax.plot(k, full, "-", color=cmap[i], lw=width, alpha=0.8, marker="osd^v"[i % 5],
+                ms=3 + 1.5 * (len(d.lines) - 1 - i), label=f"{workload}: full range")
+        if nondet is not None:
+            ax.plot(k, nondet, "--", color=cmap[i], lw=width, alpha=0.8,
+                    label=f"{workload}: a nondeterministic environment")
+    ax.axhline(0.95, color="#999999", lw=0.8, ls=":")
+    ax.set_xlabel(d.xlabel)
+    ax.set_ylabel(d.ylabel)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(d.title)
+    ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def draw(d: object):
+    """Any figure description as a laid-out matplotlib Figure (None for None)."""
+    if d is None:
+        return None
+    drawer = {figdata.Overview: draw_overview, figdata.Determinism: draw_determinism}.get(type(d), draw_k_curve)
+    return fix_layout(drawer(d))
 
 
 def label_grid(ax, table: pd.DataFrame, title: str) -> None:

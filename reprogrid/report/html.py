@@ -1,12 +1,13 @@
 """Report: the analysis as one self-contained HTML page, a Markdown summary and the figures.
 
 ``build_report(df, out_dir, title=..., provenance=...)`` writes ``report.html``,
-``summary.md`` and ``figures/`` (the overview and the determinism matrices as PNG and SVG),
-each atomically. The first screen (1280x800, no scrolling) holds the title, the provenance
+``summary.md`` and ``figures/`` (the overview and the determinism matrices as SVG, and as
+PNG with ``png=True``), each atomically. The first screen (1280x800, no scrolling) holds the title, the provenance
 badges (SAMPLE DATA, EMULATED 3 machines, SAME STACK, 5 FAILED...; each opens its detail),
 one answer line per workload and the overview figure; everything else follows in sections
-a reader can skip. The statistics are computed once per page (``analysis.summarize``) and
-each figure is drawn once per format. ``summarize`` (re-exported from
+a reader can skip. The statistics are computed once per page (``analysis.summarize``); each
+figure is described once (``figdata``) and drawn as SVG text (``svgfigures``), inline in
+the page: the page needs no matplotlib, which draws only the PNG files of ``png=True``. ``summarize`` (re-exported from
 ``reprogrid.analysis``) gives the same tables as DataFrames for notebooks.
 """
 from __future__ import annotations
@@ -22,9 +23,8 @@ import pandas as pd
 from reprogrid import analysis
 from reprogrid.analysis import Tolerances, summarize
 from reprogrid.core.files import write_text_atomic
-from reprogrid.report import figures as figs
 from reprogrid.core.text import document
-from reprogrid.report import plots, sections, userstudy
+from reprogrid.report import figdata, figures, sections, svgfigures, userstudy
 from reprogrid.report.answer import Badge, answers, badges
 from reprogrid.report.emulation import emulation_limits
 from reprogrid.report.facts import (
@@ -49,8 +49,10 @@ class ReportPaths:
 
 def build_report(df: pd.DataFrame, out_dir: PathLike, *, title: str = "reprogrid report",
                  provenance: Optional[Mapping[str, Any]] = None, claims: Iterable[str] = (),
-                 tolerances: Optional[Tolerances] = None, decimals: Optional[int] = None) -> ReportPaths:
-    """Write ``report.html``, ``summary.md`` and ``figures/`` for the runs in ``df`` into ``out_dir``.
+                 tolerances: Optional[Tolerances] = None, decimals: Optional[int] = None,
+                 png: bool = False) -> ReportPaths:
+    """Write ``report.html``, ``summary.md`` and ``figures/`` for the runs in ``df`` into ``out_dir``
+    (``png``: the figures also as PNG, drawn by matplotlib).
 
     ``provenance`` adds facts the data cannot tell (``source``, the gather report's
     ``counts`` of missing/corrupt runs, ``emulated``: True for a dry run, ``badges``: extra
@@ -61,19 +63,20 @@ def build_report(df: pd.DataFrame, out_dir: PathLike, *, title: str = "reprogrid
     claims = list(claims)
     prepared = analysis.prepare(df)
     tables = summarize(prepared, claims=claims, tolerances=tol, decimals=decimals)
-    facts = analysis.provenance(prepared)
+    facts = analysis.provenance(prepared, hw=tables["hardware_check"])  # the hardware checked once per page
     extra = dict(provenance or {})
     extra.setdefault("emulation_limits", emulation_limits(df))
     extra.update(stack_facts(df, tables["hardware_check"]))  # the raw records: their distribution lists
     extra.update(userstudy.study_facts(df, extra["software_stacks"], extra))
     extra["hardware_rows"] = userstudy.hardware_rows(tables["hardware_check"], df, extra.get("hardware_requested") or {},
                                                      list(facts["emulated_hardware_envs"]))
+    extra["answers"] = answers(tables, verdicts_withheld(facts, extra))  # once: the page and summary.md
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     drawn = _draw(tables, prepared)
     markdown = render_markdown(tables, facts, extra, title=title, tolerances=tol)
     page = render_html(tables, facts, extra, prepared, title=title, tolerances=tol, drawn=drawn)
-    written = figs.write_figures(drawn["figures"], out / FIGURES_DIR, done=drawn["bytes"])
+    written = _write_figures(drawn, out / FIGURES_DIR, png)
     for stale in (out / FIGURES_DIR).glob("*.*"):  # figures of an earlier report of other data
         if stale.suffix in (".png", ".svg") and stale not in written:
             stale.unlink()
@@ -84,14 +87,28 @@ def build_report(df: pd.DataFrame, out_dir: PathLike, *, title: str = "reprogrid
 
 
 def _draw(tables: Mapping[str, pd.DataFrame], prepared: pd.DataFrame) -> Dict[str, Any]:
-    """Every figure of the page, each laid out once and drawn once per format: the exported
-    ones (overview, determinism matrix) as Figures with their PNG bytes, reused for the page
-    and the files; and the k-curve."""
-    exported = {"overview": figs.overview_figure(prepared), "determinism": figs.determinism_figure(tables["determinism"])}
-    exported = {k: figs.fix_layout(v) for k, v in exported.items() if v is not None}
-    done = {f"{name}.png": figs.to_bytes(fig, "png") for name, fig in exported.items()}
-    return {"figures": exported, "bytes": done, "overview": done.get("overview.png"),
-            "determinism": done.get("determinism.png"), "k_curve": plots.k_curve(tables.get("k_curve"))}
+    """Every figure of the page, described once and drawn once as SVG: ``described`` (the
+    ``figdata`` descriptions, also what ``png=True`` draws) and ``svg`` (``svg.Svg``, or None
+    when there is nothing to draw)."""
+    described = {"overview": figdata.overview(prepared, tables.get("survival")),
+                 "determinism": figdata.determinism(tables["determinism"]),
+                 "k_curve": figdata.k_curve(tables.get("k_curve"))}
+    return {"described": described,
+            "svg": {name: svgfigures.draw(fig, f"{name.replace('_', '-')}-figure") for name, fig in described.items()}}
+
+
+def _write_figures(drawn: Mapping[str, Any], folder: Path, png: bool) -> List[Path]:
+    """``figures/``: the exported figures (overview, determinism) as SVG, and as PNG when asked."""
+    exported = {name: drawn["svg"][name] for name in ("overview", "determinism") if drawn["svg"][name] is not None}
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, svg in exported.items():
+        write_text_atomic(folder / f"{name}.svg", svg.document())
+        written.append(folder / f"{name}.svg")
+    if png and exported:  # matplotlib is imported by figures' drawers, only now
+        written += figures.write_figures({name: figures.draw(drawn["described"][name]) for name in exported}, folder,
+                                         formats=("png",))
+    return written
 
 
 def stack_section_html(extra: Mapping[str, Any]) -> str:
@@ -106,13 +123,13 @@ def stack_section_html(extra: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------- html
 
 def first_screen(tables: Mapping[str, pd.DataFrame], facts: Mapping[str, Any], extra: Mapping[str, Any], *,
-                 title: str, overview_png: Optional[bytes]) -> List[str]:
+                 title: str, overview: Optional[svgfigures.Svg]) -> List[str]:
     """Title, badges, one answer line per workload, the overview figure (fits 1280x800)."""
     e = html.escape
     withheld = verdicts_withheld(facts, extra)
     body = [f"<h1>{e(title)}</h1>", badge_row(badges(facts, extra, provenance_topics(facts, extra)))]
     items = []
-    for a in answers(tables, withheld):
+    for a in extra.get("answers") or answers(tables, withheld):
         notes = "".join(f" <span class='why'>{e(n)}</span>" for n in a.notes)
         items.append(f"<li class='answer' data-workload='{e(a.workload)}'><strong>{e(a.workload)}</strong> "
                      f"<span class='word {a.tone}'>{e(a.word)}</span> {e(a.spread)}; <em>{e(a.moved)}</em>."
@@ -124,11 +141,11 @@ def first_screen(tables: Mapping[str, pd.DataFrame], facts: Mapping[str, Any], e
         body.append("<ul class='first-notes'>" + "".join(f"<li>{e(line)}</li>" for line in first) + "</ul>")
     if withheld:
         body.append(f"<p class='prov warn' style='margin:.3em 0;padding:.3em .8em'>No verdict: {e(withheld)}</p>")
-    if overview_png:
-        body.append("<figure class='main' id='overview'>" + sections.img(overview_png, "every environment's value per "
-                    "workload") + "<figcaption>Every run of every environment (colour = software, marker = hardware; "
-                    f"repeats side by side). Also as <a href='{FIGURES_DIR}/overview.svg'>SVG</a> and "
-                    f"<a href='{FIGURES_DIR}/overview.png'>PNG</a>.</figcaption></figure>")
+    if overview is not None:
+        body.append("<figure class='main' id='overview'>" + str(overview) + "<figcaption>Every run of every environment "
+                    "(colour = software, marker = hardware; repeats side by side); each workload's spread and its "
+                    f"interval are in its answer line above. Also as <a href='{FIGURES_DIR}/overview.svg'>SVG</a>."
+                    "</figcaption></figure>")
     return body
 
 
@@ -149,16 +166,16 @@ def render_html(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], extra
     withheld = verdicts_withheld(facts, extra)
     warn = facts["data"] != "real data" or bool(facts["emulated_hardware_envs"]) or bool(extra.get("emulated")) \
         or bool(extra.get("same_stack"))
-    body = first_screen(tables, facts, extra, title=title, overview_png=drawn.get("overview"))
+    body = first_screen(tables, facts, extra, title=title, overview=drawn["svg"]["overview"])
     body += ["<h2>What these data are</h2>", f"<div class='prov{' warn' if warn else ''}'><ul>"
              + "".join(f"<li>{e(line)}</li>" for line in provenance_lines(facts, extra)) + "</ul></div>"]
     body += sections.survival_section(tables)
     body.append(stack_section_html(extra) + userstudy.stack_difference_html(extra))
     caveat = ("No verdict: " + withheld) if withheld else verdict_caveat(facts, extra)
     body += sections.verdict_section(tables, tolerances, caveat, withheld=bool(withheld))
-    body += sections.factor_section(tables, drawn.get("k_curve"))
+    body += sections.factor_section(tables, drawn["svg"]["k_curve"])
     body += sections.spread_section(tables, extra)
-    body += sections.determinism_section(tables, drawn.get("determinism"))
+    body += sections.determinism_section(tables, drawn["svg"]["determinism"])
     body += sections.group_section(tables)
     body += sections.claims_section(tables)
     body += sections.hardware_section(extra["hardware_rows"])

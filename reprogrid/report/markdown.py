@@ -25,7 +25,7 @@ def render_markdown(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], e
     """The summary: answers first, then provenance and the main tables."""
     withheld = verdicts_withheld(facts, extra)
     parts = [f"# {markdown_text(title)}\n", "## Does this result survive a change of environment?\n",
-             *[f"- {markdown_text(line)}" for line in survival_lines(tables, withheld)], ""]
+             *[f"- {markdown_text(line)}" for line in survival_lines(tables, withheld, extra.get("answers"))], ""]
     parts += ["## What these data are\n", *[f"- {markdown_text(line)}" for line in provenance_lines(facts, extra)], ""]
     parts += [stack_section_markdown(extra), userstudy.stack_difference_markdown(extra)]
     caveat = ("No verdict: " + withheld) if withheld else verdict_caveat(facts, extra)

@@ -6,7 +6,6 @@ of ``analysis.summarize``); long cells fold (``tables.html_cell``).
 """
 from __future__ import annotations
 
-import base64
 import html
 from typing import Any, List, Mapping, Optional
 
@@ -66,10 +65,11 @@ def note(key: str) -> str:
     return f"<p class='cols'>{html.escape(COLUMN_NOTES[key])}</p>"
 
 
-def img(png: Optional[bytes], alt: str) -> str:
-    if not png:
+def figure(svg: Optional[Any], caption: str = "") -> str:
+    """An inline SVG figure (``svg.Svg``: its title and description are its accessible name)."""
+    if svg is None:
         return ""
-    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'>"
+    return f"<figure>{svg}" + (f"<figcaption>{html.escape(caption)}</figcaption>" if caption else "") + "</figure>"
 
 
 def varying(factors: Optional[pd.DataFrame]) -> Optional[pd.DataFrame]:
@@ -119,7 +119,7 @@ def verdict_section(tables: Mapping[str, pd.DataFrame], tolerances: Tolerances, 
             + "</details>"]
 
 
-def factor_section(tables: Mapping[str, pd.DataFrame], k_png: Optional[bytes]) -> List[str]:
+def factor_section(tables: Mapping[str, pd.DataFrame], k_svg: Optional[Any] = None) -> List[str]:
     factors = tables.get("factors")
     curve = tables.get("k_curve")
     needed = "" if curve is None or curve.empty else "; ".join(
@@ -136,7 +136,7 @@ def factor_section(tables: Mapping[str, pd.DataFrame], k_png: Optional[bytes]) -
                                                         "decision", "kendall_tau_mean", "kendall_tau_min"]),
             "<h2>How many environments are enough?</h2>", note("k_curve"),
             f"<p>Environments needed for 95%: {html.escape(needed) or 'n/a'}.</p>",
-            img(k_png, "probability that k environments reveal the full range")]
+            figure(k_svg, "Exact probabilities over k (no sampling, so no interval); the dotted line is 95%.")]
 
 
 def spread_section(tables: Mapping[str, pd.DataFrame], extra: Mapping[str, Any]) -> List[str]:
@@ -190,10 +190,11 @@ def heat_table(cell_means: pd.DataFrame, workload: str) -> str:
             f"<th>hardware \\ software</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
 
 
-def determinism_section(tables: Mapping[str, pd.DataFrame], png: Optional[bytes] = None) -> List[str]:
+def determinism_section(tables: Mapping[str, pd.DataFrame], svg: Optional[Any] = None) -> List[str]:
     det = tables["determinism"]
     return ["<h2>Determinism</h2>", note("determinism"),
-            img(png, "determinism matrix: do repeated runs agree, per workload, hardware and software environment"),
+            figure(svg, "Each square: the worst level over its cells; the counts per level are in the table below. "
+                        "Also as figures/determinism.svg."),
             "<p><em>bitwise identical</em>: equal prediction hashes; <em>equal metrics</em>: no hashes recorded, equal "
             "primary metric and loss; <em>equal accuracy only</em>: hashes or loss differ; <em>different</em>: the "
             "primary metric differs; <em>unknown (1 run)</em>: one run, nothing to compare. Repeats that landed on "

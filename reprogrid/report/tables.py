@@ -48,11 +48,11 @@ def fmt(value: Any, digits: int = 4) -> str:
     return text
 
 
-def _items(value: Any) -> List[str]:
-    """The parts of a long value, for folding."""
+def _items(value: Any, text: Optional[str] = None) -> List[str]:
+    """The parts of a long value, for folding (``text``: ``fmt(value)``, when already known)."""
     if isinstance(value, (list, tuple)):
         return [fmt(v) if not isinstance(v, (list, tuple)) else " | ".join(map(str, v)) for v in value]
-    text = fmt(value)
+    text = fmt(value) if text is None else text
     for sep in ("; ", ", "):
         if sep in text:
             return text.split(sep)
@@ -66,7 +66,7 @@ def html_cell(value: Any) -> str:
     if isinstance(value, bool) or type(value).__name__ == "bool_":
         return f"<td class='{'yes' if value else 'no'}'>{'yes' if value else 'no'}</td>"
     text = fmt(value)
-    items = _items(value)
+    items = _items(value, text)
     if len(text) <= FOLD_CHARS and len(items) <= FOLD_ITEMS:
         return f"<td>{breakable(text)}</td>"
     head = ", ".join(items[:2])[:60]
@@ -78,8 +78,13 @@ def html_cell(value: Any) -> str:
 def breakable(text: str) -> str:
     """Escaped text where a long word (a name joined by _ - / = ,) may wrap after those
     characters, so that a column can be narrow without breaking inside a number."""
-    return " ".join(re.sub(r"([_/=,-])", r"\1<wbr>", html.escape(w)) if len(w) > 16 else html.escape(w)
-                    for w in text.split(" "))
+    words = text.split(" ")
+    if all(len(w) <= 16 for w in words):  # nothing to break: the text escaped whole
+        return html.escape(text)
+    return " ".join(_BREAK.sub(r"\1<wbr>", html.escape(w)) if len(w) > 16 else html.escape(w) for w in words)
+
+
+_BREAK = re.compile(r"([_/=,-])")
 
 
 def html_table(df: Optional[pd.DataFrame], columns: Optional[List[str]] = None, limit: int = 300) -> str:
@@ -137,4 +142,6 @@ ul.answers li{margin:.15em 0;line-height:1.35}
 .word.yes{background:#dff3e4;color:#1a7f37} .word.no{background:#fde2e0;color:#b42318} .word.unknown{background:#eee;color:#444}
 .why{color:#555} figure.main{margin:.2em 0} figure.main img{max-height:420px}
 figure.main figcaption{font-size:12px;color:#555}
+figure{margin:.3em 0} figure svg{display:block;max-width:100%;height:auto} figure.main svg{max-height:420px;width:auto}
+figcaption{font-size:12px;color:#555}
 """

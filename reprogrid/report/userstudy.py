@@ -220,13 +220,13 @@ def requested_vendor(name: str, entry: Mapping[str, Any]) -> Optional[str]:
 def _observed_vendors(df: pd.DataFrame) -> Dict[str, str]:
     if df is None or df.empty or "hardware_env" not in df.columns:
         return {}
-    out = {}
-    cpu = df["cpu_vendor"] if "cpu_vendor" in df.columns else pd.Series([None] * len(df), index=df.index)
-    gpu = df["gpu_name"] if "gpu_name" in df.columns else pd.Series([None] * len(df), index=df.index)
-    for name, part in df.groupby(df["hardware_env"].astype(str), sort=True):
-        vendors = {vendor_of(v) for v in cpu[part.index]} | {vendor_of(v) for v in gpu[part.index]}
-        out[name] = "/".join(sorted(v for v in vendors if v))
-    return out
+    none = [None] * len(df)
+    cpu = df["cpu_vendor"].tolist() if "cpu_vendor" in df.columns else none
+    gpu = df["gpu_name"].tolist() if "gpu_name" in df.columns else none
+    seen: Dict[str, set] = {}
+    for name, values in zip(df["hardware_env"].astype(str).tolist(), zip(cpu, gpu)):
+        seen.setdefault(name, set()).update(values)  # the distinct values first, each vendor_of once
+    return {name: "/".join(sorted({v for v in map(vendor_of, seen[name]) if v})) for name in sorted(seen)}
 
 
 def hardware_check_html(rows: pd.DataFrame, columns: List[str]) -> str:
