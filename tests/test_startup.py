@@ -48,7 +48,21 @@ def test_validate_imports_no_template_engine(tmp_path):
     assert "cannot honour it" in run["stderr"]  # the pins were judged against today's pool
     assert "reprogrid.access.poolcheck" in run["modules"]
     assert not _top(run["modules"], "jinja2", "markupsafe", "numpy", "pandas", "pyarrow"), run["modules"]
-    assert not {"reprogrid.render.study", "reprogrid.render.bundle", "difflib", "pickle", "zipfile"} & run["modules"]
+    assert not {"reprogrid.render.study", "reprogrid.render.bundle", "difflib", "pickle", "zipfile",
+                "hashlib", "_hashlib"} & run["modules"]
+
+
+def test_the_built_in_gpu_ids_are_sha256_without_hashlib():
+    """The inventory's GPU ids come from CPython's own sha256 module (no OpenSSL load for
+    ``validate``): the same digests as ``hashlib``'s."""
+    import hashlib
+
+    from reprogrid.condor.inventory import MACHINES, _gpu_id, machine_ad
+
+    assert _gpu_id("gpu-a100", 3) == hashlib.sha256(b"gpu-a100/3").hexdigest()[:8]
+    model = next(m for m in MACHINES if m.gpu)
+    ad = machine_ad(model, 1)
+    assert "GPU-" + hashlib.sha256(f"{ad['Name']}/0".encode()).hexdigest()[:8] in ad["DetectedGPUs"]
 
 
 def test_the_cli_builds_the_named_commands_parser_only():
