@@ -290,6 +290,32 @@ def test_event_times_are_the_bindings_timestamps(tmp_path: Path, zone: str, monk
         time.tzset()
 
 
+def test_a_nodes_time_is_its_last_events_and_an_unusual_form_is_the_bindings(tmp_path: Path, monkeypatch):
+    """A poll sets each node's time once, from its last event; an ``EventTime`` form the
+    fast path does not know (fractional seconds here) is the bindings' ``timestamp``."""
+    from reprogrid.access import eventtime
+    from reprogrid.condor.bindings import htcondor2
+    from reprogrid.emulator.starter import eventlog
+
+    log = tmp_path / "study.log"
+    with open(log, "w") as handle:
+        handle.write(eventlog.submit_event(100, 0, "a", 1_700_000_000) + eventlog.submit_event(101, 0, "b", 1_700_000_100))
+        handle.write(eventlog.execute_event(100, 0, "s", 1_700_000_190) + eventlog.image_size_event(100, 0, 5, 1_700_009_999))
+    events = list(htcondor2().JobEventLog(str(log)).events(0))
+    follower = status.EventLogFollower(log)
+    assert follower.poll() == 4
+    assert follower.nodes["a"].time == events[2].timestamp and follower.nodes["b"].time == events[1].timestamp
+    for iso in ("2023-11-14T22:13:20.5", "2023-11-14T22:13:20"):
+        fake = type("E", (), {})()
+        fake._data = {"EventTime": iso}
+        assert eventtime.bindings_time(iso) == htcondor2().JobEvent.timestamp.fget(fake)
+    monkeypatch.setattr(eventtime, "iso_time", lambda iso: None)  # every form unknown: the bindings decide
+    monkeypatch.setattr(status, "iso_time", lambda iso: None)
+    again = status.EventLogFollower(log)
+    again.poll()
+    assert again.nodes["a"].time == events[2].timestamp and again.nodes["b"].time == events[1].timestamp
+
+
 def test_an_older_cache_is_read_again_from_the_start(tree: Path):
     log = tree / "logs" / "study.log"
     log.write_text(FIRST)

@@ -19,11 +19,9 @@ environment from ``manifest.json``.
 from __future__ import annotations
 
 import base64
-import datetime
 import io
 import json
 import os
-import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from operator import attrgetter
@@ -35,6 +33,7 @@ from reprogrid.condor import dagcodes as dc
 from reprogrid.condor.eventcodes import (  # HTCondor's event numbers, plain ints for fast comparison
     EXECUTABLE_ERROR, EXECUTE, JOB_ABORTED, JOB_EVICTED, JOB_HELD, JOB_RECONNECT_FAILED, JOB_RELEASED, JOB_TERMINATED,
     JOB_UNSUSPENDED, POST_SCRIPT_TERMINATED, SHADOW_EXCEPTION, SUBMIT)
+from reprogrid.access.eventtime import event_time, iso_time, bindings_time
 from reprogrid.access.nodestatus import NodeStatusFile, read_node_status
 from reprogrid.condor.bindings import htcondor2
 from reprogrid.core.files import write_text_atomic
@@ -86,42 +85,6 @@ def node_name_of(event: Any) -> Optional[str]:
     return None
 
 
-_MINUTES: Dict[str, int] = {}  # "YYYY-MM-DDTHH:MM" -> its Unix time, as the bindings reckon it
-_MINUTES_ZONE: List[Any] = [None]  # the ``time.tzname`` _MINUTES was filled under (tzset makes a new one)
-
-
-def event_time(event: Any, ad: Any = None) -> int:
-    """``event.timestamp`` without ``strptime`` (a fifth of a cold status): the same number.
-
-    The bindings read ``EventTime`` as a naive local time (``datetime.timestamp()``,
-    truncated to whole seconds); so does this, once per minute of the log, adding the
-    seconds. A form it does not recognise is left to the bindings.
-    """
-    iso = (event if ad is None else ad)["EventTime"]  # ``ad``: the event's ClassAd, read directly
-    if time.tzname is not _MINUTES_ZONE[0]:  # the local zone may have changed (TZ + time.tzset)
-        _MINUTES.clear()
-        _MINUTES_ZONE[0] = time.tzname
-    try:
-        base = _MINUTES.get(iso[:16])
-        if base is None:
-            base = _minute_start(iso)
-        return base + int(iso[17:19])
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return int(event.timestamp)
-
-
-def _minute_start(iso: str) -> int:
-    """The Unix time of ``iso``'s minute, as a naive local time; remembered in _MINUTES."""
-    if not (len(iso) >= 19 and iso[4] == "-" and iso[7] == "-" and iso[10] == "T" and iso[13] == ":"
-            and iso[16] == ":" and iso[17:19].isdigit()):
-        raise ValueError(f"not an ISO event time: {iso!r}")
-    if len(_MINUTES) > 100_000:  # a log spanning months: keep the table bounded
-        _MINUTES.clear()
-    start = datetime.datetime(int(iso[0:4]), int(iso[5:7]), int(iso[8:10]), int(iso[11:13]), int(iso[14:16]))
-    base = _MINUTES[iso[:16]] = int(start.timestamp())
-    return base
-
-
 # the events that change a node's state, by type number; other types (image size...) are skipped
 _TO_RUNNING = frozenset((EXECUTE, JOB_UNSUSPENDED))
 _TO_IDLE = frozenset((JOB_EVICTED, SHADOW_EXCEPTION, JOB_RELEASED, JOB_RECONNECT_FAILED))
@@ -142,7 +105,23 @@ def apply_event(nodes: Dict[str, NodeProgress], jobs: Dict[str, str], event: Any
     kind = ad["EventTypeNumber"]
     if kind not in _RELEVANT:
         return None
-    cluster, proc = _job_id(ad)
+    name = _apply(nodes, jobs, ad, kind)
+    if name is not None:
+        nodes[name].time = event_time(event, ad)
+    return name
+
+
+def _apply(nodes: Dict[str, NodeProgress], jobs: Dict[str, str], ad: Any, kind: int) -> Optional[str]:
+    """:func:`apply_event` for an event of a relevant type, but the node's time: the node
+    the event was about, or None."""
+    try:  # ``(event.cluster, event.proc)`` in two lookups, not four (-1 where the event has none)
+        cluster = ad["Cluster"]
+    except KeyError:
+        cluster = -1
+    try:
+        proc = ad["Proc"]
+    except KeyError:
+        proc = -1
     job = f"{cluster}.{proc}"
     if kind == SUBMIT:
         name = node_name_of(ad)
@@ -155,38 +134,25 @@ def apply_event(nodes: Dict[str, NodeProgress], jobs: Dict[str, str], event: Any
         node.state, node.cluster, node.proc = "idle", cluster, proc
         node.submits += 1
         node.hold_reason = node.return_value = node.note = None
-    else:
-        name = jobs.get(job)
-        if name is None:
-            return None
-        node = nodes[name]
-        if kind in _TO_RUNNING:
-            node.state = "running"
-        elif kind in _TO_IDLE:
-            node.state, node.hold_reason = "idle", None
-        elif kind == JOB_HELD:
-            node.state = "held"
-            node.hold_reason = str(ad.get("HoldReason") or "held")
-        elif kind in (JOB_TERMINATED, POST_SCRIPT_TERMINATED):
-            _terminated(node, ad)
-        elif kind == JOB_ABORTED:
-            node.state, node.note = "failed", f"removed: {ad.get('Reason') or 'condor_rm'}"
-        else:  # EXECUTABLE_ERROR
-            node.state, node.note = "failed", "executable error"
-    node.time = event_time(event, ad)
+        return name
+    name = jobs.get(job)
+    if name is None:
+        return None
+    node = nodes[name]
+    if kind in _TO_RUNNING:
+        node.state = "running"
+    elif kind in _TO_IDLE:
+        node.state, node.hold_reason = "idle", None
+    elif kind == JOB_HELD:
+        node.state = "held"
+        node.hold_reason = str(ad.get("HoldReason") or "held")
+    elif kind in (JOB_TERMINATED, POST_SCRIPT_TERMINATED):
+        _terminated(node, ad)
+    elif kind == JOB_ABORTED:
+        node.state, node.note = "failed", f"removed: {ad.get('Reason') or 'condor_rm'}"
+    else:  # EXECUTABLE_ERROR
+        node.state, node.note = "failed", "executable error"
     return name
-
-
-def _job_id(event: Any) -> Tuple[int, int]:
-    """``(event.cluster, event.proc)`` in two lookups, not four (-1 where the event has none)."""
-    try:
-        cluster = event["Cluster"]
-    except KeyError:
-        cluster = -1
-    try:
-        return cluster, event["Proc"]
-    except KeyError:
-        return cluster, -1
 
 
 def _terminated(node: NodeProgress, event: Any) -> None:
@@ -298,15 +264,27 @@ class EventLogFollower:
         if not self._open():
             return 0
         count, clean = 0, True
+        nodes, jobs, relevant, apply = self.nodes, self.jobs, _RELEVANT, _apply
+        # each node's time is that of its last event: the EventTime text is kept per node
+        # and made a number once per node after the read, not once per event
+        last: Dict[str, Any] = {}
         try:
-            for event in self._reader.events(stop_after=0):
-                apply_event(self.nodes, self.jobs, event)
+            for event in self._reader.events(stop_after=0):  # apply_event, inlined
+                ad = event._data
+                kind = ad["EventTypeNumber"]
+                if kind in relevant:
+                    name = apply(nodes, jobs, ad, kind)
+                    if name is not None:
+                        last[name] = ad["EventTime"]
                 count += 1
         except Exception as err:  # a damaged event; later polls retry from the same place
             clean = False
             message = f"{self.path}: cannot read an event after {self.events_read + count} events ({err})"
             if message not in self.errors:
                 self.errors.append(message)
+        for name, iso in last.items():
+            seconds = iso_time(iso)
+            nodes[name].time = bindings_time(iso) if seconds is None else seconds
         self.events_read += count
         self.seen = key if clean else None
         return count
