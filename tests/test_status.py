@@ -316,6 +316,23 @@ def test_a_nodes_time_is_its_last_events_and_an_unusual_form_is_the_bindings(tmp
     assert again.nodes["a"].time == events[2].timestamp and again.nodes["b"].time == events[1].timestamp
 
 
+def test_counts_keep_the_groups_and_states_in_the_order_they_first_appear():
+    """``counts`` (the report's tables) counts each group's states, groups and states in the
+    order they first appear in the runs, as one Counter per run would."""
+    from collections import Counter
+
+    runs = [status.RunState(f"r{i}", f"sw{i % 3}", f"hw{(i * 7) % 4}", "w", state)
+            for i, state in enumerate(["done", "held", "done", "failed", "idle", "done", "running", "held", "done"] * 3)]
+    progress = status.StudyProgress("s", runs)
+    for key in (None, "software_env", "hardware_env"):
+        expected: dict = {}
+        for run in runs:
+            expected.setdefault(getattr(run, key) if key else "all", Counter())[run.state] += 1
+        got = progress.counts(key)
+        assert list(got) == list(expected) and all(list(got[g].items()) == list(expected[g].items()) for g in got)
+    assert status.StudyProgress("s", []).counts() == {} and status.StudyProgress("s", []).counts("workload") == {}
+
+
 def test_an_older_cache_is_read_again_from_the_start(tree: Path):
     log = tree / "logs" / "study.log"
     log.write_text(FIRST)

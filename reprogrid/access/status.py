@@ -378,10 +378,15 @@ class StudyProgress:
     def counts(self, key: Optional[str] = None) -> Dict[str, Counter]:
         """``{group: Counter(state -> runs)}``; ``key`` is ``software_env``, ``hardware_env``,
         ``workload`` or None (one group, ``"all"``)."""
-        out: Dict[str, Counter] = {}
-        for run in self.runs:
-            group = getattr(run, key) if key else "all"
-            out.setdefault(group, Counter())[run.state] += 1
+        states = map(attrgetter("state"), self.runs)
+        if not key:
+            return {"all": Counter(states)} if self.runs else {}
+        out: Dict[str, Counter] = {}  # groups and states in the order they first appear
+        for (group, state), runs in Counter(zip(map(attrgetter(key), self.runs), states)).items():
+            counter = out.get(group)
+            if counter is None:
+                counter = out[group] = Counter()
+            counter[state] = runs
         return out
 
     @property
