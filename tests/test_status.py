@@ -333,6 +333,29 @@ def test_counts_keep_the_groups_and_states_in_the_order_they_first_appear():
     assert status.StudyProgress("s", []).counts() == {} and status.StudyProgress("s", []).counts("workload") == {}
 
 
+def test_the_item_reader_reads_what_the_classad_does(tree: Path, monkeypatch):
+    """``bindings.ad_item_reader`` reads an attribute as ``ad[key]`` does (``KeyError`` where
+    missing); without classad2's own item read, status reads through ``ad[key]``, the same states."""
+    from reprogrid.condor import bindings
+
+    ad = bindings.classad2().ClassAd({"EventTypeNumber": 5, "EventTime": "2024-01-01T00:00:00", "Note": "x"})
+    handle_of, read = bindings.ad_item_reader()
+    for key in ("EventTypeNumber", "EventTime", "Note"):
+        assert read(handle_of(ad), key, True) == ad[key]
+    with pytest.raises(KeyError):
+        read(handle_of(ad), "Cluster", True)
+    (tree / "logs" / "study.log").write_text(FIRST)
+    fast = states(status.study_status(tree, cache=False))
+
+    class NoItemRead:
+        pass
+
+    monkeypatch.setattr(bindings, "import_module", lambda name: NoItemRead())
+    handle_of, read = bindings.ad_item_reader()
+    assert read(handle_of(ad), "Note", True) == "x"
+    assert states(status.study_status(tree, cache=False)) == fast == {R1: "done", R2: "running", R3: "held", R4: "idle"}
+
+
 def test_an_older_cache_is_read_again_from_the_start(tree: Path):
     log = tree / "logs" / "study.log"
     log.write_text(FIRST)

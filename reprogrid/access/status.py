@@ -35,7 +35,7 @@ from reprogrid.condor.eventcodes import (  # HTCondor's event numbers, plain int
     JOB_UNSUSPENDED, POST_SCRIPT_TERMINATED, SHADOW_EXCEPTION, SUBMIT)
 from reprogrid.access.eventtime import event_time, iso_time, bindings_time
 from reprogrid.access.nodestatus import NodeStatusFile, read_node_status
-from reprogrid.condor.bindings import htcondor2
+from reprogrid.condor.bindings import ad_item_reader, htcondor2
 from reprogrid.core.files import write_text_atomic
 
 STATES = ("done", "running", "idle", "held", "failed", "waiting")
@@ -105,15 +105,6 @@ def apply_event(nodes: Dict[str, NodeProgress], jobs: Dict[str, str], event: Any
     kind = ad["EventTypeNumber"]
     if kind not in _RELEVANT:
         return None
-    name = _apply(nodes, jobs, ad, kind)
-    if name is not None:
-        nodes[name].time = event_time(event, ad)
-    return name
-
-
-def _apply(nodes: Dict[str, NodeProgress], jobs: Dict[str, str], ad: Any, kind: int) -> Optional[str]:
-    """:func:`apply_event` for an event of a relevant type, but the node's time: the node
-    the event was about, or None."""
     try:  # ``(event.cluster, event.proc)`` in two lookups, not four (-1 where the event has none)
         cluster = ad["Cluster"]
     except KeyError:
@@ -122,6 +113,16 @@ def _apply(nodes: Dict[str, NodeProgress], jobs: Dict[str, str], ad: Any, kind: 
         proc = ad["Proc"]
     except KeyError:
         proc = -1
+    name = _apply(nodes, jobs, ad, kind, cluster, proc)
+    if name is not None:
+        nodes[name].time = event_time(event, ad)
+    return name
+
+
+def _apply(nodes: Dict[str, NodeProgress], jobs: Dict[str, str], ad: Any, kind: int, cluster: int,
+           proc: int) -> Optional[str]:
+    """:func:`apply_event` for an event of a relevant type, its job id read, but the node's
+    time: the node the event was about, or None."""
     job = f"{cluster}.{proc}"
     if kind == SUBMIT:
         name = node_name_of(ad)
@@ -265,17 +266,27 @@ class EventLogFollower:
             return 0
         count, clean = 0, True
         nodes, jobs, relevant, apply = self.nodes, self.jobs, _RELEVANT, _apply
+        handle_of, read = ad_item_reader()  # read(handle_of(ad), key, True) is ad[key], a call less
         # each node's time is that of its last event: the EventTime text is kept per node
         # and made a number once per node after the read, not once per event
         last: Dict[str, Any] = {}
         try:
             for event in self._reader.events(stop_after=0):  # apply_event, inlined
                 ad = event._data
-                kind = ad["EventTypeNumber"]
+                handle = handle_of(ad)
+                kind = read(handle, "EventTypeNumber", True)
                 if kind in relevant:
-                    name = apply(nodes, jobs, ad, kind)
+                    try:
+                        cluster = read(handle, "Cluster", True)
+                    except KeyError:
+                        cluster = -1
+                    try:
+                        proc = read(handle, "Proc", True)
+                    except KeyError:
+                        proc = -1
+                    name = apply(nodes, jobs, ad, kind, cluster, proc)
                     if name is not None:
-                        last[name] = ad["EventTime"]
+                        last[name] = read(handle, "EventTime", True)
                 count += 1
         except Exception as err:  # a damaged event; later polls retry from the same place
             clean = False
