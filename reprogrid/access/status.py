@@ -36,6 +36,7 @@ from reprogrid.condor.eventcodes import (  # HTCondor's event numbers, plain int
 from reprogrid.access.eventtime import event_time, iso_time, bindings_time
 from reprogrid.access.nodestatus import NodeStatusFile, read_node_status
 from reprogrid.condor.bindings import ad_item_reader, htcondor2
+from reprogrid.core.digest import sha256
 from reprogrid.core.files import write_text_atomic
 
 STATES = ("done", "running", "idle", "held", "failed", "waiting")
@@ -180,13 +181,11 @@ def _terminated(node: NodeProgress, event: Any) -> None:
 
 def _head_digest(path: Path) -> Tuple[int, str]:
     """Length and sha256 of the log's first event (how a rewritten log is recognised)."""
-    import hashlib  # late: a status whose log is unchanged hashes nothing
-
     with open(path, "rb") as handle:
         head = handle.read(4096)
     end = head.find(b"\n...\n")
     head = head[: end + 5] if end >= 0 else head
-    return len(head), hashlib.sha256(head).hexdigest()
+    return len(head), sha256(head).hexdigest()
 
 
 def _load_reader(pickled: str) -> Any:

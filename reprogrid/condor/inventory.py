@@ -21,9 +21,10 @@ a job's framework thread pools from ``DetectedCpus``, as on that host.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from reprogrid.condor.bindings import classad
+from reprogrid.core.digest import sha256
 
 
 @dataclass(frozen=True)
@@ -88,21 +89,8 @@ MACHINES: Tuple[MachineModel, ...] = (
 )
 
 
-def _sha256(data: bytes) -> "Any":
-    """sha256 from CPython's own module where it has one: the same digest, without loading
-    OpenSSL (``hashlib``'s import, about 4 ms of ``validate``, which builds these ads)."""
-    try:
-        from _sha256 import sha256  # Python <= 3.11
-    except ImportError:
-        try:
-            from _sha2 import sha256  # Python >= 3.12
-        except ImportError:
-            from hashlib import sha256
-    return sha256(data)
-
-
 def _gpu_id(machine_name: str, index: int) -> str:
-    return _sha256(f"{machine_name}/{index}".encode()).hexdigest()[:8]
+    return sha256(f"{machine_name}/{index}".encode()).hexdigest()[:8]
 
 
 def machine_ad(model: MachineModel, index: int = 0) -> "classad.ClassAd":
