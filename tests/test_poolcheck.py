@@ -125,3 +125,23 @@ def test_cli_bad_capture(tmp_path: Path, capsys):
     bad.write_text('[{"Name": "slot1@x", "START": "/Expr(((()/"}]')
     assert main(["pool", "import", str(bad)]) == 2
     assert "START" in capsys.readouterr().err
+
+
+def test_matchmakers_sharing_gpu_keys_group_as_each_alone():
+    """The pool check's two checks share each machine's GPU ads as text (read once): the
+    groups are those a Matchmaker of its own makes."""
+    from reprogrid.condor.bindings import classad
+    from reprogrid.condor.inventory import builtin_machine_ads
+    from reprogrid.condor.matchmaking import Matchmaker
+
+    machines = builtin_machine_ads()
+    job = classad.ClassAd({"RequireGPUs": classad.ExprTree("Capability >= 7.0"), "RequestGPUs": 1,
+                           "Requirements": classad.ExprTree("TARGET.GPUs >= 1")})
+    shared: dict = {}
+    for _ in range(2):
+        alone, sharing = Matchmaker(machines), Matchmaker(machines, gpu_keys=shared)
+        for maker in (alone, sharing):
+            maker.note_job_refs([job])
+        assert [g.members for g in sharing.groups()] == [g.members for g in alone.groups()]
+        assert sharing.matching_groups(job) == alone.matching_groups(job)
+    assert len(shared) == len(machines)

@@ -48,7 +48,41 @@ def test_validate_imports_no_template_engine(tmp_path):
     assert "cannot honour it" in run["stderr"]  # the pins were judged against today's pool
     assert "reprogrid.access.poolcheck" in run["modules"]
     assert not _top(run["modules"], "jinja2", "markupsafe", "numpy", "pandas", "pyarrow"), run["modules"]
-    assert not {"reprogrid.render.study", "reprogrid.render.bundle", "difflib", "pickle", "zipfile"} & run["modules"]
+    assert not {"reprogrid.render.study", "reprogrid.render.bundle", "difflib", "pickle", "zipfile",
+                "hashlib", "_hashlib"} & run["modules"]
+
+
+def test_core_digest_is_hashlibs_sha256(monkeypatch):
+    """``core.digest.sha256`` gives hashlib's digests, also where CPython has no module of its own."""
+    import builtins
+    import hashlib
+
+    from reprogrid.core import digest
+
+    for data in (b"", b"gpu-a100/3", bytes(range(256)) * 50):
+        assert digest.sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()
+    real_import = builtins.__import__
+
+    def no_own_module(name, *args, **kwargs):
+        if name in ("_sha256", "_sha2"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_own_module)
+    assert digest.sha256(b"x").hexdigest() == hashlib.sha256(b"x").hexdigest()
+
+
+def test_the_built_in_gpu_ids_are_sha256_without_hashlib():
+    """The inventory's GPU ids come from CPython's own sha256 module (no OpenSSL load for
+    ``validate``): the same digests as ``hashlib``'s."""
+    import hashlib
+
+    from reprogrid.condor.inventory import MACHINES, _gpu_id, machine_ad
+
+    assert _gpu_id("gpu-a100", 3) == hashlib.sha256(b"gpu-a100/3").hexdigest()[:8]
+    model = next(m for m in MACHINES if m.gpu)
+    ad = machine_ad(model, 1)
+    assert "GPU-" + hashlib.sha256(f"{ad['Name']}/0".encode()).hexdigest()[:8] in ad["DetectedGPUs"]
 
 
 def test_the_cli_builds_the_named_commands_parser_only():
@@ -104,6 +138,7 @@ def test_a_warm_status_imports_no_bindings(tmp_path):
     assert cold["code"] == 0, cold["stderr"][-2000:]
     assert "htcondor2" in cold["modules"]  # the log was read with the v2 bindings...
     assert not {"htcondor", "classad"} & cold["modules"]  # ...and only them
+    assert not {"hashlib", "_hashlib"} & cold["modules"]  # the log's head hashed without OpenSSL (core.digest)
     warm = _modules_after(["status", str(submit)], tmp_path)
     assert warm["code"] == 0, warm["stderr"][-2000:]
     assert warm["stdout"].split("\nMODULES")[0] == cold["stdout"].split("\nMODULES")[0]

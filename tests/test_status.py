@@ -290,6 +290,72 @@ def test_event_times_are_the_bindings_timestamps(tmp_path: Path, zone: str, monk
         time.tzset()
 
 
+def test_a_nodes_time_is_its_last_events_and_an_unusual_form_is_the_bindings(tmp_path: Path, monkeypatch):
+    """A poll sets each node's time once, from its last event; an ``EventTime`` form the
+    fast path does not know (fractional seconds here) is the bindings' ``timestamp``."""
+    from reprogrid.access import eventtime
+    from reprogrid.condor.bindings import htcondor2
+    from reprogrid.emulator.starter import eventlog
+
+    log = tmp_path / "study.log"
+    with open(log, "w") as handle:
+        handle.write(eventlog.submit_event(100, 0, "a", 1_700_000_000) + eventlog.submit_event(101, 0, "b", 1_700_000_100))
+        handle.write(eventlog.execute_event(100, 0, "s", 1_700_000_190) + eventlog.image_size_event(100, 0, 5, 1_700_009_999))
+    events = list(htcondor2().JobEventLog(str(log)).events(0))
+    follower = status.EventLogFollower(log)
+    assert follower.poll() == 4
+    assert follower.nodes["a"].time == events[2].timestamp and follower.nodes["b"].time == events[1].timestamp
+    for iso in ("2023-11-14T22:13:20.5", "2023-11-14T22:13:20"):
+        fake = type("E", (), {})()
+        fake._data = {"EventTime": iso}
+        assert eventtime.bindings_time(iso) == htcondor2().JobEvent.timestamp.fget(fake)
+    monkeypatch.setattr(eventtime, "iso_time", lambda iso: None)  # every form unknown: the bindings decide
+    monkeypatch.setattr(status, "iso_time", lambda iso: None)
+    again = status.EventLogFollower(log)
+    again.poll()
+    assert again.nodes["a"].time == events[2].timestamp and again.nodes["b"].time == events[1].timestamp
+
+
+def test_counts_keep_the_groups_and_states_in_the_order_they_first_appear():
+    """``counts`` (the report's tables) counts each group's states, groups and states in the
+    order they first appear in the runs, as one Counter per run would."""
+    from collections import Counter
+
+    runs = [status.RunState(f"r{i}", f"sw{i % 3}", f"hw{(i * 7) % 4}", "w", state)
+            for i, state in enumerate(["done", "held", "done", "failed", "idle", "done", "running", "held", "done"] * 3)]
+    progress = status.StudyProgress("s", runs)
+    for key in (None, "software_env", "hardware_env"):
+        expected: dict = {}
+        for run in runs:
+            expected.setdefault(getattr(run, key) if key else "all", Counter())[run.state] += 1
+        got = progress.counts(key)
+        assert list(got) == list(expected) and all(list(got[g].items()) == list(expected[g].items()) for g in got)
+    assert status.StudyProgress("s", []).counts() == {} and status.StudyProgress("s", []).counts("workload") == {}
+
+
+def test_the_item_reader_reads_what_the_classad_does(tree: Path, monkeypatch):
+    """``bindings.ad_item_reader`` reads an attribute as ``ad[key]`` does (``KeyError`` where
+    missing); without classad2's own item read, status reads through ``ad[key]``, the same states."""
+    from reprogrid.condor import bindings
+
+    ad = bindings.classad2().ClassAd({"EventTypeNumber": 5, "EventTime": "2024-01-01T00:00:00", "Note": "x"})
+    handle_of, read = bindings.ad_item_reader()
+    for key in ("EventTypeNumber", "EventTime", "Note"):
+        assert read(handle_of(ad), key, True) == ad[key]
+    with pytest.raises(KeyError):
+        read(handle_of(ad), "Cluster", True)
+    (tree / "logs" / "study.log").write_text(FIRST)
+    fast = states(status.study_status(tree, cache=False))
+
+    class NoItemRead:
+        pass
+
+    monkeypatch.setattr(bindings, "import_module", lambda name: NoItemRead())
+    handle_of, read = bindings.ad_item_reader()
+    assert read(handle_of(ad), "Note", True) == "x"
+    assert states(status.study_status(tree, cache=False)) == fast == {R1: "done", R2: "running", R3: "held", R4: "idle"}
+
+
 def test_an_older_cache_is_read_again_from_the_start(tree: Path):
     log = tree / "logs" / "study.log"
     log.write_text(FIRST)

@@ -241,12 +241,14 @@ def check_study(study: Study, ads: Sequence[Any]) -> List[HardwareCheck]:
     return _check(study, as_of_capture(ads))
 
 
-def _check(study: Study, machines: List[Any], explain_all: bool = True) -> List[HardwareCheck]:
+def _check(study: Study, machines: List[Any], explain_all: bool = True,
+           gpu_keys: Optional[Dict[int, tuple]] = None) -> List[HardwareCheck]:
     """:func:`check_study` on slots already fixed at their capture time. With ``explain_all``
     false, an unmatched environment's ``excluded_by`` is worked out only when no attribute
-    it pins is unadvertised (all that :func:`pool_findings` reports of it)."""
+    it pins is unadvertised (all that :func:`pool_findings` reports of it). ``gpu_keys``:
+    the machines' GPU ads as text, shared between checks of the same machines."""
     jobs = job_ads_for_study(study)
-    maker = Matchmaker(machines)
+    maker = Matchmaker(machines, gpu_keys=gpu_keys)
     maker.note_job_refs(job for _, job in jobs.values())
     groups = maker.groups()
     model_attribute = study.pool.model_attribute
@@ -367,7 +369,8 @@ def pool_findings(study: Study, ads: Sequence[Any], label: str) -> List[str]:
         out.append(f"pool.profile ospool-2022 replays the 2022 OSPool the paper ran on (exact CPU model pins "
                    f"through OSGVO_CPU_MODEL); judged here against {label}")
     machines = as_of_capture(ads)
-    checks = _check(study, machines, explain_all=False)
+    gpu_keys: Dict[int, tuple] = {}
+    checks = _check(study, machines, explain_all=False, gpu_keys=gpu_keys)
     by_name = {h.name: h for h in study.hardware}
     for check in checks:
         if check.matching_slots:
@@ -378,7 +381,7 @@ def pool_findings(study: Study, ads: Sequence[Any], label: str) -> List[str]:
                    f"({why}); pin instead: {_instead(by_name[check.name])}")
     relaxed = study if study.pool.profile == "ospool" and not study.pool.cpu_model_attribute else \
         dataclasses.replace(study, pool=dataclasses.replace(study.pool, profile="ospool", cpu_model_attribute=None))
-    loose = _check(relaxed, machines, explain_all=False) if relaxed is not study else checks
+    loose = _check(relaxed, machines, explain_all=False, gpu_keys=gpu_keys) if relaxed is not study else checks
     same: Dict[Tuple[str, ...], List[str]] = {}
     for check in loose:
         if check.matching_slots:

@@ -19,11 +19,9 @@ environment from ``manifest.json``.
 from __future__ import annotations
 
 import base64
-import datetime
 import io
 import json
 import os
-import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from operator import attrgetter
@@ -35,8 +33,10 @@ from reprogrid.condor import dagcodes as dc
 from reprogrid.condor.eventcodes import (  # HTCondor's event numbers, plain ints for fast comparison
     EXECUTABLE_ERROR, EXECUTE, JOB_ABORTED, JOB_EVICTED, JOB_HELD, JOB_RECONNECT_FAILED, JOB_RELEASED, JOB_TERMINATED,
     JOB_UNSUSPENDED, POST_SCRIPT_TERMINATED, SHADOW_EXCEPTION, SUBMIT)
+from reprogrid.access.eventtime import event_time, iso_time, bindings_time
 from reprogrid.access.nodestatus import NodeStatusFile, read_node_status
-from reprogrid.condor.bindings import htcondor2
+from reprogrid.condor.bindings import ad_item_reader, htcondor2
+from reprogrid.core.digest import sha256
 from reprogrid.core.files import write_text_atomic
 
 STATES = ("done", "running", "idle", "held", "failed", "waiting")
@@ -71,7 +71,11 @@ _node_values = attrgetter(*_NODE_FIELDS)  # a node's fields as a tuple, in order
 def node_name_of(event: Any) -> Optional[str]:
     """The DAG node a submit event belongs to (``DAG Node: <name>`` in its log notes, or the
     structured notes' ``DAGNodeName``)."""
-    for line in str(event.get("LogNotes") or "").splitlines():
+    try:  # not event.get(): a Python call less (Mapping.get is one more frame over [])
+        text = event["LogNotes"]
+    except KeyError:
+        text = None
+    for line in str(text or "").splitlines():
         key, sep, value = line.strip().partition(":")
         if sep and key.strip() == "DAG Node" and value.strip():
             return value.strip()
@@ -84,42 +88,6 @@ def node_name_of(event: Any) -> Optional[str]:
         if name:
             return str(name)
     return None
-
-
-_MINUTES: Dict[str, int] = {}  # "YYYY-MM-DDTHH:MM" -> its Unix time, as the bindings reckon it
-_MINUTES_ZONE: List[Any] = [None]  # the ``time.tzname`` _MINUTES was filled under (tzset makes a new one)
-
-
-def event_time(event: Any, ad: Any = None) -> int:
-    """``event.timestamp`` without ``strptime`` (a fifth of a cold status): the same number.
-
-    The bindings read ``EventTime`` as a naive local time (``datetime.timestamp()``,
-    truncated to whole seconds); so does this, once per minute of the log, adding the
-    seconds. A form it does not recognise is left to the bindings.
-    """
-    iso = (event if ad is None else ad)["EventTime"]  # ``ad``: the event's ClassAd, read directly
-    if time.tzname is not _MINUTES_ZONE[0]:  # the local zone may have changed (TZ + time.tzset)
-        _MINUTES.clear()
-        _MINUTES_ZONE[0] = time.tzname
-    try:
-        base = _MINUTES.get(iso[:16])
-        if base is None:
-            base = _minute_start(iso)
-        return base + int(iso[17:19])
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return int(event.timestamp)
-
-
-def _minute_start(iso: str) -> int:
-    """The Unix time of ``iso``'s minute, as a naive local time; remembered in _MINUTES."""
-    if not (len(iso) >= 19 and iso[4] == "-" and iso[7] == "-" and iso[10] == "T" and iso[13] == ":"
-            and iso[16] == ":" and iso[17:19].isdigit()):
-        raise ValueError(f"not an ISO event time: {iso!r}")
-    if len(_MINUTES) > 100_000:  # a log spanning months: keep the table bounded
-        _MINUTES.clear()
-    start = datetime.datetime(int(iso[0:4]), int(iso[5:7]), int(iso[8:10]), int(iso[11:13]), int(iso[14:16]))
-    base = _MINUTES[iso[:16]] = int(start.timestamp())
-    return base
 
 
 # the events that change a node's state, by type number; other types (image size...) are skipped
@@ -142,7 +110,24 @@ def apply_event(nodes: Dict[str, NodeProgress], jobs: Dict[str, str], event: Any
     kind = ad["EventTypeNumber"]
     if kind not in _RELEVANT:
         return None
-    cluster, proc = _job_id(ad)
+    try:  # ``(event.cluster, event.proc)`` in two lookups, not four (-1 where the event has none)
+        cluster = ad["Cluster"]
+    except KeyError:
+        cluster = -1
+    try:
+        proc = ad["Proc"]
+    except KeyError:
+        proc = -1
+    name = _apply(nodes, jobs, ad, kind, cluster, proc)
+    if name is not None:
+        nodes[name].time = event_time(event, ad)
+    return name
+
+
+def _apply(nodes: Dict[str, NodeProgress], jobs: Dict[str, str], ad: Any, kind: int, cluster: int,
+           proc: int) -> Optional[str]:
+    """:func:`apply_event` for an event of a relevant type, its job id read, but the node's
+    time: the node the event was about, or None."""
     job = f"{cluster}.{proc}"
     if kind == SUBMIT:
         name = node_name_of(ad)
@@ -155,38 +140,25 @@ def apply_event(nodes: Dict[str, NodeProgress], jobs: Dict[str, str], event: Any
         node.state, node.cluster, node.proc = "idle", cluster, proc
         node.submits += 1
         node.hold_reason = node.return_value = node.note = None
-    else:
-        name = jobs.get(job)
-        if name is None:
-            return None
-        node = nodes[name]
-        if kind in _TO_RUNNING:
-            node.state = "running"
-        elif kind in _TO_IDLE:
-            node.state, node.hold_reason = "idle", None
-        elif kind == JOB_HELD:
-            node.state = "held"
-            node.hold_reason = str(ad.get("HoldReason") or "held")
-        elif kind in (JOB_TERMINATED, POST_SCRIPT_TERMINATED):
-            _terminated(node, ad)
-        elif kind == JOB_ABORTED:
-            node.state, node.note = "failed", f"removed: {ad.get('Reason') or 'condor_rm'}"
-        else:  # EXECUTABLE_ERROR
-            node.state, node.note = "failed", "executable error"
-    node.time = event_time(event, ad)
+        return name
+    name = jobs.get(job)
+    if name is None:
+        return None
+    node = nodes[name]
+    if kind in _TO_RUNNING:
+        node.state = "running"
+    elif kind in _TO_IDLE:
+        node.state, node.hold_reason = "idle", None
+    elif kind == JOB_HELD:
+        node.state = "held"
+        node.hold_reason = str(ad.get("HoldReason") or "held")
+    elif kind in (JOB_TERMINATED, POST_SCRIPT_TERMINATED):
+        _terminated(node, ad)
+    elif kind == JOB_ABORTED:
+        node.state, node.note = "failed", f"removed: {ad.get('Reason') or 'condor_rm'}"
+    else:  # EXECUTABLE_ERROR
+        node.state, node.note = "failed", "executable error"
     return name
-
-
-def _job_id(event: Any) -> Tuple[int, int]:
-    """``(event.cluster, event.proc)`` in two lookups, not four (-1 where the event has none)."""
-    try:
-        cluster = event["Cluster"]
-    except KeyError:
-        cluster = -1
-    try:
-        return cluster, event["Proc"]
-    except KeyError:
-        return cluster, -1
 
 
 def _terminated(node: NodeProgress, event: Any) -> None:
@@ -209,13 +181,11 @@ def _terminated(node: NodeProgress, event: Any) -> None:
 
 def _head_digest(path: Path) -> Tuple[int, str]:
     """Length and sha256 of the log's first event (how a rewritten log is recognised)."""
-    import hashlib  # late: a status whose log is unchanged hashes nothing
-
     with open(path, "rb") as handle:
         head = handle.read(4096)
     end = head.find(b"\n...\n")
     head = head[: end + 5] if end >= 0 else head
-    return len(head), hashlib.sha256(head).hexdigest()
+    return len(head), sha256(head).hexdigest()
 
 
 def _load_reader(pickled: str) -> Any:
@@ -298,15 +268,37 @@ class EventLogFollower:
         if not self._open():
             return 0
         count, clean = 0, True
+        nodes, jobs, relevant, apply = self.nodes, self.jobs, _RELEVANT, _apply
+        handle_of, read = ad_item_reader()  # read(handle_of(ad), key, True) is ad[key], a call less
+        # each node's time is that of its last event: the EventTime text is kept per node
+        # and made a number once per node after the read, not once per event
+        last: Dict[str, Any] = {}
         try:
-            for event in self._reader.events(stop_after=0):
-                apply_event(self.nodes, self.jobs, event)
+            for event in self._reader.events(stop_after=0):  # apply_event, inlined
+                ad = event._data
+                handle = handle_of(ad)
+                kind = read(handle, "EventTypeNumber", True)
+                if kind in relevant:
+                    try:
+                        cluster = read(handle, "Cluster", True)
+                    except KeyError:
+                        cluster = -1
+                    try:
+                        proc = read(handle, "Proc", True)
+                    except KeyError:
+                        proc = -1
+                    name = apply(nodes, jobs, ad, kind, cluster, proc)
+                    if name is not None:
+                        last[name] = read(handle, "EventTime", True)
                 count += 1
         except Exception as err:  # a damaged event; later polls retry from the same place
             clean = False
             message = f"{self.path}: cannot read an event after {self.events_read + count} events ({err})"
             if message not in self.errors:
                 self.errors.append(message)
+        for name, iso in last.items():
+            seconds = iso_time(iso)
+            nodes[name].time = bindings_time(iso) if seconds is None else seconds
         self.events_read += count
         self.seen = key if clean else None
         return count
@@ -400,10 +392,15 @@ class StudyProgress:
     def counts(self, key: Optional[str] = None) -> Dict[str, Counter]:
         """``{group: Counter(state -> runs)}``; ``key`` is ``software_env``, ``hardware_env``,
         ``workload`` or None (one group, ``"all"``)."""
-        out: Dict[str, Counter] = {}
-        for run in self.runs:
-            group = getattr(run, key) if key else "all"
-            out.setdefault(group, Counter())[run.state] += 1
+        states = map(attrgetter("state"), self.runs)
+        if not key:
+            return {"all": Counter(states)} if self.runs else {}
+        out: Dict[str, Counter] = {}  # groups and states in the order they first appear
+        for (group, state), runs in Counter(zip(map(attrgetter(key), self.runs), states)).items():
+            counter = out.get(group)
+            if counter is None:
+                counter = out[group] = Counter()
+            counter[state] = runs
         return out
 
     @property

@@ -20,11 +20,11 @@ a job's framework thread pools from ``DetectedCpus``, as on that host.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 from reprogrid.condor.bindings import classad
+from reprogrid.core.digest import sha256
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ MACHINES: Tuple[MachineModel, ...] = (
 
 
 def _gpu_id(machine_name: str, index: int) -> str:
-    return hashlib.sha256(f"{machine_name}/{index}".encode()).hexdigest()[:8]
+    return sha256(f"{machine_name}/{index}".encode()).hexdigest()[:8]
 
 
 def machine_ad(model: MachineModel, index: int = 0) -> "classad.ClassAd":

@@ -210,8 +210,12 @@ def _strip_scope(ref: str) -> str:
 class Matchmaker:
     """Groups an inventory once; answers 'which machine groups does this job match?' per autocluster."""
 
-    def __init__(self, machines: Sequence[classad.ClassAd], extra_job_refs: Iterable[str] = ()) -> None:
+    def __init__(self, machines: Sequence[classad.ClassAd], extra_job_refs: Iterable[str] = (),
+                 gpu_keys: Optional[Dict[int, tuple]] = None) -> None:
         self.machines = list(machines)
+        # each machine's GPU ads as text, by index: a dict shared by Matchmakers over the same
+        # machines (the pool check's two checks) reads each machine's GPUs once
+        self._gpu_keys: Dict[int, tuple] = {} if gpu_keys is None else gpu_keys
         # attributes of the job the machines' START expressions read (for autocluster keys)
         job_refs = set()
         machine_refs = set(a.lower() for a in _MACHINE_KEY_BASE)
@@ -281,7 +285,10 @@ class Matchmaker:
                 key = []
                 for a in attrs:
                     if a == "__gpu_ads__":
-                        key.append(tuple(str(g) for g in gpu_ads(m)))
+                        gpus = self._gpu_keys.get(i)
+                        if gpus is None:
+                            gpus = self._gpu_keys[i] = tuple(str(g) for g in gpu_ads(m))
+                        key.append(gpus)
                     else:
                         key.append(str(m.lookup(a)) if a in m else None)
                 k = tuple(key)
