@@ -20,7 +20,8 @@ def hardware_check(df: pd.DataFrame) -> pd.DataFrame:
     same machine) and ``agrees``.
     """
     df = prepare(df)
-    pairs = (df.groupby(["hardware_env", "observed_machine", "device_class", "observed_hardware"], observed=True)
+    keys = ["hardware_env", "observed_machine", "device_class", "observed_hardware"]
+    pairs = (df[keys].groupby(keys, observed=True)
                .size().rename("n").reset_index())
     machine_envs = pairs.groupby("observed_machine", observed=True)["hardware_env"].nunique()
     rows = []
@@ -81,7 +82,7 @@ def _emulated(prepared: pd.DataFrame, hw: pd.DataFrame) -> set:
     other environments and none of those names that machine as its own model. A loose pin
     that landed on real machines other environments pin exactly is not emulated."""
     out = set(hw.loc[hw["name_mismatch"] == True, "hardware_env"].astype(str))  # noqa: E712
-    pairs = prepared.drop_duplicates(["hardware_env", "observed_machine"])[["hardware_env", "observed_machine"]].astype(str)
+    pairs = prepared[["hardware_env", "observed_machine"]].drop_duplicates().astype(str)
     matched = set(hw.loc[hw["name_check"] == "match", "hardware_env"].astype(str))
     real = set(pairs.loc[pairs["hardware_env"].isin(matched), "observed_machine"])
     for _, row in hw[(hw["shared"] == True) & (hw["name_mismatch"] != False)].iterrows():  # noqa: E712
