@@ -5,7 +5,7 @@ key), ``prepare`` and the small categorical helpers. Nothing here reads or write
 """
 from __future__ import annotations
 
-from typing import List
+from typing import Any, List, Tuple
 
 import numpy as np
 import pandas as pd
@@ -176,3 +176,12 @@ def _ok(df: pd.DataFrame) -> pd.DataFrame:
     return df if mask.all() else df[mask]
 
 
+
+
+def reduce_groups(grouped: Any, **spec: Tuple[str, str]) -> pd.DataFrame:
+    """``grouped.agg(name=(column, reduction), ...)`` as one frame, each reduction called
+    directly (the same cython reductions and index; named ``agg`` spends more on normalising
+    its arguments than on reducing small tables). An empty group-by goes through ``agg``."""
+    if grouped.ngroups == 0:
+        return grouped.agg(**spec)
+    return pd.DataFrame({name: getattr(grouped[column], how)() for name, (column, how) in spec.items()})

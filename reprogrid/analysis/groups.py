@@ -29,14 +29,15 @@ explained (shuffled labels) the chance of identifying anything at all is at most
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
 
 from reprogrid.analysis.repeats import determinism
 from reprogrid.analysis.shuffles import ShufflePlan, shuffled_labels
-from reprogrid.analysis.columns import CELL, ENV_KEYS, FINGERPRINT_ATTRIBUTES, LOCATION_LABELS, LOSS, _ok, prepare
+from reprogrid.analysis.columns import (CELL, ENV_KEYS, FINGERPRINT_ATTRIBUTES, LOCATION_LABELS, LOSS, _ok, prepare,
+                                       reduce_groups)
 
 SCOPE = ("workload", "device_class", "software_env")
 #: Attributes fixed by the software stack (the container image), not by the machine: the
@@ -67,7 +68,7 @@ def environment_outcomes(df: pd.DataFrame, decimals: Optional[int] = None,
     env_keys = list(ENV_KEYS)
     attrs = [a for a in FINGERPRINT_ATTRIBUTES if a in df.columns and a not in env_keys]
     first = df[env_keys + attrs + ["metric_name", "higher_is_better"]].drop_duplicates(env_keys)  # columns first: no wide copy
-    stats = df.groupby(env_keys, observed=True).agg(
+    stats = reduce_groups(df.groupby(env_keys, observed=True),
         n=("value", "size"), value=("value", "mean"), value_min=("value", "min"), value_max=("value", "max"),
         loss=(LOSS, "mean"), n_hashes=("predictions_sha256", "count"), hash=("predictions_sha256", "first")).reset_index()
     stats = stats[stats["n"] > 0]
@@ -101,9 +102,9 @@ def outcome_groups(df: pd.DataFrame, within: Sequence[str] = SCOPE,
     if envs.empty:
         return envs.assign(group=pd.Series(dtype=str), n_groups=pd.Series(dtype=int))
     within = list(within)
-    ok = envs[envs["signature"].notna()]
-    sig = ok.groupby(within + ["signature"], observed=True).agg(
-        value=("value", "mean"), hib=("higher_is_better", "first")).reset_index()
+    ok = envs.loc[envs["signature"].notna(), within + ["signature", "value", "higher_is_better"]]  # the columns read
+    grouped = ok.groupby(within + ["signature"], observed=True)  # two direct reductions (named .agg costs more)
+    sig = pd.DataFrame({"value": grouped["value"].mean(), "hib": grouped["higher_is_better"].first()}).reset_index()
     sig["rank_key"] = np.where(sig["hib"].astype(bool), -sig["value"], sig["value"])
     sig = sig.sort_values(within + ["rank_key", "signature"])
     sig["group"] = "G" + (sig.groupby(within, observed=True).cumcount() + 1).astype(str)
@@ -137,16 +138,21 @@ def explain_groups(groups: pd.DataFrame, within: Sequence[str] = SCOPE, *, permu
         return pd.DataFrame(columns=within + EXPLAIN_COLUMNS)
     ok = groups[groups["group"] != "nondeterministic"].reset_index(drop=True)
     texts = _attribute_texts(ok, within)
-    slim = ok[[c for c in dict.fromkeys([*within, "group", "software_env", "hardware_env", "observed_env"])
-               if c in ok.columns]]  # the scopes need these columns only: the attributes are in texts
+    # the columns the scopes read, as text once for the table (each scope takes its positions)
+    columns = {c: ok[c].astype(str).tolist() for c in ("group", "software_env", "hardware_env", "observed_env")
+               if c in ok.columns}
+    grouped = ok[within].groupby(within, observed=True, sort=True)
+    number_of = grouped.ngroup().to_numpy()  # each row's scope, numbered in the scopes' (sorted) order
     rows = []
-    for number, (key, part) in enumerate(slim.groupby(within, observed=True, sort=True)):
+    for number, key in enumerate(grouped.size().index.tolist()):
         key = key if isinstance(key, tuple) else (key,)
-        if part["group"].nunique() < 2:
+        positions = np.flatnonzero(number_of == number).tolist()
+        scope = {c: [values[i] for i in positions] for c, values in columns.items()}
+        if len(set(scope["group"])) < 2:
             continue
         rng = np.random.default_rng([seed, number])
         rows.append({**dict(zip(within, key)),
-                     **_explain_scope(part, within, permutations, rng, max_depth, (texts, part.index.tolist()))})
+                     **_explain_scope(scope, within, permutations, rng, max_depth, (texts, positions))})
     out = pd.DataFrame(rows, columns=within + EXPLAIN_COLUMNS)
     return _decide(out, alpha)
 
@@ -179,14 +185,15 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def _explain_scope(part: pd.DataFrame, within: List[str], permutations: int, rng: np.random.Generator,
-                   max_depth: int, texts: Optional[Tuple[Dict[str, List[str]], List[int]]] = None) -> Dict[str, Any]:
-    """The tree, aliases and permutation test of one scope's environments (``texts``: the
-    table's attribute texts and the scope's rows in it)."""
-    labels = part["group"].astype(str).tolist()
+def _explain_scope(scope: Dict[str, List[str]], within: List[str], permutations: int, rng: np.random.Generator,
+                   max_depth: int, texts: Tuple[Dict[str, List[str]], List[int]]) -> Dict[str, Any]:
+    """The tree, aliases and permutation test of one scope's environments (``scope``: its
+    group, software_env, hardware_env and observed_env as text; ``texts``: the table's
+    attribute texts and the scope's rows in it)."""
+    labels = scope["group"]
     names = sorted(set(labels), key=_group_order)
     code = np.array([names.index(g) for g in labels])
-    cands, aliases = _candidates(part, within, *(texts or (None, None)))
+    cands, aliases = _candidates(None, within, *texts)
     search = _TreeSearch(cands, len(labels), max_depth)
     impurity, leaves, node = search.best(code)
     rule = search.text(node, names)
@@ -196,12 +203,12 @@ def _explain_scope(part: pd.DataFrame, within: List[str], permutations: int, rng
     used = _tree_attributes(node)
     plan = ShufflePlan(search._splits, n, max_depth)
     tests = [_permutation_test(plan, code, strata, impurity, leaves, score, permutations, rng)
-             for strata in _design_strata(part, used)]
+             for strata in _design_strata(scope, used)]
     p_value, perm = max(tests, key=lambda t: t[0])  # a mixed tree must beat chance in both directions
     if "hardware_env" in within:
-        label_of = part["software_env"].astype(str).tolist()
+        label_of = scope["software_env"]
     else:
-        label_of = [h if o == h else f"{h} [{o}]" for h, o in zip(part["hardware_env"].astype(str), part["observed_env"].astype(str))]
+        label_of = [h if o == h else f"{h} [{o}]" for h, o in zip(scope["hardware_env"], scope["observed_env"])]
     by_group: Dict[str, List[str]] = {}
     for label, group in zip(label_of, labels):
         by_group.setdefault(group, []).append(label)
@@ -218,16 +225,21 @@ def _explain_scope(part: pd.DataFrame, within: List[str], permutations: int, rng
                 p_value=p_value, groups=members, score=score, perm_scores=perm)
 
 
-def _design_strata(part: pd.DataFrame, used: List[str]) -> List[np.ndarray]:
+def _design_strata(part: Union[pd.DataFrame, Mapping[str, List[str]]], used: List[str]) -> List[np.ndarray]:
     """The strata the labels are shuffled within, one array per test (module docstring):
-    hardware attributes within software stacks, software attributes within hardware."""
+    hardware attributes within software stacks, software attributes within hardware.
+    ``part``: the scope's rows, or its columns as text (numbered alike: by first appearance)."""
+    def text(column: str) -> np.ndarray:
+        if isinstance(part, pd.DataFrame):
+            return part[column].astype(str).to_numpy(dtype=object)
+        return np.array(part[column], dtype=object)
     hardware = [a for a in used if a not in SOFTWARE_ATTRIBUTES]
     software = [a for a in used if a in SOFTWARE_ATTRIBUTES]
     tests = []
     if hardware or not used:
-        tests.append(pd.factorize(part["software_env"].astype(str))[0])
+        tests.append(pd.factorize(text("software_env"))[0])
     if software:
-        tests.append(pd.factorize(part["hardware_env"].astype(str))[0])
+        tests.append(pd.factorize(text("hardware_env"))[0])
     return tests
 
 
@@ -251,7 +263,7 @@ def _attribute_texts(frame: pd.DataFrame, within: Sequence[str]) -> Dict[str, Li
             for attr in FINGERPRINT_ATTRIBUTES if attr in frame.columns and attr not in within}
 
 
-def _candidates(part: pd.DataFrame, within: List[str], texts: Optional[Dict[str, List[str]]] = None,
+def _candidates(part: Optional[pd.DataFrame], within: List[str], texts: Optional[Dict[str, List[str]]] = None,
                 rows: Optional[Sequence[int]] = None) -> Tuple[List[Tuple[str, List[Tuple[str, int]]]], Dict[str, List[str]]]:
     """Varying attributes as (name, [(value, bitmask of environments)]), one per distinct split,
     in tie-break order (implementation factors before location labels, then fewer distinct

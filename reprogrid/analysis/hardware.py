@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import List, Any, Dict, Optional, Sequence
 
+import numpy as np
 import pandas as pd
 import re
 
@@ -20,17 +21,27 @@ def hardware_check(df: pd.DataFrame) -> pd.DataFrame:
     same machine) and ``agrees``.
     """
     df = prepare(df)
-    pairs = (df.groupby(["hardware_env", "observed_machine", "device_class", "observed_hardware"], observed=True)
+    keys = ["hardware_env", "observed_machine", "device_class", "observed_hardware"]
+    pairs = (df[keys].groupby(keys, observed=True)
                .size().rename("n").reset_index())
-    machine_envs = pairs.groupby("observed_machine", observed=True)["hardware_env"].nunique()
+    # the pairs' columns as text once; each environment takes its positions (no frame cut per environment)
+    text = {c: pairs[c].astype(str).tolist() for c in ("hardware_env", "observed_machine", "device_class",
+                                                      "observed_hardware")}
+    envs_of: Dict[str, set] = {}  # machine -> the hardware environments that observed it
+    for machine, env in zip(text["observed_machine"], text["hardware_env"]):
+        envs_of.setdefault(machine, set()).add(env)
+    grouped = pairs.groupby("hardware_env", observed=True, sort=True)
+    number_of = grouped.ngroup().to_numpy()
+    counts = pairs["n"].tolist()
     rows = []
-    for hw, part in pairs.groupby("hardware_env", observed=True, sort=True):
-        observed = sorted(set(part["observed_hardware"].astype(str)))
-        machines = sorted(set(part["observed_machine"].astype(str)))
+    for number, hw in enumerate(grouped.size().index.tolist()):
+        at = np.flatnonzero(number_of == number).tolist()
+        observed = sorted({text["observed_hardware"][i] for i in at})
+        machines = sorted({text["observed_machine"][i] for i in at})
         mismatch = _name_mismatch(str(hw), observed)
-        shared = bool((machine_envs.reindex(part["observed_machine"].unique()).fillna(0) > 1).any())
-        devices = sorted(set(part["device_class"].astype(str)))
-        rows.append(dict(hardware_env=str(hw), device_class="/".join(devices), n_runs=int(part["n"].sum()),
+        shared = any(len(envs_of[m]) > 1 for m in machines)
+        devices = sorted({text["device_class"][i] for i in at})
+        rows.append(dict(hardware_env=str(hw), device_class="/".join(devices), n_runs=int(sum(counts[i] for i in at)),
                          observed="; ".join(observed), n_machines=len(machines), loose_pin=len(machines) > 1,
                          name_mismatch=mismatch, name_check=name_check(str(hw), observed), shared=shared,
                          agrees=(len(machines) == 1 and mismatch is not True)))
@@ -81,7 +92,7 @@ def _emulated(prepared: pd.DataFrame, hw: pd.DataFrame) -> set:
     other environments and none of those names that machine as its own model. A loose pin
     that landed on real machines other environments pin exactly is not emulated."""
     out = set(hw.loc[hw["name_mismatch"] == True, "hardware_env"].astype(str))  # noqa: E712
-    pairs = prepared.drop_duplicates(["hardware_env", "observed_machine"])[["hardware_env", "observed_machine"]].astype(str)
+    pairs = prepared[["hardware_env", "observed_machine"]].drop_duplicates().astype(str)
     matched = set(hw.loc[hw["name_check"] == "match", "hardware_env"].astype(str))
     real = set(pairs.loc[pairs["hardware_env"].isin(matched), "observed_machine"])
     for _, row in hw[(hw["shared"] == True) & (hw["name_mismatch"] != False)].iterrows():  # noqa: E712

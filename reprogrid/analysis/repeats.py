@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from reprogrid.analysis.columns import ACCURACY, CELL, LOSS, _ok, prepare
+from reprogrid.analysis.columns import ACCURACY, CELL, LOSS, _ok, prepare, reduce_groups
 
 LEVEL_BITWISE = "bitwise identical"
 LEVEL_METRICS = "equal metrics"
@@ -32,7 +32,7 @@ def determinism(df: pd.DataFrame) -> pd.DataFrame:
     keys = list(CELL)
     frame = df[keys + ["value", ACCURACY, LOSS, "predictions_sha256", "observed_machine"]]
     g = frame.groupby(keys, observed=True, sort=True)
-    out = g.agg(n=("value", "size"), n_hashes=("predictions_sha256", "count"),
+    out = reduce_groups(g, n=("value", "size"), n_hashes=("predictions_sha256", "count"),
                 distinct_hashes=("predictions_sha256", "nunique"),
                 distinct_accuracy=("value", "nunique"), distinct_loss=(LOSS, "nunique"),
                 value_min=("value", "min"), value_max=("value", "max"), value_mean=("value", "mean"),

@@ -146,19 +146,24 @@ def variance_decomposition(df: pd.DataFrame, det: Optional[pd.DataFrame] = None,
         values = part["value"].to_numpy(dtype=float)
         total = float(((values - values.mean()) ** 2).sum())
         hib = bool(part["higher_is_better"].iloc[0])
-        texts: Dict[str, pd.Series] = {}  # each column as text once per workload (factors share columns)
+        texts: Dict[str, List[str]] = {}  # each column as text once per workload (factors share columns)
         for factor, columns in FACTORS.items():
             for c in columns:
                 if c in part.columns and c not in texts:
                     texts[c] = _text(part[c])
-            present = [c for c in columns if c in texts and texts[c].nunique() > 1]
+            present = [c for c in columns if c in texts and len(set(texts[c])) > 1]
             if not present:
                 rows.append(dict(workload=str(workload), factor=factor, columns="", n_levels=1, eta_sq=float("nan"),
                                  effect=float("nan"), best_level="", worst_level="", moved_it=False,
                                  note="does not vary in these data", _split=()))
                 continue
-            level = pd.Series([" / ".join(t) for t in zip(*(texts[c] for c in present))], index=part.index)
-            means = part["value"].groupby(level).agg(["mean", "size"])  # not a copy of the wide frame per factor
+            level = np.array([" / ".join(t) for t in zip(*(texts[c] for c in present))], dtype=object)
+            # grouped by the levels' sorted codes (the order and means a group-by of the text gives, without
+            # hashing text in Arrow per factor), the means indexed by their level
+            codes, names = pd.factorize(level, sort=True)
+            grouped = part["value"].groupby(codes)
+            means = pd.DataFrame({"mean": grouped.mean().to_numpy(), "size": grouped.size().to_numpy()},
+                                 index=pd.Index(names, dtype=object))
             ss = float((means["size"] * (means["mean"] - values.mean()) ** 2).sum())
             order = means["mean"].sort_values(ascending=not hib)
             eta = _zero(ss / total) if total > 0 else float("nan")
@@ -169,7 +174,7 @@ def variance_decomposition(df: pd.DataFrame, det: Optional[pd.DataFrame] = None,
                              worst_level=str(order.index[-1]),
                              moved_it=bool(not own and eta > 0 and effect > 0),
                              note="every environment its own level: cannot tell" if own else "",
-                             _split=tuple(pd.factorize(level)[0])))
+                             _split=tuple(pd.factorize(level)[0].tolist())))
     out = pd.DataFrame(rows, columns=cols + ["_split"])
     out["confounded_with"] = _confounded_factors(out)
     return out.drop(columns="_split")[cols + ["confounded_with"]]
@@ -193,9 +198,9 @@ def _confounded_factors(out: pd.DataFrame) -> List[str]:
     return result
 
 
-def _text(series: pd.Series) -> pd.Series:
+def _text(series: pd.Series) -> List[str]:
     """Values as text, missing as '?' (so "not recorded" is a level of its own)."""
-    return pd.Series(["?" if pd.isna(v) else str(v) for v in series], index=series.index)
+    return ["?" if pd.isna(v) else str(v) for v in series]
 
 
 def environments_needed(df: pd.DataFrame, det: Optional[pd.DataFrame] = None, *,

@@ -93,8 +93,9 @@ def verdicts(df: pd.DataFrame, claims: Iterable[Any] = (), tolerances: Optional[
     out = pd.DataFrame(rows, columns=keys + COLUMNS)
     bad = det[det["deterministic"].eq(False).fillna(False).astype(bool)]
     if "device_class" in keys and not bad.empty:
-        dc = prepared.drop_duplicates(["workload", "software_env", "hardware_env", "observed_env", "seed"])
-        bad = bad.merge(dc[["workload", "software_env", "hardware_env", "observed_env", "seed", "device_class"]],
+        cell = ["workload", "software_env", "hardware_env", "observed_env", "seed"]
+        dc = prepared[[*cell, "device_class"]].drop_duplicates(cell)  # the columns read only
+        bad = bad.merge(dc,
                         on=["workload", "software_env", "hardware_env", "observed_env", "seed"], how="left")
     counts = bad.groupby([k for k in keys if k in bad.columns], observed=True).size() if not bad.empty else pd.Series(dtype=int)
     out["nondeterministic_cells"] = [int(counts.get(tuple(r[k] for k in keys) if len(keys) > 1 else r[keys[0]], 0))

@@ -75,7 +75,9 @@ def overview(prepared: pd.DataFrame, survival: Optional[pd.DataFrame] = None,
              workloads: Optional[Sequence[str]] = None) -> Optional[Overview]:
     """The overview of the prepared runs (``analysis.prepare``); ``survival``: its table, for
     each row's spread sentence. None without successful runs."""
-    ok = prepared[(prepared["status"].astype(str) == "ok") & prepared["value"].notna()]
+    # the columns read here only (each workload's rows are cut from a narrow frame)
+    runs_read = prepared[["workload", "status", "software_env", "hardware_env", "metric_name", "value"]]
+    ok = runs_read[(runs_read["status"].astype(str) == "ok") & runs_read["value"].notna()]
     if ok.empty:
         return None
     names = list(workloads) if workloads else sorted(set(ok["workload"].astype(str)))

@@ -111,6 +111,8 @@ def failures_by_type(df: pd.DataFrame) -> List[Dict[str, Any]]:
     (``error_type``, ``count``, one ``example`` message), commonest first."""
     if df is None or df.empty or "status" not in df.columns:
         return []
+    # the columns read here only (not a copy of every column per workload)
+    df = df[[c for c in ("workload", "status", "error_type", "error_message") if c in df.columns]]
     out = []
     for workload, part in df.groupby(df["workload"].astype(str), sort=True):
         failed = part[part["status"].astype(str) != "ok"]
