@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Union
@@ -174,6 +175,10 @@ def dryrun(dag_path: PathLike, *, slots: Optional[int] = None, pool: Optional[Pa
     (default: when no progress bar is drawn, i.e. stderr is not a terminal).
     """
     dag_path = Path(dag_path).absolute()
+    # The standard library finds the temporary folder by creating and removing a probe file
+    # in it; done before the lock, a SIGKILL of a run that holds the lock cannot leave that
+    # probe behind, beside the scratch the watchdog removes (the result is cached).
+    tempfile.gettempdir()
     lock = DagLock(dag_path)
     previous = lock.acquire()  # a second dry run of this DAG stops here (exit 2)
     try:
