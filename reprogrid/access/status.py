@@ -201,13 +201,17 @@ def _load_reader(pickled: str) -> Any:
     return OnlyJobEventLog(io.BytesIO(base64.b64decode(pickled))).load()
 
 
+def _key_of(st: os.stat_result) -> Tuple[int, int, int]:
+    """``(size, mtime_ns, inode)``: equal keys, same file."""
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
 def _stat_key(path: Path) -> Optional[Tuple[int, int, int]]:
-    """``(size, mtime_ns, inode)`` of the log, None when it cannot be read: equal keys, same log."""
+    """The log's key (``_key_of``), None when it cannot be read."""
     try:
-        st = os.stat(path)
+        return _key_of(os.stat(path))
     except OSError:
         return None
-    return st.st_size, st.st_mtime_ns, st.st_ino
 
 
 class EventLogFollower:
@@ -530,7 +534,7 @@ class StatusTracker:
         except FileNotFoundError:
             self._status_key, self._status = None, None
             return None
-        key = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        key = _key_of(stat)
         if key != self._status_key:
             self._status = read_node_status(path)
             self._status_key = key

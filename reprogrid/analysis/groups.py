@@ -103,8 +103,8 @@ def outcome_groups(df: pd.DataFrame, within: Sequence[str] = SCOPE,
         return envs.assign(group=pd.Series(dtype=str), n_groups=pd.Series(dtype=int))
     within = list(within)
     ok = envs.loc[envs["signature"].notna(), within + ["signature", "value", "higher_is_better"]]  # the columns read
-    grouped = ok.groupby(within + ["signature"], observed=True)  # two direct reductions (named .agg costs more)
-    sig = pd.DataFrame({"value": grouped["value"].mean(), "hib": grouped["higher_is_better"].first()}).reset_index()
+    sig = reduce_groups(ok.groupby(within + ["signature"], observed=True),
+                        value=("value", "mean"), hib=("higher_is_better", "first")).reset_index()
     sig["rank_key"] = np.where(sig["hib"].astype(bool), -sig["value"], sig["value"])
     sig = sig.sort_values(within + ["rank_key", "signature"])
     sig["group"] = "G" + (sig.groupby(within, observed=True).cumcount() + 1).astype(str)

@@ -207,14 +207,12 @@ def gather(submit_dir: PathLike, *, output: Optional[PathLike] = None, workers: 
                           runs=[], unexpected=unexpected, ignored_files=ignored, skipped_files=skipped)
 
     def report() -> Dict[str, Any]:  # called once every run is classified, before the report is written
-        called.append(True)
         result.runs[:] = ordered_runs(manifest["runs"], g.runs, skipped)
         result.corrupt_files[:] = sorted(g.corrupt_files, key=lambda p: p["run_id"])  # stable: a run's files in order
         result.extra_columns.clear()
         result.extra_columns.update(g.extra_columns)
         return result.to_dict()
 
-    called: List[bool] = []
     prev = regather.previous(dataset_dir, digest) if incremental else None
     try:
         if prev is not None and regather.unchanged(g, prev, result):
@@ -239,8 +237,6 @@ def gather(submit_dir: PathLike, *, output: Optional[PathLike] = None, workers: 
     finally:
         if prev is not None:
             prev.close()
-    if not called:  # write_dataset calls it after the last table; for a study of no runs it is here
-        report()
     result.rows_written, result.parts_written, result.parts_kept = done
     result.files_read = g.files_read
     return result

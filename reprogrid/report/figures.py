@@ -192,16 +192,14 @@ def export_figures(df: pd.DataFrame, out_dir: PathLike, *, det: Optional[pd.Data
     return write_figures({k: fix_layout(v) for k, v in figures.items() if v is not None}, out_dir, formats)
 
 
-def write_figures(figures: Dict[str, object], out_dir: PathLike, formats: Sequence[str] = ("png", "svg"),
-                  done: Optional[Dict[str, bytes]] = None) -> List[Path]:
-    """Each figure in each format, atomically; ``done`` maps ``name.fmt`` to bytes already drawn."""
+def write_figures(figures: Dict[str, object], out_dir: PathLike, formats: Sequence[str] = ("png", "svg")) -> List[Path]:
+    """Each figure in each format, atomically."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, fig in figures.items():
         for fmt in formats:
-            data = (done or {}).get(f"{name}.{fmt}") or to_bytes(fig, fmt)
             path = out / f"{name}.{fmt}"
-            write_bytes_atomic(path, data)
+            write_bytes_atomic(path, to_bytes(fig, fmt))
             paths.append(path)
     return paths

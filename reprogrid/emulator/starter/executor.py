@@ -172,25 +172,18 @@ class Executor:
         self.urls = urls
         self.pythons = dict(pythons)
         self.bin_dir = os.path.dirname(sys.executable)
-        self._machine_text: Dict[int, str] = {}
         self._machine_bytes: Dict[int, bytes] = {}
         self._templates: Dict[int, tuple] = {}  # key -> (the ad, its _Template)
         self._inside: Dict[tuple, bool] = {}
-
-    def machine_text(self, machine: classad.ClassAd) -> str:
-        key = id(machine)
-        text = self._machine_text.get(key)
-        if text is None:
-            # The marker lets the job's fingerprint (and so the report) tell an emulated
-            # machine from a real one: the ad's site and CPU are the ones requested.
-            text = self._machine_text[key] = machine.printOld().rstrip("\n") + "\nReprogridEmulated = true\n"
-        return text
 
     def machine_bytes(self, machine: classad.ClassAd) -> bytes:
         key = id(machine)
         data = self._machine_bytes.get(key)
         if data is None:
-            data = self._machine_bytes[key] = self.machine_text(machine).encode()
+            # The marker lets the job's fingerprint (and so the report) tell an emulated
+            # machine from a real one: the ad's site and CPU are the ones requested.
+            text = machine.printOld().rstrip("\n") + "\nReprogridEmulated = true\n"
+            data = self._machine_bytes[key] = text.encode()
         return data
 
     def _template(self, ad: classad.ClassAd, key: Optional[int]) -> _Template:

@@ -243,6 +243,9 @@ class Processes:
                 self._take_started()
             else:
                 self._reap(fd)
+        self._sweep_if_due()
+
+    def _sweep_if_due(self) -> None:
         if self._sweep_due:
             self._sweep_due = False
             self.sweep()
@@ -339,9 +342,7 @@ class Processes:
             self.release(child.proc.pid)
             self._end_owner(child)
             child.on_stop(reason)
-        if self._sweep_due:
-            self._sweep_due = False
-            self.sweep()
+        self._sweep_if_due()
 
     def close(self) -> None:
         """The run is over: nothing of ours is left, and we stop being a subreaper (also when
