@@ -102,7 +102,8 @@ class NodeMachine:
             if cs.waiting == 0 and cs.status == STATUS_NOT_READY:
                 self._ready(cs)
 
-    def _node_failed(self, st: NodeState, why: str, futile: bool = True) -> None:
+    def _node_failed(self, st: NodeState, why: str, futile: bool = True, shown: str = "") -> None:
+        """``why`` as DAGMan words it (the status file); ``shown``: what the progress line says instead."""
         node = st.node
         if node.service:  # "If this node fails ... this will not register as an error"
             st.status, st.details = STATUS_ERROR, why
@@ -122,7 +123,7 @@ class NodeMachine:
         st.status = STATUS_ERROR
         st.details = why + (f" (after {st.retries} node retries)" if node.retry else "")
         self.counts["failed"] += 1
-        self.progress.node(node.name, False, why)
+        self.progress.node(node.name, False, shown or why)
         if self.dag_status == DAG_OK and (self.aborted is None or node.final):
             self.dag_status = DAG_NODE_FAILED  # an abort sets the status after the node failed
         if futile:
@@ -298,7 +299,9 @@ class NodeMachine:
         if ret == 0:
             self._node_done(st)
         elif any(p.aborted for p in st.procs):
-            self._node_failed(st, f"HTCondor reported ULOG_JOB_ABORTED event for job proc ({st.cluster}.0.0)", futile)
+            held = st.details[len("held: "):] if st.details.startswith("held: ") else ""
+            self._node_failed(st, f"HTCondor reported ULOG_JOB_ABORTED event for job proc ({st.cluster}.0.0)", futile,
+                              shown=f"held: {held}" if held else "")
         elif ret < 0:
             self._node_failed(st, f"Job proc ({st.cluster}.0.0) failed with signal {-ret}", futile)
         else:

@@ -22,6 +22,7 @@ from reprogrid.emulator.dagman.model import Script
 from reprogrid.emulator.dagman.nodestate import NodeState
 from reprogrid.emulator.dagman.scripts import ScriptContext, script_argv
 from reprogrid.emulator.starter.executor import die_with_parent
+from reprogrid.emulator.starter.forkgate import FORK_GATE
 from reprogrid.emulator.starter.processes import OWNER_VAR
 
 if TYPE_CHECKING:  # the scheduler owns the runner; imported for the annotation only
@@ -86,10 +87,11 @@ class ScriptRunner:
         owner = d.processes.new_owner()
         debug = None if script.debug_file is None else (tempfile.TemporaryFile(), tempfile.TemporaryFile())
         try:
-            proc = subprocess.Popen(argv, cwd=str(d.dag.node_dir(st.node)), stdin=subprocess.DEVNULL,
-                                    stdout=debug[0] if debug else d.log.fileno(),
-                                    stderr=debug[1] if debug else subprocess.STDOUT, start_new_session=True,
-                                    env={**os.environ, OWNER_VAR: owner}, preexec_fn=die_with_parent())
+            with FORK_GATE.forking():  # not while a launch writes a job's executable (see forkgate)
+                proc = subprocess.Popen(argv, cwd=str(d.dag.node_dir(st.node)), stdin=subprocess.DEVNULL,
+                                        stdout=debug[0] if debug else d.log.fileno(),
+                                        stderr=debug[1] if debug else subprocess.STDOUT, start_new_session=True,
+                                        env={**os.environ, OWNER_VAR: owner}, preexec_fn=die_with_parent())
         except OSError as err:
             d.processes.forget(owner)
             d.log(f"{kind} script of node {st.node.name} could not start: {err}")

@@ -25,18 +25,22 @@ from ``prepare``; the schedd makes it a hold of the job. Scratch folders are nam
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Set, Tuple, Union
 
 
 from reprogrid.emulator.starter.argv import job_arguments, job_environment
+from reprogrid.emulator.starter.forkgate import FORK_GATE
 from reprogrid.core.files import pid_alive
 from reprogrid.emulator.starter.processes import OWNER_VAR
 from reprogrid.emulator.starter.transfer import TransferError, UrlMapper, parse_remaps, split_list, transfer_inputs, transfer_outputs
@@ -123,13 +127,20 @@ def _write_new(path: str, data: bytes) -> None:
 
 
 _null_fd: Optional[int] = None
+#: Pauses before each new try of an ``exec`` refused with ETXTBSY (then the job is held).
+_BUSY_PAUSES = (0.01, 0.05, 0.2, 0.5)
+
+
+_null_lock = threading.Lock()
 
 
 def _devnull() -> int:
     """This process's own /dev/null descriptor (close-on-exec: a job gets it only as a stream)."""
     global _null_fd
     if _null_fd is None:
-        _null_fd = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        with _null_lock:  # launches run on several threads: one descriptor, not one leaked per race
+            if _null_fd is None:
+                _null_fd = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     return _null_fd
 
 
@@ -255,16 +266,19 @@ class Executor:
         exe = t.exe
         skip = {".job.ad", ".machine.ad"}
         if not t.local:
-            if t.inputs:
-                transfer_inputs(t.inputs, t.iwd, sandbox, self.urls)
             # condor copies the executable into the sandbox unless transfer_executable = false;
             # executables from system folders (/bin/true, /usr/bin/env) are run in place.
-            if t.transfer_exe and os.path.isfile(exe) and self._inside_iwd(exe, t.iwd):
-                name = os.path.basename(exe)
-                copied = box + "/" + name
-                shutil.copy2(exe, copied)
-                exe = copied
-                skip.add(name)
+            copy_exe = t.transfer_exe and os.path.isfile(exe) and self._inside_iwd(exe, t.iwd)
+            if t.inputs or copy_exe:
+                with FORK_GATE.writing():  # no fork may see these files open for writing
+                    if t.inputs:
+                        transfer_inputs(t.inputs, t.iwd, sandbox, self.urls)
+                    if copy_exe:
+                        name = os.path.basename(exe)
+                        copied = box + "/" + name
+                        shutil.copy2(exe, copied)
+                        exe = copied
+                        skip.add(name)
         env = dict(t.env)
         env["_CONDOR_SCRATCH_DIR"] = box
         env["_CONDOR_JOB_AD"] = job_ad_path
@@ -296,11 +310,21 @@ class Executor:
         err = out if (launch.stderr == launch.stdout and out is not null) else opener(launch.stderr, "wb")
         inp = opener(launch.stdin, "rb") if launch.stdin and launch.stdin != "/dev/null" else null
         try:
-            # No preexec_fn here: it makes every spawn a full fork (measured 1,109 -> 269 nodes/s);
-            # the watchdog kills the job's whole group (grandchildren too) when the dry run dies.
-            proc = subprocess.Popen(launch.argv, cwd=str(launch.cwd), env=launch.env, stdin=inp, stdout=out,
-                                    stderr=err, start_new_session=True, close_fds=True)
-            return proc
+            pauses = iter(_BUSY_PAUSES)
+            while True:
+                try:
+                    # No preexec_fn here: it makes every spawn a full fork (measured 1,109 -> 269 nodes/s);
+                    # the watchdog kills the job's whole group (grandchildren too) when the dry run dies.
+                    with FORK_GATE.forking():
+                        return subprocess.Popen(launch.argv, cwd=str(launch.cwd), env=launch.env, stdin=inp,
+                                                stdout=out, stderr=err, start_new_session=True, close_fds=True)
+                except OSError as error:
+                    # a fork made outside the gate (a caller's own thread) can still hold the
+                    # executable open for a moment: the refusal is transient, try again
+                    pause = next(pauses, None)
+                    if error.errno != errno.ETXTBSY or pause is None:
+                        raise
+                    time.sleep(pause)
         finally:
             for fh in {id(x): x for x in (out, err, inp)}.values():
                 if fh is not null:
