@@ -18,6 +18,7 @@ from reprogrid.condor.dagcodes import (DAG_ABORTED, DAG_CYCLE, DAG_STATUS_NAMES,
                                        STATUS_FUTILE, STATUS_NOT_READY, STATUS_POSTRUN, STATUS_PRERUN, STATUS_READY,
                                        STATUS_SUBMITTED)
 from reprogrid.emulator.dagman.nodestate import NodeState
+from reprogrid.emulator.starter.eventlog import SecondStamps
 
 
 class Log:
@@ -31,14 +32,7 @@ class Log:
     def __call__(self, message: str) -> None:
         self.handle.write(self.stamp() + " " + message + "\n")
 
-    _stamp = (-1, "")
-
-    def stamp(self) -> str:
-        """Now as dagman.out writes it (``%m/%d/%y %H:%M:%S``): one strftime per second."""
-        second = int(time.time())
-        if self._stamp[0] != second:
-            self._stamp = (second, time.strftime("%m/%d/%y %H:%M:%S", time.localtime(second)))
-        return self._stamp[1]
+    stamp = SecondStamps("%m/%d/%y %H:%M:%S")  # now, as dagman.out writes it
 
     def fileno(self) -> int:
         self.handle.flush()

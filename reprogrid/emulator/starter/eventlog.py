@@ -30,15 +30,24 @@ HOST = "<127.0.0.1:0?addrs=127.0.0.1-0&alias=reprogrid-dryrun>"
 _USAGE = "Usr 0 00:00:00, Sys 0 00:00:00"
 
 
-_last_stamp = (-1, "")
+class SecondStamps:
+    """``time.strftime(fmt)`` of a second, worked out once per second: events and log lines
+    come in bursts, and strftime is most of what writing one costs."""
+
+    __slots__ = ("fmt", "_last")
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+        self._last = (-1, "")
+
+    def __call__(self, t: Optional[float] = None) -> str:
+        second = int(t if t is not None else time.time())
+        if self._last[0] != second:
+            self._last = (second, time.strftime(self.fmt, time.localtime(second)))
+        return self._last[1]
 
 
-def _stamp(t: Optional[float]) -> str:
-    global _last_stamp
-    second = int(t if t is not None else time.time())
-    if _last_stamp[0] != second:  # one strftime per second, not per event
-        _last_stamp = (second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second)))
-    return _last_stamp[1]
+_stamp = SecondStamps("%Y-%m-%d %H:%M:%S")  # as the schedd and starter write events
 
 
 def _id(cluster: int, proc: int) -> str:
