@@ -197,10 +197,11 @@ class AdFacts:
     its universe, requests, user log, ``$$()`` references and its text without the per-proc
     attributes (:data:`PROC_ATTRS`), which :meth:`text_for` adds for each proc."""
 
-    __slots__ = ("ad", "local", "requests", "log", "machine_refs", "_text")
+    __slots__ = ("ad", "local", "requests", "log", "machine_refs", "_text", "template")
 
     def __init__(self, ad: classad.ClassAd, local: bool, requests: Tuple[int, int, int, int]) -> None:
         self.ad, self.local, self.requests = ad, local, requests
+        self.template: object = None  # the starter's launch template of the ad, once the schedd asked for it
         self.log: Optional[Path] = Path(ad.eval("UserLog")) if "UserLog" in ad else None
         text = ad.printOld()
         self.machine_refs = "$$(" in text

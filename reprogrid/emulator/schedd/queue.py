@@ -257,12 +257,14 @@ class Schedd:
         the job's (a hold), never as a crash of the dry run."""
         tag = f"{cluster.node}.{cluster.id}.{proc.index}"
         owner = self.processes.new_owner()
-        ad, executor = proc.ad, self.executor
-        text, key = proc.facts.text_for(proc.attrs), (None if proc.expanded else id(ad))
+        ad, executor, facts = proc.ad, self.executor, proc.facts
+        text = facts.text_for(proc.attrs)
 
         def work() -> Tuple[Optional[Launch], object, str]:
             try:
-                launch = executor.prepare(ad, machine, tag, slot, cpus, owner, text, key)
+                if facts.template is None:  # once per shared job ad (an ad with $$() expanded has facts of its own);
+                    facts.template = executor.template(ad)  # two threads may both make it: the same value
+                launch = executor.prepare(ad, machine, tag, slot, cpus, owner, text, facts.template)
             except TransferError as err:
                 executor.discard(tag)
                 return None, None, str(err)

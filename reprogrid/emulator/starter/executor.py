@@ -99,7 +99,7 @@ class Launch:
 
 
 @dataclass
-class _Template:
+class JobTemplate:
     """What every launch of one job ad has in common (its sandbox, slot and owner aside)."""
 
     iwd: Path
@@ -184,7 +184,6 @@ class Executor:
         self.pythons = dict(pythons)
         self.bin_dir = os.path.dirname(sys.executable)
         self._machine_bytes: Dict[int, bytes] = {}
-        self._templates: Dict[int, tuple] = {}  # key -> (the ad, its _Template)
         self._inside: Dict[tuple, bool] = {}
 
     def machine_bytes(self, machine: classad.ClassAd) -> bytes:
@@ -197,13 +196,8 @@ class Executor:
             data = self._machine_bytes[key] = text.encode()
         return data
 
-    def _template(self, ad: classad.ClassAd, key: Optional[int]) -> _Template:
-        """What every launch of ``ad`` shares, worked out once per ``key`` (the id of a
-        cached job ad the caller keeps alive; None: not cached, e.g. an ad with ``$$()`` expanded)."""
-        if key is not None:
-            hit = self._templates.get(key)
-            if hit is not None and hit[0] is ad:
-                return hit[1]
+    def template(self, ad: classad.ClassAd) -> JobTemplate:
+        """What every launch of ``ad`` shares (the caller may keep it, e.g. one per shared job ad)."""
         iwd = Path(ad_string(ad, "Iwd") or ".")
         local = is_local(ad)
         cmd = ad_string(ad, "Cmd") or ""
@@ -230,14 +224,11 @@ class Executor:
             note = (f"container universe: image {image} is not started; the job runs on the host "
                     f"with REPROGRID_PYTHON={python}" + (f" (software env {software})" if software else ""))
         resolve = (lambda p: None if p is None else (p if os.path.isabs(p) else str(iwd / p)))
-        template = _Template(
+        return JobTemplate(
             iwd=iwd, local=local, exe=cmd if os.path.isabs(cmd) else str(iwd / cmd), inputs=inputs, env=env,
             args=job_arguments(ad), stdout=resolve(ad_string(ad, "Out")), stderr=resolve(ad_string(ad, "Err")),
             stdin=resolve(ad_string(ad, "In")), note=note,
             transfer_exe=ad.get("TransferExecutable", True) is not False)
-        if key is not None:
-            self._templates[key] = (ad, template)
-        return template
 
     def _inside_iwd(self, exe: str, iwd: Path) -> bool:
         key = (exe, iwd)
@@ -247,12 +238,13 @@ class Executor:
         return hit
 
     def prepare(self, ad: classad.ClassAd, machine: classad.ClassAd, tag: str, slot: str, cpus: int,
-                owner: str = "", ad_text: Optional[str] = None, key: Optional[int] = None) -> Launch:
+                owner: str = "", ad_text: Optional[str] = None, template: Optional[JobTemplate] = None) -> Launch:
         """The sandbox made and filled, and the job's argv and environment (``owner``: the
         marker of its processes, see ``processes``; ``ad_text``: the job ad to write, the
-        ad's own text by default; ``key``: see :meth:`_template`). Raises ``OSError`` when
-        the sandbox cannot be made and ``TransferError`` when an input cannot be transferred."""
-        t = self._template(ad, key)
+        ad's own text by default; ``template``: :meth:`template` of ``ad`` when the caller
+        keeps one). Raises ``OSError`` when the sandbox cannot be made and ``TransferError``
+        when an input cannot be transferred."""
+        t = template if template is not None else self.template(ad)
         sandbox = self.scratch_root / tag
         box = str(sandbox)
         try:
