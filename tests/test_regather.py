@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from reprogrid.core.files import is_temp_name
-from reprogrid.gather import dataset, gather, regather
+from reprogrid.gather import dataset, gather, index, regather
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_gather import make_record, make_submit, write_parquet  # noqa: E402
@@ -58,9 +58,11 @@ def _stats(folder: Path) -> Dict[str, tuple]:
 
 def _index(folder: Path) -> Dict[str, List]:
     """Run id -> [files, the part file holding its row, problems, extra columns]."""
-    index = json.loads((folder / regather.INDEX_NAME).read_text())
-    return {stem: [sig, None if part is None else index["parts"][part], *rest]
-            for stem, (sig, part, *rest) in index["runs"].items()}
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return index.read_runs(fd, json.loads((folder / index.INDEX_NAME).read_text()))
+    finally:
+        os.close(fd)
 
 
 def _rows(folder: Path):
@@ -94,8 +96,8 @@ def test_a_changed_run_rewrites_only_its_part(tmp_path):
     assert first.parts_written == 10 and first.rows_written == 90  # 45 rows a workload: 10 + 10 + 10 + 10 + 5
     assert sorted(p.name for p in (data / "workload=mnist_convnet").iterdir()) == [f"part-{i}.parquet" for i in range(5)]
     assert all(pq.ParquetFile(p).metadata.num_rows <= PART_ROWS for p in data.rglob("*.parquet"))
-    index = _index(data)
-    where = {stem: entry[1] for stem, entry in index.items()}
+    entries = _index(data)
+    where = {stem: entry[1] for stem, entry in entries.items()}
     for part in set(where.values()):  # the index says which part holds each run's row
         assert set(pq.read_table(data / part, columns=["run_id"]).column("run_id").to_pylist()) == \
             {stem for stem, p in where.items() if p == part}
@@ -172,9 +174,9 @@ def test_a_dataset_changed_by_hand_or_of_an_older_layout_is_gathered_in_full(tmp
     res = gather(submit, progress=False)
     assert res.files_read == 50 and res.parts_kept == 0
     _same_as_full(data, submit, tmp_path)
-    index = json.loads((data / regather.INDEX_NAME).read_text())
-    index["schema"] = "reprogrid.gather-index/1"
-    (data / regather.INDEX_NAME).write_text(json.dumps(index))
+    head = json.loads((data / index.INDEX_NAME).read_text())
+    head["schema"] = "reprogrid.gather-index/1"
+    (data / index.INDEX_NAME).write_text(json.dumps(head))
     assert gather(submit, progress=False).files_read == 50
 
 

@@ -62,14 +62,14 @@ def run(args: argparse.Namespace) -> int:
 def _lock_lines(submit_dir, output) -> list:  # noqa: ANN001
     """Per software environment with a stack lock: ran as declared, or what differed."""
     from reprogrid import tree
-    from reprogrid.gather.dataset import load_dataset
-    from reprogrid.core.errors import UserError
-    from reprogrid.analysis.locks import compare_with_locks, lock_sentence
 
     software = tree.read_manifest(submit_dir).get("software") or {}
     locks = {str(n): dict(e["lock"]) for n, e in software.items() if isinstance(e, dict) and e.get("lock")}
     if not locks:
-        return []
+        return []  # before the imports below: they load pandas, which a study without locks never needs
+    from reprogrid.gather.dataset import load_dataset
+    from reprogrid.core.errors import UserError
+    from reprogrid.analysis.locks import compare_with_locks, lock_sentence
     try:
         df = load_dataset(output or submit_dir)
     except (UserError, OSError):  # no dataset (nothing gathered): nothing to compare
