@@ -74,6 +74,7 @@ class GatherResult:
     files_read: int = 0  # record files read this time (the rest were unchanged since the last gather)
     parts_written: int = 0  # part files written this time (the rest were kept: hard links to the last gather's)
     parts_kept: int = 0
+    software: Dict[str, Any] = field(default_factory=dict, repr=False)  # the manifest's, for the command's lock check
 
     @property
     def counts(self) -> Dict[str, int]:
@@ -204,7 +205,8 @@ def gather(submit_dir: PathLike, *, output: Optional[PathLike] = None, workers: 
     skipped = {name: f"{what}, not a record file: skipped; replace it with the job's record" for name in ignored
                if (what := not_regular(os.path.join(submit, tree.RESULTS_DIR, name)))}
     result = GatherResult(submit_dir=submit, dataset_dir=dataset_dir, report_path=dataset_dir / REPORT_NAME,
-                          runs=[], unexpected=unexpected, ignored_files=ignored, skipped_files=skipped)
+                          runs=[], unexpected=unexpected, ignored_files=ignored, skipped_files=skipped,
+                          software=manifest.get("software") or {})
 
     def report() -> Dict[str, Any]:  # called once every run is classified, before the report is written
         result.runs[:] = ordered_runs(manifest["runs"], g.runs, skipped)
@@ -216,7 +218,7 @@ def gather(submit_dir: PathLike, *, output: Optional[PathLike] = None, workers: 
     head = {"manifest_sha256": digest, "records_sha256": index.records_digest(stats)}
     prev = regather.previous(dataset_dir, digest) if incremental else None
     try:
-        if prev is not None and regather.unchanged(g, prev, result):
+        if prev is not None and regather.unchanged(prev, head, result):
             sweep_leftovers(dataset_dir)  # what a gather killed after its swap left beside the dataset
             return result  # nothing changed since the last gather: nothing is read or written
         done = None

@@ -49,10 +49,9 @@ def parts_schema() -> str:
 
 
 def records_digest(stats: Dict[str, Tuple[int, int]]) -> str:
-    """A digest of the record files as found (file name, size, mtime in ns): equal when no
-    record file came, went or changed."""
-    items = sorted((os.path.basename(path), size, mtime) for path, (size, mtime) in stats.items())
-    return hashlib.sha256(repr(items).encode()).hexdigest()
+    """A digest of the record files as found (path, size, mtime in ns): equal when no record
+    file came, went or changed (and the submit folder is named the same way)."""
+    return hashlib.sha256(repr(sorted(stats.items())).encode()).hexdigest()
 
 
 def entry_file(part: Optional[str]) -> str:

@@ -139,15 +139,15 @@ def previous(dataset_dir: Path, digest: str) -> Optional[Previous]:
     return None
 
 
-def unchanged(g: Gathering, prev: Previous, result: Any) -> bool:
+def unchanged(prev: Previous, head: Dict[str, str], result: Any) -> bool:
     """Whether nothing the last gather read or wrote has changed since (by stat); if so
     ``result`` (a ``GatherResult``) is filled from its report.
 
-    That is: the record files (names, sizes, mtimes) are those the index recorded, the
-    files that are not records are the same, and the dataset is intact. No run's entry is
-    read: the index's digest of the record files is compared with theirs now.
+    That is: the record files are those the index recorded (its digest of their paths,
+    sizes and mtimes equals ``head``'s, taken now: no run's entry is read), the files that
+    are not records are the same, and the dataset is intact.
     """
-    if prev.head["records_sha256"] != index.records_digest(g.stats) or not prev.intact():
+    if prev.head["records_sha256"] != head["records_sha256"] or not prev.intact():
         return False
     try:
         old = prev.report
