@@ -211,8 +211,9 @@ def test_an_index_of_the_earlier_layout_is_said_and_replaced_by_a_full_gather(tm
     _same_as_full(data, submit, tmp_path)
 
 
-def test_nothing_changed_imports_neither_pyarrow_nor_pandas(tmp_path):
-    """The whole command, as a user runs it: stat, compare with the index, print the last report."""
+def test_nothing_changed_imports_neither_pyarrow_nor_pandas_and_a_changed_run_no_pandas(tmp_path):
+    """The whole command, as a user runs it: stat, compare with the index, print the last report;
+    a changed run is read and its part rewritten through pyarrow's own arrays."""
     submit = _study(tmp_path / "sub", 15)
     gather(submit, progress=False)
     code = ("import sys; from reprogrid.cli import main; rc = main(['gather', sys.argv[1]]); "
@@ -220,6 +221,10 @@ def test_nothing_changed_imports_neither_pyarrow_nor_pandas(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(submit)], capture_output=True, text=True, check=True,
                          env=dict(os.environ, PYTHONPATH=str(ROOT), REPROGRID_PROGRESS="0")).stdout
     assert "0 file(s) read" in out and out.strip().splitlines()[-1] == "0 []"
+    _record(submit, "mnist_convnet", 4, status="failed")  # one run changed: its part is rewritten, still without pandas
+    out = subprocess.run([sys.executable, "-c", code, str(submit)], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT), REPROGRID_PROGRESS="0")).stdout
+    assert "1 file(s) read" in out and "pandas" not in out.strip().splitlines()[-1]
 
 
 def test_a_gather_that_replaced_the_dataset_meanwhile_leads_to_a_full_gather(tmp_path, monkeypatch):

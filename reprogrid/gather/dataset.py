@@ -143,6 +143,39 @@ class DatasetWriter:
             write_empty(self.root)
 
 
+def string_array(values: List[str]):
+    """An Arrow string array of ``values``, built from its buffers: ``pa.array`` on a Python
+    list imports pandas (pyarrow checks for pandas objects), half a second a re-gather
+    never otherwise needs."""
+    import array
+    import sys
+
+    import pyarrow as pa
+
+    if sys.byteorder != "little":  # pragma: no cover - Arrow's buffers are little-endian
+        return pa.array(values, pa.string())
+    data = [value.encode("utf-8") for value in values]
+    offsets = array.array("i", [0])
+    total = 0
+    for item in data:
+        total += len(item)
+        offsets.append(total)
+    return pa.Array.from_buffers(pa.string(), len(data), [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(data))])
+
+
+def int_array(values: List[int]):
+    """An Arrow int64 array of ``values`` (row numbers for ``take``), from its buffer: not
+    ``pa.array``, which imports pandas (see :func:`string_array`)."""
+    import array
+    import sys
+
+    import pyarrow as pa
+
+    if sys.byteorder != "little":  # pragma: no cover - Arrow's buffers are little-endian
+        return pa.array(values, pa.int64())
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(array.array("q", values).tobytes())])
+
+
 def write_empty(root: Path) -> None:
     """The file an empty dataset holds, so its schema stays discoverable."""
     import pyarrow.parquet as pq

@@ -131,7 +131,10 @@ def _polars():
 
 @functools.lru_cache(maxsize=1)
 def _polars_schema():
-    return _polars().from_arrow(arrow_schema().empty_table()).schema
+    import pyarrow as pa
+
+    schema = arrow_schema()  # an empty table of nulls: Schema.empty_table() would import pandas
+    return _polars().from_arrow(pa.Table.from_arrays([pa.nulls(0, f.type) for f in schema], schema=schema)).schema
 
 
 def _spans(rows: Rows, paths: List[str], files: List[str], counts: List[int]) -> Dict[str, Found]:

@@ -40,7 +40,7 @@ from reprogrid.core.progress import Progress
 from reprogrid.gather import dataset, index
 from reprogrid.gather.classify import Gathering, chunk_table, classify_chunk, progress_counts, reuse
 from reprogrid.gather.dataset import (REPORT_NAME, conform, file_sizes, part_folder, part_name, part_number,
-                                      report_json, write_empty, write_part)
+                                      report_json, string_array, write_empty, write_part)
 from reprogrid.gather.records import read_items, reader_threads
 
 class Stale(Exception):
@@ -108,7 +108,7 @@ class Previous:
 
         with self._open(rel) as f:
             try:
-                return conform(pq.read_table(f))
+                return conform(pq.ParquetFile(f).read())  # not pq.read_table: it imports pandas
             except Exception as err:  # noqa: BLE001 - damaged in place (same size, older mtime): gather in full
                 raise Stale(f"{rel}: {err}") from None
 
@@ -261,7 +261,7 @@ def _rewrite(g: Gathering, prev: Previous, tmp: Path, part: str, todo: List[str]
     keep = [stem for stem in old_members if stem not in redo and stem in present]
     if keep:
         old = prev.read_part(part)
-        pieces.append(old.filter(pc.is_in(old.column("run_id"), value_set=pa.array(keep, pa.string()))))
+        pieces.append(old.filter(pc.is_in(old.column("run_id"), value_set=string_array(keep))))
     if not pieces:
         return 0
     return write_part(tmp, part, pa.concat_tables(pieces).sort_by("run_id"))
