@@ -150,16 +150,27 @@ def _files(folder: Path) -> Dict[str, Tuple[int, int, int]]:
     return out
 
 
-def _written(before: Dict[str, Tuple[int, int, int]], after: Dict[str, Tuple[int, int, int]]) -> Tuple[int, int, int]:
+def _written(before: Dict[str, Tuple[int, int, int]], after: Dict[str, Tuple[int, int, int]]) -> Tuple[int, int, int, int]:
     """Of ``after``'s files, those written since ``before`` (a new inode or mtime): bytes and
-    number of part files, and bytes of the rest (the report and the index)."""
+    number of part files, bytes of the report, bytes of the rest (the index)."""
     old = {(ino, mtime) for ino, mtime, _ in before.values()}
     new = [(rel, size) for rel, (ino, mtime, size) in after.items() if (ino, mtime) not in old]
     parts = [size for rel, size in new if rel.endswith(".parquet")]
-    return sum(parts), len(parts), sum(size for rel, size in new if not rel.endswith(".parquet"))
+    report = sum(size for rel, size in new if rel == "_gather_report.json")
+    return sum(parts), len(parts), report, sum(size for rel, size in new if not rel.endswith(".parquet")) - report
 
 
-def regather_only(submit: Path, repeats: int, base_root: str) -> None:
+def _callgrind(argv: List[str], env: Dict[str, str]) -> int:
+    """Instructions executed by one whole process (valgrind's callgrind): a load-free count."""
+    proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv], env=env,
+                          capture_output=True, text=True, check=True)
+    for line in proc.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.rsplit(":", 1)[1].strip())
+    raise SystemExit("callgrind printed no count: " + proc.stderr[-2000:])
+
+
+def regather_only(submit: Path, repeats: int, base_root: str, callgrind: bool = False) -> None:
     """Re-gather rows, this tree and the base interleaved, whole ``reprogrid gather`` processes.
 
     A round runs each case for both trees (their order alternating by round): nothing
@@ -169,6 +180,10 @@ def regather_only(submit: Path, repeats: int, base_root: str) -> None:
     two parts hold them); 1% changed, spread (every 100th record: every part holds some).
     Each run's CPU (user+sys of the child), wall, peak RSS and the bytes it wrote into the
     dataset (files with a new inode or mtime afterwards) are kept; medians are printed.
+    Each tree's byte-code is cached in its own folder beside the records
+    (``PYTHONPYCACHEPREFIX``, even where PYTHONDONTWRITEBYTECODE is set or the tree is
+    read-only; the untimed first gather fills it), so neither tree compiles in a timed run.
+    ``callgrind``: also the instructions of one nothing-changed gather of each tree.
     """
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _interleave import load, run_once
@@ -185,7 +200,9 @@ def regather_only(submit: Path, repeats: int, base_root: str) -> None:
     for label, where in trees.items():
         out = submit.parent / f"{submit.name}-dataset-{'base' if label == 'base' else 'new'}"
         argv = [sys.executable, "-P", "-m", "reprogrid", "gather", str(submit), "-o", str(out)]
-        env = dict(os.environ, PYTHONPATH=where, REPROGRID_PROGRESS="0")
+        env = dict(os.environ, PYTHONPATH=where, REPROGRID_PROGRESS="0",
+                   PYTHONPYCACHEPREFIX=str(submit.parent / f"pycache-{'base' if label == 'base' else 'new'}"))
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         subprocess.run(argv, env=env, check=True, capture_output=True)  # up to date before the first round
         runs[label] = (argv, env, out)
     aside = submit.parent / f"{submit.name}-aside"
@@ -211,16 +228,16 @@ def regather_only(submit: Path, repeats: int, base_root: str) -> None:
                 argv, env, out = runs[label]
                 before = _files(out)
                 wall, cpu, rss = run_once(argv, env=env)
-                parts, files, other = _written(before, _files(out))
-                samples.setdefault((case, label), []).append((wall, cpu, rss, parts, files, other))
+                parts, files, report, index = _written(before, _files(out))
+                samples.setdefault((case, label), []).append((wall, cpu, rss, parts, files, report, index))
     parts = {label: sum(1 for rel in _files(out) if rel.endswith(".parquet")) for label, (_, _, out) in runs.items()}
     sizes = {label: sum(v[2] for v in _files(out).values()) / 2**20 for label, (_, _, out) in runs.items()}
     print("datasets: " + "; ".join(f"{label}: {parts[label]} part files, {sizes[label]:.1f} MiB in all" for label in runs))
     print(f"re-gather of {submit} ({len(records):,} records; {k} per 1% case), {repeats} interleaved rounds, "
           f"load before {before_load}, after {load()}")
     print()
-    print("| case | tree | wall | CPU | CPU / base | peak RSS | part files written | report + index written |")
-    print("|---|---|---:|---:|---:|---:|---|---:|")
+    print("| case | tree | wall | CPU | CPU / base | peak RSS | part files written | report written | index written |")
+    print("|---|---|---:|---:|---:|---:|---|---:|---:|")
     for case in REGATHER_CASES:
         for label in trees:
             rows = samples[(case, label)]
@@ -229,8 +246,13 @@ def regather_only(submit: Path, repeats: int, base_root: str) -> None:
             print(f"| {case} | {label} | {statistics.median(r[0] for r in rows):.2f} s | {cpu:.2f} s | "
                   f"{cpu / base:.2f}x | {max(r[2] for r in rows) / 1024:.0f} MiB | "
                   f"{statistics.median(r[4] for r in rows):.0f} of {parts[label]}, {statistics.median(r[3] for r in rows) / 2**20:.2f} MiB | "
-                  f"{statistics.median(r[5] for r in rows) / 2**20:.2f} MiB |")
+                  f"{statistics.median(r[5] for r in rows) / 2**20:.2f} MiB | {statistics.median(r[6] for r in rows) / 2**20:.2f} MiB |")
     _check_same_rows([out for _, _, out in runs.values()])
+    if callgrind:
+        counts = {label: _callgrind(argv, env) for label, (argv, env, _) in runs.items()}
+        print("\ncallgrind, one nothing-changed gather each: " + "; ".join(
+            f"{label}: {n / 1e9:.2f} G instructions" + (f" ({n / counts['base']:.2f}x)" if "base" in counts else "")
+            for label, n in counts.items()))
     from reprogrid.gather import gather
 
     out = runs["this tree"][2]
@@ -266,12 +288,14 @@ def main() -> None:
     parser.add_argument("--dir", default="/tmp/reprogrid-bench-gather")
     parser.add_argument("--regather-only", action="store_true", help="only the re-gather rows (issue 28)")
     parser.add_argument("--base-root", default="", help="another checkout to time beside this one (--regather-only)")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="--regather-only: also count the instructions of a nothing-changed gather (valgrind)")
     args = parser.parse_args()
     t = time.perf_counter()
     submit = generate(Path(args.dir), args.files)
     print(f"{args.files:,} files ready in {submit} ({time.perf_counter() - t:.0f} s to generate)")
     if args.regather_only:
-        return regather_only(submit, args.repeat, args.base_root)
+        return regather_only(submit, args.repeat, args.base_root, args.callgrind)
     rows = {}
     limits = {"naive": args.naive_files, "pyarrow.dataset": args.pyarrow_files}
     for name in ("naive", "pyarrow.dataset", "gather", "re-gather"):

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from reprogrid.core.files import is_temp_name
-from reprogrid.gather import dataset, gather, regather
+from reprogrid.gather import dataset, gather, index, regather
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_gather import make_record, make_submit, write_parquet  # noqa: E402
@@ -56,11 +56,19 @@ def _stats(folder: Path) -> Dict[str, tuple]:
             for p in sorted(folder.rglob("*.parquet"))}
 
 
+def _entry_stats(folder: Path) -> Dict[str, tuple]:
+    """The index's entry files (one per part): inode and mtime."""
+    return {p.relative_to(folder).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns)
+            for p in sorted((folder / index.INDEX_DIR).rglob("*.json"))}
+
+
 def _index(folder: Path) -> Dict[str, List]:
     """Run id -> [files, the part file holding its row, problems, extra columns]."""
-    index = json.loads((folder / regather.INDEX_NAME).read_text())
-    return {stem: [sig, None if part is None else index["parts"][part], *rest]
-            for stem, (sig, part, *rest) in index["runs"].items()}
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return index.read_runs(fd, json.loads((folder / index.INDEX_NAME).read_text()))
+    finally:
+        os.close(fd)
 
 
 def _rows(folder: Path):
@@ -94,12 +102,13 @@ def test_a_changed_run_rewrites_only_its_part(tmp_path):
     assert first.parts_written == 10 and first.rows_written == 90  # 45 rows a workload: 10 + 10 + 10 + 10 + 5
     assert sorted(p.name for p in (data / "workload=mnist_convnet").iterdir()) == [f"part-{i}.parquet" for i in range(5)]
     assert all(pq.ParquetFile(p).metadata.num_rows <= PART_ROWS for p in data.rglob("*.parquet"))
-    index = _index(data)
-    where = {stem: entry[1] for stem, entry in index.items()}
+    entries = _index(data)
+    where = {stem: entry[1] for stem, entry in entries.items()}
     for part in set(where.values()):  # the index says which part holds each run's row
         assert set(pq.read_table(data / part, columns=["run_id"]).column("run_id").to_pylist()) == \
             {stem for stem, p in where.items() if p == part}
-    before = _stats(data)
+    before, entries_before = _stats(data), _entry_stats(data)
+    assert set(entries_before) == {index.entry_file(part) for part in before}  # an entry file per part
     time.sleep(0.01)
     again = gather(submit, progress=False)  # nothing changed: nothing read or written
     assert again.files_read == 0 and _stats(data) == before
@@ -113,6 +122,9 @@ def test_a_changed_run_rewrites_only_its_part(tmp_path):
     assert third.parts_written == 2 and third.parts_kept == 8
     after = _stats(data)
     assert {rel for rel in before if after.get(rel) != before[rel]} == touched  # the other parts: same inode, mtime
+    entries_after = _entry_stats(data)  # and so their index entry files: only the rewritten parts' are written
+    assert {rel for rel in entries_before if entries_after.get(rel) != entries_before[rel]} == \
+        {index.entry_file(part) for part in touched}
     assert _index(data)[changed][1] == where[changed] and gone not in _index(data)  # a run stays in its part
     assert gone not in pq.read_table(data / where[gone]).column("run_id").to_pylist()
     _same_as_full(data, submit, tmp_path)
@@ -172,10 +184,47 @@ def test_a_dataset_changed_by_hand_or_of_an_older_layout_is_gathered_in_full(tmp
     res = gather(submit, progress=False)
     assert res.files_read == 50 and res.parts_kept == 0
     _same_as_full(data, submit, tmp_path)
-    index = json.loads((data / regather.INDEX_NAME).read_text())
-    index["schema"] = "reprogrid.gather-index/1"
-    (data / regather.INDEX_NAME).write_text(json.dumps(index))
+    head = json.loads((data / index.INDEX_NAME).read_text())
+    head["schema"] = "reprogrid.gather-index/1"
+    (data / index.INDEX_NAME).write_text(json.dumps(head))
     assert gather(submit, progress=False).files_read == 50
+
+
+def test_an_index_of_the_earlier_layout_is_said_and_replaced_by_a_full_gather(tmp_path, caplog):
+    submit = _study(tmp_path / "sub", 15)
+    gather(submit, progress=False)
+    data = submit / "dataset"
+    head = json.loads((data / index.INDEX_NAME).read_text())
+    runs = _index(data)
+    old = {"schema": "reprogrid.gather-index/2", "manifest_sha256": head["manifest_sha256"],  # one file, as before
+           "parts_schema": head["parts_schema"], "parts": head["parts"], "files": head["files"],
+           "runs": {stem: [sig, head["parts"].index(part), problems, extras]
+                    for stem, (sig, part, problems, extras) in runs.items()}}
+    (data / index.INDEX_NAME).write_text(json.dumps(old))
+    with caplog.at_level("INFO", logger="reprogrid.gather.index"):
+        res = gather(submit, progress=False)
+    assert res.files_read == 30 and res.rows_written == 30
+    assert "reprogrid.gather-index/2, not reprogrid.gather-index/3" in caplog.text and "gathering in full" in caplog.text
+    assert json.loads((data / index.INDEX_NAME).read_text())["schema"] == index.INDEX_SCHEMA
+    assert _index(data) == runs
+    assert gather(submit, progress=False).files_read == 0  # and the next gather reads the new layout
+    _same_as_full(data, submit, tmp_path)
+
+
+def test_nothing_changed_imports_neither_pyarrow_nor_pandas_and_a_changed_run_no_pandas(tmp_path):
+    """The whole command, as a user runs it: stat, compare with the index, print the last report;
+    a changed run is read and its part rewritten through pyarrow's own arrays."""
+    submit = _study(tmp_path / "sub", 15)
+    gather(submit, progress=False)
+    code = ("import sys; from reprogrid.cli import main; rc = main(['gather', sys.argv[1]]); "
+            "print(rc, sorted(m for m in ('pyarrow', 'pandas', 'numpy', 'polars') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(submit)], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT), REPROGRID_PROGRESS="0")).stdout
+    assert "0 file(s) read" in out and out.strip().splitlines()[-1] == "0 []"
+    _record(submit, "mnist_convnet", 4, status="failed")  # one run changed: its part is rewritten, still without pandas
+    out = subprocess.run([sys.executable, "-c", code, str(submit)], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT), REPROGRID_PROGRESS="0")).stdout
+    assert "1 file(s) read" in out and "pandas" not in out.strip().splitlines()[-1]
 
 
 def test_a_gather_that_replaced_the_dataset_meanwhile_leads_to_a_full_gather(tmp_path, monkeypatch):

@@ -52,24 +52,22 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         print(result.summary())
-        for line in _lock_lines(target.submit_dir, args.output):
+        for line in _lock_lines(result.software, target.submit_dir, args.output):
             print(line)
     if args.strict and not result.ok:
         return 1
     return 0
 
 
-def _lock_lines(submit_dir, output) -> list:  # noqa: ANN001
-    """Per software environment with a stack lock: ran as declared, or what differed."""
-    from reprogrid import tree
+def _lock_lines(software, submit_dir, output) -> list:  # noqa: ANN001
+    """Per software environment with a stack lock (``software``: the manifest's): ran as
+    declared, or what differed."""
+    locks = {str(n): dict(e["lock"]) for n, e in software.items() if isinstance(e, dict) and e.get("lock")}
+    if not locks:
+        return []  # before the imports below: they load pandas, which a study without locks never needs
     from reprogrid.gather.dataset import load_dataset
     from reprogrid.core.errors import UserError
     from reprogrid.analysis.locks import compare_with_locks, lock_sentence
-
-    software = tree.read_manifest(submit_dir).get("software") or {}
-    locks = {str(n): dict(e["lock"]) for n, e in software.items() if isinstance(e, dict) and e.get("lock")}
-    if not locks:
-        return []
     try:
         df = load_dataset(output or submit_dir)
     except (UserError, OSError):  # no dataset (nothing gathered): nothing to compare

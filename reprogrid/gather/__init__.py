@@ -3,7 +3,7 @@
 Owns the dataset's Arrow schema, part-file writer and readers (``dataset``), the
 collection of a submit tree's records checked against its manifest (``collect``; a run's
 class by ``classify``; a re-gather that rewrites only the changed part files by
-``regather``) and importers of published runs into the same schema (``importers``). May import ``tree``, ``core`` and
+``regather``, from the last gather's ``index``, split by part) and importers of published runs into the same schema (``importers``). May import ``tree``, ``core`` and
 ``job`` (the result schema).
 """
 from reprogrid.core.lazy import lazy_exports

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from reprogrid.gather.dataset import arrow_schema, conform
+from reprogrid.gather.dataset import arrow_schema, conform, int_array
 from reprogrid.gather.records import Found, check_record
 from reprogrid.job.schema import STATUS_FAILED, STATUS_OK
 
@@ -141,7 +141,7 @@ def chunk_table(kept: List[Tuple[str, Found]], g: Gathering):
         while j < len(kept) and kept[j][1].rows is rows:
             j += 1
         if rows.conformed:
-            pieces.append(rows.table.take([f.start for _, f in kept[i:j]]))
+            pieces.append(rows.table.take(int_array([f.start for _, f in kept[i:j]])))
         else:
             for stem, found in kept[i:j]:
                 try:

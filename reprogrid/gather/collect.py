@@ -44,10 +44,10 @@ from reprogrid.core.errors import Problem, UserError, file_system_error
 from reprogrid.core.files import check_name_length, not_regular, sweep_leftovers
 from reprogrid.core.progress import Progress
 from reprogrid.core.text import shown
-from reprogrid.gather import regather
+from reprogrid.gather import index, regather
 from reprogrid.gather.classify import Gathering, chunk_table, classify_chunk, ordered_runs, progress_counts
 from reprogrid.gather.dataset import REPORT_NAME, _checked_output, write_dataset
-from reprogrid.gather.records import read_items
+from reprogrid.gather.records import read_items, reader_threads
 from reprogrid.job.schema import SCHEMA_VERSION
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -74,6 +74,7 @@ class GatherResult:
     files_read: int = 0  # record files read this time (the rest were unchanged since the last gather)
     parts_written: int = 0  # part files written this time (the rest were kept: hard links to the last gather's)
     parts_kept: int = 0
+    software: Dict[str, Any] = field(default_factory=dict, repr=False)  # the manifest's, for the command's lock check
 
     @property
     def counts(self) -> Dict[str, int]:
@@ -204,7 +205,8 @@ def gather(submit_dir: PathLike, *, output: Optional[PathLike] = None, workers: 
     skipped = {name: f"{what}, not a record file: skipped; replace it with the job's record" for name in ignored
                if (what := not_regular(os.path.join(submit, tree.RESULTS_DIR, name)))}
     result = GatherResult(submit_dir=submit, dataset_dir=dataset_dir, report_path=dataset_dir / REPORT_NAME,
-                          runs=[], unexpected=unexpected, ignored_files=ignored, skipped_files=skipped)
+                          runs=[], unexpected=unexpected, ignored_files=ignored, skipped_files=skipped,
+                          software=manifest.get("software") or {})
 
     def report() -> Dict[str, Any]:  # called once every run is classified, before the report is written
         result.runs[:] = ordered_runs(manifest["runs"], g.runs, skipped)
@@ -213,15 +215,16 @@ def gather(submit_dir: PathLike, *, output: Optional[PathLike] = None, workers: 
         result.extra_columns.update(g.extra_columns)
         return result.to_dict()
 
+    head = {"manifest_sha256": digest, "records_sha256": index.records_digest(stats)}
     prev = regather.previous(dataset_dir, digest) if incremental else None
     try:
-        if prev is not None and regather.unchanged(g, prev, result):
+        if prev is not None and regather.unchanged(prev, head, result):
             sweep_leftovers(dataset_dir)  # what a gather killed after its swap left beside the dataset
             return result  # nothing changed since the last gather: nothing is read or written
         done = None
         if prev is not None:
             try:
-                done = regather.update(g, prev, dataset_dir, digest, report, workers, progress)
+                done = regather.update(g, prev, dataset_dir, head, report, workers, progress)
             except regather.Stale:  # another gather replaced the dataset meanwhile: gather in full
                 done = None
             if done is None:
@@ -229,7 +232,7 @@ def gather(submit_dir: PathLike, *, output: Optional[PathLike] = None, workers: 
         if done is None:
             placed: Dict[str, str] = {}
             rows = write_dataset(_tables(g, sorted(set(by_stem) & set(expected)), workers, progress), dataset_dir, report,
-                                 extra={regather.INDEX_NAME: lambda folder: regather.index_text(digest, g.index, folder, placed)},
+                                 extra={index.INDEX_NAME: lambda folder: index.write(folder, head, g.index, placed)},
                                  placed=placed)
             done = (rows, len(set(placed.values())) or 1, 0)
     except OSError as err:
@@ -304,9 +307,8 @@ def _manifest_digest(submit: Path) -> str:
 def _tables(g: Gathering, stems: List[str], workers: Optional[int], progress: Optional[bool]) -> Iterable[Any]:
     """Conformed tables, one per chunk of runs in run-id order (what the dataset holds)."""
     n_files = sum(len(g.by_stem[s]) for s in stems)
-    workers = workers or min(8, (os.cpu_count() or 2) * 2)
     chunks = [stems[start:start + _CHUNK] for start in range(0, len(stems), _CHUNK)]
-    with ThreadPoolExecutor(max_workers=workers) as pool, Progress(n_files, "gather", force=progress) as bar:
+    with ThreadPoolExecutor(max_workers=reader_threads(workers)) as pool, Progress(n_files, "gather", force=progress) as bar:
         def fetch(chunk: List[str]):
             items = [item for stem in chunk for item in g.by_stem[stem]]
             return items, read_items(items, pool)

@@ -86,13 +86,14 @@ def conform(table):
 
 class DatasetWriter:
     """Append conformed tables to each workload's part files under a hive layout, a new part
-    every ``PART_ROWS`` rows. ``placed`` maps each row's run id to its part file."""
+    every ``PART_ROWS`` rows. ``placed``, when given, receives each row's run id -> its
+    part file (gather's index needs it; the importers do not)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, placed: Optional[Dict[str, str]] = None) -> None:
         self.root = root
         self.writers: Dict[Optional[str], List[Any]] = {}  # workload -> [writer, part name, rows, number]
         self.rows = 0
-        self.placed: Dict[str, str] = {}
+        self.placed = placed
         self.file_schema = file_schema()
 
     def write(self, table) -> None:
@@ -115,9 +116,8 @@ class DatasetWriter:
                 piece = part.slice(start, PART_ROWS - state[2])
                 state[0].write_table(piece, row_group_size=max(piece.num_rows, 1))
                 state[2] += piece.num_rows
-                for run_id in piece.column("run_id").to_pylist():
-                    if run_id is not None:
-                        self.placed[run_id] = state[1]
+                if self.placed is not None:
+                    self.placed.update({r: state[1] for r in piece.column("run_id").to_pylist() if r is not None})
                 start += piece.num_rows
             self.rows += part.num_rows
 
@@ -141,6 +141,39 @@ class DatasetWriter:
             state[0].close()
         if not self.writers:
             write_empty(self.root)
+
+
+def string_array(values: List[str]):
+    """An Arrow string array of ``values``, built from its buffers: ``pa.array`` on a Python
+    list imports pandas (pyarrow checks for pandas objects), half a second a re-gather
+    never otherwise needs."""
+    import array
+    import sys
+
+    import pyarrow as pa
+
+    if sys.byteorder != "little":  # pragma: no cover - Arrow's buffers are little-endian
+        return pa.array(values, pa.string())
+    data = [value.encode("utf-8") for value in values]
+    offsets = array.array("i", [0])
+    total = 0
+    for item in data:
+        total += len(item)
+        offsets.append(total)
+    return pa.Array.from_buffers(pa.string(), len(data), [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(data))])
+
+
+def int_array(values: List[int]):
+    """An Arrow int64 array of ``values`` (row numbers for ``take``), from its buffer: not
+    ``pa.array``, which imports pandas (see :func:`string_array`)."""
+    import array
+    import sys
+
+    import pyarrow as pa
+
+    if sys.byteorder != "little":  # pragma: no cover - Arrow's buffers are little-endian
+        return pa.array(values, pa.int64())
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(array.array("q", values).tobytes())])
 
 
 def write_empty(root: Path) -> None:
@@ -179,14 +212,12 @@ def write_dataset(tables: Iterable[Any], output: PathLike,
     """
     output = _checked_output(Path(output))
     with atomic_directory(output) as tmp:
-        writer = DatasetWriter(tmp)
+        writer = DatasetWriter(tmp, placed)
         try:
             for table in tables:
                 writer.write(conform(table))
         finally:
             writer.close()
-        if placed is not None:
-            placed.update(writer.placed)
         if report is not None:
             content = dict(report() if callable(report) else report, rows_written=writer.rows)
             write_text_atomic(tmp / REPORT_NAME, report_json(content))
@@ -195,16 +226,18 @@ def write_dataset(tables: Iterable[Any], output: PathLike,
     return writer.rows
 
 
-def file_sizes(root: Path, leave_out: Iterable[str] = ()) -> Dict[str, List[int]]:
-    """Relative path -> [size, mtime in ns] of every file under ``root`` but ``leave_out``."""
+def file_sizes(root: Union[Path, int], leave_out: Iterable[str] = ()) -> Dict[str, List[int]]:
+    """Relative path -> [size, mtime in ns] of every file under ``root`` (a folder, or one
+    open as a descriptor) but ``leave_out``; links are not followed."""
     out: Dict[str, List[int]] = {}
     skip = set(leave_out)
-    for folder, _dirs, names in os.walk(root):
+    top = "." if isinstance(root, int) else str(root)
+    walk = os.fwalk(".", dir_fd=root) if isinstance(root, int) else os.fwalk(top)
+    for folder, _dirs, names, dir_fd in walk:
         for name in names:
-            path = os.path.join(folder, name)
-            rel = os.path.relpath(path, root).replace(os.sep, "/")
+            rel = os.path.relpath(os.path.join(folder, name), top).replace(os.sep, "/")
             if rel not in skip:
-                st = os.stat(path)
+                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
                 out[rel] = [st.st_size, st.st_mtime_ns]
     return out
 

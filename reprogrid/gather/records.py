@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
@@ -130,7 +131,10 @@ def _polars():
 
 @functools.lru_cache(maxsize=1)
 def _polars_schema():
-    return _polars().from_arrow(arrow_schema().empty_table()).schema
+    import pyarrow as pa
+
+    schema = arrow_schema()  # an empty table of nulls: Schema.empty_table() would import pandas
+    return _polars().from_arrow(pa.Table.from_arrays([pa.nulls(0, f.type) for f in schema], schema=schema)).schema
 
 
 def _spans(rows: Rows, paths: List[str], files: List[str], counts: List[int]) -> Dict[str, Found]:
@@ -186,6 +190,11 @@ def scan_pyarrow(paths: List[str]) -> Optional[Dict[str, Found]]:
     table = pa.Table.from_batches([b for p in files for b in batches[p]], schema=schema)
     counts = [sum(b.num_rows for b in batches[p]) for p in files]
     return _spans(Rows(table, conformed=True), paths, files, counts)
+
+
+def reader_threads(workers: Optional[int] = None) -> int:
+    """The reader pool's size: ``workers`` when given, else two per core, at most 8."""
+    return workers or min(8, (os.cpu_count() or 2) * 2)
 
 
 def read_items(items: List[Tuple[str, str]], pool: ThreadPoolExecutor) -> List[Found]:

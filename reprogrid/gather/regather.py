@@ -1,12 +1,13 @@
 """Re-gather: the last gather's index, the nothing-changed check and the part-wise update.
 
-The index (``_gather_index.json``, written last into the dataset) records each run's
-record files (path, size, mtime), the part file that holds its row, its problems, and
-the sizes of the dataset's own files. A gather into a dataset made from the same
-manifest then does the least it can:
+The index (``index``: a head written last into the dataset, and an entry file per part)
+records each run's record files (path, size, mtime), the part file that holds its row,
+its problems, and the sizes of the dataset's own files. A gather into a dataset made
+from the same manifest then does the least it can:
 
-- nothing changed (``unchanged``: every record file and every dataset file as the index
-  has them): nothing is read or written, the last report is the result;
+- nothing changed (``unchanged``: the record files as the head's digest has them, every
+  dataset file as the head lists it): nothing is read or written but the head and the
+  last report, which is the result;
 - otherwise ``update`` reads only the record files that changed and builds the new
   dataset in a folder beside the old one. A part file that holds no changed run is a
   hard link to the old file (the same inode and mtime, no byte copied); a part that
@@ -14,9 +15,11 @@ manifest then does the least it can:
   that had no row before go into new parts (or into their workload's last part while
   that holds fewer than a quarter of ``dataset.PART_ROWS`` rows, so parts do not
   splinter when a study is gathered every few minutes). A run never moves to another
-  part, so no run can be in two. The report, then the index, are written, and the folder is swapped in whole
-  (``atomic_directory``): a reader, or a kill at any point, finds the old dataset or the
-  new one, never a mix; a killed update leaves a temporary folder the next gather sweeps.
+  part, so no run can be in two. A kept part's index entry file is linked like the part,
+  a rewritten part's is written again. The report, then the index's head, are written,
+  and the folder is swapped in whole (``atomic_directory``): a reader, or a kill at any
+  point, finds the old dataset or the new one, never a mix; a killed update leaves a
+  temporary folder the next gather sweeps.
 
 The old dataset is read through one open folder descriptor: another gather swaps in a
 new folder and never changes this one, so what is linked and read is one snapshot; if
@@ -26,8 +29,6 @@ caller gathers in full.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -36,76 +37,61 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from reprogrid.core.files import atomic_directory, write_text_atomic
 from reprogrid.core.progress import Progress
-from reprogrid.gather import dataset
+from reprogrid.gather import dataset, index
 from reprogrid.gather.classify import Gathering, chunk_table, classify_chunk, progress_counts, reuse
-from reprogrid.gather.dataset import (REPORT_NAME, conform, file_schema, file_sizes, part_folder, part_name, part_number,
-                                      report_json, write_empty, write_part)
-from reprogrid.gather.records import read_items
-
-INDEX_NAME = "_gather_index.json"
-INDEX_SCHEMA = "reprogrid.gather-index/2"
-
+from reprogrid.gather.dataset import (REPORT_NAME, conform, file_sizes, part_folder, part_name, part_number,
+                                      report_json, string_array, write_empty, write_part)
+from reprogrid.gather.records import read_items, reader_threads
 
 class Stale(Exception):
     """The old dataset cannot be used as its index has it (another gather removed it
     meanwhile, or a part cannot be read): the caller gathers in full."""
 
 
-@functools.lru_cache(maxsize=None)
-def _parts_schema() -> str:
-    """A digest of the part files' schema: parts written by another schema are not reused."""
-    return hashlib.sha256(str(file_schema()).encode()).hexdigest()[:16]
-
-
-def index_text(digest: str, runs: Dict[str, List[Any]], folder: Path, placed: Dict[str, str]) -> str:
-    """The index of the dataset being written in ``folder`` (its parts all there): each run's
-    ``[files, part or None, problems, extra columns]`` (a part by its place in ``parts``),
-    and the dataset files' sizes."""
-    sizes = {rel: size for rel, (size, _) in file_sizes(folder, leave_out=[INDEX_NAME, REPORT_NAME]).items()}
-    parts = sorted(rel for rel in sizes if rel.endswith(".parquet"))
-    number = {rel: i for i, rel in enumerate(parts)}
-    out = {}
-    for stem, (sig, part, problems, extras) in runs.items():
-        part = part if isinstance(part, str) else (placed.get(stem) if part else None)
-        out[stem] = [sig, number.get(part) if part else None, problems, extras]
-    return json.dumps({"schema": INDEX_SCHEMA, "manifest_sha256": digest, "parts_schema": _parts_schema(),
-                       "parts": parts, "runs": out, "files": sizes}, separators=(",", ":"), sort_keys=True) + "\n"
-
-
 class Previous:
-    """The last gather's index and report, and its dataset folder held open (a snapshot)."""
+    """The last gather's index (its head; each run's entry and the report are read when
+    first needed) and its dataset folder held open (a snapshot)."""
 
-    def __init__(self, fd: int, index: Dict[str, Any], report: Dict[str, Any]) -> None:
+    def __init__(self, fd: int, head: Dict[str, Any]) -> None:
         self.fd = fd
-        parts: List[str] = index["parts"]
-        self.runs: Dict[str, List[Any]] = index["runs"]
-        for entry in self.runs.values():  # a part's number -> its path
-            entry[1] = None if entry[1] is None else parts[entry[1]]
-        self.files: Dict[str, int] = index["files"]
-        self.report = report
-        self.report_runs = {run["run_id"]: run for run in report["runs"]}
+        self.head = head
+        self.files: Dict[str, int] = head["files"]
+
+    @functools.cached_property
+    def runs(self) -> index.Runs:
+        """Every run's ``[files, part or None, problems, extra columns]`` (see ``index``)."""
+        try:
+            return index.read_runs(self.fd, self.head)
+        except (OSError, ValueError, TypeError, AttributeError) as err:
+            raise Stale(f"the index: {err}") from None
+
+    @functools.cached_property
+    def report(self) -> Dict[str, Any]:
+        try:
+            report = index.loads(index.read(self.fd, REPORT_NAME))
+            if not isinstance(report, dict) or not isinstance(report.get("runs"), list):
+                raise ValueError("no runs")
+            return report
+        except (OSError, ValueError) as err:
+            raise Stale(f"the report: {err}") from None
+
+    @functools.cached_property
+    def report_runs(self) -> Dict[str, Dict[str, Any]]:
+        return {run["run_id"]: run for run in self.report["runs"]}
 
     def intact(self) -> bool:
         """Whether the dataset is as the last gather left it: the files it wrote, with their
         sizes, none written after the index (which is written last)."""
         try:
-            now = self._stats()
+            now = file_sizes(self.fd)
         except OSError:
             return False
-        index = now.get(INDEX_NAME)
-        sizes = {rel: size for rel, (size, _) in now.items() if rel not in (INDEX_NAME, REPORT_NAME)}
-        return index is not None and sizes == self.files and all(mtime <= index[1] for _, mtime in now.values())
-
-    def _stats(self) -> Dict[str, Tuple[int, int]]:
-        out = {}
-        for folder, _dirs, names, dir_fd in os.fwalk(".", dir_fd=self.fd):
-            for name in names:
-                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-                out[os.path.normpath(os.path.join(folder, name)).replace(os.sep, "/")] = (st.st_size, st.st_mtime_ns)
-        return out
+        head = now.get(index.INDEX_NAME)
+        sizes = {rel: size for rel, (size, _) in now.items() if rel not in (index.INDEX_NAME, REPORT_NAME)}
+        return head is not None and sizes == self.files and all(mtime <= head[1] for _, mtime in now.values())
 
     def link(self, rel: str, target: Path) -> None:
-        """Put the old part ``rel`` at ``target``: a hard link, or a copy where links fail."""
+        """Put the old file ``rel`` at ``target``: a hard link, or a copy where links fail."""
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.link(rel, target, src_dir_fd=self.fd)
@@ -122,7 +108,7 @@ class Previous:
 
         with self._open(rel) as f:
             try:
-                return conform(pq.read_table(f))
+                return conform(pq.ParquetFile(f).read())  # not pq.read_table: it imports pandas
             except Exception as err:  # noqa: BLE001 - damaged in place (same size, older mtime): gather in full
                 raise Stale(f"{rel}: {err}") from None
 
@@ -137,47 +123,40 @@ class Previous:
 
 
 def previous(dataset_dir: Path, digest: str) -> Optional[Previous]:
-    """The last gather's index and report, when it was made from the same manifest (and
-    the same part schema) into ``dataset_dir``; None otherwise."""
+    """The last gather's index, when it was made from the same manifest (and the same
+    part schema, by this index layout) into ``dataset_dir``; None otherwise."""
     try:
         fd = os.open(dataset_dir, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
         return None
     try:
-        index = json.loads(_read(fd, INDEX_NAME))
-        report = json.loads(_read(fd, REPORT_NAME))
-        if index.get("schema") != INDEX_SCHEMA or index.get("manifest_sha256") != digest \
-                or index.get("parts_schema") != _parts_schema():
-            raise ValueError("made from another manifest, or by another version")
-        return Previous(fd, index, report)
-    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
-        os.close(fd)
-        return None
+        head = index.read_head(fd, digest)
+        if head is not None:
+            return Previous(fd, head)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    os.close(fd)
+    return None
 
 
-def _read(fd: int, name: str) -> str:
-    with open(os.open(name, os.O_RDONLY, dir_fd=fd), "rb") as f:
-        return f.read().decode("utf-8")
-
-
-def unchanged(g: Gathering, prev: Previous, result: Any) -> bool:
+def unchanged(prev: Previous, head: Dict[str, str], result: Any) -> bool:
     """Whether nothing the last gather read or wrote has changed since (by stat); if so
     ``result`` (a ``GatherResult``) is filled from its report.
 
-    That is: every record file has the size and mtime the index recorded, no record came
-    or went, the files that are not records are the same, and the dataset is intact.
+    That is: the record files are those the index recorded (its digest of their paths,
+    sizes and mtimes equals ``head``'s, taken now: no run's entry is read), the files that
+    are not records are the same, and the dataset is intact.
     """
-    old = prev.report
+    if prev.head["records_sha256"] != head["records_sha256"] or not prev.intact():
+        return False
+    try:
+        old = prev.report
+    except Stale:
+        return False
     if (old.get("submit_dir"), old.get("dataset_dir")) != (str(result.submit_dir), str(result.dataset_dir)):
         return False
     if (old.get("unexpected"), old.get("ignored_files"), old.get("skipped_files", {})) != \
             (result.unexpected, result.ignored_files, result.skipped_files):
-        return False
-    stems = set(g.by_stem) & set(g.expected)
-    index = prev.runs
-    if len(stems) != len(index) or any(index.get(stem, [None])[0] != g.signature(stem) for stem in stems):
-        return False
-    if not prev.intact():
         return False
     result.runs[:] = old["runs"]
     result.corrupt_files[:] = old.get("corrupt_files", [])
@@ -188,7 +167,7 @@ def unchanged(g: Gathering, prev: Previous, result: Any) -> bool:
     return True
 
 
-def update(g: Gathering, prev: Previous, dataset_dir: Path, digest: str, report: Callable[[], Dict[str, Any]],
+def update(g: Gathering, prev: Previous, dataset_dir: Path, head: Dict[str, str], report: Callable[[], Dict[str, Any]],
            workers: Optional[int] = None, progress: Optional[bool] = None) -> Optional[Tuple[int, int, int]]:
     """Rewrite only the parts of the dataset that hold a changed run (see the module's text).
 
@@ -221,8 +200,7 @@ def update(g: Gathering, prev: Previous, dataset_dir: Path, digest: str, report:
 
     rows = written = 0
     n_files = sum(len(g.by_stem[s]) for runs in targets.values() for s in runs)
-    workers = workers or min(8, (os.cpu_count() or 2) * 2)
-    with atomic_directory(dataset_dir) as tmp, ThreadPoolExecutor(max_workers=workers) as pool, \
+    with atomic_directory(dataset_dir) as tmp, ThreadPoolExecutor(max_workers=reader_threads(workers)) as pool, \
             Progress(n_files, "gather", force=progress) as bar:
         kept = sorted(part for part in members if part not in targets)
         for part in kept:
@@ -236,7 +214,8 @@ def update(g: Gathering, prev: Previous, dataset_dir: Path, digest: str, report:
         if rows == 0:
             write_empty(tmp)
         write_text_atomic(tmp / REPORT_NAME, report_json(dict(report(), rows_written=rows)))
-        (tmp / INDEX_NAME).write_text(index_text(digest, g.index, tmp, {}), encoding="utf-8")
+        text = index.write(tmp, head, g.index, kept=kept, link=prev.link)
+        (tmp / index.INDEX_NAME).write_text(text, encoding="utf-8")
     return rows, written, len(kept)
 
 
@@ -282,7 +261,7 @@ def _rewrite(g: Gathering, prev: Previous, tmp: Path, part: str, todo: List[str]
     keep = [stem for stem in old_members if stem not in redo and stem in present]
     if keep:
         old = prev.read_part(part)
-        pieces.append(old.filter(pc.is_in(old.column("run_id"), value_set=pa.array(keep, pa.string()))))
+        pieces.append(old.filter(pc.is_in(old.column("run_id"), value_set=string_array(keep))))
     if not pieces:
         return 0
     return write_part(tmp, part, pa.concat_tables(pieces).sort_by("run_id"))
