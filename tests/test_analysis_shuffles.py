@@ -56,13 +56,14 @@ def straightforward_test(part: pd.DataFrame, within, permutations: int, rng: np.
     labels = part["group"].astype(str).tolist()
     names = sorted(set(labels), key=G._group_order)
     code = np.array([names.index(g) for g in labels])
-    cands, _ = G._candidates(part, list(within))
+    cands, _ = G._candidates(G._attribute_texts(part, list(within)), range(len(part)))
     n = len(labels)
     impurity, leaves, node = G._TreeSearch(cands, n, G.MAX_DEPTH).best(code)
     used = G._tree_attributes(node)
     score = impurity * (n + 1) + leaves
     tests = []
-    for strata in G._design_strata(part, used):
+    for strata in G._design_strata({c: part[c].astype(str).tolist() for c in ("software_env", "hardware_env")},
+                                   used):
         members = [np.flatnonzero(strata == s) for s in np.unique(strata)]
         perm = []
         for _ in range(permutations):

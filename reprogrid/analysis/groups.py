@@ -29,7 +29,7 @@ explained (shuffled labels) the chance of identifying anything at all is at most
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -193,7 +193,7 @@ def _explain_scope(scope: Dict[str, List[str]], within: List[str], permutations:
     labels = scope["group"]
     names = sorted(set(labels), key=_group_order)
     code = np.array([names.index(g) for g in labels])
-    cands, aliases = _candidates(None, within, *texts)
+    cands, aliases = _candidates(*texts)
     search = _TreeSearch(cands, len(labels), max_depth)
     impurity, leaves, node = search.best(code)
     rule = search.text(node, names)
@@ -225,21 +225,17 @@ def _explain_scope(scope: Dict[str, List[str]], within: List[str], permutations:
                 p_value=p_value, groups=members, score=score, perm_scores=perm)
 
 
-def _design_strata(part: Union[pd.DataFrame, Mapping[str, List[str]]], used: List[str]) -> List[np.ndarray]:
+def _design_strata(scope: Mapping[str, List[str]], used: List[str]) -> List[np.ndarray]:
     """The strata the labels are shuffled within, one array per test (module docstring):
     hardware attributes within software stacks, software attributes within hardware.
-    ``part``: the scope's rows, or its columns as text (numbered alike: by first appearance)."""
-    def text(column: str) -> np.ndarray:
-        if isinstance(part, pd.DataFrame):
-            return part[column].astype(str).to_numpy(dtype=object)
-        return np.array(part[column], dtype=object)
+    ``scope``: the scope's columns as text (strata numbered by first appearance)."""
     hardware = [a for a in used if a not in SOFTWARE_ATTRIBUTES]
     software = [a for a in used if a in SOFTWARE_ATTRIBUTES]
     tests = []
     if hardware or not used:
-        tests.append(pd.factorize(text("software_env"))[0])
+        tests.append(pd.factorize(np.array(scope["software_env"], dtype=object))[0])
     if software:
-        tests.append(pd.factorize(text("hardware_env"))[0])
+        tests.append(pd.factorize(np.array(scope["hardware_env"], dtype=object))[0])
     return tests
 
 
@@ -263,14 +259,12 @@ def _attribute_texts(frame: pd.DataFrame, within: Sequence[str]) -> Dict[str, Li
             for attr in FINGERPRINT_ATTRIBUTES if attr in frame.columns and attr not in within}
 
 
-def _candidates(part: Optional[pd.DataFrame], within: List[str], texts: Optional[Dict[str, List[str]]] = None,
-                rows: Optional[Sequence[int]] = None) -> Tuple[List[Tuple[str, List[Tuple[str, int]]]], Dict[str, List[str]]]:
+def _candidates(texts: Mapping[str, List[str]],
+                rows: Sequence[int]) -> Tuple[List[Tuple[str, List[Tuple[str, int]]]], Dict[str, List[str]]]:
     """Varying attributes as (name, [(value, bitmask of environments)]), one per distinct split,
     in tie-break order (implementation factors before location labels, then fewer distinct
-    values, then name); and each kept attribute's aliases. ``texts``/``rows``: the table's
-    ``_attribute_texts`` and the positions of ``part`` in it, when already converted."""
-    if texts is None or rows is None:
-        texts, rows = _attribute_texts(part, within), range(len(part))
+    values, then name); and each kept attribute's aliases. ``texts``: the table's
+    ``_attribute_texts``; ``rows``: the scope's positions in it (environment i = rows[i])."""
     by_split: Dict[Tuple[int, ...], List[Tuple[int, str, List[Tuple[str, int]]]]] = {}
     for attr, column in texts.items():
         values = [column[i] for i in rows]

@@ -8,13 +8,12 @@ decides anything about the data.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
 
 from reprogrid import analysis
-from reprogrid.report.answer import spread_text
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p", "d", "8")
 #: the hardware environments named in the legend (markers repeat beyond MARKERS)
@@ -71,10 +70,11 @@ class Overview:
                 + " ".join(f"{r.workload}: {r.spread}." for r in self.rows))
 
 
-def overview(prepared: pd.DataFrame, survival: Optional[pd.DataFrame] = None,
+def overview(prepared: pd.DataFrame, spreads: Optional[Mapping[str, str]] = None,
              workloads: Optional[Sequence[str]] = None) -> Optional[Overview]:
-    """The overview of the prepared runs (``analysis.prepare``); ``survival``: its table, for
-    each row's spread sentence. None without successful runs."""
+    """The overview of the prepared runs (``analysis.prepare``); ``spreads``: each workload's
+    spread sentence, as its answer line says it (``answer.Answer.spread``; a workload without
+    one says its number of runs). None without successful runs."""
     # the columns read here only (each workload's rows are cut from a narrow frame)
     runs_read = prepared[["workload", "status", "software_env", "hardware_env", "metric_name", "value"]]
     ok = runs_read[(runs_read["status"].astype(str) == "ok") & runs_read["value"].notna()]
@@ -83,9 +83,7 @@ def overview(prepared: pd.DataFrame, survival: Optional[pd.DataFrame] = None,
     names = list(workloads) if workloads else sorted(set(ok["workload"].astype(str)))
     software = sorted(set(ok["software_env"].astype(str)))
     hardware = sorted(set(ok["hardware_env"].astype(str)))
-    spread = {}
-    if survival is not None and not survival.empty:
-        spread = {str(s["workload"]): spread_text(s) for _, s in survival.iterrows()}
+    spread = dict(spreads or {})
     rows = []
     band = np.linspace(-0.28, 0.28, len(software)) if len(software) > 1 else np.zeros(1)
     where = {sw: i for i, sw in enumerate(software)}
@@ -176,6 +174,14 @@ def k_curve(curve: Optional[pd.DataFrame]) -> Optional[KCurve]:
         nondet = part["p_nondeterministic"]
         lines.append((workload, [int(k) for k in part["k"]], [float(p) for p in part["p_full_range"]],
                       [float(p) for p in nondet] if nondet.notna().any() else None))
-    needed = "; ".join(f"{w}: {int(part['k_needed'].iloc[0])} of {int(part['n_envs'].iloc[0])}"
-                       for w, part in curve.groupby("workload", sort=True))
-    return KCurve(lines, needed)
+    return KCurve(lines, needed_text(curve))
+
+
+def needed_text(curve: Optional[pd.DataFrame]) -> str:
+    """How many environments each workload needs for 95% (``analysis.environments_needed``),
+    as ``workload: k of n`` joined by "; " ("" without a curve): the figure's description and
+    the section above it say it in these words."""
+    if curve is None or curve.empty:
+        return ""
+    return "; ".join(f"{w}: {int(part['k_needed'].iloc[0])} of {int(part['n_envs'].iloc[0])}"
+                     for w, part in curve.groupby("workload", sort=True))
