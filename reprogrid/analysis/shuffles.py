@@ -74,6 +74,10 @@ class ShufflePlan:
         bits = np.array([[(s >> i) & 1 for i in range(n)] for s in subsets], dtype=np.float32)
         self.members = bits  # subsets x environments
         self.sizes = bits.sum(axis=1).astype(np.int64)
+        # each subset's members, subset after subset (every subset has one), and each member's subset's first
+        subset_of, self.member_envs = np.nonzero(bits)
+        self.member_starts = np.flatnonzero(np.r_[True, subset_of[1:] != subset_of[:-1]])
+        self.first_envs = self.member_envs[self.member_starts][subset_of]
 
     def _counts(self, labels: np.ndarray) -> np.ndarray:
         """shuffles x subsets x groups: how many environments of each group each subset holds
@@ -106,8 +110,10 @@ class ShufflePlan:
     def pure_leaves(self, labels: np.ndarray, budget: int) -> np.ndarray:
         """Per labelling: the fewest leaves of a pure tree when at most ``budget``, else
         ``budget + 1``."""
-        counts = self._counts(labels)
         never = self.n + 2  # more leaves than any tree over n environments has
-        leaf = np.where((counts > 0).sum(axis=2) == 1, 1, never)
+        # a subset is pure when each member has its first member's label (no group counts needed)
+        pure = np.logical_and.reduceat(labels[:, self.member_envs] == labels[:, self.first_envs], self.member_starts,
+                                       axis=1)
+        leaf = np.where(pure, 1, never)
         return np.minimum(self._solve(leaf, cap=never), budget + 1)
 
