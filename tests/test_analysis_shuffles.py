@@ -147,3 +147,16 @@ def test_the_plan_scores_a_labelling_like_the_search_of_one():
     for budget in (1, 3, 6):
         want = [straightforward_statistic(cands, n, lab, G.MAX_DEPTH, budget) for lab in labels]
         assert plan.pure_leaves(labels, budget).tolist() == want
+
+
+@pytest.mark.parametrize("n", [10, 62, 63, 70])
+def test_the_plan_lays_out_subsets_of_any_number_of_environments(n):
+    """Subsets are bitmasks: laid out with int64 arithmetic below 63 environments, bit by bit
+    above; either way a pure split into halves scores 2 leaves, a mixed labelling more."""
+    full, half = (1 << n) - 1, (1 << (n // 2)) - 1
+    plan = ShufflePlan(lambda subset: [[half, full ^ half]] if subset == full else [], n, 2)
+    expected = [[(s >> i) & 1 for i in range(n)] for s in sorted({half, full ^ half, full})]
+    assert plan.members.tolist() == expected
+    split = (np.arange(n) >= n // 2).astype(int)
+    mixed = np.arange(n) % 2
+    assert plan.pure_leaves(np.stack([split, mixed]), 5).tolist() == [2, 6]

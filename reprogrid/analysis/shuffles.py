@@ -71,7 +71,10 @@ class ShufflePlan:
         position = {s: i for i, s in enumerate(subsets)}
         self.level_rows = [np.array([position[s] for s in level], dtype=np.intp) for level in levels]
         self.wiring = wiring
-        bits = np.array([[(s >> i) & 1 for i in range(n)] for s in subsets], dtype=np.float32)
+        if n < 63:  # the bitmasks fit an int64: every bit of every subset at once
+            bits = ((np.array(subsets, dtype=np.int64)[:, None] >> np.arange(n)) & 1).astype(np.float32)
+        else:
+            bits = np.array([[(s >> i) & 1 for i in range(n)] for s in subsets], dtype=np.float32)
         self.members = bits  # subsets x environments
         self.sizes = bits.sum(axis=1).astype(np.int64)
         # each subset's members, subset after subset (every subset has one), and each member's subset's first
