@@ -160,3 +160,21 @@ def test_the_plan_lays_out_subsets_of_any_number_of_environments(n):
     split = (np.arange(n) >= n // 2).astype(int)
     mixed = np.arange(n) % 2
     assert plan.pure_leaves(np.stack([split, mixed]), 5).tolist() == [2, 6]
+
+
+@pytest.mark.parametrize("sizes", [[10], [4, 4, 4], [1, 3, 3, 1], [2, 3, 3], [1, 4, 5, 5], [1, 1]])
+def test_shuffles_are_drawn_as_a_loop_draws_them(sizes):
+    """Strata of one size (one rng.permuted call) or of several (a shuffle per stratum and
+    row): the labellings of the loop over shuffles and strata, and the generator left where
+    the loop leaves it."""
+    strata = np.repeat(np.arange(len(sizes)), sizes)[::-1].copy()  # strata not in position order
+    code = np.arange(len(strata)) % 3
+    fast_rng, slow_rng = np.random.default_rng([5, len(sizes)]), np.random.default_rng([5, len(sizes)])
+    fast = shuffled_labels(code, strata, 23, fast_rng)
+    members = [np.flatnonzero(strata == s) for s in np.unique(strata)]
+    slow = np.tile(code, (23, 1))
+    for row in slow:
+        for idx in members:
+            row[idx] = code[slow_rng.permutation(idx)]
+    assert np.array_equal(fast, slow)
+    assert fast_rng.integers(1 << 60) == slow_rng.integers(1 << 60)

@@ -5,7 +5,8 @@ each one's best-tree statistic computed for every shuffle together with numpy.
 how the shuffles are drawn and scored. A shuffle is drawn exactly as a loop over the
 shuffles would draw it (``rng.permutation`` of each stratum's positions, stratum by
 stratum, shuffle by shuffle), so a seed gives the same shuffles, the same statistics and so
-the same p-values as scoring them one at a time.
+the same p-values as scoring them one at a time; where the strata are of one size, one
+``rng.permuted`` call makes those draws for every shuffle and stratum.
 
 The statistic of a labelling is the smallest decision tree of depth <= ``max_depth`` over
 the candidate splits (``groups._TreeSearch``): a dynamic programme over the subsets of
@@ -33,10 +34,17 @@ def shuffled_labels(code: np.ndarray, strata: np.ndarray, permutations: int, rng
     # a stratum of one position shuffles without a draw (Fisher-Yates makes none): left as it is
     spans = [(start, end) for start, end in zip([0] + ends[:-1], ends) if end - start > 1]
     drawn = np.tile(order, (permutations, 1))  # each row: the strata's positions, stratum after stratum
-    shuffle = rng.shuffle  # in place on each stratum's slice: the draws of rng.permutation(positions)
-    for row in drawn:
-        for start, end in spans:
-            shuffle(row[start:end])
+    if spans and len({end - start for start, end in spans}) == 1:
+        # strata of one size: each (shuffle, stratum) a row of one matrix, in the loop's order; rng.permuted
+        # shuffles its rows one after the other with the draws of rng.shuffle (tests hold it to the loop)
+        columns = np.concatenate([np.arange(start, end) for start, end in spans])
+        lanes = drawn[:, columns].reshape(permutations * len(spans), spans[0][1] - spans[0][0])
+        drawn[:, columns] = rng.permuted(lanes, axis=1).reshape(permutations, len(columns))
+    else:
+        shuffle = rng.shuffle  # in place on each stratum's slice: the draws of rng.permutation(positions)
+        for row in drawn:
+            for start, end in spans:
+                shuffle(row[start:end])
     index = np.empty_like(drawn)
     index[:, order] = drawn
     return code[index]
