@@ -59,7 +59,7 @@ class ShufflePlan:
         self.n, self.max_depth = n, max_depth
         full = (1 << n) - 1
         levels: List[List[int]] = [[full]]  # levels[k]: the subsets at depth max_depth - k
-        self.steps = []  # per depth from the leaves up: (has_split, part positions, split starts, node starts)
+        # per depth from the root down: (the subsets that have a split, part positions, split starts, node starts)
         wiring = []
         for _ in range(max_depth):
             below: Dict[int, int] = {}
@@ -72,7 +72,7 @@ class ShufflePlan:
                 for split in node_splits:
                     split_starts.append(len(parts))
                     parts += [below.setdefault(part, len(below)) for part in split]
-            wiring.append((np.array(has, dtype=bool), np.array(parts, dtype=np.intp),
+            wiring.append((np.flatnonzero(has), np.array(parts, dtype=np.intp),
                            np.array(split_starts, dtype=np.intp), np.array(node_starts, dtype=np.intp)))
             levels.append(list(below))
         subsets = sorted({s for level in levels for s in level})
@@ -103,11 +103,12 @@ class ShufflePlan:
         value = leaf[:, self.level_rows[-1]]
         for depth in range(self.max_depth - 1, -1, -1):  # from the level above the leaves up to the root
             has, parts, split_starts, node_starts = self.wiring[depth]
-            value_here = leaf[:, self.level_rows[depth]].copy()
+            value_here = leaf[:, self.level_rows[depth]]  # a new array (fancy indexing copies)
             if len(parts):
                 sums = np.add.reduceat(value[:, parts], split_starts, axis=1)
                 best = np.minimum.reduceat(sums, node_starts, axis=1)
-                value_here[:, has] = np.minimum(value_here[:, has], np.minimum(best, cap))
+                np.minimum(best, cap, out=best)
+                value_here[:, has] = np.minimum(value_here[:, has], best, out=best)
             value = value_here
         return value[:, 0]
 
