@@ -7,6 +7,7 @@ decides anything about the data.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -87,20 +88,33 @@ def overview(prepared: pd.DataFrame, spreads: Optional[Mapping[str, str]] = None
     rows = []
     band = np.linspace(-0.28, 0.28, len(software)) if len(software) > 1 else np.zeros(1)
     where = {sw: i for i, sw in enumerate(software)}
+    # as plain lists once: each workload's runs sorted by (software, hardware), stable, and numbered within each pair
+    text = {c: ok[c].astype(str).tolist() for c in ("workload", "software_env", "hardware_env", "metric_name")}
+    values = ok["value"].to_numpy(dtype=float)
+    of_workload: Dict[str, List[int]] = {}
+    for i, w in enumerate(text["workload"]):
+        of_workload.setdefault(w, []).append(i)
+    sws, hws = text["software_env"], text["hardware_env"]
     for workload in names:
-        part = ok[ok["workload"].astype(str) == workload]
-        metric = str(part["metric_name"].iloc[0]) if len(part) else ""
+        found = of_workload.get(workload, [])
+        metric = text["metric_name"][found[0]] if found else ""
         fraction = metric in analysis.FRACTION_METRICS
-        runs = part.assign(_sw=part["software_env"].astype(str), _hw=part["hardware_env"].astype(str))
-        runs = runs.sort_values(["_sw", "_hw"], kind="stable")
-        rank = runs.groupby(["_sw", "_hw"], sort=False).cumcount().to_numpy()
-        size = runs.groupby(["_sw", "_hw"], sort=False)["value"].transform("size").to_numpy()
-        sw = runs["_sw"].tolist()
+        order = sorted(found, key=lambda i: (sws[i], hws[i]))
+        pairs = [(sws[i], hws[i]) for i in order]
+        size_of = Counter(pairs)
+        seen: Dict[Tuple[str, str], int] = {}
+        numbers = []  # each run's number among the runs of its pair (0, 1, ...)
+        for pair in pairs:
+            seen[pair] = seen.get(pair, -1) + 1
+            numbers.append(seen[pair])
+        rank = np.array(numbers, dtype=np.int64)
+        size = np.array([size_of[p] for p in pairs], dtype=np.int64)
+        sw = [p[0] for p in pairs]
         y = band[[where[s] for s in sw]] + (rank - (size - 1) / 2) * 0.07
         label = ("test accuracy (%)" if metric == analysis.ACCURACY else f"{metric} (%)") if fraction else metric
-        rows.append(OverviewRow(workload, label, runs["value"].to_numpy(dtype=float) * (100.0 if fraction else 1.0),
-                                np.asarray(y, dtype=float), sw, runs["_hw"].tolist(),
-                                spread.get(workload, f"{len(runs)} runs")))
+        rows.append(OverviewRow(workload, label, values[order] * (100.0 if fraction else 1.0),
+                                np.asarray(y, dtype=float), sw, [p[1] for p in pairs],
+                                spread.get(workload, f"{len(order)} runs")))
     return Overview(rows, software, hardware, dict(zip(software, colours(len(software)))),
                     {h: MARKERS[i % len(MARKERS)] for i, h in enumerate(hardware)})
 
