@@ -108,11 +108,16 @@ def outcome_groups(df: pd.DataFrame, within: Sequence[str] = SCOPE,
     sig["rank_key"] = np.where(sig["hib"].astype(bool), -sig["value"], sig["value"])
     sig = sig.sort_values(within + ["rank_key", "signature"])
     sig["group"] = "G" + (sig.groupby(within, observed=True).cumcount() + 1).astype(str)
-    out = envs.merge(sig[within + ["signature", "group"]], on=within + ["signature"], how="left")
-    out["group"] = out["group"].fillna("nondeterministic")
-    n_groups = sig.groupby(within, observed=True).size().rename("n_groups").reset_index()
-    out = out.merge(n_groups, on=within, how="left")
-    out["n_groups"] = out["n_groups"].fillna(0).astype(int)
+    # each environment's group and its scope's number of groups, looked up by key (no merge copying the wide frame)
+    group_of = dict(zip(zip(*(sig[c].tolist() for c in within + ["signature"])), sig["group"].tolist()))
+    n_groups = sig.groupby(within, observed=True).size()
+    count_of = dict(zip(n_groups.index.tolist() if len(within) > 1 else [(k,) for k in n_groups.index.tolist()],
+                        n_groups.tolist()))
+    scopes = list(zip(*(envs[c].tolist() for c in within)))
+    out = envs.assign(
+        group=[group_of.get((*scope, signature), "nondeterministic")
+               for scope, signature in zip(scopes, envs["signature"].tolist())],
+        n_groups=np.array([count_of.get(scope, 0) for scope in scopes], dtype=int))
     return out.sort_values(within + ["group", "hardware_env", "software_env", "observed_env"]).reset_index(drop=True)
 
 
