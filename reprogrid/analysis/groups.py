@@ -67,11 +67,15 @@ def environment_outcomes(df: pd.DataFrame, decimals: Optional[int] = None,
     det = determinism(df) if det is None else det
     env_keys = list(ENV_KEYS)
     attrs = [a for a in FINGERPRINT_ATTRIBUTES if a in df.columns and a not in env_keys]
-    first = df[env_keys + attrs + ["metric_name", "higher_is_better"]].drop_duplicates(env_keys)  # columns first: no wide copy
-    stats = reduce_groups(df.groupby(env_keys, observed=True),
+    grouped = df.groupby(env_keys, observed=True)
+    stats = reduce_groups(grouped,
         n=("value", "size"), value=("value", "mean"), value_min=("value", "min"), value_max=("value", "max"),
         loss=(LOSS, "mean"), n_hashes=("predictions_sha256", "count"), hash=("predictions_sha256", "first")).reset_index()
-    stats = stats[stats["n"] > 0]
+    # each environment's first run gives its attributes: its row found by the group numbers (the order of stats)
+    _, first_row = np.unique(grouped.ngroup().to_numpy(), return_index=True)
+    kept = (stats["n"] > 0).to_numpy()
+    first = df[attrs + ["metric_name", "higher_is_better"]].take(first_row[kept]).reset_index(drop=True)
+    stats = stats[kept]
     if stats.empty:
         return stats.assign(deterministic=pd.Series(dtype=bool), signature=pd.Series(dtype=object)).drop(columns=["hash", "n_hashes"])
     bad = det[det["deterministic"].eq(False).fillna(False).astype(bool)][list(CELL)].assign(_bad=True)
@@ -82,7 +86,7 @@ def environment_outcomes(df: pd.DataFrame, decimals: Optional[int] = None,
                          "value:" + val.map(repr) + " loss:" + loss.map(repr))
     stats["deterministic"] = ~stats.pop("_bad").fillna(False).astype(bool).to_numpy()
     stats["signature"] = np.where(stats["deterministic"], signature, None)
-    out = stats.merge(first, on=env_keys, how="left")
+    out = pd.concat([stats, first], axis=1)  # stats' rows after the merge above: 0..n-1, as first's
     for col in env_keys:
         if col != "seed":
             out[col] = out[col].astype(str)
