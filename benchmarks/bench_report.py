@@ -19,25 +19,19 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Dict, List, Tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _interleave import run_once  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def timed(argv: List[str], env: Dict[str, str], cwd: Path) -> Tuple[float, float]:
-    """(wall s, CPU s) of one child process, which must succeed. ``cwd`` is a folder without a
-    reprogrid package: ``python -m`` puts the working directory first on ``sys.path``, ahead of
-    PYTHONPATH, so a child started in a checkout would measure that checkout whatever its tree."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} failed: {proc.stderr.read().decode()[-2000:]}")
-    return wall, usage.ru_utime + usage.ru_stime
+    """(wall s, CPU s) of one child process, which must succeed (``_interleave.run_once``)."""
+    wall, cpu, _ = run_once(argv, str(cwd), env)
+    return wall, cpu
 
 
 def child_env(tree: str, work: Path, keep: bool) -> Dict[str, str]:
@@ -59,7 +53,7 @@ def check_trees(envs: Dict[str, Dict[str, str]], cwd: Path) -> None:
     place (else the comparison would measure one checkout twice)."""
     where = {}
     for t, env in envs.items():
-        found = subprocess.run([sys.executable, "-c", "import reprogrid; print(reprogrid.__file__)"], env=env,
+        found = subprocess.run([sys.executable, "-P", "-c", "import reprogrid; print(reprogrid.__file__)"], env=env,
                                cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
         if not Path(found).resolve().is_relative_to(Path(t).resolve()):
             raise SystemExit(f"tree {t}: the child imports reprogrid from {found}, not from the tree")
@@ -86,7 +80,8 @@ def main() -> None:
         data = work / "data"
         envs = {t: child_env(t, work, args.keep_env) for t in trees}
         check_trees(envs, work)
-        cli = [sys.executable, "-m", "reprogrid"]
+        # -P: PYTHONPATH (the tree), not the working folder, decides which reprogrid is imported
+        cli = [sys.executable, "-P", "-m", "reprogrid"]
         timed(cli + ["import", "coakley2022", args.csv, "-o", str(data)], envs[trees[0]], work)  # the report's input
         for t in trees:  # warm the caches (file cache; bytecode, see child_env) of both commands
             timed(cli + ["import", "coakley2022", args.csv, "-o", str(work / "warm-import")], envs[t], work)

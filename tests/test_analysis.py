@@ -163,3 +163,15 @@ def test_summarize_gives_every_table_and_empty_input_works():
     assert prov["failed"] == 1 and prov["runs"] == 61
     empty = analysis.summarize(frame([]))
     assert empty["stats"].empty and empty["determinism"].empty
+
+
+def test_verdicts_read_a_given_survival_table_as_they_would_compute_it():
+    """summarize passes its survival tables (with their bootstrap) to verdicts: the verdicts
+    are those of the survival computed without the bootstrap."""
+    from reprogrid.analysis.variance import survival
+
+    df = analysis.prepare(study())
+    for by in (("workload",), ("workload", "device_class")):
+        given = analysis.verdicts(df, by=by, surv=survival(df, by=by, seed=3))
+        pd.testing.assert_frame_equal(given, analysis.verdicts(df, by=by), check_exact=True)
+        assert len(given) >= 2

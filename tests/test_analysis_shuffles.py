@@ -56,13 +56,14 @@ def straightforward_test(part: pd.DataFrame, within, permutations: int, rng: np.
     labels = part["group"].astype(str).tolist()
     names = sorted(set(labels), key=G._group_order)
     code = np.array([names.index(g) for g in labels])
-    cands, _ = G._candidates(part, list(within))
+    cands, _ = G._candidates(G._attribute_texts(part, list(within)), range(len(part)))
     n = len(labels)
     impurity, leaves, node = G._TreeSearch(cands, n, G.MAX_DEPTH).best(code)
     used = G._tree_attributes(node)
     score = impurity * (n + 1) + leaves
     tests = []
-    for strata in G._design_strata(part, used):
+    for strata in G._design_strata({c: part[c].astype(str).tolist() for c in ("software_env", "hardware_env")},
+                                   used):
         members = [np.flatnonzero(strata == s) for s in np.unique(strata)]
         perm = []
         for _ in range(permutations):
@@ -146,3 +147,34 @@ def test_the_plan_scores_a_labelling_like_the_search_of_one():
     for budget in (1, 3, 6):
         want = [straightforward_statistic(cands, n, lab, G.MAX_DEPTH, budget) for lab in labels]
         assert plan.pure_leaves(labels, budget).tolist() == want
+
+
+@pytest.mark.parametrize("n", [10, 62, 63, 70])
+def test_the_plan_lays_out_subsets_of_any_number_of_environments(n):
+    """Subsets are bitmasks: laid out with int64 arithmetic below 63 environments, bit by bit
+    above; either way a pure split into halves scores 2 leaves, a mixed labelling more."""
+    full, half = (1 << n) - 1, (1 << (n // 2)) - 1
+    plan = ShufflePlan(lambda subset: [[half, full ^ half]] if subset == full else [], n, 2)
+    expected = [[(s >> i) & 1 for i in range(n)] for s in sorted({half, full ^ half, full})]
+    assert plan.members.tolist() == expected
+    split = (np.arange(n) >= n // 2).astype(int)
+    mixed = np.arange(n) % 2
+    assert plan.pure_leaves(np.stack([split, mixed]), 5).tolist() == [2, 6]
+
+
+@pytest.mark.parametrize("sizes", [[10], [4, 4, 4], [1, 3, 3, 1], [2, 3, 3], [1, 4, 5, 5], [1, 1]])
+def test_shuffles_are_drawn_as_a_loop_draws_them(sizes):
+    """Strata of one size (one rng.permuted call) or of several (a shuffle per stratum and
+    row): the labellings of the loop over shuffles and strata, and the generator left where
+    the loop leaves it."""
+    strata = np.repeat(np.arange(len(sizes)), sizes)[::-1].copy()  # strata not in position order
+    code = np.arange(len(strata)) % 3
+    fast_rng, slow_rng = np.random.default_rng([5, len(sizes)]), np.random.default_rng([5, len(sizes)])
+    fast = shuffled_labels(code, strata, 23, fast_rng)
+    members = [np.flatnonzero(strata == s) for s in np.unique(strata)]
+    slow = np.tile(code, (23, 1))
+    for row in slow:
+        for idx in members:
+            row[idx] = code[slow_rng.permutation(idx)]
+    assert np.array_equal(fast, slow)
+    assert fast_rng.integers(1 << 60) == slow_rng.integers(1 << 60)

@@ -121,3 +121,30 @@ def test_the_figures_from_the_notebook_api(tmp_path):
     paths = export_figures(df, tmp_path / "figs")
     assert sorted(p.name for p in paths) == ["determinism.png", "determinism.svg", "overview.png", "overview.svg"]
     assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_the_page_computes_provenance_once_and_says_each_spread_and_k_in_the_same_words(tmp_path, monkeypatch):
+    """The provenance facts are computed once per page (summarize's, passed on); the overview's
+    rows repeat the answer lines' spread sentences and the k-curve section repeats its figure's
+    "needed" text: each computed once, by one owner."""
+    from reprogrid import analysis
+    from reprogrid.analysis import hardware, summary
+
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return hardware.provenance(*args, **kwargs)
+
+    monkeypatch.setattr(summary, "provenance", counted)
+    monkeypatch.setattr(analysis, "provenance", counted)
+    page = build_report(study(), tmp_path / "rep").html.read_text()
+    assert len(calls) == 1
+    answers = re.findall(r"<li class='answer' data-workload='([^']+)'>.*?</span> (.*?); <em>", page)
+    overview = re.search(r"<desc id='overview-figure-desc'>(.*?)</desc>", page, re.S).group(1)
+    assert len(answers) == 2
+    for workload, spread in answers:
+        assert f"{workload}: {spread}." in overview
+    needed = re.search(r"<p>Environments needed for 95%: (.*?)\.</p>", page).group(1)
+    k_desc = re.search(r"<desc id='k-curve-figure-desc'>(.*?)</desc>", page, re.S).group(1)
+    assert needed and f"Environments needed for 95%: {needed}." in k_desc

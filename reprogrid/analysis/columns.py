@@ -49,7 +49,7 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise UserError.of("not a results table", [Problem("columns", f"missing {', '.join(missing)}: load it with gather.load_dataset")])
     # Attribute columns nobody recorded are left out (every later step copies fewer columns).
-    keep = [c for c in df.columns if c in _ANALYSIS_COLUMNS and (c in _ALWAYS or df[c].notna().any())]
+    keep = [c for c in df.columns if c in _ANALYSIS_COLUMNS and (c in _ALWAYS or df[c].count() > 0)]
     out = df[keep].copy()
     _fail_non_finite(out)
     for col in METRICS:

@@ -29,7 +29,7 @@ explained (shuffled labels) the chance of identifying anything at all is at most
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -67,11 +67,15 @@ def environment_outcomes(df: pd.DataFrame, decimals: Optional[int] = None,
     det = determinism(df) if det is None else det
     env_keys = list(ENV_KEYS)
     attrs = [a for a in FINGERPRINT_ATTRIBUTES if a in df.columns and a not in env_keys]
-    first = df[env_keys + attrs + ["metric_name", "higher_is_better"]].drop_duplicates(env_keys)  # columns first: no wide copy
-    stats = reduce_groups(df.groupby(env_keys, observed=True),
+    grouped = df.groupby(env_keys, observed=True)
+    stats = reduce_groups(grouped,
         n=("value", "size"), value=("value", "mean"), value_min=("value", "min"), value_max=("value", "max"),
         loss=(LOSS, "mean"), n_hashes=("predictions_sha256", "count"), hash=("predictions_sha256", "first")).reset_index()
-    stats = stats[stats["n"] > 0]
+    # each environment's first run gives its attributes: its row found by the group numbers (the order of stats)
+    _, first_row = np.unique(grouped.ngroup().to_numpy(), return_index=True)
+    kept = (stats["n"] > 0).to_numpy()
+    first = df[attrs + ["metric_name", "higher_is_better"]].take(first_row[kept]).reset_index(drop=True)
+    stats = stats[kept]
     if stats.empty:
         return stats.assign(deterministic=pd.Series(dtype=bool), signature=pd.Series(dtype=object)).drop(columns=["hash", "n_hashes"])
     bad = det[det["deterministic"].eq(False).fillna(False).astype(bool)][list(CELL)].assign(_bad=True)
@@ -82,7 +86,7 @@ def environment_outcomes(df: pd.DataFrame, decimals: Optional[int] = None,
                          "value:" + val.map(repr) + " loss:" + loss.map(repr))
     stats["deterministic"] = ~stats.pop("_bad").fillna(False).astype(bool).to_numpy()
     stats["signature"] = np.where(stats["deterministic"], signature, None)
-    out = stats.merge(first, on=env_keys, how="left")
+    out = pd.concat([stats, first], axis=1)  # stats' rows after the merge above: 0..n-1, as first's
     for col in env_keys:
         if col != "seed":
             out[col] = out[col].astype(str)
@@ -108,11 +112,16 @@ def outcome_groups(df: pd.DataFrame, within: Sequence[str] = SCOPE,
     sig["rank_key"] = np.where(sig["hib"].astype(bool), -sig["value"], sig["value"])
     sig = sig.sort_values(within + ["rank_key", "signature"])
     sig["group"] = "G" + (sig.groupby(within, observed=True).cumcount() + 1).astype(str)
-    out = envs.merge(sig[within + ["signature", "group"]], on=within + ["signature"], how="left")
-    out["group"] = out["group"].fillna("nondeterministic")
-    n_groups = sig.groupby(within, observed=True).size().rename("n_groups").reset_index()
-    out = out.merge(n_groups, on=within, how="left")
-    out["n_groups"] = out["n_groups"].fillna(0).astype(int)
+    # each environment's group and its scope's number of groups, looked up by key (no merge copying the wide frame)
+    group_of = dict(zip(zip(*(sig[c].tolist() for c in within + ["signature"])), sig["group"].tolist()))
+    n_groups = sig.groupby(within, observed=True).size()
+    count_of = dict(zip(n_groups.index.tolist() if len(within) > 1 else [(k,) for k in n_groups.index.tolist()],
+                        n_groups.tolist()))
+    scopes = list(zip(*(envs[c].tolist() for c in within)))
+    out = envs.assign(
+        group=[group_of.get((*scope, signature), "nondeterministic")
+               for scope, signature in zip(scopes, envs["signature"].tolist())],
+        n_groups=np.array([count_of.get(scope, 0) for scope in scopes], dtype=int))
     return out.sort_values(within + ["group", "hardware_env", "software_env", "observed_env"]).reset_index(drop=True)
 
 
@@ -193,7 +202,7 @@ def _explain_scope(scope: Dict[str, List[str]], within: List[str], permutations:
     labels = scope["group"]
     names = sorted(set(labels), key=_group_order)
     code = np.array([names.index(g) for g in labels])
-    cands, aliases = _candidates(None, within, *texts)
+    cands, aliases = _candidates(*texts)
     search = _TreeSearch(cands, len(labels), max_depth)
     impurity, leaves, node = search.best(code)
     rule = search.text(node, names)
@@ -225,21 +234,17 @@ def _explain_scope(scope: Dict[str, List[str]], within: List[str], permutations:
                 p_value=p_value, groups=members, score=score, perm_scores=perm)
 
 
-def _design_strata(part: Union[pd.DataFrame, Mapping[str, List[str]]], used: List[str]) -> List[np.ndarray]:
+def _design_strata(scope: Mapping[str, List[str]], used: List[str]) -> List[np.ndarray]:
     """The strata the labels are shuffled within, one array per test (module docstring):
     hardware attributes within software stacks, software attributes within hardware.
-    ``part``: the scope's rows, or its columns as text (numbered alike: by first appearance)."""
-    def text(column: str) -> np.ndarray:
-        if isinstance(part, pd.DataFrame):
-            return part[column].astype(str).to_numpy(dtype=object)
-        return np.array(part[column], dtype=object)
+    ``scope``: the scope's columns as text (strata numbered by first appearance)."""
     hardware = [a for a in used if a not in SOFTWARE_ATTRIBUTES]
     software = [a for a in used if a in SOFTWARE_ATTRIBUTES]
     tests = []
     if hardware or not used:
-        tests.append(pd.factorize(text("software_env"))[0])
+        tests.append(pd.factorize(np.array(scope["software_env"], dtype=object))[0])
     if software:
-        tests.append(pd.factorize(text("hardware_env"))[0])
+        tests.append(pd.factorize(np.array(scope["hardware_env"], dtype=object))[0])
     return tests
 
 
@@ -263,14 +268,12 @@ def _attribute_texts(frame: pd.DataFrame, within: Sequence[str]) -> Dict[str, Li
             for attr in FINGERPRINT_ATTRIBUTES if attr in frame.columns and attr not in within}
 
 
-def _candidates(part: Optional[pd.DataFrame], within: List[str], texts: Optional[Dict[str, List[str]]] = None,
-                rows: Optional[Sequence[int]] = None) -> Tuple[List[Tuple[str, List[Tuple[str, int]]]], Dict[str, List[str]]]:
+def _candidates(texts: Mapping[str, List[str]],
+                rows: Sequence[int]) -> Tuple[List[Tuple[str, List[Tuple[str, int]]]], Dict[str, List[str]]]:
     """Varying attributes as (name, [(value, bitmask of environments)]), one per distinct split,
     in tie-break order (implementation factors before location labels, then fewer distinct
-    values, then name); and each kept attribute's aliases. ``texts``/``rows``: the table's
-    ``_attribute_texts`` and the positions of ``part`` in it, when already converted."""
-    if texts is None or rows is None:
-        texts, rows = _attribute_texts(part, within), range(len(part))
+    values, then name); and each kept attribute's aliases. ``texts``: the table's
+    ``_attribute_texts``; ``rows``: the scope's positions in it (environment i = rows[i])."""
     by_split: Dict[Tuple[int, ...], List[Tuple[int, str, List[Tuple[str, int]]]]] = {}
     for attr, column in texts.items():
         values = [column[i] for i in rows]

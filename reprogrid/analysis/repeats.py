@@ -71,7 +71,8 @@ def nondeterministic_cells(det: pd.DataFrame) -> pd.DataFrame:
 def determinism_matrix(det: pd.DataFrame, workload: str) -> pd.DataFrame:
     """Hardware (rows) x software (columns) of the worst determinism level per cell."""
     order = {LEVEL_BITWISE: 0, LEVEL_METRICS: 1, LEVEL_SINGLE: 2, LEVEL_ACCURACY: 3, LEVEL_DIFFERENT: 4}
-    part = det[det["workload"].astype(str) == workload].copy()
+    narrow = det[["workload", "hardware_env", "software_env", "level"]]  # the columns read: rows cut from these only
+    part = narrow[narrow["workload"].astype(str) == workload].copy()
     if part.empty:
         return pd.DataFrame()
     part["rank"] = part["level"].map(order)

@@ -5,7 +5,8 @@ each one's best-tree statistic computed for every shuffle together with numpy.
 how the shuffles are drawn and scored. A shuffle is drawn exactly as a loop over the
 shuffles would draw it (``rng.permutation`` of each stratum's positions, stratum by
 stratum, shuffle by shuffle), so a seed gives the same shuffles, the same statistics and so
-the same p-values as scoring them one at a time.
+the same p-values as scoring them one at a time; where the strata are of one size, one
+``rng.permuted`` call makes those draws for every shuffle and stratum.
 
 The statistic of a labelling is the smallest decision tree of depth <= ``max_depth`` over
 the candidate splits (``groups._TreeSearch``): a dynamic programme over the subsets of
@@ -33,10 +34,17 @@ def shuffled_labels(code: np.ndarray, strata: np.ndarray, permutations: int, rng
     # a stratum of one position shuffles without a draw (Fisher-Yates makes none): left as it is
     spans = [(start, end) for start, end in zip([0] + ends[:-1], ends) if end - start > 1]
     drawn = np.tile(order, (permutations, 1))  # each row: the strata's positions, stratum after stratum
-    shuffle = rng.shuffle  # in place on each stratum's slice: the draws of rng.permutation(positions)
-    for row in drawn:
-        for start, end in spans:
-            shuffle(row[start:end])
+    if spans and len({end - start for start, end in spans}) == 1:
+        # strata of one size: each (shuffle, stratum) a row of one matrix, in the loop's order; rng.permuted
+        # shuffles its rows one after the other with the draws of rng.shuffle (tests hold it to the loop)
+        columns = np.concatenate([np.arange(start, end) for start, end in spans])
+        lanes = drawn[:, columns].reshape(permutations * len(spans), spans[0][1] - spans[0][0])
+        drawn[:, columns] = rng.permuted(lanes, axis=1).reshape(permutations, len(columns))
+    else:
+        shuffle = rng.shuffle  # in place on each stratum's slice: the draws of rng.permutation(positions)
+        for row in drawn:
+            for start, end in spans:
+                shuffle(row[start:end])
     index = np.empty_like(drawn)
     index[:, order] = drawn
     return code[index]
@@ -51,7 +59,7 @@ class ShufflePlan:
         self.n, self.max_depth = n, max_depth
         full = (1 << n) - 1
         levels: List[List[int]] = [[full]]  # levels[k]: the subsets at depth max_depth - k
-        self.steps = []  # per depth from the leaves up: (has_split, part positions, split starts, node starts)
+        # per depth from the root down: (the subsets that have a split, part positions, split starts, node starts)
         wiring = []
         for _ in range(max_depth):
             below: Dict[int, int] = {}
@@ -64,16 +72,23 @@ class ShufflePlan:
                 for split in node_splits:
                     split_starts.append(len(parts))
                     parts += [below.setdefault(part, len(below)) for part in split]
-            wiring.append((np.array(has, dtype=bool), np.array(parts, dtype=np.intp),
+            wiring.append((np.flatnonzero(has), np.array(parts, dtype=np.intp),
                            np.array(split_starts, dtype=np.intp), np.array(node_starts, dtype=np.intp)))
             levels.append(list(below))
         subsets = sorted({s for level in levels for s in level})
         position = {s: i for i, s in enumerate(subsets)}
         self.level_rows = [np.array([position[s] for s in level], dtype=np.intp) for level in levels]
         self.wiring = wiring
-        bits = np.array([[(s >> i) & 1 for i in range(n)] for s in subsets], dtype=np.float32)
+        if n < 63:  # the bitmasks fit an int64: every bit of every subset at once
+            bits = ((np.array(subsets, dtype=np.int64)[:, None] >> np.arange(n)) & 1).astype(np.float32)
+        else:
+            bits = np.array([[(s >> i) & 1 for i in range(n)] for s in subsets], dtype=np.float32)
         self.members = bits  # subsets x environments
         self.sizes = bits.sum(axis=1).astype(np.int64)
+        # each subset's members, subset after subset (every subset has one), and each member's subset's first
+        subset_of, self.member_envs = np.nonzero(bits)
+        self.member_starts = np.flatnonzero(np.r_[True, subset_of[1:] != subset_of[:-1]])
+        self.first_envs = self.member_envs[self.member_starts][subset_of]
 
     def _counts(self, labels: np.ndarray) -> np.ndarray:
         """shuffles x subsets x groups: how many environments of each group each subset holds
@@ -88,11 +103,12 @@ class ShufflePlan:
         value = leaf[:, self.level_rows[-1]]
         for depth in range(self.max_depth - 1, -1, -1):  # from the level above the leaves up to the root
             has, parts, split_starts, node_starts = self.wiring[depth]
-            value_here = leaf[:, self.level_rows[depth]].copy()
+            value_here = leaf[:, self.level_rows[depth]]  # a new array (fancy indexing copies)
             if len(parts):
                 sums = np.add.reduceat(value[:, parts], split_starts, axis=1)
                 best = np.minimum.reduceat(sums, node_starts, axis=1)
-                value_here[:, has] = np.minimum(value_here[:, has], np.minimum(best, cap))
+                np.minimum(best, cap, out=best)
+                value_here[:, has] = np.minimum(value_here[:, has], best, out=best)
             value = value_here
         return value[:, 0]
 
@@ -106,8 +122,10 @@ class ShufflePlan:
     def pure_leaves(self, labels: np.ndarray, budget: int) -> np.ndarray:
         """Per labelling: the fewest leaves of a pure tree when at most ``budget``, else
         ``budget + 1``."""
-        counts = self._counts(labels)
         never = self.n + 2  # more leaves than any tree over n environments has
-        leaf = np.where((counts > 0).sum(axis=2) == 1, 1, never)
+        # a subset is pure when each member has its first member's label (no group counts needed)
+        pure = np.logical_and.reduceat(labels[:, self.member_envs] == labels[:, self.first_envs], self.member_starts,
+                                       axis=1)
+        leaf = np.where(pure, 1, never)
         return np.minimum(self._solve(leaf, cap=never), budget + 1)
 

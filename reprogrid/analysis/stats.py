@@ -18,23 +18,25 @@ def metric_stats(df: pd.DataFrame, by: Sequence[str] = (), metrics: Sequence[str
     df = _ok(prepare(df))
     keys = ["workload", *by]
     metrics = [m for m in metrics if m in df.columns]
-    grouped = df[keys + metrics].groupby(keys, observed=True, sort=True)[metrics]
+    grouped = df.groupby(keys, observed=True, sort=True)[metrics]
     # one grouped pass per statistic over every metric (not one per metric and statistic)
     parts = {"n": grouped.count(), "min": grouped.min(), "max": grouped.max(), "mean": grouped.mean(),
              "std": grouped.std()}
     if parts["n"].empty:
         return pd.DataFrame(columns=[*keys, "metric", "n", "min", "max", "range", "range_pp", "mean", "std"])
     groups = parts["n"].index
-    long = groups.to_frame(index=False).take(np.repeat(np.arange(len(groups)), len(metrics))).reset_index(drop=True)
-    long["metric"] = np.tile(np.array(metrics, dtype=object), len(groups))  # per group, the metrics in order
-    for name, table in parts.items():
-        long[name] = table[metrics].to_numpy().reshape(-1)
-    long = long[long["n"] > 0].copy()
-    long["range"] = long["max"] - long["min"]
-    long["range_pp"] = np.where(long["metric"].isin(FRACTION_METRICS), long["range"] * 100, np.nan)
-    long["n"] = long["n"].astype(int)
-    cols = [*keys, "metric", "n", "min", "max", "range", "range_pp", "mean", "std"]
-    return long[cols].reset_index(drop=True)
+    keys_frame = groups.to_frame(index=False)
+    counts = parts["n"].to_numpy().reshape(-1)  # per group, the metrics in order
+    kept = np.flatnonzero(counts > 0)
+    row = kept // len(metrics)
+    out = {k: keys_frame[k].array.take(row) for k in keys}  # one frame built at the end (no column inserts)
+    out["metric"] = np.array(metrics, dtype=object)[kept % len(metrics)]
+    out["n"] = counts[kept].astype(int)
+    low, high = (parts[name].to_numpy().reshape(-1)[kept] for name in ("min", "max"))
+    out["min"], out["max"], out["range"] = low, high, high - low
+    out["range_pp"] = np.where(np.isin(out["metric"], list(FRACTION_METRICS)), out["range"] * 100, np.nan)
+    out["mean"], out["std"] = (parts[name].to_numpy().reshape(-1)[kept] for name in ("mean", "std"))
+    return pd.DataFrame(out)
 
 
 def cell_means(df: pd.DataFrame, metric: str = ACCURACY) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """The report's tables in one call (``summarize``), as a dict of DataFrames."""
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, Iterable, Optional, Tuple
 
 import pandas as pd
 
@@ -31,6 +31,15 @@ def summarize(df: pd.DataFrame, *, claims: Iterable[Any] = (), tolerances: Optio
     ``outcome_groups_all`` / ``group_explanations_all`` (across software and hardware),
     ``claims``, ``verdicts``, ``verdicts_by_device``, ``criteria``, ``provenance``.
     """
+    return summarize_with_facts(df, claims=claims, tolerances=tolerances, decimals=decimals,
+                                permutations=permutations, alpha=alpha, seed=seed)[0]
+
+
+def summarize_with_facts(df: pd.DataFrame, *, claims: Iterable[Any] = (), tolerances: Optional[Tolerances] = None,
+                         decimals: Optional[int] = None, permutations: int = PERMUTATIONS, alpha: float = ALPHA,
+                         seed: int = 0) -> Tuple[Dict[str, pd.DataFrame], Dict[str, Any]]:
+    """``summarize``'s tables and the ``provenance`` facts they were built with (the dict
+    the ``provenance`` table shows), computed once: the report page reads both."""
     tol = tolerances or Tolerances()
     everything = prepare(df)
     claim_list = list(claims)
@@ -47,11 +56,14 @@ def summarize(df: pd.DataFrame, *, claims: Iterable[Any] = (), tolerances: Optio
                                 outcomes=outcomes)
     expl_all = explain_groups(groups_all, within=("workload", "device_class"), permutations=permutations,
                               alpha=alpha, seed=seed)
-    return {
+    by_device = ("workload", "device_class")
+    surv = survival(prepared, det, envs=envs, seed=seed)
+    surv_by_device = survival(prepared, det, envs=envs, by=by_device, seed=seed)
+    tables = {
         "provenance": pd.DataFrame({"item": list(prov), "value": [
             ", ".join(v) if isinstance(v, list) else v for v in prov.values()]}),
-        "survival": survival(prepared, det, envs=envs, seed=seed),
-        "survival_by_device": survival(prepared, det, envs=envs, by=("workload", "device_class"), seed=seed),
+        "survival": surv,
+        "survival_by_device": surv_by_device,
         "factors": variance_decomposition(prepared, det, envs=envs),
         "claim_stability": claim_stability(prepared, claim_list),
         "k_curve": environments_needed(prepared, det, envs=envs),
@@ -71,10 +83,12 @@ def summarize(df: pd.DataFrame, *, claims: Iterable[Any] = (), tolerances: Optio
         "outcome_groups_all": groups_all,
         "group_explanations_all": expl_all,
         "claims": _matched(evaluate_claims(prepared, claim_list), prepared),
-        "verdicts": verdicts(prepared, claim_list, tol, det=det, envs=envs),
-        "verdicts_by_device": verdicts(prepared, claim_list, tol, by=("workload", "device_class"), det=det, envs=envs),
+        "verdicts": verdicts(prepared, claim_list, tol, det=det, envs=envs, surv=surv),  # survival read, not redone
+        "verdicts_by_device": verdicts(prepared, claim_list, tol, by=by_device, det=det, envs=envs,
+                                       surv=surv_by_device),
         "criteria": pd.DataFrame({"verdict": list(tol.criteria()), "criterion": list(tol.criteria().values())}),
     }
+    return tables, prov
 
 
 def _matched(table: pd.DataFrame, prepared: pd.DataFrame) -> pd.DataFrame:

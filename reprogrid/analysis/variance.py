@@ -90,7 +90,8 @@ def survival(df: pd.DataFrame, det: Optional[pd.DataFrame] = None, *, by: Sequen
     rows = []
     for number, (key, part) in enumerate(envs.groupby(by, observed=True, sort=True)):
         key = key if isinstance(key, tuple) else (key,)
-        values = part["value"].to_numpy(dtype=float)
+        value = part["value"]
+        values = value.to_numpy(dtype=float)
         rng = np.random.default_rng([seed, number])
         std_ci, range_ci = _bootstrap(values, n_boot, level, rng)
         between = float(np.var(values, ddof=1)) if len(values) > 1 else 0.0
@@ -143,7 +144,8 @@ def variance_decomposition(df: pd.DataFrame, det: Optional[pd.DataFrame] = None,
         return pd.DataFrame(columns=cols)
     rows = []
     for workload, part in envs.groupby("workload", observed=True, sort=True):
-        values = part["value"].to_numpy(dtype=float)
+        value = part["value"]
+        values = value.to_numpy(dtype=float)
         total = float(((values - values.mean()) ** 2).sum())
         hib = bool(part["higher_is_better"].iloc[0])
         texts: Dict[str, List[str]] = {}  # each column as text once per workload (factors share columns)
@@ -161,15 +163,14 @@ def variance_decomposition(df: pd.DataFrame, det: Optional[pd.DataFrame] = None,
             # grouped by the levels' sorted codes (the order and means a group-by of the text gives, without
             # hashing text in Arrow per factor), the means indexed by their level
             codes, names = pd.factorize(level, sort=True)
-            grouped = part["value"].groupby(codes)
-            means = pd.DataFrame({"mean": grouped.mean().to_numpy(), "size": grouped.size().to_numpy()},
-                                 index=pd.Index(names, dtype=object))
-            ss = float((means["size"] * (means["mean"] - values.mean()) ** 2).sum())
-            order = means["mean"].sort_values(ascending=not hib)
+            grouped = value.groupby(codes)
+            mean, size = grouped.mean().to_numpy(), np.bincount(codes)  # codes: 0..levels-1, each present
+            ss = float((size * (mean - values.mean()) ** 2).sum())
+            order = pd.Series(mean, index=pd.Index(names, dtype=object)).sort_values(ascending=not hib)
             eta = _zero(ss / total) if total > 0 else float("nan")
-            effect = _zero(float(means["mean"].max() - means["mean"].min()), float(np.abs(values).max()))
-            own = len(means) == len(part)
-            rows.append(dict(workload=str(workload), factor=factor, columns=", ".join(present), n_levels=len(means),
+            effect = _zero(float(mean.max() - mean.min()), float(np.abs(values).max()))
+            own = len(mean) == len(part)
+            rows.append(dict(workload=str(workload), factor=factor, columns=", ".join(present), n_levels=len(mean),
                              eta_sq=eta, effect=effect, best_level=str(order.index[0]),
                              worst_level=str(order.index[-1]),
                              moved_it=bool(not own and eta > 0 and effect > 0),

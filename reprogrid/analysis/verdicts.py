@@ -74,9 +74,11 @@ COLUMNS = ["n_runs", "n_envs", "verdict", "metric", "range", "env_std", "run_std
 
 def verdicts(df: pd.DataFrame, claims: Iterable[Any] = (), tolerances: Optional[Tolerances] = None,
              by: Sequence[str] = ("workload",), det: Optional[pd.DataFrame] = None,
-             envs: Optional[pd.DataFrame] = None) -> pd.DataFrame:
+             envs: Optional[pd.DataFrame] = None, surv: Optional[pd.DataFrame] = None) -> pd.DataFrame:
     """Outcomes / analysis / interpretation reproducible per workload (and ``by``), each with
-    the figures it was decided on (``*_basis``); criteria: ``Tolerances.criteria()``."""
+    the figures it was decided on (``*_basis``); criteria: ``Tolerances.criteria()``.
+    ``surv``: ``survival`` of the same runs by the same keys, when already computed (its
+    bootstrap intervals are not read)."""
     tol = tolerances or Tolerances()
     prepared = _ok(prepare(df))
     keys = list(by)
@@ -84,7 +86,7 @@ def verdicts(df: pd.DataFrame, claims: Iterable[Any] = (), tolerances: Optional[
         return pd.DataFrame(columns=keys + COLUMNS)
     det = determinism(prepared) if det is None else det
     envs = _environments(prepared, det) if envs is None else envs
-    surv = survival(prepared, det, by=keys, envs=envs, n_boot=0)
+    surv = survival(prepared, det, by=keys, envs=envs, n_boot=0) if surv is None else surv
     parsed = parse_claims(claims, prepared)
     stable = claim_stability(prepared) if "task" in prepared and prepared["task"].notna().any() else pd.DataFrame()
     rows = []

@@ -109,7 +109,9 @@ def moved_text(factors: Optional[pd.DataFrame], workload: str, metric: str) -> s
     a set; else "cannot tell" and why."""
     if factors is None or factors.empty:
         return "cannot tell what moved it: no factor varies"
-    part = factors[factors["workload"].astype(str) == workload]
+    read = factors[[c for c in ("workload", "factor", "n_levels", "moved_it", "eta_sq", "effect", "confounded_with")
+                    if c in factors.columns]]  # the columns read: rows cut from these only
+    part = read[read["workload"].astype(str) == workload]
     varying = part[part["n_levels"] > 1]
     moved = varying[varying["moved_it"].astype(bool)].sort_values("eta_sq", ascending=False)
     if moved.empty:
@@ -140,14 +142,16 @@ def _notes(s: pd.Series, workload: str, tables: Mapping[str, pd.DataFrame], word
         return notes
     factors = tables.get("factors")
     if factors is not None and not factors.empty:
-        part = factors[(factors["workload"].astype(str) == workload) & factors["moved_it"].astype(bool)]
+        read = factors[[c for c in ("workload", "factor", "moved_it", "eta_sq", "confounded_with") if c in factors.columns]]
+        part = read[(read["workload"].astype(str) == workload) & read["moved_it"].astype(bool)]
         for _, f in part.sort_values("eta_sq", ascending=False).head(1).iterrows():
             if f.get("confounded_with"):
                 notes.append(f"Cannot separate {f['factor']} from {f['confounded_with']} in these data: "
                              "perfectly confounded.")
     expl = tables.get("workload_explanations")
     if expl is not None and not expl.empty:
-        for _, e in expl[(expl["workload"].astype(str) == workload) & expl["identified"].astype(bool)].iterrows():
+        read = expl[["workload", "device_class", "identified", "confounded", "attributes", "p_value"]]
+        for _, e in read[(read["workload"].astype(str) == workload) & read["identified"].astype(bool)].iterrows():
             sets = [c for c in e["confounded"] if len(c) <= 4]
             names = ", ".join(a.rsplit(" (", 1)[0] for a in e["attributes"][:3])
             text = f"{str(e['device_class']).upper()} outcome groups explained by {names} (p = {e['p_value']:.2g})"

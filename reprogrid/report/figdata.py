@@ -7,14 +7,14 @@ decides anything about the data.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
 
 from reprogrid import analysis
-from reprogrid.report.answer import spread_text
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p", "d", "8")
 #: the hardware environments named in the legend (markers repeat beyond MARKERS)
@@ -71,10 +71,11 @@ class Overview:
                 + " ".join(f"{r.workload}: {r.spread}." for r in self.rows))
 
 
-def overview(prepared: pd.DataFrame, survival: Optional[pd.DataFrame] = None,
+def overview(prepared: pd.DataFrame, spreads: Optional[Mapping[str, str]] = None,
              workloads: Optional[Sequence[str]] = None) -> Optional[Overview]:
-    """The overview of the prepared runs (``analysis.prepare``); ``survival``: its table, for
-    each row's spread sentence. None without successful runs."""
+    """The overview of the prepared runs (``analysis.prepare``); ``spreads``: each workload's
+    spread sentence, as its answer line says it (``answer.Answer.spread``; a workload without
+    one says its number of runs). None without successful runs."""
     # the columns read here only (each workload's rows are cut from a narrow frame)
     runs_read = prepared[["workload", "status", "software_env", "hardware_env", "metric_name", "value"]]
     ok = runs_read[(runs_read["status"].astype(str) == "ok") & runs_read["value"].notna()]
@@ -83,26 +84,37 @@ def overview(prepared: pd.DataFrame, survival: Optional[pd.DataFrame] = None,
     names = list(workloads) if workloads else sorted(set(ok["workload"].astype(str)))
     software = sorted(set(ok["software_env"].astype(str)))
     hardware = sorted(set(ok["hardware_env"].astype(str)))
-    spread = {}
-    if survival is not None and not survival.empty:
-        spread = {str(s["workload"]): spread_text(s) for _, s in survival.iterrows()}
+    spread = dict(spreads or {})
     rows = []
     band = np.linspace(-0.28, 0.28, len(software)) if len(software) > 1 else np.zeros(1)
     where = {sw: i for i, sw in enumerate(software)}
+    # as plain lists once: each workload's runs sorted by (software, hardware), stable, and numbered within each pair
+    text = {c: ok[c].astype(str).tolist() for c in ("workload", "software_env", "hardware_env", "metric_name")}
+    values = ok["value"].to_numpy(dtype=float)
+    of_workload: Dict[str, List[int]] = {}
+    for i, w in enumerate(text["workload"]):
+        of_workload.setdefault(w, []).append(i)
+    sws, hws = text["software_env"], text["hardware_env"]
     for workload in names:
-        part = ok[ok["workload"].astype(str) == workload]
-        metric = str(part["metric_name"].iloc[0]) if len(part) else ""
+        found = of_workload.get(workload, [])
+        metric = text["metric_name"][found[0]] if found else ""
         fraction = metric in analysis.FRACTION_METRICS
-        runs = part.assign(_sw=part["software_env"].astype(str), _hw=part["hardware_env"].astype(str))
-        runs = runs.sort_values(["_sw", "_hw"], kind="stable")
-        rank = runs.groupby(["_sw", "_hw"], sort=False).cumcount().to_numpy()
-        size = runs.groupby(["_sw", "_hw"], sort=False)["value"].transform("size").to_numpy()
-        sw = runs["_sw"].tolist()
+        order = sorted(found, key=lambda i: (sws[i], hws[i]))
+        pairs = [(sws[i], hws[i]) for i in order]
+        size_of = Counter(pairs)
+        seen: Dict[Tuple[str, str], int] = {}
+        numbers = []  # each run's number among the runs of its pair (0, 1, ...)
+        for pair in pairs:
+            seen[pair] = seen.get(pair, -1) + 1
+            numbers.append(seen[pair])
+        rank = np.array(numbers, dtype=np.int64)
+        size = np.array([size_of[p] for p in pairs], dtype=np.int64)
+        sw = [p[0] for p in pairs]
         y = band[[where[s] for s in sw]] + (rank - (size - 1) / 2) * 0.07
         label = ("test accuracy (%)" if metric == analysis.ACCURACY else f"{metric} (%)") if fraction else metric
-        rows.append(OverviewRow(workload, label, runs["value"].to_numpy(dtype=float) * (100.0 if fraction else 1.0),
-                                np.asarray(y, dtype=float), sw, runs["_hw"].tolist(),
-                                spread.get(workload, f"{len(runs)} runs")))
+        rows.append(OverviewRow(workload, label, values[order] * (100.0 if fraction else 1.0),
+                                np.asarray(y, dtype=float), sw, [p[1] for p in pairs],
+                                spread.get(workload, f"{len(order)} runs")))
     return Overview(rows, software, hardware, dict(zip(software, colours(len(software)))),
                     {h: MARKERS[i % len(MARKERS)] for i, h in enumerate(hardware)})
 
@@ -176,6 +188,14 @@ def k_curve(curve: Optional[pd.DataFrame]) -> Optional[KCurve]:
         nondet = part["p_nondeterministic"]
         lines.append((workload, [int(k) for k in part["k"]], [float(p) for p in part["p_full_range"]],
                       [float(p) for p in nondet] if nondet.notna().any() else None))
-    needed = "; ".join(f"{w}: {int(part['k_needed'].iloc[0])} of {int(part['n_envs'].iloc[0])}"
-                       for w, part in curve.groupby("workload", sort=True))
-    return KCurve(lines, needed)
+    return KCurve(lines, needed_text(curve))
+
+
+def needed_text(curve: Optional[pd.DataFrame]) -> str:
+    """How many environments each workload needs for 95% (``analysis.environments_needed``),
+    as ``workload: k of n`` joined by "; " ("" without a curve): the figure's description and
+    the section above it say it in these words."""
+    if curve is None or curve.empty:
+        return ""
+    return "; ".join(f"{w}: {int(part['k_needed'].iloc[0])} of {int(part['n_envs'].iloc[0])}"
+                     for w, part in curve.groupby("workload", sort=True))

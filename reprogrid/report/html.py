@@ -21,11 +21,12 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 import pandas as pd
 
 from reprogrid import analysis
-from reprogrid.analysis import Tolerances, summarize
+from reprogrid.analysis import Tolerances
+from reprogrid.analysis.summary import summarize_with_facts
 from reprogrid.core.files import write_text_atomic
 from reprogrid.core.text import document
 from reprogrid.report import figdata, figures, sections, svgfigures, userstudy
-from reprogrid.report.answer import Badge, answers, badges
+from reprogrid.report.answer import Answer, Badge, answers, badges
 from reprogrid.report.emulation import emulation_limits
 from reprogrid.report.facts import (
     provenance_lines, provenance_topics, stack_facts, verdict_caveat, verdicts_withheld,
@@ -62,8 +63,8 @@ def build_report(df: pd.DataFrame, out_dir: PathLike, *, title: str = "reprogrid
     tol = tolerances or Tolerances()
     claims = list(claims)
     prepared = analysis.prepare(df)
-    tables = summarize(prepared, claims=claims, tolerances=tol, decimals=decimals)
-    facts = analysis.provenance(prepared, hw=tables["hardware_check"])  # the hardware checked once per page
+    # the tables and the provenance facts, each computed once per page (the hardware checked once)
+    tables, facts = summarize_with_facts(prepared, claims=claims, tolerances=tol, decimals=decimals)
     extra = dict(provenance or {})
     extra.setdefault("emulation_limits", emulation_limits(df))
     extra.update(stack_facts(df, tables["hardware_check"]))  # the raw records: their distribution lists
@@ -73,7 +74,7 @@ def build_report(df: pd.DataFrame, out_dir: PathLike, *, title: str = "reprogrid
     extra["answers"] = answers(tables, verdicts_withheld(facts, extra))  # once: the page and summary.md
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    drawn = _draw(tables, prepared)
+    drawn = _draw(tables, prepared, extra["answers"])
     markdown = render_markdown(tables, facts, extra, title=title, tolerances=tol)
     page = render_html(tables, facts, extra, prepared, title=title, tolerances=tol, drawn=drawn)
     written = _write_figures(drawn, out / FIGURES_DIR, png)
@@ -86,11 +87,12 @@ def build_report(df: pd.DataFrame, out_dir: PathLike, *, title: str = "reprogrid
     return paths
 
 
-def _draw(tables: Mapping[str, pd.DataFrame], prepared: pd.DataFrame) -> Dict[str, Any]:
+def _draw(tables: Mapping[str, pd.DataFrame], prepared: pd.DataFrame, answered: Iterable[Answer]) -> Dict[str, Any]:
     """Every figure of the page, described once and drawn once as SVG: ``described`` (the
     ``figdata`` descriptions, also what ``png=True`` draws) and ``svg`` (``svg.Svg``, or None
-    when there is nothing to draw)."""
-    described = {"overview": figdata.overview(prepared, tables.get("survival")),
+    when there is nothing to draw). ``answered``: the answer lines, whose spread sentences
+    the overview's rows repeat (computed once, there)."""
+    described = {"overview": figdata.overview(prepared, {a.workload: a.spread for a in answered}),
                  "determinism": figdata.determinism(tables["determinism"]),
                  "k_curve": figdata.k_curve(tables.get("k_curve"))}
     return {"described": described,
@@ -162,8 +164,10 @@ def render_html(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], extra
                 drawn: Optional[Mapping[str, Any]] = None) -> str:
     """The full report page (one file, images inline): the first screen, then the detail."""
     e = html.escape
-    drawn = drawn or _draw(tables, prepared)
     withheld = verdicts_withheld(facts, extra)
+    if not extra.get("answers"):  # called on its own: the answer lines, once for the figure and the first screen
+        extra = {**extra, "answers": answers(tables, withheld)}
+    drawn = drawn or _draw(tables, prepared, extra["answers"])
     warn = facts["data"] != "real data" or bool(facts["emulated_hardware_envs"]) or bool(extra.get("emulated")) \
         or bool(extra.get("same_stack"))
     body = first_screen(tables, facts, extra, title=title, overview=drawn["svg"]["overview"])
@@ -173,7 +177,7 @@ def render_html(tables: Dict[str, pd.DataFrame], facts: Mapping[str, Any], extra
     body.append(stack_section_html(extra) + userstudy.stack_difference_html(extra))
     caveat = ("No verdict: " + withheld) if withheld else verdict_caveat(facts, extra)
     body += sections.verdict_section(tables, tolerances, caveat, withheld=bool(withheld))
-    body += sections.factor_section(tables, drawn["svg"]["k_curve"])
+    body += sections.factor_section(tables, drawn["svg"]["k_curve"], drawn["described"]["k_curve"])
     body += sections.spread_section(tables, extra)
     body += sections.determinism_section(tables, drawn["svg"]["determinism"])
     body += sections.group_section(tables)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from reprogrid import analysis
 from reprogrid.analysis import Tolerances
-from reprogrid.report import userstudy
+from reprogrid.report import figdata, userstudy
 from reprogrid.report.tables import html_table
 
 #: one line per table saying what its columns mean (printed above the table)
@@ -119,12 +119,12 @@ def verdict_section(tables: Mapping[str, pd.DataFrame], tolerances: Tolerances, 
             + "</details>"]
 
 
-def factor_section(tables: Mapping[str, pd.DataFrame], k_svg: Optional[Any] = None) -> List[str]:
+def factor_section(tables: Mapping[str, pd.DataFrame], k_svg: Optional[Any] = None,
+                   k_curve: Optional[figdata.KCurve] = None) -> List[str]:
+    """Factors, claim stability and the k-curve (``k_curve``: its description, which says
+    how many environments are needed; ``k_svg``: the figure drawn from it)."""
     factors = tables.get("factors")
-    curve = tables.get("k_curve")
-    needed = "" if curve is None or curve.empty else "; ".join(
-        f"{w}: {int(part['k_needed'].iloc[0])} of {int(part['n_envs'].iloc[0])}"
-        for w, part in curve.groupby("workload", sort=True))
+    needed = k_curve.needed if k_curve is not None else ""
     still = factors[factors["n_levels"] <= 1] if factors is not None and not factors.empty else None
     return ["<h2>Which factors move the result</h2>", note("factors"),
             html_table(varying(factors), ["workload", "factor", "n_levels", "eta_sq", "effect", "best_level",

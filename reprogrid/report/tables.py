@@ -63,6 +63,10 @@ def html_cell(value: Any) -> str:
     """A ``<td>``: booleans coloured, unknown greyed, long values folded."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "<td class='na'></td>"
+    if type(value) is float:  # most cells: digits, a sign, an exponent; nothing to escape, fold or break
+        text = fmt(value)
+        if len(text) <= 16:
+            return f"<td>{text}</td>"
     if isinstance(value, bool) or type(value).__name__ == "bool_":
         return f"<td class='{'yes' if value else 'no'}'>{'yes' if value else 'no'}</td>"
     text = fmt(value)
@@ -76,15 +80,25 @@ def html_cell(value: Any) -> str:
 
 
 def breakable(text: str) -> str:
-    """Escaped text where a long word (a name joined by _ - / = ,) may wrap after those
-    characters, so that a column can be narrow without breaking inside a number."""
-    words = text.split(" ")
-    if all(len(w) <= 16 for w in words):  # nothing to break: the text escaped whole
-        return html.escape(text)
-    return " ".join(_BREAK.sub(r"\1<wbr>", html.escape(w)) if len(w) > 16 else html.escape(w) for w in words)
+    """Escaped text where a long word (more than 16 characters between spaces; a name joined
+    by _ - / = ,) may wrap after those characters, so that a column can be narrow without
+    breaking inside a number."""
+    escaped = html.escape(text)
+    if len(text) <= 16:  # no long word: the text escaped whole
+        return escaped
+    if len(escaped) == len(text):  # nothing was escaped: each long word marked in one pass
+        return _LONG_WORD.sub(_mark_breaks, text)
+    return " ".join(html.escape(w).translate(_BREAKS) if len(w) > 16 else html.escape(w) for w in text.split(" "))
 
 
-_BREAK = re.compile(r"([_/=,-])")
+def _mark_breaks(word: re.Match) -> str:
+    return word.group().translate(_BREAKS)
+
+
+#: a word longer than 16 characters (words are split at spaces only)
+_LONG_WORD = re.compile(r"[^ ]{17,}")
+#: where a long word may wrap: after each of these characters (escaping adds none of them)
+_BREAKS = str.maketrans({c: c + "<wbr>" for c in "_/=,-"})
 
 
 def html_table(df: Optional[pd.DataFrame], columns: Optional[List[str]] = None, limit: int = 300) -> str:
@@ -93,7 +107,7 @@ def html_table(df: Optional[pd.DataFrame], columns: Optional[List[str]] = None, 
         return "<p><em>none</em></p>"
     df = df[[c for c in columns if c in df.columns]] if columns else df
     head = "".join(f"<th>{html.escape(str(c)).replace('_', '_<wbr>')}</th>" for c in df.columns)
-    rows = ["<tr>" + "".join(html_cell(v) for v in row) + "</tr>" for row in df.head(limit).itertuples(index=False)]
+    rows = ["<tr>" + "".join(map(html_cell, row)) + "</tr>" for row in df.head(limit).itertuples(index=False, name=None)]
     more = f"<p><em>{len(df) - limit} more rows not shown (all are in the DataFrames)</em></p>" if len(df) > limit else ""
     return f"<div class='tw'><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>{more}"
 
@@ -104,7 +118,7 @@ def md_table(df: Optional[pd.DataFrame], columns: Optional[List[str]] = None, li
         return "_none_\n"
     df = df[[c for c in columns if c in df.columns]] if columns else df
     shown = df.head(limit)
-    cells = [[_short(fmt(v)) for v in row] for row in shown.itertuples(index=False)]
+    cells = [[_short(fmt(v)) for v in row] for row in shown.itertuples(index=False, name=None)]
     head = "| " + " | ".join(markdown_text(c) for c in shown.columns) + " |"
     rule = "|" + "|".join("---" for _ in shown.columns) + "|"
     body = ["| " + " | ".join(markdown_text(c) for c in row) + " |" for row in cells]

@@ -190,14 +190,17 @@ def hardware_rows(hw: Optional[pd.DataFrame], df: pd.DataFrame, requested: Mappi
     base = hw.copy() if hw is not None and not hw.empty else pd.DataFrame(columns=["hardware_env", "agrees"])
     names = sorted(set(base["hardware_env"].astype(str)) | set(requested))
     observed = _observed_vendors(df)
+    first: Dict[str, Dict[str, Any]] = {}  # each environment's first row of the check, as a dict (read once)
+    for record in base.to_dict("records"):
+        first.setdefault(str(record["hardware_env"]), record)
     rows = []
     for name in names:
-        row = base[base["hardware_env"].astype(str) == name]
-        item = row.iloc[0].to_dict() if len(row) else {"hardware_env": name, "n_runs": 0}
+        row = first.get(name)
+        item = dict(row) if row is not None else {"hardware_env": name, "n_runs": 0}
         want = requested_vendor(name, requested.get(name) or {})
         seen = observed.get(name, "")
         item["requested_vendor"], item["observed_vendor"] = want or "", seen
-        if not len(row):
+        if row is None:
             item["agrees"] = "no record"
         elif want and seen and want not in seen.split("/"):
             item["agrees"] = "no"
