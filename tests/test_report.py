@@ -148,3 +148,15 @@ def test_the_page_computes_provenance_once_and_says_each_spread_and_k_in_the_sam
     needed = re.search(r"<p>Environments needed for 95%: (.*?)\.</p>", page).group(1)
     k_desc = re.search(r"<desc id='k-curve-figure-desc'>(.*?)</desc>", page, re.S).group(1)
     assert needed and f"Environments needed for 95%: {needed}." in k_desc
+
+
+def test_numpy_booleans_read_as_yes_and_no_in_tables():
+    """numpy 2 calls its boolean type ``bool`` (numpy 1: ``bool_``); both, and Python's, read yes/no."""
+    import numpy as np
+    import pandas as pd
+
+    from reprogrid.report.tables import fmt, html_cell
+
+    assert html_cell(np.bool_(True)) == "<td class='yes'>yes</td>" == html_cell(True)
+    assert fmt(np.bool_(False)) == "no" == fmt(False)
+    assert html_cell(pd.array([True, None], dtype="boolean")[0]) == "<td class='yes'>yes</td>"

@@ -12,6 +12,7 @@ import math
 import re
 from typing import Any, List, Optional
 
+import numpy as np
 import pandas as pd
 
 from reprogrid.core.text import markdown_text
@@ -22,12 +23,18 @@ FOLD_CHARS = 90
 FOLD_ITEMS = 4
 
 
+def is_boolean(value: Any) -> bool:
+    """Python's and numpy's booleans (numpy 2 names its type ``bool``, numpy 1 ``bool_``:
+    a test of the name misses one of them, and the cell then reads "True")."""
+    return isinstance(value, (bool, np.bool_))
+
+
 def fmt(value: Any, digits: int = 4) -> str:
     """One value as text: floats to ``digits`` significant figures (residue below 1e-12 as 0),
     lists joined, JSON objects as ``name = value`` pairs, missing as empty."""
     if value is None or value is pd.NA:
         return ""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if is_boolean(value):
         return "yes" if value else "no"
     if isinstance(value, float):
         if math.isnan(value):
@@ -67,7 +74,7 @@ def html_cell(value: Any) -> str:
         text = fmt(value)
         if len(text) <= 16:
             return f"<td>{text}</td>"
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if is_boolean(value):
         return f"<td class='{'yes' if value else 'no'}'>{'yes' if value else 'no'}</td>"
     text = fmt(value)
     items = _items(value, text)

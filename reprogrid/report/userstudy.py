@@ -20,6 +20,7 @@ from reprogrid.core.text import markdown_text
 from reprogrid.analysis.locks import compare_with_locks, lock_sentence
 from reprogrid.core.reasons import general_reason
 from reprogrid.core.vendors import VENDORS, vendor_of
+from reprogrid.report.tables import is_boolean
 
 #: how long an example error message may be on the first screen
 EXAMPLE_CHARS = 160
@@ -249,7 +250,7 @@ def hardware_check_html(rows: pd.DataFrame, columns: List[str]) -> str:
             if c == "agrees":
                 css = {"yes": "yes", "no": "no"}.get(str(value), "")
                 cells.append(f"<td class='{css}'>{e(str(value))}</td>" if css else f"<td>{e(str(value))}</td>")
-            elif isinstance(value, (bool,)) or str(type(value)).endswith("bool_'>"):
+            elif is_boolean(value):
                 cells.append(f"<td>{'yes' if value else 'no'}</td>")
             else:
                 cells.append(f"<td>{e('' if value is None or (isinstance(value, float) and pd.isna(value)) else str(value))}</td>")
