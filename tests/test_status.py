@@ -267,6 +267,7 @@ def test_event_times_are_the_bindings_timestamps(tmp_path: Path, zone: str, monk
     ``JobEvent.timestamp``, in any local time zone, across a daylight-saving change."""
     import time
 
+    from reprogrid.access import eventtime
     from reprogrid.condor.bindings import htcondor2
     from reprogrid.emulator.starter import eventlog
 
@@ -281,7 +282,7 @@ def test_event_times_are_the_bindings_timestamps(tmp_path: Path, zone: str, monk
                 handle.write(eventlog.submit_event(100 + i, 0, f"node{i}", t) + eventlog.execute_event(100 + i, 0, "s", t + 31))
         events = list(htcondor2().JobEventLog(str(log)).events(0))
         assert len(events) == 600
-        assert [status.event_time(e) for e in events] == [e.timestamp for e in events]
+        assert [eventtime.iso_time(e["EventTime"]) for e in events] == [e.timestamp for e in events]
         follower = status.EventLogFollower(log)
         follower.poll()
         assert follower.nodes["node299"].time == events[-1].timestamp
