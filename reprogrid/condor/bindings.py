@@ -91,7 +91,9 @@ def new_event_ads(reader: Any) -> Iterator[Any]:
     events = reader.events(stop_after=0)
     step = getattr(import_module("htcondor2._job_event_log"), "_job_event_log_next", None)
     handle, deadline = getattr(reader, "_handle", None), getattr(reader, "_deadline", None)
-    if step is None or handle is None or not isinstance(deadline, int):
+    next_code = getattr(getattr(type(reader), "__next__", None), "__code__", None)
+    if (step is None or handle is None or not isinstance(deadline, int)  # the call __next__ makes, as it makes it
+            or "_job_event_log_next" not in getattr(next_code, "co_names", ())):
         return map(attrgetter("_data"), events)
     return map(itemgetter(1), iter(partial(step, reader, handle, deadline), None))  # (text, ad) -> ad
 
