@@ -267,6 +267,7 @@ def test_event_times_are_the_bindings_timestamps(tmp_path: Path, zone: str, monk
     ``JobEvent.timestamp``, in any local time zone, across a daylight-saving change."""
     import time
 
+    from reprogrid.access import eventtime
     from reprogrid.condor.bindings import htcondor2
     from reprogrid.emulator.starter import eventlog
 
@@ -281,7 +282,7 @@ def test_event_times_are_the_bindings_timestamps(tmp_path: Path, zone: str, monk
                 handle.write(eventlog.submit_event(100 + i, 0, f"node{i}", t) + eventlog.execute_event(100 + i, 0, "s", t + 31))
         events = list(htcondor2().JobEventLog(str(log)).events(0))
         assert len(events) == 600
-        assert [status.event_time(e) for e in events] == [e.timestamp for e in events]
+        assert [eventtime.iso_time(e["EventTime"]) for e in events] == [e.timestamp for e in events]
         follower = status.EventLogFollower(log)
         follower.poll()
         assert follower.nodes["node299"].time == events[-1].timestamp
@@ -354,6 +355,51 @@ def test_the_item_reader_reads_what_the_classad_does(tree: Path, monkeypatch):
     handle_of, read = bindings.ad_item_reader()
     assert read(handle_of(ad), "Note", True) == "x"
     assert states(status.study_status(tree, cache=False)) == fast == {R1: "done", R2: "running", R3: "held", R4: "idle"}
+
+
+def test_new_event_ads_are_the_public_iterators_ads(tmp_path: Path, monkeypatch):
+    """``bindings.new_event_ads`` yields the ClassAds ``JobEventLog.events(0)`` yields, only
+    the events not read yet (an appended event after the first pass), and does not wait at the
+    end; without the bindings' own reader call, the public iterator's, the same ads."""
+    from reprogrid.condor import bindings
+
+    log = tmp_path / "study.log"
+    log.write_text(FIRST)
+
+    def texts(ads) -> list:
+        return [str(ad) for ad in ads]
+
+    expected = texts(e._data for e in bindings.htcondor2().JobEventLog(str(log)).events(0))
+    assert len(expected) == FIRST_EVENTS
+    reader = bindings.htcondor2().JobEventLog(str(log))
+    assert texts(bindings.new_event_ads(reader)) == expected
+    assert texts(bindings.new_event_ads(reader)) == []  # nothing new: no wait, nothing yielded
+    with open(log, "a") as handle:
+        handle.write(MORE)
+    more = texts(bindings.new_event_ads(reader))
+    assert len(more) == 4 and more == texts(e._data for e in bindings.htcondor2().JobEventLog(str(log)).events(0))[8:]
+
+    class NoReaderCall:
+        pass
+
+    monkeypatch.setattr(bindings, "import_module", lambda name: NoReaderCall())
+    public = bindings.htcondor2().JobEventLog(str(log))
+    assert texts(bindings.new_event_ads(public)) == expected + more
+
+
+def test_node_name_of_reads_a_mapping_or_a_handle():
+    """A submit event's node: the first ``DAG Node:`` line of its notes (spaces around the key and
+    the value ignored), else the structured notes' ``DAGNodeName``; the same through ``read``."""
+    from reprogrid.condor import bindings
+
+    cases = [({"LogNotes": "DAG Node: a"}, "a"), ({"LogNotes": "  other: x\n DAG Node :  b  \nDAG Node: c"}, "b"),
+             ({"LogNotes": "DAG Node:   \n"}, None), ({"LogNotes": "DAGNode: d"}, None), ({}, None),
+             ({"LogNotes": "x", "StructuredNotes": {"DAGNodeName": "e"}}, "e")]
+    handle_of, read = bindings.ad_item_reader()
+    for mapping, name in cases:
+        assert status.node_name_of(mapping) == name
+        ad = bindings.classad2().ClassAd(mapping)
+        assert status.node_name_of(handle_of(ad), read) == name
 
 
 def test_an_older_cache_is_read_again_from_the_start(tree: Path):

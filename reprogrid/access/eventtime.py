@@ -1,8 +1,11 @@
 """Event times of a job event log as the HTCondor bindings reckon them, without ``strptime``.
 
 ``JobEvent.timestamp`` parses ``EventTime`` with ``strptime`` as a naive local time (a
-fifth of a cold ``status``); :func:`event_time` gives the same number from a table of the
-log's minutes. Owned here for ``access.status``.
+fifth of a cold ``status``); :func:`iso_time` gives the same number from a table of the
+log's minutes (the bindings read ``EventTime`` as a naive local time, ``datetime.timestamp()``
+truncated to whole seconds; so does this, once per minute of the log, adding the seconds), and
+:func:`bindings_time` leaves a form it does not know to the bindings. Owned here for
+``access.status``.
 """
 from __future__ import annotations
 
@@ -14,18 +17,6 @@ from reprogrid.condor.bindings import htcondor2
 
 _MINUTES: Dict[str, int] = {}  # "YYYY-MM-DDTHH:MM" -> its Unix time, as the bindings reckon it
 _MINUTES_ZONE: List[Any] = [None]  # the ``time.tzname`` _MINUTES was filled under (tzset makes a new one)
-
-
-def event_time(event: Any, ad: Any = None) -> int:
-    """``event.timestamp`` without ``strptime`` (a fifth of a cold status): the same number.
-
-    The bindings read ``EventTime`` as a naive local time (``datetime.timestamp()``,
-    truncated to whole seconds); so does this, once per minute of the log, adding the
-    seconds. A form it does not recognise is left to the bindings.
-    """
-    iso = (event if ad is None else ad)["EventTime"]  # ``ad``: the event's ClassAd, read directly
-    seconds = iso_time(iso)
-    return int(event.timestamp) if seconds is None else seconds
 
 
 def iso_time(iso: Any) -> Optional[int]:

@@ -26,6 +26,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from operator import attrgetter
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from reprogrid import tree
@@ -33,9 +34,9 @@ from reprogrid.condor import dagcodes as dc
 from reprogrid.condor.eventcodes import (  # HTCondor's event numbers, plain ints for fast comparison
     EXECUTABLE_ERROR, EXECUTE, JOB_ABORTED, JOB_EVICTED, JOB_HELD, JOB_RECONNECT_FAILED, JOB_RELEASED, JOB_TERMINATED,
     JOB_UNSUSPENDED, POST_SCRIPT_TERMINATED, SHADOW_EXCEPTION, SUBMIT)
-from reprogrid.access.eventtime import event_time, iso_time, bindings_time
+from reprogrid.access.eventtime import bindings_time, iso_time
 from reprogrid.access.nodestatus import NodeStatusFile, read_node_status
-from reprogrid.condor.bindings import ad_item_reader, htcondor2
+from reprogrid.condor.bindings import ad_item_reader, htcondor2, new_event_ads
 from reprogrid.core.digest import sha256
 from reprogrid.core.files import write_text_atomic
 
@@ -68,18 +69,29 @@ _NODE_FIELDS = tuple(f.name for f in fields(NodeProgress))
 _node_values = attrgetter(*_NODE_FIELDS)  # a node's fields as a tuple, in order (the cache's form)
 
 
-def node_name_of(event: Any) -> Optional[str]:
+def _item(ad: Any, key: str, _strict: bool = True) -> Any:
+    """``ad[key]``, in the form of ``bindings.ad_item_reader``'s ``read``."""
+    return ad[key]
+
+
+def node_name_of(event: Any, read: Any = _item) -> Optional[str]:
     """The DAG node a submit event belongs to (``DAG Node: <name>`` in its log notes, or the
-    structured notes' ``DAGNodeName``)."""
-    try:  # not event.get(): a Python call less (Mapping.get is one more frame over [])
-        text = event["LogNotes"]
+    structured notes' ``DAGNodeName``). ``event`` is a mapping, or what ``read`` reads
+    (``read(event, key, True)`` is the attribute or ``KeyError``)."""
+    try:
+        text = read(event, "LogNotes", True)
     except KeyError:
         text = None
     for line in str(text or "").splitlines():
-        key, sep, value = line.strip().partition(":")
-        if sep and key.strip() == "DAG Node" and value.strip():
-            return value.strip()
-    notes = event.get("StructuredNotes")
+        key, sep, value = line.partition(":")  # the key and value stripped below, as the line would be
+        if sep and key.strip() == "DAG Node":
+            value = value.strip()
+            if value:
+                return value
+    try:
+        notes = read(event, "StructuredNotes", True)
+    except KeyError:
+        notes = None
     if notes is not None:
         try:
             name = notes.get("DAGNodeName") if hasattr(notes, "get") else None
@@ -97,40 +109,25 @@ _RELEVANT = _TO_RUNNING | _TO_IDLE | {SUBMIT, JOB_HELD, JOB_TERMINATED, POST_SCR
                                      EXECUTABLE_ERROR}
 
 
-def apply_event(nodes: Dict[str, NodeProgress], jobs: Dict[str, str], event: Any) -> Optional[str]:
-    """Update ``nodes`` (by node name) and ``jobs`` (``"cluster.proc"`` -> node) with one event.
+def _apply(nodes: Dict[str, NodeProgress], jobs: Dict[str, str], handle: Any, read: Any, kind: int) -> Optional[str]:
+    """Update ``nodes`` (by node name) and ``jobs`` (``"cluster.proc"`` -> node) with one event
+    of a relevant type (``kind``, its ``EventTypeNumber``), but the node's time (see
+    :meth:`EventLogFollower.poll`, the one caller); return the node it was about, or None.
 
-    Returns the node the event was about, or None for an event of no DAG node or of a
-    type that changes no state. Each event attribute read is a call into the bindings,
-    so an event of no interest costs one (its type). The bindings' ``JobEvent`` is a
-    mapping over its ClassAd (``_data``): that is read directly, a Python call less per
-    attribute; any other mapping as it is.
+    ``read(handle, key, True)`` is the event ClassAd's ``ad[key]`` (``bindings.ad_item_reader``):
+    each read is a call into the bindings, so only what the event's type needs is read.
     """
-    ad = getattr(event, "_data", event)
-    kind = ad["EventTypeNumber"]
-    if kind not in _RELEVANT:
-        return None
-    try:  # ``(event.cluster, event.proc)`` in two lookups, not four (-1 where the event has none)
-        cluster = ad["Cluster"]
+    try:  # ``(event.cluster, event.proc)`` in two reads, not four (-1 where the event has none)
+        cluster = read(handle, "Cluster", True)
     except KeyError:
         cluster = -1
     try:
-        proc = ad["Proc"]
+        proc = read(handle, "Proc", True)
     except KeyError:
         proc = -1
-    name = _apply(nodes, jobs, ad, kind, cluster, proc)
-    if name is not None:
-        nodes[name].time = event_time(event, ad)
-    return name
-
-
-def _apply(nodes: Dict[str, NodeProgress], jobs: Dict[str, str], ad: Any, kind: int, cluster: int,
-           proc: int) -> Optional[str]:
-    """:func:`apply_event` for an event of a relevant type, its job id read, but the node's
-    time: the node the event was about, or None."""
     job = f"{cluster}.{proc}"
     if kind == SUBMIT:
-        name = node_name_of(ad)
+        name = node_name_of(handle, read)
         if name is None:
             return None
         jobs[job] = name
@@ -151,30 +148,38 @@ def _apply(nodes: Dict[str, NodeProgress], jobs: Dict[str, str], ad: Any, kind: 
         node.state, node.hold_reason = "idle", None
     elif kind == JOB_HELD:
         node.state = "held"
-        node.hold_reason = str(ad.get("HoldReason") or "held")
+        node.hold_reason = str(_get(handle, read, "HoldReason") or "held")
     elif kind in (JOB_TERMINATED, POST_SCRIPT_TERMINATED):
-        _terminated(node, ad)
+        _terminated(node, handle, read)
     elif kind == JOB_ABORTED:
-        node.state, node.note = "failed", f"removed: {ad.get('Reason') or 'condor_rm'}"
+        node.state, node.note = "failed", f"removed: {_get(handle, read, 'Reason') or 'condor_rm'}"
     else:  # EXECUTABLE_ERROR
         node.state, node.note = "failed", "executable error"
     return name
 
 
-def _terminated(node: NodeProgress, event: Any) -> None:
-    try:  # not event.get(): a Python call less per attribute
-        normal = bool(event["TerminatedNormally"])
+def _get(handle: Any, read: Any, key: str) -> Any:
+    """``ad.get(key)`` through ``read`` (see :func:`_apply`)."""
+    try:
+        return read(handle, key, True)
+    except KeyError:
+        return None
+
+
+def _terminated(node: NodeProgress, handle: Any, read: Any) -> None:
+    try:
+        normal = bool(read(handle, "TerminatedNormally", True))
     except KeyError:
         normal = True
     try:
-        value = event["ReturnValue"]
+        value = read(handle, "ReturnValue", True)
     except KeyError:
         value = None
     node.return_value = int(value) if value is not None else None
     ok = normal and node.return_value == 0
     node.state = "done" if ok else "failed"
     if not normal:
-        node.note = f"killed by signal {event.get('TerminatedBySignal')}"
+        node.note = f"killed by signal {_get(handle, read, 'TerminatedBySignal')}"
     elif not ok:
         node.note = f"exit code {node.return_value}"
 
@@ -206,14 +211,6 @@ def _key_of(st: os.stat_result) -> Tuple[int, int, int]:
     return st.st_size, st.st_mtime_ns, st.st_ino
 
 
-def _stat_key(path: Path) -> Optional[Tuple[int, int, int]]:
-    """The log's key (``_key_of``), None when it cannot be read."""
-    try:
-        return _key_of(os.stat(path))
-    except OSError:
-        return None
-
-
 class EventLogFollower:
     """Follows one job event log: each :meth:`poll` reads only the events appended since.
 
@@ -233,17 +230,19 @@ class EventLogFollower:
         self.seen: Optional[Tuple[int, int, int]] = None
         self._saved: Optional[Tuple[str, int]] = None  # a saved reader not unpickled yet, and the size it was saved at
 
-    def _open(self) -> bool:
+    def _open(self, st: Optional[os.stat_result]) -> bool:
+        """Open the log (``st``: its stat, None when it cannot be read) unless it is open already."""
         if self._reader is not None:
             return True
-        if not self.path.is_file() or self.path.stat().st_size == 0:
+        if st is None or not S_ISREG(st.st_mode) or st.st_size == 0:
             return False
         self._reader = htcondor2().JobEventLog(str(self.path))
         self._head = _head_digest(self.path)
         return True
 
-    def _rewritten(self) -> bool:
-        if self._head is None or not self.path.is_file():
+    def _rewritten(self, st: Optional[os.stat_result]) -> bool:
+        """Whether the log (``st``: its stat) no longer starts with the event it started with when opened."""
+        if self._head is None or st is None or not S_ISREG(st.st_mode):
             return self._head is not None
         length, digest = self._head
         current = _head_digest(self.path)
@@ -262,14 +261,19 @@ class EventLogFollower:
         """Read the events appended since the last poll (never blocks); return how many.
 
         A log whose stat key is the one it had when last read to its end is not opened."""
-        key = _stat_key(self.path)
+        try:  # the log is stat'ed once per poll: its key, and whether it is there to read
+            st: Optional[os.stat_result] = os.stat(self.path)
+        except OSError:
+            st = None
+        key = None if st is None else _key_of(st)
         if key is not None and key == self.seen:
             return 0
-        if self._saved is not None and not self._resume():
+        if self._saved is not None:
+            if not self._resume(st):
+                self.reset()
+        elif self._reader is not None and self._rewritten(st):
             self.reset()
-        if self._reader is not None and self._rewritten():
-            self.reset()
-        if not self._open():
+        if not self._open(st):
             return 0
         count, clean = 0, True
         nodes, jobs, relevant, apply = self.nodes, self.jobs, _RELEVANT, _apply
@@ -278,20 +282,10 @@ class EventLogFollower:
         # and made a number once per node after the read, not once per event
         last: Dict[str, Any] = {}
         try:
-            for event in self._reader.events(stop_after=0):  # apply_event, inlined
-                ad = event._data
-                handle = handle_of(ad)
+            for handle in map(handle_of, new_event_ads(self._reader)):  # each event's ClassAd, read directly
                 kind = read(handle, "EventTypeNumber", True)
-                if kind in relevant:
-                    try:
-                        cluster = read(handle, "Cluster", True)
-                    except KeyError:
-                        cluster = -1
-                    try:
-                        proc = read(handle, "Proc", True)
-                    except KeyError:
-                        proc = -1
-                    name = apply(nodes, jobs, ad, kind, cluster, proc)
+                if kind in relevant:  # an event of no interest costs one read
+                    name = apply(nodes, jobs, handle, read, kind)
                     if name is not None:
                         last[name] = read(handle, "EventTime", True)
                 count += 1
@@ -307,13 +301,14 @@ class EventLogFollower:
         self.seen = key if clean else None
         return count
 
-    def _resume(self) -> bool:
-        """Unpickle the saved reader (the bindings' import); False when the log was rewritten
-        or truncated since it was saved, or the saved reader cannot be read."""
+    def _resume(self, st: Optional[os.stat_result]) -> bool:
+        """Unpickle the saved reader (the bindings' import); False when the log (``st``: its
+        stat, taken by :meth:`poll`) was rewritten or truncated since it was saved, or the
+        saved reader cannot be read."""
         pickled, size = self._saved  # type: ignore[misc]
         self._saved = None
         try:
-            if self._rewritten() or self.path.stat().st_size < size:
+            if st is None or self._rewritten(st) or st.st_size < size:
                 return False
             htcondor2()
             self._reader = _load_reader(pickled)
@@ -581,6 +576,6 @@ def study_status(submit_dir: Union[str, Path], cache: bool = True) -> StudyProgr
 
 
 __all__ = [
-    "EventLogFollower", "NodeProgress", "RunState", "STATES", "StatusTracker", "StudyProgress", "apply_event",
+    "EventLogFollower", "NodeProgress", "RunState", "STATES", "StatusTracker", "StudyProgress",
     "combine", "node_name_of", "study_status",
 ]
