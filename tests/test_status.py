@@ -357,10 +357,9 @@ def test_the_item_reader_reads_what_the_classad_does(tree: Path, monkeypatch):
     assert states(status.study_status(tree, cache=False)) == fast == {R1: "done", R2: "running", R3: "held", R4: "idle"}
 
 
-def test_new_event_ads_are_the_public_iterators_ads(tmp_path: Path, monkeypatch):
+def test_new_event_ads_are_the_public_iterators_ads(tmp_path: Path):
     """``bindings.new_event_ads`` yields the ClassAds ``JobEventLog.events(0)`` yields, only
-    the events not read yet (an appended event after the first pass), and does not wait at the
-    end; without the bindings' own reader call, the public iterator's, the same ads."""
+    the events not read yet (an appended event after the first pass), and does not wait at the end."""
     from reprogrid.condor import bindings
 
     log = tmp_path / "study.log"
@@ -379,12 +378,6 @@ def test_new_event_ads_are_the_public_iterators_ads(tmp_path: Path, monkeypatch)
     more = texts(bindings.new_event_ads(reader))
     assert len(more) == 4 and more == texts(e._data for e in bindings.htcondor2().JobEventLog(str(log)).events(0))[8:]
 
-    class NoReaderCall:
-        pass
-
-    monkeypatch.setattr(bindings, "import_module", lambda name: NoReaderCall())
-    public = bindings.htcondor2().JobEventLog(str(log))
-    assert texts(bindings.new_event_ads(public)) == expected + more
 
 
 def test_node_name_of_reads_a_mapping_or_a_handle():

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from functools import partial
 from importlib import import_module
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple, Union
 
@@ -84,18 +83,14 @@ def ad_item_reader() -> Tuple[Callable[[Any], Any], Callable[[Any, str, bool], A
 
 def new_event_ads(reader: Any) -> Iterator[Any]:
     """The ClassAds of the events an ``htcondor2.JobEventLog`` has not yielded yet, without
-    waiting for more: what ``(event._data for event in reader.events(stop_after=0))`` yields,
-    without a ``JobEvent`` (and a Python ``__next__`` call) built per event. The bindings' own
-    reader call, the one ``JobEventLog.__next__`` makes, driven from C (``iter(callable,
-    sentinel)`` ends at its ``StopIteration``); the public iterator where the bindings lack it."""
-    events = reader.events(stop_after=0)
-    step = getattr(import_module("htcondor2._job_event_log"), "_job_event_log_next", None)
-    handle, deadline = getattr(reader, "_handle", None), getattr(reader, "_deadline", None)
-    next_code = getattr(getattr(type(reader), "__next__", None), "__code__", None)
-    if (step is None or handle is None or not isinstance(deadline, int)  # the call __next__ makes, as it makes it
-            or "_job_event_log_next" not in getattr(next_code, "co_names", ())):
-        return map(attrgetter("_data"), events)
-    return map(itemgetter(1), iter(partial(step, reader, handle, deadline), None))  # (text, ad) -> ad
+    waiting for more (each event's ``_data``: read directly, a Python call less per attribute).
+    Reading them through the bindings' private reader call instead, with no ``JobEvent`` per
+    event, was measured in session 22: 2% fewer instructions, no CPU time saved; not worth
+    depending on a private function."""
+    return map(_EVENT_AD, reader.events(stop_after=0))
+
+
+_EVENT_AD = attrgetter("_data")
 
 
 # -- ClassAd values: the one set of helpers (the emulator, matchmaking and the pool check use them)
