@@ -70,13 +70,11 @@ def html_cell(value: Any) -> str:
     """A ``<td>``: booleans coloured, unknown greyed, long values folded."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "<td class='na'></td>"
-    if type(value) is float:  # most cells: digits, a sign, an exponent; nothing to escape, fold or break
-        text = fmt(value)
-        if len(text) <= 16:
-            return f"<td>{text}</td>"
     if is_boolean(value):
         return f"<td class='{'yes' if value else 'no'}'>{'yes' if value else 'no'}</td>"
     text = fmt(value)
+    if type(value) is float and len(text) <= 16:  # most cells: digits, a sign, an exponent; nothing to escape, fold or break
+        return f"<td>{text}</td>"
     items = _items(value, text)
     if len(text) <= FOLD_CHARS and len(items) <= FOLD_ITEMS:
         return f"<td>{breakable(text)}</td>"
