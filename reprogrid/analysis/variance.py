@@ -90,8 +90,7 @@ def survival(df: pd.DataFrame, det: Optional[pd.DataFrame] = None, *, by: Sequen
     rows = []
     for number, (key, part) in enumerate(envs.groupby(by, observed=True, sort=True)):
         key = key if isinstance(key, tuple) else (key,)
-        value = part["value"]
-        values = value.to_numpy(dtype=float)
+        values = part["value"].to_numpy(dtype=float)
         rng = np.random.default_rng([seed, number])
         std_ci, range_ci = _bootstrap(values, n_boot, level, rng)
         between = float(np.var(values, ddof=1)) if len(values) > 1 else 0.0
