@@ -299,9 +299,8 @@ class NodeMachine:
         if ret == 0:
             self._node_done(st)
         elif any(p.aborted for p in st.procs):
-            held = st.details[len("held: "):] if st.details.startswith("held: ") else ""
             self._node_failed(st, f"HTCondor reported ULOG_JOB_ABORTED event for job proc ({st.cluster}.0.0)", futile,
-                              shown=f"held: {held}" if held else "")
+                              shown=st.details if st.details.startswith("held: ") else "")  # the hold's reason
         elif ret < 0:
             self._node_failed(st, f"Job proc ({st.cluster}.0.0) failed with signal {-ret}", futile)
         else:

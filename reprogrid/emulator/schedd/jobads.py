@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from reprogrid.condor import bindings
 from reprogrid.condor.bindings import classad
 
 from reprogrid.core.errors import Problem, UserError
+
+if TYPE_CHECKING:  # the starter's type, for the annotation only
+    from reprogrid.emulator.starter.executor import JobTemplate
 
 _QUEUE = re.compile(r"^\s*queue(\s|$)", re.I)
 _CLUSTER = re.compile(r"\b(cluster|clusterid)\b", re.I)
@@ -201,7 +204,7 @@ class AdFacts:
 
     def __init__(self, ad: classad.ClassAd, local: bool, requests: Tuple[int, int, int, int]) -> None:
         self.ad, self.local, self.requests = ad, local, requests
-        self.template: object = None  # the starter's launch template of the ad, once the schedd asked for it
+        self.template: Optional[JobTemplate] = None  # the starter's launch template of the ad, once asked for
         self.log: Optional[Path] = Path(ad.eval("UserLog")) if "UserLog" in ad else None
         text = ad.printOld()
         self.machine_refs = "$$(" in text

@@ -126,11 +126,10 @@ def _write_new(path: str, data: bytes) -> None:
         os.close(fd)
 
 
-_null_fd: Optional[int] = None
 #: Pauses before each new try of an ``exec`` refused with ETXTBSY (then the job is held).
 _BUSY_PAUSES = (0.01, 0.05, 0.2, 0.5)
 
-
+_null_fd: Optional[int] = None
 _null_lock = threading.Lock()
 
 
